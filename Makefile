@@ -1,0 +1,42 @@
+# Everything runs inside .venv, created on first use from Python 3.11 and pip alone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help install demo test lint typecheck bench diagram clean
+
+help:
+	@echo "make demo   - try a self-referral in the terminal (fresh SQLite file, sample directory)"
+	@echo "make test   - run the tests (PostgreSQL ones too when SPBOT_TEST_POSTGRES_URL is set)"
+	@echo "make lint   - ruff and mypy"
+	@echo "make bench  - speed benchmarks"
+
+$(STAMP): pyproject.toml
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	@rm -f demo.sqlite3
+	DATABASE_URL=sqlite+aiosqlite:///demo.sqlite3 $(BIN)/spbot chat
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check bot flows tests
+	$(BIN)/ruff format --check bot flows tests
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python -m pytest -q tests/benchmarks -p no:cacheprovider --benchmark-columns=min,median,mean,max,rounds
+
+diagram: $(STAMP)
+	$(BIN)/spbot diagram --write
+
+clean:
+	rm -rf $(VENV) demo.sqlite3 .pytest_cache .mypy_cache .ruff_cache

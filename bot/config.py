@@ -1,0 +1,111 @@
+"""Settings, from the environment and `.env` (see `.env.example` for each one).
+
+A wrong or missing setting stops start-up with one sentence that names the setting
+and says how to fix it: the people who deploy this are not always developers.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///spbot.sqlite3"
+
+
+class SettingsError(Exception):
+    """A setting is wrong or missing. The message is meant for the person deploying."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: str | None = Field(default=None)
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    database_url: str = DEFAULT_DATABASE_URL
+    organisation_name: str = "the Social Prescribing Team"
+    response_time_text: str = "within 2 working days"
+    timezone: str = "Europe/London"
+    #: Optional: the Telegram group where link workers see new cases and alerts.
+    staff_chat_id: int | None = None
+    #: Extra crisis contacts shown with the national ones, e.g.
+    #: "Sefton crisis line: 0800 145 6570". Separate several with "|".
+    local_crisis_contacts: str = ""
+    log_level: str = "INFO"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"TIMEZONE={value!r} is not a time zone name; use one like Europe/London"
+            ) from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _usable_database_url(cls, value: str) -> str:
+        try:
+            backend = make_url(value).drivername
+        except ArgumentError as exc:
+            raise ValueError(
+                f"DATABASE_URL={value!r} is not a database URL; use "
+                "sqlite+aiosqlite:///spbot.sqlite3 or postgresql+asyncpg://user@host/db"
+            ) from exc
+        if backend not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+            raise ValueError(
+                f"DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
+                f"(it starts with {backend}://)"
+            )
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(
+                f"TELEGRAM_API_URL={value!r} must be an http(s) URL such as "
+                "https://api.telegram.org/bot"
+            )
+        return value
+
+    @property
+    def local_crisis_lines(self) -> list[str]:
+        return [line.strip() for line in self.local_crisis_contacts.split("|") if line.strip()]
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def require_token(self) -> str:
+        if not self.telegram_bot_token:
+            raise SettingsError(
+                "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather in Telegram "
+                "(send it /newbot), then put the token it gives you in .env as "
+                "TELEGRAM_BOT_TOKEN=... — or try the conversation without a token with "
+                "`spbot chat`."
+            )
+        if ":" not in self.telegram_bot_token:
+            raise SettingsError(
+                "TELEGRAM_BOT_TOKEN does not look like a bot token (it should look like "
+                "123456:ABC-DEF...); copy it again from @BotFather."
+            )
+        return self.telegram_bot_token
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning pydantic's report into one plain sentence."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "a setting"
+        message = str(first.get("msg", "")).removeprefix("Value error, ")
+        if name.lower() not in message.lower():
+            message = f"{name} is not valid: {message}"
+        raise SettingsError(message) from None

@@ -1,0 +1,4 @@
+"""Imports every module that defines tables, so that `Base.metadata` is complete
+(for migrations and for tests). Add new model modules here."""
+
+from bot.store import models  # noqa: F401

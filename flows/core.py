@@ -1,0 +1,128 @@
+"""What goes into a flow and what comes out of it.
+
+A flow never does I/O. It gets one `Event` and the patient's stored conversation,
+and returns a `FlowResult`: the new state, the answers, the replies to send
+(template names, never finished text) and the effects for the service to record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+# --- Events: what the person did -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Text:
+    """Typed text (already screened for crisis language by the service)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Button:
+    """A tap on an option. `step` says which question the button belonged to."""
+
+    step: int
+    value: str
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # without the slash: "start", "help", "restart", "status"
+    args: str = ""
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """Something we cannot read: a sticker, photo, voice note, location, file..."""
+
+    kind: str
+
+
+Event = Text | Button | Command | Unsupported
+
+
+# --- Replies: what we say back ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Option:
+    """One button. `label` is a key into messages/<lang>/buttons.yaml."""
+
+    value: str
+    label: str
+    label_context: dict[str, Any] = field(default_factory=dict)
+    ticked: bool = False
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message to send: a template under messages/<lang>/ and its context."""
+
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    options: tuple[Option, ...] = ()
+    step: int | None = None  # the question these buttons answer; None if no buttons
+    columns: int = 1
+    #: "new" sends a new message. "update" edits the question the person is answering
+    #: in place (used for ticking boxes in a multi-select).
+    mode: Literal["new", "update"] = "new"
+
+
+@dataclass(frozen=True)
+class CloseQuestion:
+    """Remove the buttons from the question just answered and show what was chosen,
+    so that an old keyboard never misleads."""
+
+    chosen_label: str
+    chosen_context: dict[str, Any] = field(default_factory=dict)
+
+
+# --- Effects: what the service records ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordConsent:
+    notice_version: str
+
+
+@dataclass(frozen=True)
+class ForgetPatient:
+    """Delete everything we hold about this person (declined consent, under 18,
+    or asked to start again before handing off)."""
+
+    reason: Literal["declined", "under_18", "restart"]
+
+
+@dataclass(frozen=True)
+class RecordWellbeing:
+    context: Literal["baseline", "check_in"]
+    scores: dict[str, int | None]
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    """Hand the referral to the link worker queue."""
+
+
+@dataclass(frozen=True)
+class AddToCase:
+    """Keep something the patient wrote after handoff on their case."""
+
+    text: str
+
+
+Effect = RecordConsent | ForgetPatient | RecordWellbeing | OpenCase | AddToCase
+
+
+@dataclass
+class FlowResult:
+    state: str
+    step: int
+    answers: dict[str, Any]
+    replies: list[Reply | CloseQuestion] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+    #: A short notice for the tap itself (Telegram shows it as a toast).
+    tap_notice: str | None = None

@@ -1,0 +1,91 @@
+"""The plain interface a flow uses to ask the activity directory for suggestions.
+
+The flow only knows this protocol; `bot.directory` implements it over the database,
+and tests pass a small in-memory directory. Everything here is data: the words a
+patient reads about *why* something was suggested are in messages/, keyed by
+`Reason.code`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+#: The areas of need a "what matters to you" conversation covers (DOMAIN.md).
+#: Keys are stored; labels live in messages/en/buttons.yaml as "need_<key>".
+NEED_AREAS: tuple[str, ...] = (
+    "loneliness",
+    "mood",
+    "activity",
+    "long_term_condition",
+    "money",
+    "housing",
+    "work",
+    "caring",
+    "alcohol_smoking",
+    "confidence",
+)
+
+MODES: tuple[str, ...] = ("in_person", "online", "phone")
+FREE_TIMES: tuple[str, ...] = ("weekday_morning", "weekday_afternoon", "weekday_evening", "weekend")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the patient told us that matters for matching."""
+
+    need_areas: tuple[str, ...] = ()
+    what_matters: str = ""
+    postcode: str | None = None  # normalised: "L20 3AB", or a district: "L20"
+    modes: tuple[str, ...] = MODES  # how they'd take part
+    max_miles: float | None = None  # how far they can travel in person; None = no limit given
+    group: str = "either"  # "group" | "one_to_one" | "either"
+    free_times: tuple[str, ...] = FREE_TIMES
+    free_only: bool = False
+    declined: tuple[str, ...] = ()  # activity ids they said no to
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One plain reason for a suggestion. `code` picks the sentence in messages/
+    (need, words, near, time, online, phone, group, one_to_one, free)."""
+
+    code: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Session:
+    """When an activity happens. day: 0 = Monday; None = by appointment/any day."""
+
+    day: int | None = None
+    starts: str | None = None  # "10:00"
+    ends: str | None = None
+    note: str | None = None  # as published: "first Tuesday of the month"
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    activity_id: str
+    name: str
+    organisation: str
+    description: str
+    sessions: tuple[Session, ...] = ()
+    by_appointment: bool = False
+    modes: tuple[str, ...] = ("in_person",)
+    address: str | None = None
+    distance_miles: float | None = None
+    free: bool | None = None
+    cost: str | None = None  # as published, when not free
+    phone: str | None = None
+    email: str | None = None
+    url: str | None = None
+    how_to_join: str | None = None
+    reasons: tuple[Reason, ...] = ()
+
+
+class Directory(Protocol):
+    def suggest(self, profile: Profile, n: int = 3, offset: int = 0) -> list[Suggestion]:
+        """The best `n` activities for this profile, skipping the first `offset`
+        (for "Show me others"). Deterministic: the same profile gives the same list."""
+        ...
