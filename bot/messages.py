@@ -1,0 +1,90 @@
+"""Renders the words people see. Every sentence lives in messages/<lang>/ as a
+Jinja2 template (HTML for Telegram, autoescaped: text that came from a person is
+never trusted). Button labels live in messages/<lang>/buttons.yaml."""
+
+from __future__ import annotations
+
+import html
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+
+MESSAGES_DIR = Path(__file__).resolve().parents[1] / "messages"
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def day_name(day: int | None) -> str:
+    return DAY_NAMES[day] if day is not None and 0 <= day < 7 else ""
+
+
+def miles(value: float | None) -> str:
+    if value is None:
+        return ""
+    if value < 0.1:
+        return "less than 0.1 miles"
+    rounded = f"{value:.1f}".rstrip("0").rstrip(".")
+    return f"{rounded} mile" if rounded == "1" else f"{rounded} miles"
+
+
+class Messages:
+    def __init__(self, lang: str = "en", *, defaults: dict[str, Any] | None = None) -> None:
+        self.lang = lang
+        self.env = Environment(
+            loader=FileSystemLoader(MESSAGES_DIR / lang),
+            autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=True),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self.env.filters["day_name"] = day_name
+        self.env.filters["miles"] = miles
+        self.env.globals.update(defaults or {})
+        self._labels = _load_labels(MESSAGES_DIR / lang / "buttons.yaml")
+        self._label_templates: dict[str, Template] = {}
+
+    def render(self, template: str, **context: Any) -> str:
+        """The HTML text of `messages/<lang>/<template>.html.j2`."""
+        text = self.env.get_template(f"{template}.html.j2").render(**context)
+        return _tidy(text)
+
+    def label(self, key: str, **context: Any) -> str:
+        """A button label. Labels are plain text (Telegram does not parse HTML in them)."""
+        if key not in self._label_templates:
+            source = self._labels.get(key)
+            if source is None:
+                raise KeyError(f"no button label {key!r} in messages/{self.lang}/buttons.yaml")
+            self._label_templates[key] = self.env.from_string(source)
+        return html.unescape(self._label_templates[key].render(**context)).strip()
+
+    def has_label(self, key: str) -> bool:
+        return key in self._labels
+
+
+@cache
+def _load_labels(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    with path.open(encoding="utf-8") as fh:
+        return {str(k): str(v) for k, v in (yaml.safe_load(fh) or {}).items()}
+
+
+def _tidy(text: str) -> str:
+    # Templates are written for people to read; collapse the blank lines that
+    # Jinja control blocks leave behind, but keep paragraph breaks.
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip()
+
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def html_to_text(text: str) -> str:
+    """Telegram HTML to plain text, for the terminal and the CLI."""
+    text = re.sub(r"<a href=\"([^\"]*)\">([^<]*)</a>", lambda m: f"{m[2]} ({html.unescape(m[1])})" if m[1] != m[2] else m[2], text)
+    return html.unescape(_TAG.sub("", text))
