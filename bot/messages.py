@@ -86,5 +86,9 @@ _TAG = re.compile(r"<[^>]+>")
 
 def html_to_text(text: str) -> str:
     """Telegram HTML to plain text, for the terminal and the CLI."""
-    text = re.sub(r"<a href=\"([^\"]*)\">([^<]*)</a>", lambda m: f"{m[2]} ({html.unescape(m[1])})" if m[1] != m[2] else m[2], text)
+    text = re.sub(
+        r"<a href=\"([^\"]*)\">([^<]*)</a>",
+        lambda m: f"{m[2]} ({html.unescape(m[1])})" if m[1] != m[2] else m[2],
+        text,
+    )
     return html.unescape(_TAG.sub("", text))

@@ -35,13 +35,20 @@ class Command:
 
 
 @dataclass(frozen=True)
+class Edited:
+    """The person changed a message they had already sent."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class Unsupported:
     """Something we cannot read: a sticker, photo, voice note, location, file..."""
 
     kind: str
 
 
-Event = Text | Button | Command | Unsupported
+Event = Text | Button | Command | Edited | Unsupported
 
 
 # --- Replies: what we say back ------------------------------------------------------
@@ -104,7 +111,9 @@ class RecordWellbeing:
 
 @dataclass(frozen=True)
 class OpenCase:
-    """Hand the referral to the link worker queue."""
+    """Hand the referral to the link worker queue, with its summary."""
+
+    summary: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,7 @@ class AddToCase:
     """Keep something the patient wrote after handoff on their case."""
 
     text: str
+    edited: bool = False
 
 
 Effect = RecordConsent | ForgetPatient | RecordWellbeing | OpenCase | AddToCase

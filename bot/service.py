@@ -1,0 +1,335 @@
+"""Use cases for patients: turn one inbound message into one transaction.
+
+`PatientService.handle` dedupes the update, loads (and on PostgreSQL locks) the
+patient's conversation, runs the flow, records its effects, and writes the replies
+to the outbox, all in one commit (ARCHITECTURE.md rule 1). It never sends anything
+itself: `bot.delivery` does, so a crash after the commit loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.messages import Messages, html_to_text
+from bot.store import Database
+from bot.store.models import (
+    Case,
+    CaseEntry,
+    Consent,
+    Conversation,
+    OutboxMessage,
+    Patient,
+    ProcessedUpdate,
+    WellbeingScore,
+    utcnow,
+)
+from flows import referral
+from flows.core import (
+    AddToCase,
+    CloseQuestion,
+    Effect,
+    Event,
+    ForgetPatient,
+    OpenCase,
+    Option,
+    RecordConsent,
+    RecordWellbeing,
+    Reply,
+)
+from flows.directory import Directory
+
+log = logging.getLogger(__name__)
+
+REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read aloud safely
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One thing a person did, as any adapter (Telegram, terminal) reports it."""
+
+    channel: str
+    chat_id: int
+    event: Event
+    update_id: int | None = None
+    first_name: str | None = None
+
+
+@dataclass
+class Handled:
+    duplicate: bool = False
+    #: Plain text for the tap itself (Telegram's answerCallbackQuery), if any.
+    tap_notice: str | None = None
+    outbox_ids: list[int] = field(default_factory=list)
+
+
+class PatientService:
+    def __init__(
+        self,
+        db: Database,
+        messages: Messages,
+        directory: Callable[[], Directory],
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.messages = messages
+        self.directory = directory
+        self.clock = clock
+
+    async def handle(self, inbound: Inbound) -> Handled:
+        async with self.db.transaction() as session:
+            if inbound.update_id is not None and not await self._first_delivery(
+                session, inbound.update_id
+            ):
+                log.info("duplicate update", extra={"update_id": inbound.update_id})
+                return Handled(duplicate=True)
+            patient = await self._patient(session, inbound)
+            conversation = patient.conversation
+            now = self.clock()
+            ctx = referral.FlowContext(
+                directory=self.directory(),
+                label_of=self._label_of,
+                now=now,
+                first_name=inbound.first_name,
+                case=await self._case_view(session, patient.id),
+                last_seen=conversation.updated_at if conversation.state != "new" else None,
+            )
+            result = referral.handle(
+                referral.Conversation(
+                    conversation.state, conversation.step, dict(conversation.answers)
+                ),
+                inbound.event,
+                ctx,
+            )
+            log.info(
+                "handled event",
+                extra={"patient_id": patient.id, "event": type(inbound.event).__name__,
+                       "from_state": conversation.state, "to_state": result.state},
+            )  # fmt: skip
+            forgotten = await self._apply(session, patient, result.answers, result.effects)
+            outbox_ids = await self._write_replies(
+                session, inbound, conversation, result.replies, result.answers
+            )
+            if forgotten or result.state == "new":
+                # Nothing of theirs is kept: not even that they talked to us.
+                await session.delete(patient)
+            else:
+                conversation.state = result.state
+                conversation.step = result.step
+                conversation.answers = result.answers
+                conversation.updated_at = now
+            notice = None
+            if result.tap_notice:
+                notice = html_to_text(self.messages.render(f"referral/{result.tap_notice}_tap"))
+            return Handled(tap_notice=notice, outbox_ids=outbox_ids)
+
+    # --- loading -------------------------------------------------------------------
+    async def _first_delivery(self, session: AsyncSession, update_id: int) -> bool:
+        insert = pg_insert if not self.db.is_sqlite else sqlite_insert
+        stmt = insert(ProcessedUpdate).values(update_id=update_id, processed_at=self.clock())
+        result = await session.execute(stmt.on_conflict_do_nothing())
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def _patient(self, session: AsyncSession, inbound: Inbound) -> Patient:
+        insert = pg_insert if not self.db.is_sqlite else sqlite_insert
+        await session.execute(
+            insert(Patient)
+            .values(channel=inbound.channel, chat_id=inbound.chat_id, created_at=self.clock())
+            .on_conflict_do_nothing()
+        )
+        query = select(Patient).where(
+            Patient.channel == inbound.channel, Patient.chat_id == inbound.chat_id
+        )
+        if self.db.locks_rows:
+            query = query.with_for_update()
+        patient = (await session.execute(query)).scalar_one()
+        await session.refresh(patient, ["conversation"])
+        if patient.conversation is None:
+            patient.conversation = Conversation(
+                state="new", step=0, answers={}, updated_at=self.clock()
+            )
+            session.add(patient.conversation)
+        return patient
+
+    async def _case_view(self, session: AsyncSession, patient_id: int) -> referral.CaseView | None:
+        case = await latest_case(session, patient_id)
+        if case is None:
+            return None
+        return referral.CaseView(case.reference, case.status, case.summary.get("link_worker"))
+
+    # --- effects -------------------------------------------------------------------
+    async def _apply(
+        self,
+        session: AsyncSession,
+        patient: Patient,
+        answers: dict[str, Any],
+        effects: Sequence[Effect],
+    ) -> bool:
+        """Record what the flow decided. Returns True if the patient is to be forgotten."""
+        forgotten = False
+        for effect in effects:
+            match effect:
+                case RecordConsent(notice_version=version):
+                    session.add(
+                        Consent(
+                            patient_id=patient.id, notice_version=version, given_at=self.clock()
+                        )
+                    )
+                case RecordWellbeing(context=context, scores=scores):
+                    session.add(WellbeingScore(patient_id=patient.id, context=context,
+                                               measured_at=self.clock(), **scores))  # fmt: skip
+                case OpenCase(summary=summary):
+                    case = await self._open_case(session, patient, summary)
+                    answers["case_reference"] = case.reference
+                case AddToCase(text=text, edited=edited):
+                    case = await latest_case(session, patient.id)
+                    if case is not None:
+                        kind = "patient_message_edited" if edited else "patient_message"
+                        session.add(
+                            CaseEntry(case_id=case.id, kind=kind, text=text, at=self.clock())
+                        )
+                        log.info("patient message kept on case", extra={"case_id": case.id})
+                case ForgetPatient(reason="restart"):
+                    await session.execute(delete(Consent).where(Consent.patient_id == patient.id))
+                    await session.execute(
+                        delete(WellbeingScore).where(WellbeingScore.patient_id == patient.id)
+                    )
+                    log.info("answers forgotten on restart", extra={"patient_id": patient.id})
+                case ForgetPatient(reason=reason):
+                    forgotten = True
+                    log.info(
+                        "patient forgotten", extra={"patient_id": patient.id, "reason": reason}
+                    )
+        return forgotten
+
+    async def _open_case(
+        self, session: AsyncSession, patient: Patient, summary: dict[str, Any]
+    ) -> Case:
+        while True:
+            reference = "SP-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(4))
+            if (
+                await session.execute(select(Case.id).where(Case.reference == reference))
+            ).first() is None:
+                break
+        case = Case(reference=reference, patient_id=patient.id, status="waiting",
+                    opened_at=self.clock(), summary=summary)  # fmt: skip
+        session.add(case)
+        await session.flush()
+        session.add(CaseEntry(case_id=case.id, kind="event", text="opened", at=self.clock()))
+        # The baseline was measured just before the handoff: it belongs to this case.
+        await session.execute(
+            update(WellbeingScore)
+            .where(WellbeingScore.patient_id == patient.id, WellbeingScore.case_id.is_(None))
+            .values(case_id=case.id)
+        )
+        log.info("case opened", extra={"case_id": case.id, "patient_id": patient.id})
+        return case
+
+    # --- replies -------------------------------------------------------------------
+    async def _write_replies(
+        self,
+        session: AsyncSession,
+        inbound: Inbound,
+        conversation: Conversation,
+        replies: Sequence[Reply | CloseQuestion],
+        answers: dict[str, Any],
+    ) -> list[int]:
+        outbox = Outbox(session, inbound.channel, inbound.chat_id, self.clock())
+        prompt = (
+            await session.get(OutboxMessage, conversation.prompt_outbox_id)
+            if conversation.prompt_outbox_id
+            else None
+        )
+        for reply in replies:
+            if isinstance(reply, CloseQuestion):
+                if prompt is not None:
+                    chosen = self.messages.render(
+                        "referral/closed",
+                        chosen=self._label(reply.chosen_label, reply.chosen_context),
+                    )
+                    outbox.close_prompt(prompt, chosen)
+                continue
+            context = {"reference": answers.get("case_reference"), **reply.context}
+            text = self.messages.render(reply.template, **context)
+            buttons = self._keyboard(reply)
+            if reply.mode == "update" and prompt is not None:
+                outbox.edit(prompt, text, buttons)
+                continue
+            if buttons and prompt is not None:
+                outbox.close_prompt(prompt)  # an older keyboard must not mislead
+            row = outbox.send(text, buttons)
+            if buttons:
+                await session.flush()
+                prompt = row
+                conversation.prompt_outbox_id = row.id
+        await session.flush()
+        return [row.id for row in outbox.rows]
+
+    def _keyboard(self, reply: Reply) -> list[list[dict[str, str]]]:
+        if not reply.options:
+            return []
+        buttons = [
+            {"text": self._option_label(option), "data": f"{reply.step}:{option.value}"}
+            for option in reply.options
+        ]
+        return [buttons[i : i + reply.columns] for i in range(0, len(buttons), reply.columns)]
+
+    def _option_label(self, option: Option) -> str:
+        label = self._label(option.label, option.label_context)
+        return self.messages.label("ticked_option", label=label) if option.ticked else label
+
+    def _label(self, key: str, context: dict[str, Any]) -> str:
+        return self.messages.label(key, **context)
+
+    def _label_of(self, option: Option) -> str:
+        return self._label(option.label, option.label_context)
+
+
+class Outbox:
+    """Writes outgoing messages for one chat within the current transaction."""
+
+    def __init__(self, session: AsyncSession, channel: str, chat_id: int, now: datetime) -> None:
+        self.session = session
+        self.channel = channel
+        self.chat_id = chat_id
+        self.now = now
+        self.rows: list[OutboxMessage] = []
+
+    def send(self, text: str, buttons: list[list[dict[str, str]]] | None = None) -> OutboxMessage:
+        return self._add("send", {"text": text, "buttons": buttons or []})
+
+    def edit(self, target: OutboxMessage, text: str, buttons: list[list[dict[str, str]]]) -> None:
+        target.payload = {**target.payload, "text": text, "buttons": buttons}
+        self._add("edit", {"text": text, "buttons": buttons}, target_id=target.id)
+
+    def close_prompt(self, prompt: OutboxMessage, chosen: str | None = None) -> None:
+        """Take the buttons off a question (once), showing what was chosen."""
+        if prompt.payload.get("closed") or not prompt.payload.get("buttons"):
+            return
+        text = prompt.payload["text"] + (f"\n\n{chosen}" if chosen else "")
+        prompt.payload = {**prompt.payload, "closed": True}
+        self._add("edit", {"text": text, "buttons": []}, target_id=prompt.id)
+
+    def _add(
+        self, action: str, payload: dict[str, Any], target_id: int | None = None
+    ) -> OutboxMessage:
+        row = OutboxMessage(channel=self.channel, chat_id=self.chat_id, action=action, target_id=target_id,
+                            payload=payload, created_at=self.now, next_attempt_at=self.now)  # fmt: skip
+        self.session.add(row)
+        self.rows.append(row)
+        return row
+
+
+async def latest_case(session: AsyncSession, patient_id: int) -> Case | None:
+    query = select(Case).where(Case.patient_id == patient_id).order_by(Case.id.desc()).limit(1)
+    return (await session.execute(query)).scalar_one_or_none()

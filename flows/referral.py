@@ -1,0 +1,757 @@
+"""The self-referral conversation: consent, "what matters to you", a wellbeing
+baseline, suggestions from the directory, and the handoff to a link worker.
+
+Read the two tables below like the diagram (`spbot diagram` draws them):
+TRANSITIONS says where each answer leads; QUESTIONS says what each state asks and
+how it reads the answer. Every word is in messages/en/referral/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from transitions import Machine
+
+from flows.core import (
+    AddToCase,
+    Button,
+    CloseQuestion,
+    Command,
+    Edited,
+    Event,
+    FlowResult,
+    ForgetPatient,
+    OpenCase,
+    RecordConsent,
+    RecordWellbeing,
+    Reply,
+    Text,
+    Unsupported,
+)
+from flows.directory import FREE_TIMES, MODES, NEED_AREAS, Directory, Profile, Suggestion
+from flows.questions import (
+    DONE,
+    NO,
+    SKIP,
+    YES,
+    Answer,
+    Choice,
+    Invalid,
+    LabelOf,
+    match_choice,
+    read_scale,
+    read_text,
+    simplify,
+)
+from flows.validate import normalise_postcode, normalise_uk_phone
+
+NOTICE_VERSION = "2026-11-v1"  # bump when messages/en/referral/consent*.html.j2 change
+SUGGESTIONS_PER_PAGE = 3
+RESUME_REMINDER_AFTER = timedelta(hours=1)
+
+STATES = [
+    "new",
+    "consent", "declined", "age", "under_18",
+    "name", "what_matters", "need_areas", "need_other", "postcode",
+    "mode", "travel", "group", "free_times", "barriers", "barriers_other",
+    "ons_life", "ons_worthwhile", "ons_happy", "ons_anxious",
+    "suggestions", "none_reason",
+    "contact_wanted", "contact_method", "phone", "best_time",
+    "handed_off", "finished",
+    "confirm_restart",
+]  # fmt: skip
+
+# trigger, source, dest, conditions (all must hold), after (what it records)
+# Rows are tried top to bottom; the first whose conditions hold wins.
+TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": "begin", "source": "new", "dest": "consent", "after": "welcome"},
+    {"trigger": "answer", "source": "consent", "dest": "age", "conditions": "agreed", "after": "record_consent"},
+    {"trigger": "answer", "source": "consent", "dest": "consent", "conditions": "wants_more"},
+    {"trigger": "answer", "source": "consent", "dest": "declined", "after": "forget_declined"},
+    {"trigger": "answer", "source": "age", "dest": "name", "conditions": "is_adult"},
+    {"trigger": "answer", "source": "age", "dest": "under_18", "after": "forget_under_18"},
+    {"trigger": "answer", "source": "name", "dest": "what_matters"},
+    {"trigger": "answer", "source": "what_matters", "dest": "need_areas"},
+    {"trigger": "answer", "source": "need_areas", "dest": "need_other", "conditions": "chose_something_else"},
+    {"trigger": "answer", "source": "need_areas", "dest": "postcode"},
+    {"trigger": "answer", "source": "need_other", "dest": "postcode"},
+    {"trigger": "answer", "source": "postcode", "dest": "mode"},
+    {"trigger": "answer", "source": "mode", "dest": "travel", "conditions": "may_go_in_person"},
+    {"trigger": "answer", "source": "mode", "dest": "group"},
+    {"trigger": "answer", "source": "travel", "dest": "group"},
+    {"trigger": "answer", "source": "group", "dest": "free_times"},
+    {"trigger": "answer", "source": "free_times", "dest": "barriers"},
+    {"trigger": "answer", "source": "barriers", "dest": "barriers_other", "conditions": "chose_something_else"},
+    {"trigger": "answer", "source": "barriers", "dest": "ons_life"},
+    {"trigger": "answer", "source": "barriers_other", "dest": "ons_life"},
+    {"trigger": "answer", "source": "ons_life", "dest": "ons_worthwhile"},
+    {"trigger": "answer", "source": "ons_worthwhile", "dest": "ons_happy"},
+    {"trigger": "answer", "source": "ons_happy", "dest": "ons_anxious"},
+    {"trigger": "answer", "source": "ons_anxious", "dest": "suggestions", "conditions": "has_suggestions", "after": "record_baseline"},
+    {"trigger": "answer", "source": "ons_anxious", "dest": "contact_wanted", "after": "record_baseline"},
+    {"trigger": "answer", "source": "suggestions", "dest": "suggestions", "conditions": "wants_others"},
+    {"trigger": "answer", "source": "suggestions", "dest": "none_reason", "conditions": "chose_none"},
+    {"trigger": "answer", "source": "suggestions", "dest": "contact_wanted"},
+    {"trigger": "answer", "source": "none_reason", "dest": "contact_wanted"},
+    {"trigger": "answer", "source": "contact_wanted", "dest": "contact_method", "conditions": "wants_contact"},
+    {"trigger": "answer", "source": "contact_wanted", "dest": "finished"},
+    {"trigger": "answer", "source": "finished", "dest": "contact_method"},
+    {"trigger": "answer", "source": "contact_method", "dest": "phone", "conditions": "wants_a_call"},
+    {"trigger": "answer", "source": "contact_method", "dest": "best_time"},
+    {"trigger": "answer", "source": "phone", "dest": "best_time"},
+    {"trigger": "answer", "source": "best_time", "dest": "handed_off", "after": "open_case"},
+    {"trigger": "answer", "source": "handed_off", "dest": "handed_off", "after": "keep_on_case"},
+    # /restart asks first; "No" goes back to the question they were on (resume()).
+    {"trigger": "restart", "source": "*", "dest": "confirm_restart", "unless": "at_start"},
+    {"trigger": "answer", "source": "confirm_restart", "dest": "consent", "conditions": "confirmed", "after": "start_again"},
+]  # fmt: skip
+
+# --- What each state asks -----------------------------------------------------------
+
+LIMIT_NAME = 60
+LIMIT_LONG = 2000
+LIMIT_SHORT = 500
+
+NEED_CHOICES = tuple(Choice(area, f"need_{area}") for area in NEED_AREAS)
+BARRIER_CHOICES = (
+    Choice("cost", "barrier_cost"),
+    Choice("getting_around", "barrier_getting_around"),
+    Choice("caring", "barrier_caring"),
+    Choice("nerves", "barrier_nerves"),
+    Choice("health", "barrier_health"),
+)
+FREE_TIME_CHOICES = tuple(Choice(t, f"time_{t}") for t in FREE_TIMES)
+ONS4 = {  # state -> stored key (the ONS4 question names)
+    "ons_life": "life_satisfaction",
+    "ons_worthwhile": "worthwhile",
+    "ons_happy": "happiness",
+    "ons_anxious": "anxiety",
+}
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A question: its template, where the answer is stored, and how it is read."""
+
+    template: str
+    key: str
+    choices: tuple[Choice, ...] = ()
+    columns: int = 1
+    #: "choice": one button; "multi": tick several then Done; "text": typed;
+    #: "scale": 0-10; "suggestions": the activity list; "note": kept on the case.
+    kind: str = "choice"
+    limit: int = LIMIT_SHORT
+    check: Callable[[str], Any] | None = None  # for typed text: value, or None if invalid
+    invalid: str = ""  # the template explaining a failed check
+    min_ticks: int = 1  # for "multi": how many must be ticked (or typed) before Done
+
+
+QUESTIONS: dict[str, Ask] = {
+    "consent": Ask("referral/consent", "consent", (
+        Choice("agree", "consent_agree", YES),
+        Choice("more", "consent_more", ("more", "tell me more", "what", "why", "?", "more info")),
+        Choice("decline", "consent_decline", NO),
+    )),
+    "age": Ask("referral/age", "adult", (
+        Choice("yes", "age_yes", YES + ("18", "over 18", "im over 18")),
+        Choice("no", "age_no", NO + ("under 18", "im under 18")),
+    ), columns=2),
+    "name": Ask("referral/name", "name", kind="text", limit=LIMIT_NAME),
+    "what_matters": Ask("referral/what_matters", "what_matters", (
+        Choice("not_sure", "not_sure", SKIP),
+    ), kind="text", limit=LIMIT_LONG),
+    "need_areas": Ask("referral/need_areas", "need_areas", NEED_CHOICES, kind="multi"),
+    "need_other": Ask("referral/need_other", "need_other", kind="text", limit=LIMIT_SHORT),
+    "postcode": Ask("referral/postcode", "postcode", (
+        Choice("none", "rather_not_say", SKIP + ("no",)),
+    ), kind="text", check=normalise_postcode, invalid="referral/errors/postcode"),
+    "mode": Ask("referral/mode", "mode", (
+        Choice("in_person", "mode_in_person", ("in person", "face to face", "meet")),
+        Choice("online", "mode_online", ("online", "internet", "video", "zoom")),
+        Choice("phone", "mode_phone", ("phone", "by phone", "telephone", "call")),
+        Choice("any", "mode_any", ("any", "any of these", "all", "dont mind", "either")),
+    ), columns=2),
+    "travel": Ask("referral/travel", "max_miles", (
+        Choice("1", "travel_walk", ("walk", "walking", "walking distance")),
+        Choice("5", "travel_bus", ("bus", "bus ride", "short bus ride")),
+        Choice("15", "travel_further", ("further", "car", "drive", "anywhere")),
+    )),
+    "group": Ask("referral/group", "group", (
+        Choice("group", "group_group", ("group", "in a group")),
+        Choice("one_to_one", "group_one_to_one", ("one to one", "1 to 1", "121", "on my own")),
+        Choice("either", "group_either", ("either", "dont mind", "both", "any")),
+    )),
+    "free_times": Ask("referral/free_times", "free_times", FREE_TIME_CHOICES, kind="multi"),
+    "barriers": Ask("referral/barriers", "barriers", BARRIER_CHOICES, kind="multi", min_ticks=0),
+    "barriers_other": Ask("referral/barriers_other", "barriers_other", kind="text"),
+    **{state: Ask(f"referral/{state}", key, kind="scale") for state, key in ONS4.items()},
+    "suggestions": Ask("referral/suggestions", "suggestions", kind="suggestions"),
+    "none_reason": Ask("referral/none_reason", "none_reason", (
+        Choice("too_far", "none_too_far", ("far", "too far")),
+        Choice("wrong_time", "none_wrong_time", ("time", "wrong time", "wrong times")),
+        Choice("not_for_me", "none_not_for_me", ("not for me", "not interested")),
+    ), kind="text"),
+    "contact_wanted": Ask("referral/contact_wanted", "contact_wanted", (
+        Choice("yes", "contact_yes", YES),
+        Choice("no", "contact_no", NO),
+    ), columns=2),
+    "finished": Ask("referral/finished", "contact_wanted", (
+        Choice("yes", "contact_after_all", YES + ("contact me", "link worker")),
+    )),
+    "contact_method": Ask("referral/contact_method", "contact_method", (
+        Choice("message", "contact_message", ("message", "here", "text", "chat", "message here")),
+        Choice("phone", "contact_phone", ("phone", "call", "phone call", "ring me")),
+        Choice("either", "contact_either", ("either", "both", "any", "dont mind")),
+    )),
+    "phone": Ask("referral/phone", "phone", kind="text", check=normalise_uk_phone, invalid="referral/errors/phone"),
+    "best_time": Ask("referral/best_time", "best_time", (
+        Choice("mornings", "best_mornings", ("morning", "mornings", "am")),
+        Choice("afternoons", "best_afternoons", ("afternoon", "afternoons", "pm")),
+        Choice("evenings", "best_evenings", ("evening", "evenings", "night")),
+        Choice("any", "best_any", ("any", "anytime", "any time", "whenever")),
+    ), kind="text", columns=2),
+    "handed_off": Ask("referral/added_to_case", "", kind="note", limit=4000),
+    "confirm_restart": Ask("referral/confirm_restart", "", (
+        Choice("yes", "restart_yes", YES),
+        Choice("no", "restart_no", NO + ("carry on", "continue", "back")),
+    ), columns=2),
+}  # fmt: skip
+
+DONE_CHOICE = Choice("done", "done", DONE)
+OTHER_CHOICE = Choice("other", "something_else", ("something else", "other"))
+SKIP_CHOICE = Choice("skip", "skip", SKIP)
+
+
+# --- The inputs a flow needs besides the event --------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """What /status can tell the patient about their case."""
+
+    reference: str
+    status: str  # waiting | claimed | in_contact | referred | closed
+    link_worker: str | None = None
+
+
+@dataclass(frozen=True)
+class FlowContext:
+    directory: Directory
+    label_of: LabelOf
+    now: datetime
+    first_name: str | None = None
+    case: CaseView | None = None
+    last_seen: datetime | None = None
+
+
+@dataclass
+class Conversation:
+    """The stored conversation, as the flow sees it."""
+
+    state: str = "new"
+    step: int = 0
+    answers: dict[str, Any] = field(default_factory=dict)
+
+
+# --- The machine --------------------------------------------------------------------
+
+
+class Referral:
+    """The model a Machine drives for the length of one event."""
+
+    def __init__(self, conversation: Conversation, ctx: FlowContext) -> None:
+        self.state = conversation.state
+        self.step = conversation.step
+        self.answers = dict(conversation.answers)
+        self.ctx = ctx
+        self.result = FlowResult(state=self.state, step=self.step, answers=self.answers)
+        self.suggestions_shown: list[Suggestion] = []
+
+    # Conditions (named in TRANSITIONS) -------------------------------------------
+    def at_start(self) -> bool:
+        return self.state == "new"
+
+    def agreed(self) -> bool:
+        return self.answers.get("consent") == "agree"
+
+    def wants_more(self) -> bool:
+        return self.answers.get("consent") == "more"
+
+    def is_adult(self) -> bool:
+        return self.answers.get("adult") == "yes"
+
+    def chose_something_else(self) -> bool:
+        return bool(self.answers.pop("_something_else", False))
+
+    def may_go_in_person(self) -> bool:
+        return self.answers.get("mode") in ("in_person", "any")
+
+    def has_suggestions(self) -> bool:
+        self.answers["suggestion_offset"] = 0
+        return bool(self._suggest())
+
+    def wants_others(self) -> bool:
+        return self.answers.get("suggestions") == "others"
+
+    def chose_none(self) -> bool:
+        return self.answers.get("suggestions") == "none"
+
+    def wants_contact(self) -> bool:
+        return self.answers.get("contact_wanted") == "yes"
+
+    def wants_a_call(self) -> bool:
+        return self.answers.get("contact_method") in ("phone", "either")
+
+    def confirmed(self) -> bool:
+        return self.answers.pop("_restart", None) == "yes"
+
+    # What transitions record (named in TRANSITIONS) ---------------------------------
+    def welcome(self) -> None:
+        self._say("referral/welcome")
+
+    def record_consent(self) -> None:
+        self.result.effects.append(RecordConsent(NOTICE_VERSION))
+
+    def forget_declined(self) -> None:
+        self.result.effects.append(ForgetPatient("declined"))
+
+    def forget_under_18(self) -> None:
+        self.result.effects.append(ForgetPatient("under_18"))
+
+    def record_baseline(self) -> None:
+        scores = {key: self.answers.get(key) for key in ONS4.values()}
+        self.result.effects.append(RecordWellbeing("baseline", scores))
+
+    def open_case(self) -> None:
+        self.result.effects.append(OpenCase(case_summary(self.answers)))
+        self._say("referral/handed_off", answers=self.answers)
+
+    def keep_on_case(self) -> None:
+        self.result.effects.append(AddToCase(self.answers.pop("_note")))
+        self.answers["_just_noted"] = True
+
+    def start_again(self) -> None:
+        # A referral already handed off stays with the team; anything else is forgotten.
+        reference = self.answers.get("case_reference")
+        self.answers.clear()
+        if reference:
+            self.answers["case_reference"] = reference
+        else:
+            self.result.effects.append(ForgetPatient("restart"))
+        self._say("referral/restarted")
+
+    # Handling one event -------------------------------------------------------------
+    def handle(self, event: Event) -> FlowResult:
+        if isinstance(event, Command):
+            self._command(event)
+        elif self.state == "new":
+            self.begin()
+            self._ask()
+        elif isinstance(event, Unsupported):
+            self._say("referral/unsupported", kind=event.kind)
+            self._ask()
+        elif isinstance(event, Edited):
+            self._edited(event)
+        elif isinstance(event, Button) and event.step != self.step:
+            self.result.tap_notice = "stale"
+        else:
+            self._answer(event)
+        self.result.state = self.state
+        self.result.step = self.step
+        return self.result
+
+    def _command(self, command: Command) -> None:
+        if self.state == "new" and command.name in ("start", "restart"):
+            self.begin()
+            self._ask()
+        elif command.name == "start":
+            self._say("referral/resume", state=self.state)
+            self._ask()
+        elif command.name == "restart":
+            if self.state == "confirm_restart":
+                self._ask()
+                return
+            self.answers["_back_to"] = self.state
+            self.restart()  # type: ignore[attr-defined]
+            self._ask()
+        elif command.name == "status":
+            case = self.ctx.case
+            self._say("referral/status", state=self.state, case=case)
+            if self.state != "new":
+                self._ask()
+        elif command.name == "help":
+            self._say("referral/help")
+            if self.state != "new":
+                self._ask()
+        else:
+            self._say("referral/unknown_command", command=command.name)
+            if self.state != "new":
+                self._ask()
+
+    def _edited(self, event: Edited) -> None:
+        if self.state == "handed_off":
+            self.result.effects.append(AddToCase(event.text[:4000], edited=True))
+            self._say("referral/added_to_case", edited=True)
+        else:
+            self._say("referral/edited")
+            self._ask()
+
+    def _answer(self, event: Text | Button) -> None:
+        ask = QUESTIONS[self.state]
+        outcome = READERS[ask.kind](self, ask, event)
+        if outcome is None:  # handled in place (a tick in a multi-select)
+            return
+        if isinstance(outcome, Invalid):
+            if self._been_away():
+                self._say("referral/resume", state=self.state)
+            else:
+                self._say(outcome.template, **outcome.context)
+            self._ask()
+            return
+        if ask.key:
+            self.answers[ask.key] = outcome.value
+        if ask.kind != "note":
+            self.result.replies.append(CloseQuestion(outcome.chosen_label, outcome.chosen_context))
+        if self.state == "confirm_restart" and outcome.value == "no":
+            self._go_back()
+            return
+        self.answer()  # type: ignore[attr-defined]
+        self._ask()
+
+    def _go_back(self) -> None:
+        self.answers.pop("_restart", None)
+        back_to = self.answers.pop("_back_to", "consent")
+        MACHINE.set_state(back_to, model=self)
+        self._say("referral/carry_on", state=back_to)
+        self._ask()
+
+    def _been_away(self) -> bool:
+        last = self.ctx.last_seen
+        return last is not None and self.ctx.now - last > RESUME_REMINDER_AFTER
+
+    # Saying things -------------------------------------------------------------------
+    def _say(self, template: str, **context: Any) -> None:
+        self.result.replies.append(Reply(template, {**self._common(), **context}))
+
+    def _common(self) -> dict[str, Any]:
+        return {"name": self.answers.get("name"), "first_name": self.ctx.first_name}
+
+    def _ask(self) -> None:
+        """Send the question of the state we are now in (a new prompt: new step)."""
+        ask = QUESTIONS.get(self.state)
+        if self.state in ("declined", "under_18"):
+            self._say(f"referral/{self.state}")
+            return
+        if self.state == "handed_off":  # no question: whatever they write goes on the case
+            if self.answers.pop("_just_noted", False):
+                self._say("referral/added_to_case", edited=False)
+            return
+        if ask is None:
+            return
+        self.step += 1
+        context: dict[str, Any] = {**self._common(), "answers": self.answers}
+        choices = list(ask.choices)
+        if self.state == "name" and self.ctx.first_name:
+            choices.insert(
+                0,
+                Choice(
+                    "first_name",
+                    "use_first_name",
+                    label_context={"first_name": self.ctx.first_name},
+                ),
+            )
+        if ask.kind == "multi":
+            ticked = set(self.answers.get(ask.key, []))
+            options = [c.option(ticked=c.value in ticked) for c in choices]
+            options += [OTHER_CHOICE.option(), DONE_CHOICE.option()]
+        elif ask.kind == "scale":
+            options = [Choice(str(n), "number", label_context={"n": n}).option() for n in range(11)]
+            options.append(SKIP_CHOICE.option())
+        elif ask.kind == "suggestions":
+            shown = self._suggest()
+            context["suggestions"] = shown
+            context["offset"] = self.answers.get("suggestion_offset", 0)
+            context["wrapped"] = self.answers.pop("_wrapped", False)
+            options = [
+                Choice(f"pick_{i}", "interested", label_context={"n": i + 1}).option()
+                for i in range(len(shown))
+            ]
+            options += [
+                Choice("others", "show_others").option(),
+                Choice("none", "none_of_these").option(),
+            ]
+        else:
+            options = [c.option() for c in choices]
+        self.result.replies.append(
+            Reply(ask.template, context, tuple(options), step=self.step, columns=_columns(ask))
+        )
+
+    def _suggest(self) -> list[Suggestion]:
+        if not self.suggestions_shown:
+            offset = self.answers.get("suggestion_offset", 0)
+            shown = self.ctx.directory.suggest(
+                profile_from(self.answers), SUGGESTIONS_PER_PAGE, offset
+            )
+            if not shown and offset:
+                # Past the end: say so, and go round again from the best ones.
+                self.answers["suggestion_offset"] = 0
+                self.answers["_wrapped"] = True
+                shown = self.ctx.directory.suggest(
+                    profile_from(self.answers), SUGGESTIONS_PER_PAGE, 0
+                )
+            self.suggestions_shown = shown
+            self.answers["shown"] = [_suggestion_record(s) for s in shown]
+        return self.suggestions_shown
+
+    # Tick boxes ----------------------------------------------------------------------
+    def _update_multi(self, ask: Ask) -> None:
+        ticked = set(self.answers.get(ask.key, []))
+        options = [c.option(ticked=c.value in ticked) for c in ask.choices]
+        options += [OTHER_CHOICE.option(), DONE_CHOICE.option()]
+        self.result.replies.append(
+            Reply(
+                ask.template,
+                {**self._common(), "answers": self.answers},
+                tuple(options),
+                step=self.step,
+                columns=_columns(ask),
+                mode="update",
+            )
+        )
+
+
+def _columns(ask: Ask) -> int:
+    return {"scale": 6, "multi": 2}.get(ask.kind, ask.columns)
+
+
+def _suggestion_record(s: Suggestion) -> dict[str, Any]:
+    return {"id": s.activity_id, "name": s.name, "organisation": s.organisation}
+
+
+# --- How each kind of question reads an answer ---------------------------------------
+# Each returns an Answer, an Invalid, or None when it changed things in place.
+
+Outcome = Answer | Invalid | None
+
+
+def _read_choice(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
+    choices = list(ask.choices)
+    if flow.state == "name" and flow.ctx.first_name:
+        choices.insert(
+            0,
+            Choice(
+                "first_name", "use_first_name", label_context={"first_name": flow.ctx.first_name}
+            ),
+        )
+    choice = match_choice(event, choices, flow.ctx.label_of)
+    if choice is not None:
+        value: Any = choice.value
+        if flow.state == "name" and value == "first_name":
+            value = flow.ctx.first_name
+        if flow.state == "travel":
+            value = float(choice.value)
+        if flow.state == "confirm_restart":
+            flow.answers["_restart"] = value
+        return Answer(value, choice.label, dict(choice.label_context))
+    if ask.kind == "text" and isinstance(event, Text):
+        text = read_text(event, ask.limit)
+        if isinstance(text, Invalid):
+            return text
+        if ask.check is None:
+            return Answer(text, "typed", {"text": text})
+        checked = ask.check(text)
+        if checked is None:
+            return Invalid(ask.invalid, {"typed": text})
+        return Answer(checked, "typed", {"text": checked})
+    return Invalid("referral/errors/choose", {"count": len(choices)})
+
+
+def _read_multi(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
+    # Numbers follow the buttons as shown: the options, then Something else, then Done.
+    shown = [*ask.choices, OTHER_CHOICE, DONE_CHOICE]
+    numbers = simplify(event.text).split() if isinstance(event, Text) else []
+    if numbers and all(n.isdigit() for n in numbers):
+        picks = [match_choice(Text(n), shown, flow.ctx.label_of) for n in numbers]
+        if not all(picks):
+            return Invalid("referral/errors/choose", {"count": len(shown)})
+    else:
+        picks = [match_choice(event, shown, flow.ctx.label_of)]
+    ticked: list[str] = list(flow.answers.get(ask.key, []))
+    if picks == [None]:
+        if isinstance(event, Button):
+            return Invalid("referral/errors/choose", {"count": len(shown)})
+        # Their own words, not one of ours: keep them, and let them tick too.
+        text = read_text(event, LIMIT_SHORT)
+        if isinstance(text, Invalid):
+            return text
+        typed_key = f"{ask.key}_typed"
+        flow.answers[typed_key] = [*flow.answers.get(typed_key, []), text]
+        flow._say("referral/noted")
+        flow._ask()
+        return None
+    for pick in picks:
+        assert pick is not None
+        if pick is DONE_CHOICE or pick is OTHER_CHOICE:
+            if pick is OTHER_CHOICE:
+                flow.answers["_something_else"] = True
+            elif len(ticked) < ask.min_ticks and not flow.answers.get(f"{ask.key}_typed"):
+                return Invalid("referral/errors/tick_one")
+            flow.answers[ask.key] = ticked
+            labels = [flow.ctx.label_of(c.option()) for c in ask.choices if c.value in ticked]
+            if pick is OTHER_CHOICE:
+                labels.append(flow.ctx.label_of(OTHER_CHOICE.option()))
+            return Answer(ticked, "ticked", {"labels": labels})
+        ticked = _toggle(ticked, pick.value)
+    flow.answers[ask.key] = ticked
+    if isinstance(event, Button):
+        flow._update_multi(ask)
+    else:  # typed: show the new ticks in a fresh message, where they'll see them
+        flow._ask()
+    return None
+
+
+def _toggle(ticked: list[str], value: str) -> list[str]:
+    return [v for v in ticked if v != value] if value in ticked else [*ticked, value]
+
+
+def _read_scale(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
+    value = read_scale(event, 0, 10)
+    if isinstance(value, Invalid):
+        return value
+    if value is None:
+        return Answer(None, "skip")
+    return Answer(value, "number", {"n": value})
+
+
+def _read_suggestion(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
+    shown: list[dict[str, Any]] = flow.answers.get("shown", [])
+    choices = [
+        Choice(f"pick_{i}", "interested", (str(i + 1),), {"n": i + 1}) for i in range(len(shown))
+    ]
+    choices += [
+        Choice("others", "show_others", ("others", "more", "show me others", "next")),
+        Choice("none", "none_of_these", ("none", "none of these", "no")),
+    ]
+    # Typed numbers pick activities; typed labels and words also work.
+    choice = match_choice(event, choices, flow.ctx.label_of)
+    if choice is None:
+        return Invalid("referral/errors/choose", {"count": len(choices)})
+    if choice.value == "others":
+        flow.answers["suggestion_offset"] = flow.answers.get("suggestion_offset", 0) + len(shown)
+        flow.answers["seen"] = [*flow.answers.get("seen", []), *shown]
+        return Answer("others", choice.label)
+    if choice.value == "none":
+        flow.answers["declined"] = [*flow.answers.get("declined", []), *(s["id"] for s in shown)]
+        flow.answers["seen"] = [*flow.answers.get("seen", []), *shown]
+        return Answer("none", choice.label)
+    picked = shown[int(choice.value.removeprefix("pick_"))]
+    flow.answers["interested"] = picked
+    flow.answers["seen"] = [*flow.answers.get("seen", []), *shown]
+    return Answer("picked", "interested_in", {"name": picked["name"]})
+
+
+def _read_note(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
+    if isinstance(event, Button):
+        return Invalid("referral/errors/type_it")
+    text = read_text(event, ask.limit)
+    if isinstance(text, Invalid):
+        return text
+    flow.answers["_note"] = text
+    return Answer(None, "typed", {"text": text})
+
+
+READERS: dict[str, Callable[[Referral, Ask, Text | Button], Outcome]] = {
+    "choice": _read_choice,
+    "text": _read_choice,  # typed text, with any offered buttons still working
+    "multi": _read_multi,
+    "scale": _read_scale,
+    "suggestions": _read_suggestion,
+    "note": _read_note,
+}
+
+MACHINE = Machine(
+    model=None,
+    states=STATES,
+    transitions=TRANSITIONS,
+    initial="new",
+    auto_transitions=False,
+    send_event=False,
+)
+
+
+def handle(conversation: Conversation, event: Event, ctx: FlowContext) -> FlowResult:
+    """Run one event through the referral conversation. Pure: no I/O."""
+    model = Referral(conversation, ctx)
+    MACHINE.add_model(model, initial=conversation.state)
+    try:
+        return model.handle(event)
+    finally:
+        MACHINE.remove_model(model)
+
+
+# --- Reading the answers ------------------------------------------------------------
+
+
+def profile_from(answers: dict[str, Any]) -> Profile:
+    """What matching needs, from the stored answers."""
+    mode = answers.get("mode", "any")
+    modes = MODES if mode in (None, "any") else (mode,)
+    free_times = tuple(answers.get("free_times") or ()) or FREE_TIMES
+    return Profile(
+        need_areas=tuple(answers.get("need_areas") or ()),
+        what_matters=" ".join(
+            str(t) for t in (answers.get("what_matters"), answers.get("need_other"),
+                             *(answers.get("need_areas_typed") or ())) if t and t != "not_sure"
+        ),
+        postcode=answers.get("postcode") if answers.get("postcode") not in (None, "none") else None,
+        modes=modes,
+        max_miles=answers.get("max_miles"),
+        group=answers.get("group") or "either",
+        free_times=free_times,
+        free_only="cost" in (answers.get("barriers") or ()),
+        declined=tuple(answers.get("declined") or ()),
+    )  # fmt: skip
+
+
+def case_summary(answers: dict[str, Any]) -> dict[str, Any]:
+    """The case record under the PRSB Social Prescribing Information Standard's
+    headings: about the person; needs and what matters; support offered; outcomes."""
+
+    def given(key: str) -> Any:
+        value = answers.get(key)
+        return None if value in ("none", "not_sure", "") else value
+
+    return {
+        "about_the_person": {
+            "name": given("name"),
+            "adult": answers.get("adult") == "yes",
+            "postcode": given("postcode"),
+            "contact_method": given("contact_method"),
+            "phone": given("phone"),
+            "best_time": given("best_time"),
+            "takes_part": {
+                "mode": given("mode"),
+                "max_miles": answers.get("max_miles"),
+                "group": given("group"),
+                "free_times": answers.get("free_times") or [],
+            },
+        },
+        "needs": {
+            "what_matters": given("what_matters"),
+            "need_areas": answers.get("need_areas") or [],
+            "in_their_words": [t for t in [given("need_other"), *(answers.get("need_areas_typed") or [])] if t],
+            "barriers": answers.get("barriers") or [],
+            "barriers_in_their_words": [t for t in [given("barriers_other"), *(answers.get("barriers_typed") or [])] if t],
+        },
+        "support_offered": {
+            "suggested": answers.get("seen") or [],
+            "interested_in": answers.get("interested"),
+            "declined_because": given("none_reason"),
+        },
+        "outcomes": {
+            "wellbeing_baseline": {key: answers.get(key) for key in ONS4.values()},
+        },
+    }  # fmt: skip

@@ -1,0 +1,32 @@
+"""A small in-memory activity directory for tests that are not about matching."""
+
+from __future__ import annotations
+
+from flows.directory import Profile, Reason, Session, Suggestion
+
+ACTIVITIES = [
+    Suggestion("walk-1", "Bootle Walking Football", "Sefton Sport (sample)", "Gentle football for all ages.",
+               (Session(1, "10:00", "11:30"),), modes=("in_person",), address="Bootle Leisure Centre",
+               distance_miles=0.8, free=True, phone="0151 496 0001",
+               reasons=(Reason("need", {"need_area": "activity"}), Reason("near", {"miles": 0.8}))),
+    Suggestion("knit-1", "Knit and Natter", "Crosby Library (sample)", "A friendly <b>knitting</b> group & chat.",
+               (Session(3, "14:00", "16:00"),), modes=("in_person",), address="Crosby Library",
+               distance_miles=2.1, free=True, reasons=(Reason("need", {"need_area": "loneliness"}),)),
+    Suggestion("call-1", "Befriending Calls", "Age Well (sample)", "A weekly phone call with a volunteer.",
+               by_appointment=True, modes=("phone",), free=True, phone="0151 496 0003",
+               reasons=(Reason("phone"),)),
+    Suggestion("debt-1", "Debt Advice", "Citizens Advice (sample)", "Free, private advice about money.",
+               by_appointment=True, modes=("in_person", "phone"), address="Bootle Town Hall", free=True,
+               reasons=(Reason("need", {"need_area": "money"}),)),
+]  # fmt: skip
+
+
+class FakeDirectory:
+    def __init__(self, activities: list[Suggestion] | None = None) -> None:
+        self.activities = ACTIVITIES if activities is None else activities
+        self.profiles: list[Profile] = []
+
+    def suggest(self, profile: Profile, n: int = 3, offset: int = 0) -> list[Suggestion]:
+        self.profiles.append(profile)
+        fitting = [a for a in self.activities if a.activity_id not in profile.declined]
+        return fitting[offset : offset + n]
