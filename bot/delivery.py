@@ -31,7 +31,8 @@ LEASE = timedelta(seconds=60)
 class RetryLater(Exception):
     """Telegram asked us to wait (429) or the network failed: try again later."""
 
-    def __init__(self, seconds: float, reason: str) -> None:
+    def __init__(self, seconds: float | None, reason: str) -> None:
+        """seconds: as Telegram asked, or None to back off by the number of attempts."""
         super().__init__(reason)
         self.seconds = seconds
         self.reason = reason
@@ -151,7 +152,8 @@ class Delivery:
                 )
                 log.error("message undelivered", extra={"outbox_id": row.id})
             else:
-                outcome["next_attempt_at"] = self.clock() + timedelta(seconds=exc.seconds)
+                wait = exc.seconds if exc.seconds is not None else min(2.0 ** (row.attempts + 1), 300.0)
+                outcome["next_attempt_at"] = self.clock() + timedelta(seconds=wait)
                 log.warning(
                     "delivery postponed", extra={"outbox_id": row.id, "seconds": exc.seconds}
                 )

@@ -1,0 +1,116 @@
+"""`spbot`: run the bot, chat in a terminal, manage the database and directory."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bot.config import SettingsError, load_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="spbot", description="Social prescribing self-referral bot.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("run", help="run the Telegram bot (long polling)").set_defaults(func=_run)
+    sub.add_parser("chat", help="try the conversation in this terminal (no token needed)").set_defaults(func=_chat)
+
+    db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply pending migrations").set_defaults(func=_db_upgrade)
+    revision = db.add_parser("revision", help="(developers) write a migration from model changes")
+    revision.add_argument("-m", "--message", required=True)
+    revision.set_defaults(func=_db_revision)
+
+    diagram = sub.add_parser("diagram", help="print the conversation as a Mermaid diagram")
+    diagram.add_argument("--write", action="store_true", help="update the diagram in README.md")
+    diagram.add_argument("--check", action="store_true", help="fail if README.md's diagram is stale")
+    diagram.set_defaults(func=_diagram)
+
+    for register in _plugins():
+        register(sub)
+
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SettingsError as exc:
+        print(f"spbot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _plugins() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
+    """Command groups that live with their area (directory, staff...)."""
+    plugins: list[Callable[[argparse._SubParsersAction], None]] = []  # type: ignore[type-arg]
+    return plugins
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bot.app import build_app, configure_logging
+    from bot.telegram import TelegramBot
+
+    settings = load_settings()
+    settings.require_token()
+    configure_logging(settings.log_level)
+    app = asyncio.run(build_app(settings))
+    TelegramBot(app).run_polling()
+    return 0
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from bot.app import build_app
+    from bot.console import chat
+
+    settings = load_settings()
+
+    async def go() -> None:
+        app = await build_app(settings)
+        try:
+            await chat(app)
+        finally:
+            await app.close()
+
+    asyncio.run(go())
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from bot.store.db import upgrade
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+    print("The database is up to date.")
+    return 0
+
+
+def _db_revision(args: argparse.Namespace) -> int:
+    from bot.store.db import make_migration
+
+    make_migration(load_settings().database_url, args.message)
+    return 0
+
+
+def _diagram(args: argparse.Namespace) -> int:
+    from flows.diagram import in_readme, referral_diagram
+
+    readme = Path("README.md")
+    if args.write or args.check:
+        current = readme.read_text(encoding="utf-8")
+        fresh = in_readme(current)
+        if args.check:
+            if fresh != current:
+                print("README.md's diagram is stale: run `spbot diagram --write`.", file=sys.stderr)
+                return 1
+            return 0
+        readme.write_text(fresh, encoding="utf-8")
+        print("Updated the diagram in README.md.")
+        return 0
+    print(referral_diagram())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

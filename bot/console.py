@@ -1,0 +1,83 @@
+"""The same conversation in a terminal: for the demo, and for trying it without a
+bot token. Options are numbered; type a number, the words, or a /command. When
+stdin is not a terminal it reads one answer per line, so it can be scripted."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TextIO
+
+from bot.app import App
+from bot.delivery import Delivery, Keyboard, Limits
+from bot.messages import html_to_text
+from bot.service import Inbound
+from flows.core import Button, Command, Event, Text
+
+CONSOLE_CHAT_ID = 1
+
+
+class ConsoleSender:
+    """Prints what the bot says, and remembers the newest buttons."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.buttons: list[dict[str, str]] = []
+        self.next_id = 1
+
+    async def send(self, chat_id: int, text: str, buttons: Keyboard) -> int:
+        self.out.write("\n" + html_to_text(text) + "\n")
+        self._show(buttons)
+        self.next_id += 1
+        return self.next_id
+
+    async def edit(self, chat_id: int, message_id: int, text: str, buttons: Keyboard) -> None:
+        if buttons:  # ticks changed: show the options again
+            self._show(buttons)
+
+    def _show(self, buttons: Keyboard) -> None:
+        flat = [b for row in buttons for b in row]
+        if not flat:
+            return
+        self.buttons = flat
+        for number, button in enumerate(flat, start=1):
+            self.out.write(f"  {number}. {button['text']}\n")
+        self.out.flush()
+
+
+def read_event(line: str, buttons: list[dict[str, str]]) -> Event:
+    """A typed line as the event a Telegram user would have sent."""
+    line = line.strip()
+    if line.startswith("/"):
+        name, _, args = line[1:].partition(" ")
+        return Command(name.lower(), args)
+    if line.isdigit() and 1 <= int(line) <= len(buttons):
+        step, _, value = buttons[int(line) - 1]["data"].partition(":")
+        return Button(int(step), value)
+    return Text(line)
+
+
+async def chat(app: App, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
+    sender = ConsoleSender(out)
+    delivery = Delivery(app.db, sender, "console", limits=Limits(1000, 1000, 1))
+    interactive = stdin.isatty()
+
+    async def handle(event: Event) -> None:
+        await app.patients.handle(Inbound("console", CONSOLE_CHAT_ID, event))
+        while await delivery.deliver_due():
+            pass
+
+    await handle(Command("start"))
+    while True:
+        if interactive:
+            out.write("\n> ")
+            out.flush()
+        line = await asyncio.to_thread(stdin.readline)
+        if not line:
+            out.write("\n" + html_to_text(app.messages.render("console/goodbye")) + "\n")
+            return
+        if not interactive:
+            out.write(f"\n> {line.strip()}\n")
+        if not line.strip():
+            continue
+        await handle(read_event(line, sender.buttons))

@@ -1,0 +1,179 @@
+"""The Telegram adapter: translates updates into `Inbound` events and delivers the
+outbox with python-telegram-bot. It decides nothing: conversation state lives in
+the database, not in PTB's ConversationHandler or persistence (ARCHITECTURE.md
+rule 3), so a restart resumes every conversation where it was."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bot.app import App
+from bot.delivery import Blocked, Delivery, Keyboard, Limits, RetryLater, Undeliverable
+from bot.service import Inbound, Outbox
+from bot.store.models import utcnow
+from flows.core import Button, Command, Edited, Event, Text, Unsupported
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("start", "status", "help", "restart")
+#: Message attributes we cannot read, in the order PTB would report them.
+UNSUPPORTED_KINDS = ("sticker", "photo", "voice", "video", "video_note", "audio", "animation",
+                     "document", "location", "venue", "contact", "poll", "dice")  # fmt: skip
+
+
+def translate(update: Update) -> Event | None:
+    """What the person did, or None for updates that are not from a person to us."""
+    if update.callback_query is not None:
+        step, _, value = (update.callback_query.data or "").partition(":")
+        return Button(int(step), value) if step.isdigit() else Button(-1, value)
+    if update.edited_message is not None:
+        return Edited(update.edited_message.text or "")
+    message = update.message
+    if message is None:
+        return None
+    if message.text is not None:
+        if message.text.startswith("/"):
+            name, _, args = message.text[1:].partition(" ")
+            return Command(name.split("@")[0].lower(), args.strip())
+        return Text(message.text)
+    kind = next((k for k in UNSUPPORTED_KINDS if getattr(message, k, None)), "other")
+    return Unsupported(kind)
+
+
+class TelegramBot:
+    def __init__(self, app: App, *, limits: Limits = Limits(), poll_interval: float = 0.0) -> None:
+        self.app = app
+        token = app.settings.require_token()
+        self.application: Application = (  # type: ignore[type-arg]
+            ApplicationBuilder()
+            .token(token)
+            .base_url(app.settings.telegram_api_url)
+            .post_init(self._started)
+            .post_shutdown(self._stopped)
+            .build()
+        )
+        self.application.add_handler(TypeHandler(Update, self.on_update))
+        self.delivery = Delivery(app.db, TelegramSender(self.application), "telegram", limits=limits)
+        self.poll_interval = poll_interval
+        self._delivery_task: asyncio.Task[None] | None = None
+
+    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        event = translate(update)
+        chat = update.effective_chat
+        if event is None or chat is None:
+            return
+        query = update.callback_query
+        if chat.type != chat.PRIVATE:
+            # A group is no place for health information: ask them to message privately.
+            if isinstance(event, Command) and event.name in COMMANDS:
+                await self._tell_group(chat.id)
+            if query is not None:
+                await query.answer()
+            return
+        user = update.effective_user
+        handled = await self.app.patients.handle(
+            Inbound("telegram", chat.id, event, update.update_id, user.first_name if user else None)
+        )
+        if query is not None:
+            # Every tap is answered, or the button keeps spinning on their phone.
+            with contextlib.suppress(BadRequest):
+                await query.answer(handled.tap_notice)
+        self.delivery.wake.set()
+
+    async def _tell_group(self, chat_id: int) -> None:
+        async with self.app.db.transaction() as session:
+            Outbox(session, "telegram", chat_id, utcnow()).send(self.app.messages.render("referral/group_chat"))
+        self.delivery.wake.set()
+
+    async def _started(self, application: Application) -> None:  # type: ignore[type-arg]
+        commands = [
+            BotCommand(name, self.app.messages.label(f"command_{name}")) for name in COMMANDS
+        ]
+        await application.bot.set_my_commands(commands)
+        self._delivery_task = asyncio.create_task(self.delivery.run())
+
+    async def _stopped(self, application: Application) -> None:  # type: ignore[type-arg]
+        if self._delivery_task is not None:
+            self._delivery_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._delivery_task
+
+    # Used by `spbot run` (blocking) and by tests (start/stop around a conversation).
+    def run_polling(self) -> None:
+        self.application.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=self.poll_interval)
+
+    async def start(self) -> None:
+        await self.application.initialize()
+        await self._started(self.application)
+        await self.application.start()
+        assert self.application.updater is not None
+        await self.application.updater.start_polling(
+            poll_interval=self.poll_interval, timeout=1, allowed_updates=Update.ALL_TYPES
+        )
+
+    async def stop(self) -> None:
+        assert self.application.updater is not None
+        await self.application.updater.stop()
+        await self.application.stop()
+        await self._stopped(self.application)
+        await self.application.shutdown()
+
+
+class TelegramSender:
+    """Delivery through the Bot API, with its errors turned into what they mean."""
+
+    def __init__(self, application: Application) -> None:  # type: ignore[type-arg]
+        self.bot = application.bot
+
+    async def send(self, chat_id: int, text: str, buttons: Keyboard) -> int:
+        with _meaning_of_errors():
+            message = await self.bot.send_message(
+                chat_id, text, parse_mode=ParseMode.HTML, reply_markup=_markup(buttons),
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )  # fmt: skip
+            return message.message_id
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def edit(self, chat_id: int, message_id: int, text: str, buttons: Keyboard) -> None:
+        with _meaning_of_errors():
+            try:
+                await self.bot.edit_message_text(
+                    text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML,
+                    reply_markup=_markup(buttons), link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )  # fmt: skip
+            except BadRequest as exc:
+                if "not modified" not in exc.message.lower():
+                    raise
+
+
+def _markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b["text"], callback_data=b["data"]) for b in row] for row in buttons]
+    )
+
+
+@contextlib.contextmanager
+def _meaning_of_errors():  # type: ignore[no-untyped-def]
+    try:
+        yield
+    except RetryAfter as exc:
+        wait = exc.retry_after
+        seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+        raise RetryLater(seconds, "Telegram asked us to slow down") from exc
+    except Forbidden as exc:
+        raise Blocked() from exc
+    except BadRequest as exc:  # before NetworkError: BadRequest is one
+        raise Undeliverable(exc.message) from exc
+    except (TimedOut, NetworkError) as exc:
+        raise RetryLater(None, f"network: {type(exc).__name__}") from exc
+
