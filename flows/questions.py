@@ -88,6 +88,8 @@ def match_choice(
 
 def read_scale(event: Text | Button, low: int, high: int) -> int | Invalid | None:
     """A number from low to high; None means skipped."""
+    if isinstance(event, Text) and re.match(r"\s*-\s*\d", event.text):
+        return Invalid("referral/errors/out_of_range", {"low": low, "high": high})
     raw = event.value if isinstance(event, Button) else simplify(event.text)
     if raw in ("skip", *SKIP):
         return None

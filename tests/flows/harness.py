@@ -1,0 +1,92 @@
+"""Drives the referral flow with no database and no Telegram."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.messages import Messages, html_to_text
+from flows import referral
+from flows.core import Button, Command, Event, FlowResult, Option, Reply, Text
+from tests.fakes import FakeDirectory
+
+MESSAGES = Messages(defaults={"organisation_name": "Test Team", "response_time_text": "soon", "local_crisis_lines": []})
+
+
+def label_of(option: Option) -> str:
+    return MESSAGES.label(option.label, **option.label_context)
+
+
+class Patient:
+    """One patient talking to the flow; keeps the stored conversation between events."""
+
+    def __init__(self, directory: FakeDirectory | None = None, first_name: str | None = "Alex") -> None:
+        self.conversation = referral.Conversation()
+        self.directory = directory or FakeDirectory()
+        self.first_name = first_name
+        self.now = datetime(2026, 11, 22, 23, 0, tzinfo=UTC)
+        self.last: FlowResult | None = None
+        self.effects: list[Any] = []
+
+    def send(self, event: Event | str) -> FlowResult:
+        if isinstance(event, str):
+            event = Command(event[1:]) if event.startswith("/") else Text(event)
+        ctx = referral.FlowContext(self.directory, label_of, self.now, self.first_name,
+                                   last_seen=self.now - timedelta(minutes=1))  # fmt: skip
+        result = referral.handle(self.conversation, event, ctx)
+        self.conversation = referral.Conversation(result.state, result.step, result.answers)
+        self.last = result
+        self.effects += result.effects
+        return result
+
+    def tap(self, value: str) -> FlowResult:
+        return self.send(Button(self.conversation.step, value))
+
+    @property
+    def state(self) -> str:
+        return self.conversation.state
+
+    @property
+    def answers(self) -> dict[str, Any]:
+        return self.conversation.answers
+
+    def question(self) -> Reply:
+        assert self.last is not None
+        asked = [r for r in self.last.replies if isinstance(r, Reply) and r.options]
+        return asked[-1]
+
+    def templates(self) -> list[str]:
+        assert self.last is not None
+        return [r.template for r in self.last.replies if isinstance(r, Reply)]
+
+    def render_all(self) -> list[str]:
+        assert self.last is not None
+        return [html_to_text(MESSAGES.render(r.template, reference="SP-TEST", **r.context))
+                for r in self.last.replies if isinstance(r, Reply)]  # fmt: skip
+
+
+#: A whole referral, as taps: what a patient who goes straight through does.
+HAPPY_PATH: list[tuple[str, str]] = [
+    ("consent", "agree"), ("age", "yes"), ("name", "first_name"),
+    ("what_matters", "I'd like to meet people, I've been lonely since my wife died"),
+    ("need_areas", "loneliness"), ("need_areas", "activity"), ("need_areas", "done"),
+    ("postcode", "L20 3AB"), ("mode", "in_person"), ("travel", "1"), ("group", "group"),
+    ("free_times", "weekday_morning"), ("free_times", "done"), ("barriers", "cost"), ("barriers", "done"),
+    ("ons_life", "4"), ("ons_worthwhile", "5"), ("ons_happy", "3"), ("ons_anxious", "7"),
+    ("suggestions", "pick_0"), ("contact_wanted", "yes"), ("contact_method", "phone"),
+    ("phone", "07911 123456"), ("best_time", "mornings"),
+]  # fmt: skip
+
+TYPED = {"what_matters", "postcode", "phone"}
+
+
+def walk_to(patient: Patient, state: str) -> None:
+    """Answer every question before `state` along the happy path."""
+    if patient.state == "new":
+        patient.send("/start")
+    for at, value in HAPPY_PATH:
+        if patient.state == state:
+            return
+        assert patient.state == at, f"expected to be at {at}, at {patient.state}"
+        patient.send(value) if at in TYPED else patient.tap(value)
+    assert patient.state == state

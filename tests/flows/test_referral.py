@@ -1,0 +1,360 @@
+"""The referral conversation, state by state, with valid and invalid input."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows import referral
+from flows.core import (
+    AddToCase, Button, CloseQuestion, Edited, ForgetPatient, OpenCase, RecordConsent,
+    RecordWellbeing, Unsupported,
+)
+from tests.fakes import FakeDirectory
+from tests.flows.harness import HAPPY_PATH, Patient, walk_to
+
+
+def test_first_message_welcomes_and_asks_for_consent_with_three_buttons() -> None:
+    p = Patient()
+    p.send("hello")
+    assert p.templates() == ["referral/welcome", "referral/consent"]
+    assert [o.value for o in p.question().options] == ["agree", "more", "decline"]
+    welcome = p.render_all()[0]
+    assert "999" in welcome and "116 123" in welcome and "not an emergency service" in welcome
+
+
+def test_the_happy_path_opens_a_case_with_the_prsb_summary() -> None:
+    p = Patient()
+    walk_to(p, "handed_off")
+    opened = [e for e in p.effects if isinstance(e, OpenCase)]
+    assert len(opened) == 1
+    summary = opened[0].summary
+    assert set(summary) == {"about_the_person", "needs", "support_offered", "outcomes"}
+    assert summary["about_the_person"]["name"] == "Alex"
+    assert summary["about_the_person"]["phone"] == "+447911123456"
+    assert summary["needs"]["what_matters"] == "I'd like to meet people, I've been lonely since my wife died"
+    assert summary["needs"]["need_areas"] == ["loneliness", "activity"]
+    assert summary["support_offered"]["interested_in"]["name"] == "Bootle Walking Football"
+    assert summary["outcomes"]["wellbeing_baseline"] == {
+        "life_satisfaction": 4, "worthwhile": 5, "happiness": 3, "anxiety": 7}
+    assert RecordConsent(referral.NOTICE_VERSION) in p.effects
+    assert RecordWellbeing("baseline", summary["outcomes"]["wellbeing_baseline"]) in p.effects
+    assert "referral/handed_off" in p.templates()
+
+
+def test_tell_me_more_shows_the_full_notice_and_asks_again() -> None:
+    p = Patient()
+    p.send("/start")
+    p.tap("more")
+    assert p.state == "consent"
+    text = p.render_all()[-1]
+    assert "How long" in text and "delete" in text
+    p.send("I agree")
+    assert p.state == "age"
+
+
+@pytest.mark.parametrize("answer", ["No thanks", "no", "3"])
+def test_declining_consent_forgets_everything(answer: str) -> None:
+    p = Patient()
+    p.send("/start")
+    p.send(answer)
+    assert ForgetPatient("declined") in p.effects
+    assert "referral/declined" in p.templates()
+    assert not any(isinstance(e, RecordConsent) for e in p.effects)
+
+
+def test_under_18s_are_signposted_and_nothing_is_kept() -> None:
+    p = Patient()
+    walk_to(p, "age")
+    p.tap("no")
+    assert ForgetPatient("under_18") in p.effects
+    text = p.render_all()[-1]
+    assert "Childline" in text and "0800 1111" in text and "GP" in text
+
+
+@pytest.mark.parametrize("typed", ["yes", "Y", "yep", "1", "I agree", "i agree!"])
+def test_typed_answers_work_where_buttons_were_offered(typed: str) -> None:
+    p = Patient()
+    p.send("/start")
+    p.send(typed)
+    assert p.state == "age"
+
+
+def test_an_unclear_answer_gets_a_kind_reply_and_the_question_again() -> None:
+    p = Patient()
+    walk_to(p, "age")
+    p.send("banana")
+    assert p.state == "age"
+    assert p.templates() == ["referral/errors/choose", "referral/age"]
+    assert "didn't catch that" in p.render_all()[0]
+
+
+def test_name_can_be_the_telegram_first_name_or_typed() -> None:
+    p = Patient(first_name="Sam")
+    walk_to(p, "name")
+    assert [o.label_context for o in p.question().options] == [{"first_name": "Sam"}]
+    p.send("Samantha")
+    assert p.answers["name"] == "Samantha"
+
+
+def test_a_name_that_is_too_long_is_refused_with_the_limit() -> None:
+    p = Patient()
+    walk_to(p, "name")
+    p.send("x" * 61)
+    assert p.state == "name"
+    assert "60 characters" in p.render_all()[0]
+
+
+def test_what_matters_is_kept_word_for_word_and_long_text_has_a_stated_limit() -> None:
+    p = Patient()
+    walk_to(p, "what_matters")
+    p.send("a" * 2001)
+    assert p.state == "what_matters"
+    assert "2,000 characters" in p.render_all()[0]
+    words = "  I <b>miss</b> my friends & going out  "
+    p.send(words)
+    assert p.answers["what_matters"] == words.strip()
+
+
+def test_need_areas_toggle_and_done_needs_at_least_one() -> None:
+    p = Patient()
+    walk_to(p, "need_areas")
+    p.tap("done")
+    assert p.state == "need_areas" and "referral/errors/tick_one" in p.templates()
+    p.tap("money")
+    assert p.last is not None and p.last.replies[0].mode == "update"  # type: ignore[union-attr]
+    ticked = [o.value for o in p.last.replies[0].options if o.ticked]  # type: ignore[union-attr]
+    assert ticked == ["money"]
+    p.tap("money")
+    assert p.answers["need_areas"] == []
+    p.send("1 5")  # typed numbers tick
+    assert p.answers["need_areas"] == ["loneliness", "money"]
+    p.send("done")
+    assert p.state == "postcode"
+
+
+def test_something_else_asks_in_their_own_words() -> None:
+    p = Patient()
+    walk_to(p, "need_areas")
+    p.tap("other")
+    assert p.state == "need_other"
+    p.send("My neighbour is noisy")
+    assert p.state == "postcode"
+    assert p.answers["need_other"] == "My neighbour is noisy"
+
+
+def test_own_words_typed_at_tick_boxes_are_kept() -> None:
+    p = Patient()
+    walk_to(p, "need_areas")
+    p.send("I want to learn to cook")
+    assert p.state == "need_areas"
+    assert p.answers["need_areas_typed"] == ["I want to learn to cook"]
+    p.tap("done")  # their words count as an answer
+    assert p.state == "postcode"
+
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("l203ab", "L20 3AB"), ("L20 3AB", "L20 3AB"), ("l20", "L20"), (" pr8  ", "PR8"),
+])  # fmt: skip
+def test_postcodes_are_normalised(typed: str, stored: str) -> None:
+    p = Patient()
+    walk_to(p, "postcode")
+    p.send(typed)
+    assert p.answers["postcode"] == stored and p.state == "mode"
+
+
+def test_an_invalid_postcode_says_what_a_postcode_looks_like() -> None:
+    p = Patient()
+    walk_to(p, "postcode")
+    p.send("Bootle")
+    assert p.state == "postcode"
+    assert "doesn't look like a UK postcode" in p.render_all()[0]
+
+
+def test_postcode_can_be_withheld() -> None:
+    p = Patient()
+    walk_to(p, "postcode")
+    p.tap("none")
+    assert p.state == "mode"
+    assert referral.profile_from(p.answers).postcode is None
+
+
+def test_online_only_skips_the_travel_question() -> None:
+    p = Patient()
+    walk_to(p, "mode")
+    p.send("online")
+    assert p.state == "group"
+
+
+def test_ons4_accepts_numbers_words_and_skip_and_refuses_out_of_range() -> None:
+    p = Patient()
+    walk_to(p, "ons_life")
+    assert len(p.question().options) == 12  # 0..10 and Skip
+    p.send("11")
+    assert p.state == "ons_life" and "from 0 to 10" in p.render_all()[0]
+    p.send("-3")
+    assert p.state == "ons_life"
+    p.send("seven")
+    assert p.answers["life_satisfaction"] == 7
+    p.tap("skip")
+    assert p.answers["worthwhile"] is None and p.state == "ons_happy"
+
+
+def test_suggestions_show_three_with_reasons_then_others_then_wrap() -> None:
+    p = Patient()
+    walk_to(p, "suggestions")
+    shown = p.question().context["suggestions"]
+    assert [s.activity_id for s in shown] == ["walk-1", "knit-1", "call-1"]
+    text = p.render_all()[-1]
+    assert "Bootle Walking Football" in text and "Why:" in text
+    p.tap("others")
+    assert [s.activity_id for s in p.question().context["suggestions"]] == ["debt-1"]
+    p.tap("others")
+    assert p.question().context["wrapped"] is True
+
+
+def test_none_of_these_asks_why_and_records_it() -> None:
+    p = Patient()
+    walk_to(p, "suggestions")
+    p.tap("none")
+    assert p.state == "none_reason"
+    p.send("They are all too early for me")
+    assert p.answers["none_reason"] == "They are all too early for me"
+    assert set(p.answers["declined"]) == {"walk-1", "knit-1", "call-1"}
+    assert p.state == "contact_wanted"
+
+
+def test_with_no_suggestions_the_patient_is_offered_a_link_worker() -> None:
+    p = Patient(directory=FakeDirectory([]))
+    walk_to(p, "ons_anxious")
+    p.tap("5")
+    assert p.state == "contact_wanted"
+    assert "couldn't find an activity" in p.render_all()[-1]
+
+
+def test_no_contact_wanted_finishes_kindly_and_can_change_their_mind() -> None:
+    p = Patient()
+    walk_to(p, "contact_wanted")
+    p.tap("no")
+    assert p.state == "finished"
+    p.tap("yes")
+    assert p.state == "contact_method"
+
+
+@pytest.mark.parametrize("number", ["12345", "07911", "+1 202 555 0100"])
+def test_an_invalid_phone_number_is_refused_kindly(number: str) -> None:
+    p = Patient()
+    walk_to(p, "phone")
+    p.send(number)
+    assert p.state == "phone"
+    assert "doesn't look like a UK phone number" in p.render_all()[0]
+
+
+def test_best_time_accepts_their_own_words() -> None:
+    p = Patient()
+    walk_to(p, "best_time")
+    p.send("after 3pm on weekdays")
+    assert p.state == "handed_off"
+    assert p.answers["best_time"] == "after 3pm on weekdays"
+
+
+def test_after_handoff_anything_written_is_kept_on_the_case() -> None:
+    p = Patient()
+    walk_to(p, "handed_off")
+    p.send("I forgot to say I use a wheelchair")
+    assert AddToCase("I forgot to say I use a wheelchair") in p.effects
+    assert p.templates() == ["referral/added_to_case"]
+    p.send(Edited("I use a wheelchair sometimes"))
+    assert AddToCase("I use a wheelchair sometimes", edited=True) in p.effects
+
+
+def test_status_before_and_after_handoff() -> None:
+    p = Patient()
+    walk_to(p, "postcode")
+    p.send("/status")
+    assert p.templates() == ["referral/status", "referral/postcode"]
+    assert "haven't finished" in p.render_all()[0]
+
+
+def test_restart_asks_first_and_no_goes_back_to_the_same_question() -> None:
+    p = Patient()
+    walk_to(p, "group")
+    p.send("/restart")
+    assert p.state == "confirm_restart"
+    p.tap("no")
+    assert p.state == "group"
+    p.send("/restart")
+    p.tap("yes")
+    assert p.state == "consent"
+    assert ForgetPatient("restart") in p.effects
+    assert "name" not in p.answers
+
+
+def test_restart_after_handoff_keeps_the_case() -> None:
+    p = Patient()
+    walk_to(p, "handed_off")
+    p.answers["case_reference"] = "SP-ABCD"  # set by the service when the case opened
+    p.send("/restart")
+    assert "SP-ABCD" in p.render_all()[0]
+    p.tap("yes")
+    assert p.state == "consent"
+    assert ForgetPatient("restart") not in p.effects
+    assert p.answers == {"case_reference": "SP-ABCD"}
+
+
+def test_start_resumes_with_a_reminder_of_where_we_were() -> None:
+    p = Patient()
+    walk_to(p, "free_times")
+    p.send("/start")
+    assert p.templates() == ["referral/resume", "referral/free_times"]
+    assert "when you're free" in p.render_all()[0]
+
+
+@pytest.mark.parametrize("kind", ["sticker", "photo", "voice", "location", "contact", "document"])
+def test_things_we_cannot_read_get_a_kind_reply_and_the_question_again(kind: str) -> None:
+    p = Patient()
+    walk_to(p, "what_matters")
+    p.send(Unsupported(kind))
+    assert p.state == "what_matters"
+    assert "only read typed messages" in p.render_all()[0]
+
+
+def test_a_tap_on_an_earlier_question_changes_nothing() -> None:
+    p = Patient()
+    walk_to(p, "mode")
+    old_step = p.conversation.step
+    p.tap("in_person")
+    before = dict(p.answers)
+    result = p.send(Button(old_step, "online"))  # the same keyboard, tapped again
+    assert result.tap_notice == "stale" and result.replies == [] and result.effects == []
+    assert p.answers == before and p.state == "travel"
+
+
+def test_an_answer_closes_its_question() -> None:
+    p = Patient()
+    walk_to(p, "group")
+    p.tap("one_to_one")
+    assert isinstance(p.last.replies[0], CloseQuestion)  # type: ignore[union-attr]
+    assert p.last.replies[0].chosen_label == "group_one_to_one"  # type: ignore[union-attr]
+
+
+def test_every_button_fits_telegrams_64_byte_limit_and_every_template_renders() -> None:
+    p = Patient()
+    p.send("/start")
+    for at, value in HAPPY_PATH:
+        for reply in p.last.replies:  # type: ignore[union-attr]
+            for option in getattr(reply, "options", ()):
+                assert len(f"{p.conversation.step}:{option.value}".encode()) <= 64
+        assert all(p.render_all())
+        p.send(value) if at in {"what_matters", "postcode", "phone"} else p.tap(value)
+    assert p.state == "handed_off"
+
+
+def test_the_profile_carries_what_matching_needs() -> None:
+    p = Patient()
+    walk_to(p, "suggestions")
+    profile = p.directory.profiles[-1]
+    assert profile.need_areas == ("loneliness", "activity")
+    assert profile.postcode == "L20 3AB" and profile.max_miles == 1.0
+    assert profile.modes == ("in_person",) and profile.group == "group"
+    assert profile.free_times == ("weekday_morning",) and profile.free_only is True
+    assert "meet people" in profile.what_matters
