@@ -39,6 +39,13 @@ class ConsoleSender:
         flat = [b for row in buttons for b in row]
         if not flat:
             return
+        if sum(b["text"].isdigit() for b in flat) >= len(flat) - 1:
+            # A 0-10 scale: numbering the buttons would make "6" mean 5. Show the
+            # numbers as they are and let the typed number be the answer.
+            self.buttons = []
+            self.out.write("  " + "  ".join(b["text"] for b in flat) + "\n")
+            self.out.flush()
+            return
         self.buttons = flat
         for number, button in enumerate(flat, start=1):
             self.out.write(f"  {number}. {button['text']}\n")

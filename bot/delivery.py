@@ -98,12 +98,13 @@ class Delivery:
                 pass
 
     async def deliver_due(self, batch: int = 50) -> int:
-        """One pass: each due row that is the oldest unsent one in its chat."""
-        delivered = 0
+        """One pass over due rows (each the oldest unsent one in its chat). Returns
+        how many were dealt with (sent, postponed or given up), so 0 means idle."""
+        handled = 0
         for row_id in await self._due_ids(batch):
             if await self._deliver_one(row_id):
-                delivered += 1
-        return delivered
+                handled += 1
+        return handled
 
     async def _due_ids(self, batch: int) -> list[int]:
         earlier = aliased(OutboxMessage)
@@ -175,7 +176,7 @@ class Delivery:
                     .where(Patient.channel == row.channel, Patient.chat_id == row.chat_id)
                     .values(blocked_at=self.clock())
                 )
-        return "sent_at" in outcome
+        return True
 
     async def _claim(self, row_id: int) -> tuple[OutboxMessage, int | None] | None:
         """Take a row for a short lease, so no other instance sends it meanwhile;

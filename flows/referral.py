@@ -345,6 +345,10 @@ class Referral:
 
     # Handling one event -------------------------------------------------------------
     def handle(self, event: Event) -> FlowResult:
+        if self.state in ("declined", "under_18"):
+            # Nothing was kept about them: whatever they send next starts afresh.
+            MACHINE.set_state("new", model=self)
+            self.answers.clear()
         if isinstance(event, Command):
             self._command(event)
         elif self.state == "new":

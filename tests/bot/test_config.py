@@ -1,0 +1,46 @@
+"""A wrong or missing setting stops start-up with one sentence that names it."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.cli import main
+from bot.config import SettingsError, load_settings
+
+
+def test_defaults_run_with_no_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.telegram_api_url == "https://api.telegram.org/bot"
+    assert settings.timezone == "Europe/London"
+
+
+@pytest.mark.parametrize(("name", "value", "words"), [
+    ("TIMEZONE", "Mars/Olympus", "TIMEZONE"),
+    ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
+    ("DATABASE_URL", "not a url", "DATABASE_URL"),
+    ("TELEGRAM_API_URL", "api.telegram.org", "TELEGRAM_API_URL"),
+    ("STAFF_CHAT_ID", "the team", "STAFF_CHAT_ID"),
+])  # fmt: skip
+def test_a_wrong_setting_is_named(monkeypatch: pytest.MonkeyPatch, name: str, value: str, words: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert words in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_run_without_a_token_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert "TELEGRAM_BOT_TOKEN" in err and "@BotFather" in err and "spbot chat" in err
+
+
+def test_a_malformed_token_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "abc")
+    assert main(["run"]) == 2
+    assert "does not look like a bot token" in capsys.readouterr().err

@@ -1,0 +1,54 @@
+"""`spbot chat`: the same conversation in a terminal, scriptable line by line."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.app import build_app
+from bot.config import Settings
+from bot.console import chat
+from tests.fakes import FakeDirectory
+
+ANSWERS = ["1", "1", "Alex", "I'd like to meet people", "1", "12", "L20 3AB", "1", "1", "1",
+           "1", "6", "7", "6", "5", "skip", "4", "1", "1", "2", "07911 123456", "1"]  # fmt: skip
+
+
+async def test_a_scripted_referral_reaches_the_handoff(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'c.sqlite3'}")
+    app = await build_app(settings, directory=FakeDirectory())
+    out = io.StringIO()
+    await chat(app, io.StringIO("\n".join(ANSWERS) + "\n"), out)
+    await app.close()
+    text = out.getvalue()
+    assert "Are you happy for us to keep your answers?" in text
+    assert "  1. I agree" in text
+    assert "Bootle Walking Football" in text
+    assert "0  1  2  3  4  5  6  7  8  9  10  Skip" in text  # scales are typed as numbers
+    assert "Your reference is SP-" in text
+    assert "carry on where you left off" in text  # end of input says goodbye kindly
+
+
+async def test_coming_back_resumes_at_the_same_question(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'c.sqlite3'}")
+    app = await build_app(settings, directory=FakeDirectory())
+    await chat(app, io.StringIO("1\n1\nAlex\n"), io.StringIO())
+    await app.close()
+    app = await build_app(settings, directory=FakeDirectory())
+    out = io.StringIO()
+    await chat(app, io.StringIO(""), out)
+    await app.close()
+    assert "We were talking about what matters to you" in out.getvalue()
+
+
+def test_spbot_chat_runs_as_a_command_with_piped_input(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'd.sqlite3'}", "PATH": ""}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "chat"], input="1\n2\n", capture_output=True, text=True,
+        env=env, timeout=60, cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Are you 18 or over?" in result.stdout
+    assert "How would you like to take part?" not in result.stdout
