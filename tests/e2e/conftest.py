@@ -1,0 +1,78 @@
+"""End-to-end: the real python-telegram-bot Application, long polling a local Bot
+API stand-in on 127.0.0.1, with a real database. Nothing here mocks our code."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import App, build_app
+from bot.config import Settings
+from bot.delivery import Limits
+from bot.store.models import OutboxMessage, ProcessedUpdate
+from bot.telegram import TelegramBot
+from tests.fakes import FakeDirectory
+from tests.standin.server import BotApiStandIn
+
+FAST = Limits(overall_per_second=1000, per_chat_burst=1000, per_chat_seconds=1)
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[BotApiStandIn]:
+    async with BotApiStandIn() as stand_in:
+        yield stand_in
+
+
+class Running:
+    """A running bot, and ways to wait until it has dealt with what a person did."""
+
+    def __init__(self, api: BotApiStandIn, db_url: str) -> None:
+        self.api = api
+        self.settings = Settings(
+            telegram_bot_token=api.token, telegram_api_url=api.base_url, database_url=db_url,
+            organisation_name="Sefton Social Prescribing", response_time_text="within 2 working days",
+        )  # fmt: skip
+        self.app: App | None = None
+        self.bot: TelegramBot | None = None
+
+    async def start(self) -> None:
+        self.app = await build_app(self.settings, directory=FakeDirectory())
+        self.bot = TelegramBot(self.app, limits=FAST)
+        await self.bot.start()
+
+    async def stop(self) -> None:
+        assert self.bot is not None and self.app is not None
+        await self.bot.stop()
+        await self.app.close()
+        self.bot = self.app = None
+
+    async def handled(self, update_id: int, timeout: float = 10.0) -> None:
+        """Wait until the update is recorded as handled and the outbox is empty."""
+        assert self.app is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            async with self.app.db.sessions() as s:
+                done = await s.get(ProcessedUpdate, update_id)
+                pending = await s.scalar(
+                    select(func.count()).select_from(OutboxMessage).where(
+                        OutboxMessage.sent_at.is_(None), OutboxMessage.failed_reason.is_(None)
+                    )
+                )
+            if done is not None and not pending:
+                return
+            await asyncio.sleep(0.01)
+        raise TimeoutError(f"update {update_id} not handled and delivered within {timeout}s")
+
+
+@pytest.fixture
+async def running(api: BotApiStandIn, tmp_path: Path) -> AsyncIterator[Running]:
+    bot = Running(api, f"sqlite+aiosqlite:///{tmp_path / 'e2e.sqlite3'}")
+    await bot.start()
+    yield bot
+    if bot.bot is not None:
+        await bot.stop()

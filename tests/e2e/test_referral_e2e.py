@@ -1,0 +1,163 @@
+"""A patient refers themselves through python-telegram-bot and the Bot API stand-in."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from bot.store.models import Case, CaseEntry, Conversation
+from tests.e2e.conftest import Running
+from tests.standin.server import BotApiStandIn
+
+CHAT = 5001
+
+# What a patient does at each question: ("tap", label) or ("type", text).
+REFERRAL = [
+    ("type", "/start"),
+    ("tap", "I agree"),
+    ("tap", "Yes, I'm 18 or over"),
+    ("tap", "Call me Alex"),
+    ("type", "I'd like to meet people. I've been lonely since my wife died."),
+    ("tap", "Feeling lonely"),
+    ("tap", "Getting active"),
+    ("tap", "Done ✔"),
+    ("type", "l20 3ab"),
+    ("tap", "In person"),
+    ("tap", "Walking distance (1 mile)"),
+    ("tap", "In a group"),
+    ("tap", "Weekday mornings"),
+    ("tap", "Done ✔"),
+    ("tap", "Done ✔"),
+    ("tap", "4"),
+    ("tap", "6"),
+    ("tap", "3"),
+    ("tap", "Skip"),
+    ("tap", "I'm interested in 1"),
+    ("tap", "Yes please"),
+    ("tap", "Phone me"),
+    ("type", "07911 123456"),
+    ("tap", "Mornings"),
+]
+
+
+#: Button questions where typed words are a fine answer too (a name; "after 3pm").
+TYPING_WELCOME = {"Call me Alex", "Mornings"}
+
+
+async def act(bot: Running, api: BotApiStandIn, how: str, what: str) -> int:
+    update_id = api.send_text(CHAT, what, first_name="Alex") if how == "type" else api.press(CHAT, what, first_name="Alex")
+    await bot.handled(update_id)
+    return update_id
+
+
+def live_keyboards(api: BotApiStandIn) -> list[int]:
+    return [m.message_id for m in api.messages_to(CHAT) if m.buttons]
+
+
+async def test_a_complete_referral_through_telegram(running: Running, api: BotApiStandIn) -> None:
+    for how, what in REFERRAL:
+        await act(running, api, how, what)
+        assert len(live_keyboards(api)) <= 1, "an answered question still shows its buttons"
+    texts = [m.plain_text for m in api.messages_to(CHAT)]
+    assert texts[0].startswith("Hello Alex.") and "not an emergency service" in texts[0]
+    assert any("Bootle Walking Football" in t and "Why:" in t for t in texts)
+    assert "Your reference is SP-" in texts[-1] and "phone you within 2 working days" in texts[-1]
+    # Answered questions are marked with what was chosen.
+    assert any(t.endswith("✓ Call me Alex") for t in texts)
+    assert api.unanswered_callback_queries() == []
+    assert api.rejected == []
+    assert [c["command"] for c in api.commands()] == ["start", "status", "help", "restart"]
+    async with running.app.db.sessions() as s:  # type: ignore[union-attr]
+        case = (await s.execute(select(Case))).scalar_one()
+    assert case.status == "waiting" and case.reference in texts[-1]
+
+    # After the handoff, what they write is kept on the case and /status answers.
+    await act(running, api, "type", "I use a <b>wheelchair</b> & a stick")
+    await act(running, api, "type", "/status")
+    assert "waiting for a link worker" in api.messages_to(CHAT)[-1].plain_text
+    async with running.app.db.sessions() as s:  # type: ignore[union-attr]
+        kept = await s.scalar(select(CaseEntry.text).where(CaseEntry.kind == "patient_message"))
+    assert kept == "I use a <b>wheelchair</b> & a stick"
+
+
+async def test_restarting_the_bot_mid_conversation_resumes_at_the_same_question(
+    running: Running, api: BotApiStandIn
+) -> None:
+    for how, what in REFERRAL[:9]:  # up to the postcode
+        await act(running, api, how, what)
+    await running.stop()
+    await running.start()  # a new process: nothing in memory
+    await act(running, api, "type", "/start")
+    reminder, question = (m.plain_text for m in api.messages_to(CHAT)[-2:])
+    assert "We were talking about how you'd like to take part" in reminder
+    assert question.startswith("How would you like to take part?")
+    for how, what in REFERRAL[9:]:
+        await act(running, api, how, what)
+    assert "Your reference is SP-" in api.messages_to(CHAT)[-1].plain_text
+
+
+async def test_bad_input_at_every_step_gets_a_kind_reply_and_loses_nothing(
+    running: Running, api: BotApiStandIn
+) -> None:
+    await act(running, api, *REFERRAL[0])
+    for how, what in REFERRAL[1:]:
+        before = len(api.messages_to(CHAT))
+        old = api.messages_to(CHAT)[-1]
+        await running.handled(api.send_sticker(CHAT, first_name="Alex"))
+        assert "only read typed messages" in api.messages_to(CHAT)[before].plain_text
+        await running.handled(api.send_photo(CHAT, first_name="Alex"))
+        if how == "tap" and what not in TYPING_WELCOME:  # typed nonsense where only buttons fit
+            await running.handled(api.send_text(CHAT, "purple monkey dishwasher", first_name="Alex"))
+        if old.buttons:  # a tap on a keyboard that has since been replaced
+            stale = api.tap(CHAT, old.message_id, old.buttons[0][0]["callback_data"], require_button=False, first_name="Alex")
+            await running.handled(stale)
+        await act(running, api, how, what)
+    assert "Your reference is SP-" in api.messages_to(CHAT)[-1].plain_text
+    assert api.unanswered_callback_queries() == []
+    assert api.rejected == []
+    async with running.app.db.sessions() as s:  # type: ignore[union-attr]
+        case = (await s.execute(select(Case))).scalar_one()
+    summary = case.summary
+    assert summary["about_the_person"]["name"] == "Alex"
+    assert summary["needs"]["need_areas"] == ["loneliness", "activity"]
+    assert summary["about_the_person"]["phone"] == "+447911123456"
+    assert summary["outcomes"]["wellbeing_baseline"] == {
+        "life_satisfaction": 4, "worthwhile": 6, "happiness": 3, "anxiety": None}
+
+
+async def test_a_double_tap_and_a_redelivered_update_have_one_effect(running: Running, api: BotApiStandIn) -> None:
+    for how, what in REFERRAL[:3]:
+        await act(running, api, how, what)
+    question = api.messages_to(CHAT)[-1]
+    data = question.callback_data("Call me Alex")
+    first = api.tap(CHAT, question.message_id, data, first_name="Alex")
+    second = api.tap(CHAT, question.message_id, data, first_name="Alex", require_button=False)
+    await running.handled(first)
+    await running.handled(second)
+    api.redeliver(first)
+    count_before = len(api.messages_to(CHAT))
+    await running.handled(api.send_text(CHAT, "/status", first_name="Alex"))
+    assert len(api.messages_to(CHAT)) == count_before + 2  # status + the question again, nothing else
+    async with running.app.db.sessions() as s:  # type: ignore[union-attr]
+        conv = (await s.execute(select(Conversation))).scalar_one()
+    assert conv.state == "what_matters" and conv.answers["name"] == "Alex"
+    assert api.unanswered_callback_queries() == []
+
+
+async def test_an_edited_message_and_a_location_are_answered_kindly(running: Running, api: BotApiStandIn) -> None:
+    for how, what in REFERRAL[:4]:
+        await act(running, api, how, what)
+    said = api.send_text(CHAT, "I like gardening", first_name="Alex")
+    await running.handled(said)
+    mine = api._all_updates[said]["message"]["message_id"]  # noqa: SLF001
+    await running.handled(api.edit_text(CHAT, mine, "I like gardening and walking"))
+    assert "can't see changes" in api.messages_to(CHAT)[-2].plain_text
+    await running.handled(api.send_location(CHAT, 53.45, -2.99, first_name="Alex"))
+    assert "can't read locations" in api.messages_to(CHAT)[-2].plain_text
+
+
+async def test_in_a_group_the_bot_asks_people_to_message_privately(running: Running, api: BotApiStandIn) -> None:
+    api.send_text(-100123, "/start", chat_type="group")
+    await api.wait_for(lambda: bool(api.messages_to(-100123)))
+    assert "message me directly" in api.messages_to(-100123)[0].plain_text
+    async with running.app.db.sessions() as s:  # type: ignore[union-attr]
+        assert await s.scalar(select(func.count()).select_from(Conversation)) == 0
