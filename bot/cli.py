@@ -12,11 +12,15 @@ from bot.config import SettingsError, load_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="spbot", description="Social prescribing self-referral bot.")
+    parser = argparse.ArgumentParser(
+        prog="spbot", description="Social prescribing self-referral bot."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("run", help="run the Telegram bot (long polling)").set_defaults(func=_run)
-    sub.add_parser("chat", help="try the conversation in this terminal (no token needed)").set_defaults(func=_chat)
+    sub.add_parser(
+        "chat", help="try the conversation in this terminal (no token needed)"
+    ).set_defaults(func=_chat)
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply pending migrations").set_defaults(func=_db_upgrade)
@@ -26,7 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     diagram = sub.add_parser("diagram", help="print the conversation as a Mermaid diagram")
     diagram.add_argument("--write", action="store_true", help="update the diagram in README.md")
-    diagram.add_argument("--check", action="store_true", help="fail if README.md's diagram is stale")
+    diagram.add_argument(
+        "--check", action="store_true", help="fail if README.md's diagram is stale"
+    )
     diagram.set_defaults(func=_diagram)
 
     for register in _plugins():
@@ -42,9 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _plugins() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
+def _plugins() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Command groups that live with their area (directory, staff...)."""
-    plugins: list[Callable[[argparse._SubParsersAction], None]] = []  # type: ignore[type-arg]
+    plugins: list[Callable[[argparse._SubParsersAction], None]] = []
     return plugins
 
 

@@ -8,6 +8,7 @@ drain one outbox: on PostgreSQL each row is taken with FOR UPDATE SKIP LOCKED.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,6 +63,9 @@ class Limits:
     per_chat_seconds: float = 3.0
 
 
+DEFAULT_LIMITS = Limits()
+
+
 class Delivery:
     def __init__(
         self,
@@ -69,7 +73,7 @@ class Delivery:
         sender: Sender,
         channel: str,
         *,
-        limits: Limits = Limits(),
+        limits: Limits = DEFAULT_LIMITS,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
@@ -92,10 +96,8 @@ class Delivery:
             if sent:
                 continue
             self.wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), idle_seconds)
-            except TimeoutError:
-                pass
 
     async def deliver_due(self, batch: int = 50) -> int:
         """One pass over due rows (each the oldest unsent one in its chat). Returns
@@ -153,7 +155,11 @@ class Delivery:
                 )
                 log.error("message undelivered", extra={"outbox_id": row.id})
             else:
-                wait = exc.seconds if exc.seconds is not None else min(2.0 ** (row.attempts + 1), 300.0)
+                wait = (
+                    exc.seconds
+                    if exc.seconds is not None
+                    else min(2.0 ** (row.attempts + 1), 300.0)
+                )
                 outcome["next_attempt_at"] = self.clock() + timedelta(seconds=wait)
                 log.warning(
                     "delivery postponed", extra={"outbox_id": row.id, "seconds": exc.seconds}

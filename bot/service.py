@@ -189,8 +189,8 @@ class PatientService:
                     session.add(WellbeingScore(patient_id=patient.id, context=context,
                                                measured_at=self.clock(), **scores))  # fmt: skip
                 case OpenCase(summary=summary):
-                    case = await self._open_case(session, patient, summary)
-                    answers["case_reference"] = case.reference
+                    opened = await self._open_case(session, patient, summary)
+                    answers["case_reference"] = opened.reference
                 case AddToCase(text=text, edited=edited):
                     case = await latest_case(session, patient.id)
                     if case is not None:

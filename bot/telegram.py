@@ -8,15 +8,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterator
 from datetime import timedelta
 
-from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Update,
+)
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.app import App
-from bot.delivery import Blocked, Delivery, Keyboard, Limits, RetryLater, Undeliverable
+from bot.delivery import (
+    DEFAULT_LIMITS,
+    Blocked,
+    Delivery,
+    Keyboard,
+    Limits,
+    RetryLater,
+    Undeliverable,
+)
 from bot.service import Inbound, Outbox
 from bot.store.models import utcnow
 from flows.core import Button, Command, Edited, Event, Text, Unsupported
@@ -49,10 +64,12 @@ def translate(update: Update) -> Event | None:
 
 
 class TelegramBot:
-    def __init__(self, app: App, *, limits: Limits = Limits(), poll_interval: float = 0.0) -> None:
+    def __init__(
+        self, app: App, *, limits: Limits = DEFAULT_LIMITS, poll_interval: float = 0.0
+    ) -> None:
         self.app = app
         token = app.settings.require_token()
-        self.application: Application = (  # type: ignore[type-arg]
+        self.application: Application = (
             ApplicationBuilder()
             .token(token)
             .base_url(app.settings.telegram_api_url)
@@ -61,7 +78,9 @@ class TelegramBot:
             .build()
         )
         self.application.add_handler(TypeHandler(Update, self.on_update))
-        self.delivery = Delivery(app.db, TelegramSender(self.application), "telegram", limits=limits)
+        self.delivery = Delivery(
+            app.db, TelegramSender(self.application), "telegram", limits=limits
+        )
         self.poll_interval = poll_interval
         self._delivery_task: asyncio.Task[None] | None = None
 
@@ -90,17 +109,19 @@ class TelegramBot:
 
     async def _tell_group(self, chat_id: int) -> None:
         async with self.app.db.transaction() as session:
-            Outbox(session, "telegram", chat_id, utcnow()).send(self.app.messages.render("referral/group_chat"))
+            Outbox(session, "telegram", chat_id, utcnow()).send(
+                self.app.messages.render("referral/group_chat")
+            )
         self.delivery.wake.set()
 
-    async def _started(self, application: Application) -> None:  # type: ignore[type-arg]
+    async def _started(self, application: Application) -> None:
         commands = [
             BotCommand(name, self.app.messages.label(f"command_{name}")) for name in COMMANDS
         ]
         await application.bot.set_my_commands(commands)
         self._delivery_task = asyncio.create_task(self.delivery.run())
 
-    async def _stopped(self, application: Application) -> None:  # type: ignore[type-arg]
+    async def _stopped(self, application: Application) -> None:
         if self._delivery_task is not None:
             self._delivery_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -108,7 +129,9 @@ class TelegramBot:
 
     # Used by `spbot run` (blocking) and by tests (start/stop around a conversation).
     def run_polling(self) -> None:
-        self.application.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=self.poll_interval)
+        self.application.run_polling(
+            allowed_updates=Update.ALL_TYPES, poll_interval=self.poll_interval
+        )
 
     async def start(self) -> None:
         await self.application.initialize()
@@ -130,7 +153,7 @@ class TelegramBot:
 class TelegramSender:
     """Delivery through the Bot API, with its errors turned into what they mean."""
 
-    def __init__(self, application: Application) -> None:  # type: ignore[type-arg]
+    def __init__(self, application: Application) -> None:
         self.bot = application.bot
 
     async def send(self, chat_id: int, text: str, buttons: Keyboard) -> int:
@@ -163,7 +186,7 @@ def _markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
 
 
 @contextlib.contextmanager
-def _meaning_of_errors():  # type: ignore[no-untyped-def]
+def _meaning_of_errors() -> Iterator[None]:
     try:
         yield
     except RetryAfter as exc:
@@ -176,4 +199,3 @@ def _meaning_of_errors():  # type: ignore[no-untyped-def]
         raise Undeliverable(exc.message) from exc
     except (TimedOut, NetworkError) as exc:
         raise RetryLater(None, f"network: {type(exc).__name__}") from exc
-

@@ -45,4 +45,4 @@ def in_readme(readme: str) -> str:
     start, end = readme.find(BEGIN), readme.find(END)
     if start == -1 or end == -1:
         raise ValueError("README.md has no diagram markers")
-    return readme[:start] + block + readme[end + len(END):]
+    return readme[:start] + block + readme[end + len(END) :]

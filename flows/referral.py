@@ -262,6 +262,11 @@ class Conversation:
 class Referral:
     """The model a Machine drives for the length of one event."""
 
+    # Triggers, bound by transitions when the model is added to MACHINE.
+    begin: Callable[[], bool]
+    answer: Callable[[], bool]
+    restart: Callable[[], bool]
+
     def __init__(self, conversation: Conversation, ctx: FlowContext) -> None:
         self.state = conversation.state
         self.step = conversation.step
@@ -379,7 +384,7 @@ class Referral:
                 self._ask()
                 return
             self.answers["_back_to"] = self.state
-            self.restart()  # type: ignore[attr-defined]
+            self.restart()
             self._ask()
         elif command.name == "status":
             case = self.ctx.case
@@ -422,7 +427,7 @@ class Referral:
         if self.state == "confirm_restart" and outcome.value == "no":
             self._go_back()
             return
-        self.answer()  # type: ignore[attr-defined]
+        self.answer()
         self._ask()
 
     def _go_back(self) -> None:

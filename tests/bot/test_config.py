@@ -23,7 +23,9 @@ def test_defaults_run_with_no_configuration(monkeypatch: pytest.MonkeyPatch, tmp
     ("TELEGRAM_API_URL", "api.telegram.org", "TELEGRAM_API_URL"),
     ("STAFF_CHAT_ID", "the team", "STAFF_CHAT_ID"),
 ])  # fmt: skip
-def test_a_wrong_setting_is_named(monkeypatch: pytest.MonkeyPatch, name: str, value: str, words: str) -> None:
+def test_a_wrong_setting_is_named(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, words: str
+) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError) as caught:
         load_settings()
@@ -31,7 +33,9 @@ def test_a_wrong_setting_is_named(monkeypatch: pytest.MonkeyPatch, name: str, va
     assert "\n" not in str(caught.value)
 
 
-def test_run_without_a_token_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_run_without_a_token_says_how_to_get_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path, capsys
+) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     assert main(["run"]) == 2

@@ -59,9 +59,9 @@ class Running:
             async with self.app.db.sessions() as s:
                 done = await s.get(ProcessedUpdate, update_id)
                 pending = await s.scalar(
-                    select(func.count()).select_from(OutboxMessage).where(
-                        OutboxMessage.sent_at.is_(None), OutboxMessage.failed_reason.is_(None)
-                    )
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_reason.is_(None))
                 )
             if done is not None and not pending:
                 return

@@ -44,7 +44,11 @@ TYPING_WELCOME = {"Call me Alex", "Mornings"}
 
 
 async def act(bot: Running, api: BotApiStandIn, how: str, what: str) -> int:
-    update_id = api.send_text(CHAT, what, first_name="Alex") if how == "type" else api.press(CHAT, what, first_name="Alex")
+    update_id = (
+        api.send_text(CHAT, what, first_name="Alex")
+        if how == "type"
+        else api.press(CHAT, what, first_name="Alex")
+    )
     await bot.handled(update_id)
     return update_id
 
@@ -106,9 +110,17 @@ async def test_bad_input_at_every_step_gets_a_kind_reply_and_loses_nothing(
         assert "only read typed messages" in api.messages_to(CHAT)[before].plain_text
         await running.handled(api.send_photo(CHAT, first_name="Alex"))
         if how == "tap" and what not in TYPING_WELCOME:  # typed nonsense where only buttons fit
-            await running.handled(api.send_text(CHAT, "purple monkey dishwasher", first_name="Alex"))
+            await running.handled(
+                api.send_text(CHAT, "purple monkey dishwasher", first_name="Alex")
+            )
         if old.buttons:  # a tap on a keyboard that has since been replaced
-            stale = api.tap(CHAT, old.message_id, old.buttons[0][0]["callback_data"], require_button=False, first_name="Alex")
+            stale = api.tap(
+                CHAT,
+                old.message_id,
+                old.buttons[0][0]["callback_data"],
+                require_button=False,
+                first_name="Alex",
+            )
             await running.handled(stale)
         await act(running, api, how, what)
     assert "Your reference is SP-" in api.messages_to(CHAT)[-1].plain_text
@@ -121,10 +133,16 @@ async def test_bad_input_at_every_step_gets_a_kind_reply_and_loses_nothing(
     assert summary["needs"]["need_areas"] == ["loneliness", "activity"]
     assert summary["about_the_person"]["phone"] == "+447911123456"
     assert summary["outcomes"]["wellbeing_baseline"] == {
-        "life_satisfaction": 4, "worthwhile": 6, "happiness": 3, "anxiety": None}
+        "life_satisfaction": 4,
+        "worthwhile": 6,
+        "happiness": 3,
+        "anxiety": None,
+    }
 
 
-async def test_a_double_tap_and_a_redelivered_update_have_one_effect(running: Running, api: BotApiStandIn) -> None:
+async def test_a_double_tap_and_a_redelivered_update_have_one_effect(
+    running: Running, api: BotApiStandIn
+) -> None:
     for how, what in REFERRAL[:3]:
         await act(running, api, how, what)
     question = api.messages_to(CHAT)[-1]
@@ -136,26 +154,32 @@ async def test_a_double_tap_and_a_redelivered_update_have_one_effect(running: Ru
     api.redeliver(first)
     count_before = len(api.messages_to(CHAT))
     await running.handled(api.send_text(CHAT, "/status", first_name="Alex"))
-    assert len(api.messages_to(CHAT)) == count_before + 2  # status + the question again, nothing else
+    assert (
+        len(api.messages_to(CHAT)) == count_before + 2
+    )  # status + the question again, nothing else
     async with running.app.db.sessions() as s:  # type: ignore[union-attr]
         conv = (await s.execute(select(Conversation))).scalar_one()
     assert conv.state == "what_matters" and conv.answers["name"] == "Alex"
     assert api.unanswered_callback_queries() == []
 
 
-async def test_an_edited_message_and_a_location_are_answered_kindly(running: Running, api: BotApiStandIn) -> None:
+async def test_an_edited_message_and_a_location_are_answered_kindly(
+    running: Running, api: BotApiStandIn
+) -> None:
     for how, what in REFERRAL[:4]:
         await act(running, api, how, what)
     said = api.send_text(CHAT, "I like gardening", first_name="Alex")
     await running.handled(said)
-    mine = api._all_updates[said]["message"]["message_id"]  # noqa: SLF001
+    mine = api._all_updates[said]["message"]["message_id"]
     await running.handled(api.edit_text(CHAT, mine, "I like gardening and walking"))
     assert "can't see changes" in api.messages_to(CHAT)[-2].plain_text
     await running.handled(api.send_location(CHAT, 53.45, -2.99, first_name="Alex"))
     assert "can't read locations" in api.messages_to(CHAT)[-2].plain_text
 
 
-async def test_in_a_group_the_bot_asks_people_to_message_privately(running: Running, api: BotApiStandIn) -> None:
+async def test_in_a_group_the_bot_asks_people_to_message_privately(
+    running: Running, api: BotApiStandIn
+) -> None:
     api.send_text(-100123, "/start", chat_type="group")
     await api.wait_for(lambda: bool(api.messages_to(-100123)))
     assert "message me directly" in api.messages_to(-100123)[0].plain_text

@@ -10,7 +10,13 @@ from flows import referral
 from flows.core import Button, Command, Event, FlowResult, Option, Reply, Text
 from tests.fakes import FakeDirectory
 
-MESSAGES = Messages(defaults={"organisation_name": "Test Team", "response_time_text": "soon", "local_crisis_lines": []})
+MESSAGES = Messages(
+    defaults={
+        "organisation_name": "Test Team",
+        "response_time_text": "soon",
+        "local_crisis_lines": [],
+    }
+)
 
 
 def label_of(option: Option) -> str:
@@ -20,7 +26,9 @@ def label_of(option: Option) -> str:
 class Patient:
     """One patient talking to the flow; keeps the stored conversation between events."""
 
-    def __init__(self, directory: FakeDirectory | None = None, first_name: str | None = "Alex") -> None:
+    def __init__(
+        self, directory: FakeDirectory | None = None, first_name: str | None = "Alex"
+    ) -> None:
         self.conversation = referral.Conversation()
         self.directory = directory or FakeDirectory()
         self.first_name = first_name

@@ -6,8 +6,15 @@ import pytest
 
 from flows import referral
 from flows.core import (
-    AddToCase, Button, CloseQuestion, Edited, ForgetPatient, OpenCase, RecordConsent,
-    RecordWellbeing, Unsupported,
+    AddToCase,
+    Button,
+    CloseQuestion,
+    Edited,
+    ForgetPatient,
+    OpenCase,
+    RecordConsent,
+    RecordWellbeing,
+    Unsupported,
 )
 from tests.fakes import FakeDirectory
 from tests.flows.harness import HAPPY_PATH, Patient, walk_to
@@ -31,11 +38,18 @@ def test_the_happy_path_opens_a_case_with_the_prsb_summary() -> None:
     assert set(summary) == {"about_the_person", "needs", "support_offered", "outcomes"}
     assert summary["about_the_person"]["name"] == "Alex"
     assert summary["about_the_person"]["phone"] == "+447911123456"
-    assert summary["needs"]["what_matters"] == "I'd like to meet people, I've been lonely since my wife died"
+    assert (
+        summary["needs"]["what_matters"]
+        == "I'd like to meet people, I've been lonely since my wife died"
+    )
     assert summary["needs"]["need_areas"] == ["loneliness", "activity"]
     assert summary["support_offered"]["interested_in"]["name"] == "Bootle Walking Football"
     assert summary["outcomes"]["wellbeing_baseline"] == {
-        "life_satisfaction": 4, "worthwhile": 5, "happiness": 3, "anxiety": 7}
+        "life_satisfaction": 4,
+        "worthwhile": 5,
+        "happiness": 3,
+        "anxiety": 7,
+    }
     assert RecordConsent(referral.NOTICE_VERSION) in p.effects
     assert RecordWellbeing("baseline", summary["outcomes"]["wellbeing_baseline"]) in p.effects
     assert "referral/handed_off" in p.templates()

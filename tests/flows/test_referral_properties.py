@@ -15,7 +15,9 @@ INTERNAL = {"_back_to", "_restart", "_something_else", "_note", "_just_noted", "
 
 events = st.one_of(
     st.text(max_size=300).map(Text),
-    st.sampled_from(["yes", "no", "0", "1", "12", "-1", "done", "skip", "L20", "🙂", "", " "]).map(Text),
+    st.sampled_from(["yes", "no", "0", "1", "12", "-1", "done", "skip", "L20", "🙂", "", " "]).map(
+        Text
+    ),
     st.builds(Button, st.integers(-2, 60), st.text(max_size=70)),
     st.sampled_from(["start", "help", "status", "frobnicate"]).map(Command),
     st.sampled_from(["sticker", "photo", "voice", "location"]).map(Unsupported),
@@ -25,7 +27,9 @@ events = st.one_of(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(state=st.sampled_from(STATES), event=events)
-def test_any_input_at_any_state_is_handled_and_keeps_stored_answers(state: str, event: object) -> None:
+def test_any_input_at_any_state_is_handled_and_keeps_stored_answers(
+    state: str, event: object
+) -> None:
     p = Patient()
     walk_to(p, state)
     before = {k: v for k, v in p.answers.items() if k not in INTERNAL}
@@ -38,7 +42,10 @@ def test_any_input_at_any_state_is_handled_and_keeps_stored_answers(state: str, 
         if key in after:
             assert after[key] == value or isinstance(value, list), key
         else:
-            assert key in referral.QUESTIONS.get(state, referral.Ask("", "")).key or state == "confirm_restart", key
+            assert (
+                key in referral.QUESTIONS.get(state, referral.Ask("", "")).key
+                or state == "confirm_restart"
+            ), key
     # Every reply renders.
     assert all(isinstance(text, str) for text in p.render_all())
 
