@@ -36,6 +36,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from aiohttp import web
+from telegram import Bot
 from telegram.ext import Application, ApplicationBuilder
 
 from .entities import EntityParseError, FormattedText, parse_html, plain, utf16_len
@@ -330,6 +331,7 @@ class BotApiStandIn:
         self._confirmed_before = 0  # every update_id below this one has been confirmed
         self._allowed_updates: list[str] = []
         self._poll_generation = 0
+        self._held_polls = 0
 
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._bot_messages: dict[tuple[int, int], SentMessage] = {}
@@ -387,7 +389,14 @@ class BotApiStandIn:
     def base_file_url(self) -> str:
         return f"http://127.0.0.1:{self._port}/file/bot"
 
-    def application_builder(self) -> ApplicationBuilder:  # type: ignore[type-arg]
+    def bot(self) -> Bot:
+        """A PTB Bot pointed at this stand-in, for `async with api.bot() as bot:`.
+
+        Both URLs matter: with only `base_url`, PTB still downloads files from
+        api.telegram.org (its default `base_file_url`)."""
+        return Bot(self.token, base_url=self.base_url, base_file_url=self.base_file_url)
+
+    def application_builder(self) -> ApplicationBuilder:
         """An ApplicationBuilder already pointed at this stand-in."""
         return (
             ApplicationBuilder()
@@ -397,7 +406,7 @@ class BotApiStandIn:
         )
 
     @asynccontextmanager
-    async def polling(self, app: Application) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    async def polling(self, app: Application) -> AsyncIterator[Application]:
         """Run `app` with long polling for the duration of the block, then stop it the
         way `run_polling` would (which a test cannot use: it owns the event loop)."""
         async with app:
@@ -666,6 +675,13 @@ class BotApiStandIn:
         """The command list set with setMyCommands for that scope and language."""
         return list(self._commands.get(_commands_key(scope, language_code), []))
 
+    @property
+    def held_polls(self) -> int:
+        """getUpdates requests being held open right now: 1 while a polling bot waits
+        for something to happen, so `wait_for(lambda: api.held_polls)` waits until the
+        bot has fetched everything queued and is idle on the network."""
+        return self._held_polls
+
     def is_confirmed(self, update_id: int) -> bool:
         """Whether the bot has fetched and confirmed the update (offset moved past it)."""
         return update_id < self._confirmed_before and not any(
@@ -765,7 +781,9 @@ class BotApiStandIn:
 
     async def _serve_method(self, request: web.Request) -> web.Response:
         requested = request.match_info["method"]
-        method, params, files = requested, {}, {}
+        method = requested
+        params: Params = {}
+        files: dict[str, UploadedFile] = {}
         try:
             raw, files = await _read_params(request)
             params = dict(raw)
@@ -874,7 +892,12 @@ class BotApiStandIn:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return []
-            await _wait_event(changed, remaining)
+            self._held_polls += 1
+            self._notify()
+            try:
+                await _wait_event(changed, remaining)
+            finally:
+                self._held_polls -= 1
 
     def _confirm(self, offset: int) -> None:
         if offset > 0:

@@ -150,12 +150,12 @@ def check_params(method: Method, params: Mapping[str, Any], uploaded: Mapping[st
                 )
             )
     for name, value in params.items():
-        field = method.fields.get(name)
-        if field is None or value == "":
+        declared = method.fields.get(name)
+        if declared is None or value == "":
             continue
-        if not any(_fits(value, t) for t in field.types):
+        if not any(_fits(value, t) for t in declared.types):
             shown = value if isinstance(value, str) else json.dumps(value)
             raise SpecViolation(
-                f'Bad Request: parameter "{name}" must be {" or ".join(field.types)}, '
+                f'Bad Request: parameter "{name}" must be {" or ".join(declared.types)}, '
                 f"got {shown[:80]!r}"
             )
