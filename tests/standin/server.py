@@ -349,19 +349,23 @@ class BotApiStandIn:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Listen on a free port of 127.0.0.1."""
+        """Listen on a free port of 127.0.0.1, or, after `stop()`, on the same port
+        again with all state kept: stop/start is how a test takes Telegram away."""
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._serve_method)
         app.router.add_get("/file/bot{token}/{path:.+}", self._serve_file)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self._port))
         self._port = sock.getsockname()[1]
+        self._closing = False
         await web.SockSite(self._runner, sock).start()
 
     async def stop(self) -> None:
-        """Answer any held long poll and close the server."""
+        """Answer any held long poll and close the server. Connections are refused
+        until `start()`: PTB sees a NetworkError, as when Telegram is unreachable."""
         self._closing = True
         self._notify()
         if self._runner is not None:
@@ -383,11 +387,17 @@ class BotApiStandIn:
     @property
     def base_url(self) -> str:
         """For `ApplicationBuilder().base_url(...)` / `Bot(base_url=...)`: PTB appends the token."""
-        return f"http://127.0.0.1:{self._port}/bot"
+        return f"http://127.0.0.1:{self._started_port()}/bot"
 
     @property
     def base_file_url(self) -> str:
-        return f"http://127.0.0.1:{self._port}/file/bot"
+        """For `base_file_url(...)`: without it PTB downloads files from api.telegram.org."""
+        return f"http://127.0.0.1:{self._started_port()}/file/bot"
+
+    def _started_port(self) -> int:
+        if not self._port:
+            raise RuntimeError("start the stand-in first (async with BotApiStandIn() as api:)")
+        return self._port
 
     def bot(self) -> Bot:
         """A PTB Bot pointed at this stand-in, for `async with api.bot() as bot:`.
@@ -409,14 +419,17 @@ class BotApiStandIn:
     async def polling(self, app: Application) -> AsyncIterator[Application]:
         """Run `app` with long polling for the duration of the block, then stop it the
         way `run_polling` would (which a test cannot use: it owns the event loop)."""
+        if app.updater is None:
+            raise ValueError("build the Application with an Updater to poll")
         async with app:
             await app.start()
-            assert app.updater is not None, "build the Application with an Updater"
-            await app.updater.start_polling(poll_interval=0)
             try:
-                yield app
+                await app.updater.start_polling(poll_interval=0)
+                try:
+                    yield app
+                finally:
+                    await app.updater.stop()
             finally:
-                await app.updater.stop()
                 await app.stop()
 
     # -- a person's actions --------------------------------------------------------------
@@ -813,6 +826,9 @@ class BotApiStandIn:
             return self._respond(method, params, files, bad_request_from(violation))
         except ApiError as error:
             return self._respond(method, params, files, error)
+        except Exception as error:  # a bug in the stand-in or a handler: make it visible
+            description = f"Internal Server Error: stand-in failed: {error!r}"
+            return self._respond(method, params, files, ApiError(500, description))
         return self._respond(method, params, files, result)
 
     def _respond(
@@ -883,7 +899,6 @@ class BotApiStandIn:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            changed = self._changed
             batch = self._take_batch(limit)
             if batch or self._closing:
                 return batch
@@ -893,9 +908,9 @@ class BotApiStandIn:
             if remaining <= 0:
                 return []
             self._held_polls += 1
-            self._notify()
+            self._notify()  # before taking the event to wait on, or the poll wakes itself
             try:
-                await _wait_event(changed, remaining)
+                await _wait_event(self._changed, remaining)
             finally:
                 self._held_polls -= 1
 

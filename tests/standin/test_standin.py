@@ -7,6 +7,7 @@ import asyncio
 import datetime as dtm
 import html
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -425,9 +426,10 @@ async def test_long_poll_returns_as_soon_as_an_update_arrives(api: BotApiStandIn
         loop.call_later(0.2, api.send_text, CHAT, "hello")
         [update] = await bot.get_updates(timeout=5)
         assert 0.15 < loop.time() - started < 2
-        empty_started = loop.time()
+        empty_started, cpu_started = loop.time(), time.process_time()
         assert await bot.get_updates(offset=update.update_id + 1, timeout=1) == ()
         assert loop.time() - empty_started >= 0.9
+        assert time.process_time() - cpu_started < 0.5  # a held poll sleeps, it does not spin
     assert api.is_confirmed(update.update_id)
 
 
@@ -507,6 +509,29 @@ async def test_faults_can_target_one_chat(api: BotApiStandIn) -> None:
             await bot.send_message(CHAT + 1, "affected")
         await bot.send_message(CHAT + 1, "fine again")
     assert len(api.messages_to(CHAT)) == len(api.messages_to(CHAT + 1)) == 1
+
+
+async def test_telegram_can_go_away_and_come_back(api: BotApiStandIn) -> None:
+    async with api.bot() as bot:
+        await bot.send_message(CHAT, "before")
+        await api.stop()
+        with pytest.raises(NetworkError):
+            await bot.send_message(CHAT, "during")
+        await api.start()
+        await bot.send_message(CHAT, "after")
+    assert [m.plain_text for m in api.messages_to(CHAT)] == ["before", "after"]
+
+
+async def test_a_failing_custom_handler_is_a_recorded_500(api: BotApiStandIn) -> None:
+    def broken(params: dict[str, Any]) -> Any:
+        raise KeyError("oops")
+
+    api.handle("sendPhoto", broken)
+    async with api.bot() as bot:
+        with pytest.raises(NetworkError, match="stand-in failed"):
+            await bot.send_photo(CHAT, "AgADfileid")
+    [call] = api.rejected
+    assert (call.method, call.status) == ("sendPhoto", 500)
 
 
 # -- the wire formats and the spec -----------------------------------------------------------
