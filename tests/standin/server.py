@@ -621,7 +621,7 @@ class BotApiStandIn:
         text: str,
         *,
         expect: int = 1,
-        timeout: float = 10.0,  # noqa: ASYNC109 - one deadline for the whole wait
+        timeout: float = 10.0,
         **sender: Any,
     ) -> list[SentMessage]:
         """Send `text` and wait for `expect` new bot messages in the chat; return them."""
@@ -704,7 +704,7 @@ class BotApiStandIn:
     async def wait_for(
         self,
         predicate: Callable[[], bool],
-        timeout: float = 10.0,  # noqa: ASYNC109 - one deadline for the whole wait
+        timeout: float = 10.0,
         *,
         what: str = "",
     ) -> None:
@@ -730,7 +730,7 @@ class BotApiStandIn:
         self,
         chat_id: int,
         count: int,
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
     ) -> list[SentMessage]:
         """Wait until the bot has at least `count` messages in the chat; return them all."""
         await self.wait_for(
@@ -740,7 +740,7 @@ class BotApiStandIn:
         )
         return self.messages_to(chat_id)
 
-    async def wait_confirmed(self, update_id: int, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    async def wait_confirmed(self, update_id: int, timeout: float = 10.0) -> None:
         """Wait until the bot has fetched the update and confirmed it."""
         await self.wait_for(
             lambda: self.is_confirmed(update_id), timeout, what=f"update {update_id} confirmed"
