@@ -47,7 +47,7 @@ async def build_app(settings: Settings, *, directory: Directory | None = None) -
     await db.upgrade()
     messages = messages_for(settings)
     app = App(settings, db, messages, None, directory or EmptyDirectory())  # type: ignore[arg-type]
-    app.patients = PatientService(db, messages, lambda: app.directory)
+    app.patients = PatientService(db, messages, lambda: app.directory, settings)
     return app
 
 

@@ -6,6 +6,8 @@ and says how to fix it: the people who deploy this are not always developers.
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -14,6 +16,22 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///spbot.sqlite3"
+
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_working_hours(value: str) -> tuple[set[int], time, time]:
+    """'Mon-Fri 09:00-17:00' -> ({0..4}, 09:00, 17:00)."""
+    match = re.fullmatch(r"\s*(\w{3})(?:-(\w{3}))?\s+(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})\s*", value)
+    first, last = (match[1].lower(), (match[2] or match[1]).lower()) if match else ("", "")
+    if not match or first not in DAYS or last not in DAYS:
+        raise ValueError(
+            f"WORKING_HOURS={value!r} should look like Mon-Fri 09:00-17:00"
+        )
+    days = set(range(DAYS.index(first), DAYS.index(last) + 1))
+    start, end = time(int(match[3]), int(match[4])), time(int(match[5]), int(match[6]))
+    return days, start, end
 
 
 class SettingsError(Exception):
@@ -34,7 +52,21 @@ class Settings(BaseSettings):
     #: Extra crisis contacts shown with the national ones, e.g.
     #: "Sefton crisis line: 0800 145 6570". Separate several with "|".
     local_crisis_contacts: str = ""
+    #: When link workers are working: "Mon-Fri 09:00-17:00". Alerts outside these
+    #: hours are marked "out of hours" (nobody may see them until then).
+    working_hours: str = "Mon-Fri 09:00-17:00"
     log_level: str = "INFO"
+
+    @field_validator("working_hours")
+    @classmethod
+    def _readable_hours(cls, value: str) -> str:
+        parse_working_hours(value)
+        return value
+
+    def is_working_time(self, when: datetime) -> bool:
+        days, start, end = parse_working_hours(self.working_hours)
+        local = when.astimezone(self.zone)
+        return local.weekday() in days and start <= local.time() < end
 
     @field_validator("timezone")
     @classmethod

@@ -20,6 +20,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import safety
+from bot.config import Settings
 from bot.messages import Messages, html_to_text
 from bot.store import Database
 from bot.store.models import (
@@ -30,6 +32,7 @@ from bot.store.models import (
     OutboxMessage,
     Patient,
     ProcessedUpdate,
+    SafetyAlert,
     WellbeingScore,
     utcnow,
 )
@@ -37,19 +40,25 @@ from flows import referral
 from flows.core import (
     AddToCase,
     CloseQuestion,
+    Crisis,
+    Edited,
     Effect,
     Event,
     ForgetPatient,
     OpenCase,
     Option,
+    RaiseSafetyAlert,
     RecordConsent,
     RecordWellbeing,
     Reply,
+    Text,
 )
 from flows.directory import Directory
 
 log = logging.getLogger(__name__)
 
+#: Which category an alert shows when messages differ: the one needing the fastest action.
+ALERT_ORDER = ("medical_emergency", "suicide", "harm_to_others", "self_harm", "unsafe_at_home")
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read aloud safely
 
 
@@ -78,12 +87,14 @@ class PatientService:
         db: Database,
         messages: Messages,
         directory: Callable[[], Directory],
+        settings: Settings,
         *,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
         self.messages = messages
         self.directory = directory
+        self.settings = settings
         self.clock = clock
 
     async def handle(self, inbound: Inbound) -> Handled:
@@ -93,6 +104,7 @@ class PatientService:
             ):
                 log.info("duplicate update", extra={"update_id": inbound.update_id})
                 return Handled(duplicate=True)
+            event = self._screened(inbound.event)
             patient = await self._patient(session, inbound)
             conversation = patient.conversation
             now = self.clock()
@@ -113,15 +125,16 @@ class PatientService:
             )
             log.info(
                 "handled event",
-                extra={"patient_id": patient.id, "event": type(inbound.event).__name__,
+                extra={"patient_id": patient.id, "event": type(event).__name__,
                        "from_state": conversation.state, "to_state": result.state},
             )  # fmt: skip
             forgotten = await self._apply(session, patient, result.answers, result.effects)
             outbox_ids = await self._write_replies(
                 session, inbound, conversation, result.replies, result.answers
             )
-            if forgotten or result.state == "new":
-                # Nothing of theirs is kept: not even that they talked to us.
+            if (forgotten or result.state == "new") and not await self._has_urgent_case(session, patient.id):
+                # Nothing of theirs is kept: not even that they talked to us. (An
+                # urgent case is kept: vital interests come before consent.)
                 await session.delete(patient)
             else:
                 conversation.state = result.state
@@ -132,6 +145,21 @@ class PatientService:
             if result.tap_notice:
                 notice = html_to_text(self.messages.render(f"referral/{result.tap_notice}_tap"))
             return Handled(tap_notice=notice, outbox_ids=outbox_ids)
+
+    def _screened(self, event: Event) -> Event:
+        """Safety runs first: crisis language in any free text becomes a Crisis."""
+        if not isinstance(event, Text | Edited):
+            return event
+        screening = safety.screen(event.text)
+        if not screening.is_crisis:
+            return event
+        assert screening.category is not None
+        log.warning("crisis language", extra={"category": screening.category})
+        return Crisis(screening.category, event.text, tuple(screening.reasons))
+
+    async def _has_urgent_case(self, session: AsyncSession, patient_id: int) -> bool:
+        query = select(Case.id).where(Case.patient_id == patient_id, Case.urgent.is_(True))
+        return (await session.execute(query)).first() is not None
 
     # --- loading -------------------------------------------------------------------
     async def _first_delivery(self, session: AsyncSession, update_id: int) -> bool:
@@ -199,6 +227,8 @@ class PatientService:
                             CaseEntry(case_id=case.id, kind=kind, text=text, at=self.clock())
                         )
                         log.info("patient message kept on case", extra={"case_id": case.id})
+                case RaiseSafetyAlert(category=category, text=text, reasons=reasons):
+                    await self._raise_alert(session, patient, answers, category, text, reasons)
                 case ForgetPatient(reason="restart"):
                     await session.execute(delete(Consent).where(Consent.patient_id == patient.id))
                     await session.execute(

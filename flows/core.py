@@ -42,13 +42,23 @@ class Edited:
 
 
 @dataclass(frozen=True)
+class Crisis:
+    """Free text in which the safety screening found crisis language. It is answered
+    at once, whatever the state, and the state does not change."""
+
+    category: str  # suicide | self_harm | harm_to_others | unsafe_at_home | medical_emergency
+    text: str
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Unsupported:
     """Something we cannot read: a sticker, photo, voice note, location, file..."""
 
     kind: str
 
 
-Event = Text | Button | Command | Edited | Unsupported
+Event = Text | Button | Command | Edited | Crisis | Unsupported
 
 
 # --- Replies: what we say back ------------------------------------------------------
@@ -124,7 +134,16 @@ class AddToCase:
     edited: bool = False
 
 
-Effect = RecordConsent | ForgetPatient | RecordWellbeing | OpenCase | AddToCase
+@dataclass(frozen=True)
+class RaiseSafetyAlert:
+    """Flag the case urgent (opening one if needed: vital interests) and tell the team."""
+
+    category: str
+    text: str
+    reasons: tuple[str, ...] = ()
+
+
+Effect = RaiseSafetyAlert | RecordConsent | ForgetPatient | RecordWellbeing | OpenCase | AddToCase
 
 
 @dataclass

@@ -4,6 +4,11 @@ baseline, suggestions from the directory, and the handoff to a link worker.
 Read the two tables below like the diagram (`spbot diagram` draws them):
 TRANSITIONS says where each answer leads; QUESTIONS says what each state asks and
 how it reads the answer. Every word is in messages/en/referral/.
+
+Safety runs first (ARCHITECTURE.md rule 4): the service screens free text and
+sends crisis language in as a `Crisis` event, which every state answers the same
+way, without moving: the crisis reply, an alert for the team, and the question
+they were on, so they can carry on when they are ready.
 """
 
 from __future__ import annotations
@@ -20,12 +25,14 @@ from flows.core import (
     Button,
     CloseQuestion,
     Command,
+    Crisis,
     Edited,
     Event,
     FlowResult,
     ForgetPatient,
     OpenCase,
     RecordConsent,
+    RaiseSafetyAlert,
     RecordWellbeing,
     Reply,
     Text,
@@ -354,7 +361,9 @@ class Referral:
             # Nothing was kept about them: whatever they send next starts afresh.
             MACHINE.set_state("new", model=self)
             self.answers.clear()
-        if isinstance(event, Command):
+        if isinstance(event, Crisis):
+            self._crisis(event)
+        elif isinstance(event, Command):
             self._command(event)
         elif self.state == "new":
             self.begin()
@@ -399,6 +408,14 @@ class Referral:
             self._say("referral/unknown_command", command=command.name)
             if self.state != "new":
                 self._ask()
+
+    def _crisis(self, event: Crisis) -> None:
+        self.result.effects.append(RaiseSafetyAlert(event.category, event.text, event.reasons))
+        self._say(f"safety/{event.category}")
+        if self.state == "handed_off":
+            self.result.effects.append(AddToCase(event.text))
+        elif self.state != "new":
+            self._ask()  # where they were: they can carry on whenever they are ready
 
     def _edited(self, event: Edited) -> None:
         if self.state == "handed_off":

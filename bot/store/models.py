@@ -177,3 +177,23 @@ class OutboxMessage(Base):
     #: Telegram's message_id once sent, so later edits can find it.
     message_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     failed_reason: Mapped[str | None] = mapped_column(String(200), default=None)
+
+
+class SafetyAlert(Base):
+    """Crisis language on a case, as the team sees it. Repeated messages add to the
+    same open alert (count, last_at) instead of flooding the team chat."""
+
+    __tablename__ = "safety_alert"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    first_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_at: Mapped[datetime] = mapped_column(default=utcnow)
+    count: Mapped[int] = mapped_column(default=1)
+    out_of_hours: Mapped[bool] = mapped_column(default=False)
+    #: The team chat message, so that repeats edit it in place.
+    outbox_id: Mapped[int | None] = mapped_column(default=None)
+    seen_by: Mapped[str | None] = mapped_column(String(100), default=None)
+    seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    action_taken: Mapped[str | None] = mapped_column(Text, default=None)

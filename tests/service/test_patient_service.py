@@ -31,7 +31,7 @@ class Chat:
     def __init__(self, db: Database, chat_id: int = 42) -> None:
         self.db = db
         self.chat_id = chat_id
-        self.service = PatientService(db, messages_for(SETTINGS), FakeDirectory)
+        self.service = PatientService(db, messages_for(SETTINGS), FakeDirectory, SETTINGS)
         self.update_id = 1000
 
     async def step(self) -> int:
