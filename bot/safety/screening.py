@@ -1,0 +1,239 @@
+"""Screens one message for crisis language.
+
+The order of work, for every message:
+
+1. normalise it into tokens (bot/safety/text.py);
+2. find the idioms that look alarming but are not ("killing time") and hide
+   their alarming words from the rules;
+3. run every rule; a match counts unless an `unless` phrase of the rule
+   overlaps it, or it is denied (see below);
+4. report every category that matched, the most serious first, with a reason
+   for each match, each idiom and each denial.
+
+Denial (the policy is written out in rules.yaml under `policy`): a match is
+denied when a negation cue ("not", "never", "no", also inside "don't",
+"won't"...) stands in the words a phrase let through with `...`, or shortly
+before the match in the same clause. Negations that are part of the phrase
+itself ("don't want to live") never deny it; negations that express inability
+or doubt ("can't stop", "not sure") are not denials. A denial is doubted, and
+the match still counts, when the same sentence also carries a word of doubt or
+ambivalence ("sometimes", "urges", "can't promise"). Every judgement is
+written into `reasons`.
+
+Pure and deterministic: after the rules are loaded there is no I/O, no clock
+and no randomness. The reasons quote the person's words: they are patient data
+and must never be logged.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.safety.rules import CATEGORIES, Negation, RuleSet
+from bot.safety.text import SENTENCE, Prepared, Token
+
+MASKED = "_"
+
+
+@dataclass(frozen=True)
+class Screening:
+    """What the screen found in one message.
+
+    `category` is the most serious category matched (None: no concern),
+    `categories` every category matched, most serious first, and `reasons`
+    one line per rule that matched, per idiom recognised and per denial judged.
+    """
+
+    category: str | None
+    categories: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+    @property
+    def is_crisis(self) -> bool:
+        return self.category is not None
+
+    @property
+    def template(self) -> str | None:
+        """The reply template for the most serious category, e.g. "safety/suicide"."""
+        return f"safety/{self.category}" if self.category else None
+
+
+class _Line:
+    """A message rendered for the compiled phrases: " stem=surface stem=surface "."""
+
+    def __init__(self, tokens: tuple[Token, ...]) -> None:
+        parts = [" "]
+        self.starts: dict[int, int] = {}
+        self.ends: dict[int, int] = {}
+        pos = 1
+        for i, t in enumerate(tokens):
+            text = f"{t.stem}={t.surface}"
+            self.starts[pos] = i
+            self.ends[pos + len(text)] = i
+            parts.append(text + " ")
+            pos += len(text) + 1
+        self.text = "".join(parts)
+
+    def span(self, m: re.Match[str]) -> tuple[int, int]:
+        """First and last token of a match."""
+        return self.starts[m.start() + 1], self.ends[m.end() - 1]
+
+    def gap_tokens(self, m: re.Match[str]) -> list[int]:
+        """Tokens that filled the `...` gaps of a match."""
+        out = []
+        for g in range(1, (m.re.groups or 0) + 1):
+            start, end = m.span(g)
+            if start < 0 or start == end:
+                continue
+            i = self.starts[start]
+            while i <= self.ends[end - 1]:
+                out.append(i)
+                i += 1
+        return out
+
+    def spans(self, pattern: re.Pattern[str] | None) -> list[tuple[int, int]]:
+        if pattern is None:
+            return []
+        return [self.span(m) for m in pattern.finditer(self.text)]
+
+
+def _overlaps(span: tuple[int, int], others: list[tuple[int, int]]) -> tuple[int, int] | None:
+    for other in others:
+        if other[0] <= span[1] and span[0] <= other[1]:
+            return other
+    return None
+
+
+class Screener:
+    """Holds the compiled rules; `screen` is safe to call from any thread."""
+
+    def __init__(self, rules: RuleSet) -> None:
+        self.rules = rules
+        self._rank = {c: rules.severity.index(c) for c in CATEGORIES}
+
+    def screen(self, text: str) -> Screening:
+        prepared = self.rules.normaliser.prepare(text)
+        if not prepared.tokens:
+            return Screening(None, (), ())
+        reasons: list[str] = []
+        tokens = self._hide_idioms(prepared, reasons)
+        line = _Line(tokens)
+        negation = self.rules.negation
+        not_denied = {i for a, b in line.spans(negation.not_denials) for i in range(a, b + 1)}
+        sentence = _sentence_numbers(tokens)
+        doubts: dict[int, tuple[int, int]] = {}
+        for a, b in line.spans(negation.doubts):
+            doubts.setdefault(sentence[a], (a, b))
+
+        found: dict[str, list[str]] = {}
+        for rule in self.rules.rules:
+            exceptions: list[tuple[int, int]] | None = None
+            denied_reason = None
+            for m in rule.regex.finditer(line.text):
+                span = line.span(m)
+                quote = prepared.quote(*span)
+                if rule.unless is not None:
+                    if exceptions is None:
+                        exceptions = line.spans(rule.unless)
+                    hit = _overlaps(span, exceptions)
+                    if hit is not None:
+                        reasons.append(
+                            f"{rule.id}: matched '{quote}' but not counted, because "
+                            f"'{prepared.quote(*hit)}' is a listed exception"
+                        )
+                        continue
+                cue = (
+                    _denial(tokens, span[0], line.gap_tokens(m), not_denied, negation)
+                    if rule.negatable
+                    else None
+                )
+                if cue is None:
+                    found.setdefault(rule.category, []).append(
+                        f"{rule.id}: matched '{quote}' — {rule.why}"
+                    )
+                    break
+                cue_quote = prepared.quote(cue, cue)
+                doubt = doubts.get(sentence[span[0]])
+                if doubt is not None:
+                    found.setdefault(rule.category, []).append(
+                        f"{rule.id}: matched '{quote}' — {rule.why}; negated by "
+                        f"'{cue_quote}', but the same sentence says "
+                        f"'{prepared.quote(*doubt)}', so the denial is doubted and it counts"
+                    )
+                    break
+                if denied_reason is None:
+                    denied_reason = (
+                        f"{rule.id}: matched '{quote}' but denied by '{cue_quote}' "
+                        f"('{prepared.quote(min(cue, span[0]), span[1])}'): "
+                        "an explicit denial, no alarm from this rule"
+                    )
+            else:
+                if denied_reason is not None:
+                    reasons.append(denied_reason)
+
+        categories = tuple(sorted(found, key=self._rank.__getitem__))
+        ordered = [r for c in categories for r in found[c]]
+        return Screening(
+            category=categories[0] if categories else None,
+            categories=categories,
+            reasons=tuple(ordered + reasons),
+        )
+
+    def _hide_idioms(self, prepared: Prepared, reasons: list[str]) -> tuple[Token, ...]:
+        tokens = prepared.tokens
+        line = _Line(tokens)
+        hidden: set[int] = set()
+        for idiom in self.rules.idioms:
+            exceptions: list[tuple[int, int]] | None = None
+            for m in idiom.regex.finditer(line.text):
+                span = line.span(m)
+                if idiom.unless is not None:
+                    if exceptions is None:
+                        exceptions = line.spans(idiom.unless)
+                    if _overlaps(span, exceptions) is not None:
+                        continue
+                words = range(span[0], span[1] + 1)
+                hidden.update(
+                    i for i in words if idiom.masks is None or tokens[i].stem in idiom.masks
+                )
+                reasons.append(
+                    f"{idiom.id}: '{prepared.quote(*span)}' read as {idiom.why}, not as a risk"
+                )
+        if not hidden:
+            return tokens
+        return tuple(
+            Token(MASKED, MASKED, t.start, t.end) if i in hidden else t
+            for i, t in enumerate(tokens)
+        )
+
+
+def _sentence_numbers(tokens: tuple[Token, ...]) -> list[int]:
+    out, n = [], 0
+    for t in tokens:
+        out.append(n)
+        if t.stem == SENTENCE:
+            n += 1
+    return out
+
+
+def _denial(
+    tokens: tuple[Token, ...],
+    start: int,
+    gap: list[int],
+    not_denied: set[int],
+    negation: Negation,
+) -> int | None:
+    """The token that denies a match starting at `start`, or None."""
+    for i in gap:
+        if tokens[i].surface in negation.cues and i not in not_denied:
+            return i
+    i = start - 1
+    while i >= 0 and start - i <= negation.window:
+        t = tokens[i]
+        if t.is_boundary or t.surface in negation.scope_breakers:
+            return None
+        if t.surface in negation.cues and i not in not_denied:
+            return i
+        i -= 1
+    return None
