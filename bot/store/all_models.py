@@ -2,3 +2,4 @@
 (for migrations and for tests). Add new model modules here."""
 
 from bot.store import models  # noqa: F401
+from bot.directory import models as directory_models  # noqa: F401

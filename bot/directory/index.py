@@ -1,0 +1,203 @@
+"""The directory in memory: what `Directory.suggest` runs on.
+
+Matching reads only memory, so a suggestion costs no database round trip and
+stays well under 20 ms over 10,000 activities: each activity is prepared once
+(`matching.index_activity`), and inverted indexes from need areas and words to
+activities mean a search only scores activities that could be relevant.
+
+The bot calls `load_directory` at start and after each import. `directory_version`
+is a single cheap query: when it differs from `DirectoryIndex.version`, the
+index is stale and should be loaded again.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot.directory.matching import (
+    IndexedActivity,
+    Match,
+    Person,
+    index_activity,
+    ranked,
+    suggestion,
+    vary,
+)
+from bot.directory.models import Activity, ImportRun
+from bot.directory.postcodes import Centroids, area_of, load_centroids
+from bot.directory.records import ActivityRecord, LocationRecord, OrganisationRecord, ScheduleRecord
+from bot.directory.words import Synonyms, default_synonyms
+from bot.store import Database
+from flows.directory import Profile, Suggestion
+
+
+class DirectoryIndex:
+    """Implements `flows.directory.Directory` over activities held in memory."""
+
+    #: Searches remembered, so "Show me others" pages without searching again.
+    CACHE_SIZE = 64
+
+    def __init__(
+        self,
+        activities: Sequence[IndexedActivity],
+        centroids: Centroids,
+        *,
+        synonyms: Synonyms | None = None,
+        version: int = 0,
+    ) -> None:
+        self.activities = sorted(activities, key=lambda a: a.id)
+        self.centroids = centroids
+        self.synonyms = synonyms or default_synonyms()
+        self.version = version
+        self._by_need: dict[str, list[int]] = defaultdict(list)
+        self._by_term: dict[str, list[int]] = defaultdict(list)
+        for position, activity in enumerate(self.activities):
+            for need in activity.need_areas:
+                self._by_need[need].append(position)
+            for term in activity.terms:
+                self._by_term[term].append(position)
+        self._searches: OrderedDict[tuple[Profile, int], tuple[Person, list[Match], list[list[Match]]]]
+        self._searches = OrderedDict()
+
+    @classmethod
+    def from_records(
+        cls,
+        records: Iterable[tuple[str, str, ActivityRecord]],
+        centroids: Centroids,
+        *,
+        synonyms: Synonyms | None = None,
+        version: int = 0,
+    ) -> DirectoryIndex:
+        """From (activity id, organisation key, record) triples: active ones only."""
+        activities = [
+            index_activity(activity_id, organisation_key, record, centroids)
+            for activity_id, organisation_key, record in records
+            if record.active
+        ]
+        return cls(activities, centroids, synonyms=synonyms, version=version)
+
+    def __len__(self) -> int:
+        return len(self.activities)
+
+    def suggest(self, profile: Profile, n: int = 3, offset: int = 0) -> list[Suggestion]:
+        """The best `n` activities for this profile after the first `offset`.
+        The same profile always gives the same list, and pages never repeat."""
+        if n <= 0 or offset < 0:
+            return []
+        person, remaining, pages = self._search(profile, n)
+        vary(remaining, n, pages, offset + n)
+        shown = [m for page in pages for m in page][offset : offset + n]
+        return [suggestion(m, person) for m in shown]
+
+    def _search(self, profile: Profile, n: int) -> tuple[Person, list[Match], list[list[Match]]]:
+        key = (profile, n)
+        if key in self._searches:
+            self._searches.move_to_end(key)
+            return self._searches[key]
+        person = Person.of(profile, self.centroids, self.synonyms)
+        found = (person, ranked(self.candidates(person), person), [])
+        self._searches[key] = found
+        if len(self._searches) > self.CACHE_SIZE:
+            self._searches.popitem(last=False)
+        return found
+
+    def candidates(self, person: Person) -> Iterable[IndexedActivity]:
+        """Activities that could be relevant: those helping with one of their
+        needs or using one of their words; everything if they named neither."""
+        if not person.wants_something:
+            return self.activities
+        positions: set[int] = set()
+        for need in person.profile.need_areas:
+            positions.update(self._by_need.get(need, ()))
+        for word in person.words:
+            for key, _ in word.terms:
+                first = key if len(key.split()) < 3 else " ".join(key.split()[:2])
+                positions.update(self._by_term.get(first, ()))
+        return [self.activities[p] for p in sorted(positions)]
+
+
+async def load_directory(db: Database, *, synonyms: Synonyms | None = None) -> DirectoryIndex:
+    """Build the in-memory index from the active activities in the database."""
+    async with db.sessions() as session:
+        version = await _version(session)
+        activities = (
+            await session.scalars(
+                select(Activity)
+                .where(Activity.active.is_(True))
+                .options(
+                    selectinload(Activity.organisation),
+                    selectinload(Activity.schedules),
+                    selectinload(Activity.locations),
+                    selectinload(Activity.needs),
+                )
+                .order_by(Activity.id)
+            )
+        ).all()
+        areas = {
+            area_of(place.postcode) for a in activities for place in a.locations if place.postcode
+        }
+        centroids = await load_centroids(session, areas)
+    records = [(str(a.id), str(a.organisation_id), record_of(a)) for a in activities]
+    return DirectoryIndex.from_records(records, centroids, synonyms=synonyms, version=version)
+
+
+async def directory_version(db: Database) -> int:
+    """The id of the latest import (of activities or postcodes); 0 before any."""
+    async with db.sessions() as session:
+        return await _version(session)
+
+
+async def _version(session: AsyncSession) -> int:
+    return (await session.scalar(select(func.max(ImportRun.id)))) or 0
+
+
+def record_of(activity: Activity) -> ActivityRecord:
+    """A stored activity as the plain record matching works on."""
+    organisation = activity.organisation
+    modes = (
+        ("in_person", activity.in_person),
+        ("online", activity.online),
+        ("phone", activity.by_phone),
+    )
+    return ActivityRecord(
+        source_id=activity.source_id,
+        organisation=OrganisationRecord(
+            source_id=organisation.source_id,
+            name=organisation.name,
+            description=organisation.description,
+            url=organisation.url,
+            email=organisation.email,
+            phone=organisation.phone,
+        ),
+        name=activity.name,
+        description=activity.description,
+        url=activity.url,
+        email=activity.email,
+        phone=activity.phone,
+        how_to_join=activity.how_to_join,
+        modes=tuple(mode for mode, offered in modes if offered),
+        format=activity.format,
+        free=activity.free,
+        cost=activity.cost,
+        minimum_age=activity.minimum_age,
+        maximum_age=activity.maximum_age,
+        accessibility=activity.accessibility,
+        languages=tuple(activity.languages),
+        taxonomy_terms=tuple(activity.taxonomy_terms),
+        need_areas=tuple(need.need_area for need in activity.needs),
+        by_appointment=activity.by_appointment,
+        checked_on=activity.checked_on,
+        active=activity.active,
+        schedules=tuple(
+            ScheduleRecord(s.day, s.starts, s.ends, s.weekly, s.note) for s in activity.schedules
+        ),
+        locations=tuple(
+            LocationRecord(p.name, p.address, p.postcode, p.latitude, p.longitude)
+            for p in activity.locations
+        ),
+    )
