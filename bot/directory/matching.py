@@ -26,8 +26,9 @@ code            params                                       said as
 ==============  ===========================================  ==========================
 ``need``        need_area: a key of NEED_AREAS               "you said you'd like to
                                                              meet people"
-``words``       word: what the person said; matched: the     "you mentioned “lonely”"
-                activity's word for it (same, or a synonym)  / "It's about befriending"
+``words``       word: what the person said; matched: the     "you mentioned “walking”" /
+                same word, or what its synonym group is      "It's about money and
+                about; synonym: bool                         debt, and you said “skint”"
 ``near``        miles: float, from their postcode            "0.8 miles from you"
 ``district``    district: "L20" (same district, no           "in L20, near you"
                 coordinates to measure with)
@@ -242,7 +243,7 @@ class Match:
     distance: float | None
     activity: IndexedActivity
     needs: tuple[str, ...]
-    word: tuple[str, str] | None  # (what they said, the activity's word)
+    word: tuple[str, str, bool] | None  # (what they said, what it matched, via a synonym)
     ways: frozenset[str]  # the modes both offered and possible for them
     place: Place | None
     same_district: bool
@@ -350,13 +351,13 @@ def reachable_in_person(
 
 def _words(
     activity: IndexedActivity, words: Sequence[PersonWord]
-) -> tuple[tuple[str, str] | None, float]:
+) -> tuple[tuple[str, str, bool] | None, float]:
     """The first of their words the activity matches, as (what they said, what
-    it is about), and the score for all their words found.
+    it matched, whether through a synonym), and the score for all their words.
 
     A word of theirs in the activity counts most; a synonym less. Synonyms in
     the activity's name are looked for first: they say best what it is."""
-    found: tuple[str, str] | None = None
+    found: tuple[str, str, bool] | None = None
     score = 0.0
     counted = 0
     for word in words:
@@ -374,7 +375,7 @@ def _words(
         if _has(activity.name_terms, hit[0]):
             score += WORD_IN_NAME
         if found is None:
-            found = (word.said, hit[1])
+            found = (word.said, hit[1], hit[0] != own_key)
         counted += 1
         if counted >= MAX_WORDS:
             break
@@ -396,7 +397,8 @@ def _has(terms: frozenset[str], key: str) -> bool:
 def reasons(m: Match, person: Person) -> tuple[Reason, ...]:
     found: list[Reason] = []
     if m.word is not None:
-        found.append(Reason("words", {"word": m.word[0], "matched": m.word[1]}))
+        said, matched, synonym = m.word
+        found.append(Reason("words", {"word": said, "matched": matched, "synonym": synonym}))
     elif m.needs:
         found.append(Reason("need", {"need_area": m.needs[0]}))
     if m.activity.format in ("group", "one_to_one"):

@@ -379,15 +379,15 @@ class _ServiceFields:
             if not isinstance(option, dict):
                 continue
             amount = self.value(f"cost_options[{i}].amount", parse_number, option.get("amount"))
-            words = " ".join(
-                filter(None, [clean_text(option.get("option")), clean_text(option.get("amount_description"))])
-            )
-            if amount is None and not _says_free(words):
+            described = clean_text(option.get("amount_description"))
+            who = clean_text(option.get("option"))  # "Under 18s and Over 60s"
+            if amount is None and not _says_free(f"{described} {who}"):
                 continue
             if amount is None or amount == 0:
                 free_seen = True
             else:
-                priced.append(" ".join(filter(None, [_pounds(amount), words])))
+                price = " ".join(filter(None, [_pounds(amount), described]))
+                priced.append(f"{price} ({who})" if who else price)
         if priced:
             return False, "; ".join(priced)
         if free_seen:

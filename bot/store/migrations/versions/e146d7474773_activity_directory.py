@@ -1,8 +1,8 @@
 """activity directory
 
-Revision ID: c5c2c7955ab8
+Revision ID: e146d7474773
 Revises: d608814e1b0c
-Create Date: 2026-11-22 06:39:05.787721
+Create Date: 2026-11-22 06:48:15.818934
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 import bot.store.models
 
-revision: str = 'c5c2c7955ab8'
+revision: str = 'e146d7474773'
 down_revision: str | Sequence[str] | None = 'd608814e1b0c'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -23,7 +23,7 @@ def upgrade() -> None:
     op.create_table('directory_import_run',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
-    sa.Column('source', sa.String(length=500), nullable=False),
+    sa.Column('source', sa.Text(), nullable=False),
     sa.Column('feed', sa.String(length=200), nullable=True),
     sa.Column('format', sa.String(length=32), nullable=True),
     sa.Column('at', bot.store.models.UTCDateTime(timezone=True), nullable=False),
@@ -37,11 +37,11 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('feed', sa.String(length=200), nullable=False),
     sa.Column('source_id', sa.String(length=200), nullable=False),
-    sa.Column('name', sa.String(length=300), nullable=False),
+    sa.Column('name', sa.Text(), nullable=False),
     sa.Column('description', sa.Text(), nullable=False),
-    sa.Column('url', sa.String(length=500), nullable=True),
-    sa.Column('email', sa.String(length=300), nullable=True),
-    sa.Column('phone', sa.String(length=100), nullable=True),
+    sa.Column('url', sa.Text(), nullable=True),
+    sa.Column('email', sa.Text(), nullable=True),
+    sa.Column('phone', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('feed', 'source_id')
     )
@@ -61,11 +61,11 @@ def upgrade() -> None:
     sa.Column('feed', sa.String(length=200), nullable=False),
     sa.Column('source_id', sa.String(length=200), nullable=False),
     sa.Column('organisation_id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=300), nullable=False),
+    sa.Column('name', sa.Text(), nullable=False),
     sa.Column('description', sa.Text(), nullable=False),
-    sa.Column('url', sa.String(length=500), nullable=True),
-    sa.Column('email', sa.String(length=300), nullable=True),
-    sa.Column('phone', sa.String(length=100), nullable=True),
+    sa.Column('url', sa.Text(), nullable=True),
+    sa.Column('email', sa.Text(), nullable=True),
+    sa.Column('phone', sa.Text(), nullable=True),
     sa.Column('how_to_join', sa.Text(), nullable=True),
     sa.Column('in_person', sa.Boolean(), nullable=False),
     sa.Column('online', sa.Boolean(), nullable=False),
@@ -101,7 +101,7 @@ def upgrade() -> None:
     op.create_table('directory_location',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('activity_id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=300), nullable=True),
+    sa.Column('name', sa.Text(), nullable=True),
     sa.Column('address', sa.Text(), nullable=True),
     sa.Column('postcode', sa.String(length=8), nullable=True),
     sa.Column('latitude', sa.Float(), nullable=True),
@@ -119,7 +119,7 @@ def upgrade() -> None:
     sa.Column('starts', sa.String(length=5), nullable=True),
     sa.Column('ends', sa.String(length=5), nullable=True),
     sa.Column('weekly', sa.Boolean(), nullable=False),
-    sa.Column('note', sa.String(length=500), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['activity_id'], ['directory_activity.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
