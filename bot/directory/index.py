@@ -12,24 +12,32 @@ index is stale and should be loaded again.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+
+import numpy as np
+from haversine import Unit, haversine_vector
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.directory.matching import (
+    Distances,
     IndexedActivity,
     Match,
     Person,
+    WordScore,
     index_activity,
     ranked,
+    score_words,
     suggestion,
     vary,
 )
 from bot.directory.models import Activity, ImportRun
-from bot.directory.postcodes import Centroids, area_of, load_centroids
+from bot.directory.postcodes import Centroids, Point, area_of, load_centroids
 from bot.directory.records import ActivityRecord, LocationRecord, OrganisationRecord, ScheduleRecord
 from bot.directory.words import Synonyms, default_synonyms
 from bot.store import Database
@@ -50,7 +58,10 @@ class DirectoryIndex:
         synonyms: Synonyms | None = None,
         version: int = 0,
     ) -> None:
-        self.activities = sorted(activities, key=lambda a: a.id)
+        self.activities = [
+            replace(activity, position=position)
+            for position, activity in enumerate(sorted(activities, key=lambda a: a.id))
+        ]
         self.centroids = centroids
         self.synonyms = synonyms or default_synonyms()
         self.version = version
@@ -61,6 +72,7 @@ class DirectoryIndex:
                 self._by_need[need].append(position)
             for term in activity.terms:
                 self._by_term[term].append(position)
+        self._places = _PlaceTable(self.activities)
         self._searches: OrderedDict[tuple[Profile, int], tuple[Person, list[Match], list[list[Match]]]]
         self._searches = OrderedDict()
 
@@ -75,11 +87,15 @@ class DirectoryIndex:
     ) -> DirectoryIndex:
         """From (activity id, organisation key, record) triples: active ones only."""
         activities = [
-            index_activity(activity_id, organisation_key, record, centroids)
-            for activity_id, organisation_key, record in records
+            index_activity(position, activity_id, organisation_key, record, centroids)
+            for position, (activity_id, organisation_key, record) in enumerate(records)
             if record.active
         ]
         return cls(activities, centroids, synonyms=synonyms, version=version)
+
+    def forget_searches(self) -> None:
+        """Drop remembered searches (benchmarks measure a search from scratch)."""
+        self._searches.clear()
 
     def __len__(self) -> int:
         return len(self.activities)
@@ -100,25 +116,66 @@ class DirectoryIndex:
             self._searches.move_to_end(key)
             return self._searches[key]
         person = Person.of(profile, self.centroids, self.synonyms)
-        found = (person, ranked(self.candidates(person), person), [])
+        distances = self._places.distances_from(person.point)
+        words = score_words(self.activities, person.words, self._by_term)
+        found: tuple[Person, list[Match], list[list[Match]]] = (
+            person,
+            ranked(self.candidates(person, words), person, distances, words),
+            [],
+        )
         self._searches[key] = found
         if len(self._searches) > self.CACHE_SIZE:
             self._searches.popitem(last=False)
         return found
 
-    def candidates(self, person: Person) -> Iterable[IndexedActivity]:
+    def candidates(
+        self, person: Person, words: Mapping[int, WordScore]
+    ) -> Iterable[IndexedActivity]:
         """Activities that could be relevant: those helping with one of their
         needs or using one of their words; everything if they named neither."""
         if not person.wants_something:
             return self.activities
-        positions: set[int] = set()
+        positions: set[int] = set(words)
         for need in person.profile.need_areas:
             positions.update(self._by_need.get(need, ()))
-        for word in person.words:
-            for key, _ in word.terms:
-                first = key if len(key.split()) < 3 else " ".join(key.split()[:2])
-                positions.update(self._by_term.get(first, ()))
         return [self.activities[p] for p in sorted(positions)]
+
+
+class _PlaceTable:
+    """Every place with coordinates, as arrays, so the distances from one person
+    to all of them are one vectorised haversine call rather than thousands."""
+
+    def __init__(self, activities: Sequence[IndexedActivity]) -> None:
+        rows = [
+            (place.point, activity.position, number)
+            for activity in activities
+            for number, place in enumerate(activity.places)
+            if place.point is not None
+        ]
+        self.size = len(activities)
+        self.points = np.array([row[0] for row in rows], dtype=float).reshape(-1, 2)
+        self.owners = np.array([row[1] for row in rows], dtype=int)
+        self.numbers = np.array([row[2] for row in rows], dtype=int)
+
+    def distances_from(self, point: Point | None) -> Distances:
+        if point is None or not len(self.points):
+            return Distances([], [])
+        miles = haversine_vector(
+            np.broadcast_to(np.array(point, dtype=float), self.points.shape),
+            self.points,
+            Unit.MILES,
+            check=False,
+        )
+        # The nearest place of each activity: sort by activity, then distance,
+        # and keep the first row of each activity.
+        order = np.lexsort((miles, self.owners))
+        first = np.unique(self.owners[order], return_index=True)[1]
+        nearest = order[first]
+        best = np.full(self.size, math.inf)
+        best[self.owners[nearest]] = miles[nearest]
+        place = np.zeros(self.size, dtype=int)
+        place[self.owners[nearest]] = self.numbers[nearest]
+        return Distances(best.tolist(), place.tolist())
 
 
 async def load_directory(db: Database, *, synonyms: Synonyms | None = None) -> DirectoryIndex:

@@ -49,8 +49,9 @@ two sentences of them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from operator import attrgetter
 
 from bot.directory.postcodes import (
     Centroids,
@@ -62,7 +63,7 @@ from bot.directory.postcodes import (
 )
 from bot.directory.records import ActivityRecord
 from bot.directory.words import PersonWord, Synonyms, activity_terms
-from flows.directory import FREE_TIMES, Profile, Reason, Session, Suggestion
+from flows.directory import FREE_TIMES, MODES, Profile, Reason, Session, Suggestion
 
 # --- Weights -------------------------------------------------------------------------
 NEED = 30.0  # per area of need the activity helps with (at most MAX_NEEDS count)
@@ -99,6 +100,8 @@ class IndexedActivity:
     worked out once, when the directory is loaded."""
 
     id: str
+    position: int  # in the index, for the per-person distance table
+    sort_name: str  # the last tie-break: name, then id
     base: Suggestion  # without distance and reasons
     organisation_key: str
     need_areas: frozenset[str]
@@ -115,7 +118,11 @@ class IndexedActivity:
 
 
 def index_activity(
-    activity_id: str, organisation_key: str, record: ActivityRecord, centroids: Centroids
+    position: int,
+    activity_id: str,
+    organisation_key: str,
+    record: ActivityRecord,
+    centroids: Centroids,
 ) -> IndexedActivity:
     sessions = tuple(Session(s.day, s.starts, s.ends, s.note) for s in record.schedules)
     timed = sorted(
@@ -157,6 +164,8 @@ def index_activity(
     words = " ".join([record.name, record.description, *record.taxonomy_terms])
     return IndexedActivity(
         id=activity_id,
+        position=position,
+        sort_name=f"{record.name.lower()}\0{activity_id}",
         base=base,
         organisation_key=organisation_key,
         need_areas=frozenset(record.need_areas),
@@ -213,28 +222,38 @@ class Person:
     modes: frozenset[str]
     free_times: frozenset[str]
     declined: frozenset[str]
+    wants_something: bool  # named a need area or said something we can look for
+    limits_times: bool  # said they are free only at some times
+    all_modes: bool  # can take part in every way
 
     @classmethod
     def of(cls, profile: Profile, centroids: Centroids, synonyms: Synonyms) -> Person:
         postcode = normalise_postcode(profile.postcode)
+        words = tuple(synonyms.person_words(profile.what_matters or ""))
         return cls(
             profile=profile,
             point=centroids.locate(postcode),
             district=district_of(postcode) if postcode else None,
             area=area_of(postcode) if postcode else None,
-            words=tuple(synonyms.person_words(profile.what_matters or "")),
+            words=words,
             modes=frozenset(profile.modes),
             free_times=frozenset(profile.free_times),
             declined=frozenset(profile.declined),
+            wants_something=bool(profile.need_areas or words),
+            limits_times=not ALL_FREE_TIMES <= frozenset(profile.free_times),
+            all_modes=set(MODES) <= set(profile.modes),
         )
 
-    @property
-    def wants_something(self) -> bool:
-        return bool(self.profile.need_areas or self.words)
 
-    @property
-    def limits_times(self) -> bool:
-        return not ALL_FREE_TIMES <= self.free_times
+@dataclass(frozen=True)
+class Distances:
+    """How far each activity's nearest place is from one person, worked out for
+    every activity at once (`DirectoryIndex` does it with numpy): by activity
+    position, `miles` is math.inf when the activity has no place on the map, and
+    `place` is the index of the nearest of its places."""
+
+    miles: list[float]
+    place: list[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,43 +262,51 @@ class Match:
     distance: float | None
     activity: IndexedActivity
     needs: tuple[str, ...]
-    word: tuple[str, str, bool] | None  # (what they said, what it matched, via a synonym)
+    word: WordHit | None  # the first of their words it matched
     ways: frozenset[str]  # the modes both offered and possible for them
     place: Place | None
     same_district: bool
-
-    @property
-    def order(self) -> tuple[float, float, str, str]:
-        return (
-            -self.score,
-            self.distance if self.distance is not None else math.inf,
-            self.activity.base.name.lower(),
-            self.activity.id,
-        )
+    order: tuple[float, float, str]  # best first: score, then nearest, then name
 
 
-def match(activity: IndexedActivity, person: Person) -> Match | None:
-    """The activity's score for this person, or None when a hard filter leaves it out."""
+def match(
+    activity: IndexedActivity,
+    person: Person,
+    distances: Distances = Distances([], []),
+    words: Mapping[int, WordScore] | None = None,
+) -> Match | None:
+    """The activity's score for this person, or None when a hard filter leaves it out.
+
+    `words` is what `score_words` found for this person (worked out once for all
+    activities from the word index); without it, their words are looked for here.
+    This runs for every candidate, so the cheapest filters come first."""
     profile = person.profile
     if activity.id in person.declined or not _age_fits(activity, profile.age):
         return None
-    ways = activity.modes & person.modes
+    ways = activity.modes if person.all_modes else activity.modes & person.modes
     if not ways:
         return None
     if profile.free_only and activity.free is False:
         return None
-    if person.limits_times and activity.slots and not activity.slots & person.free_times:
+    if person.limits_times and activity.slots and activity.slots.isdisjoint(person.free_times):
         return None
 
-    place, distance, same_district = _where(activity, person, ways)
+    place, distance, same_district = _where(activity, person, ways, distances)
     if "in_person" in ways and not reachable_in_person(distance, same_district, place, person):
         ways = ways - {"in_person"}
         if not ways:
             return None
         place, distance, same_district = None, None, False
 
-    needs = tuple(need for need in profile.need_areas if need in activity.need_areas)
-    word, word_score = _words(activity, person.words)
+    needs = (
+        tuple(need for need in profile.need_areas if need in activity.need_areas)
+        if profile.need_areas
+        else ()
+    )
+    if words is None:
+        word_score, word = score_words([activity], person.words).get(activity.position, (0.0, None))
+    else:
+        word_score, word = words.get(activity.position, (0.0, None))
     relevance = NEED * min(len(needs), MAX_NEEDS) + word_score
     if person.wants_something and relevance == 0:
         return None
@@ -287,18 +314,18 @@ def match(activity: IndexedActivity, person: Person) -> Match | None:
     score = relevance
     if activity.format and profile.group in ("group", "one_to_one"):
         score += FORMAT if activity.format == profile.group else -FORMAT
-    if person.limits_times and activity.slots & person.free_times:
+    if person.limits_times and not activity.slots.isdisjoint(person.free_times):
         score += TIME
     if activity.free:
         score += FREE
     if distance is not None:
-        scale = profile.max_miles or NEAR_SCALE_MILES
-        score += NEAR * max(0.0, 1.0 - distance / scale)
+        score += NEAR * max(0.0, 1.0 - distance / (profile.max_miles or NEAR_SCALE_MILES))
     elif same_district:
         score += SAME_DISTRICT
     elif place is not None and person.area and place.area == person.area:
         score += SAME_AREA
-    return Match(score, distance, activity, needs, word, ways, place, same_district)
+    order = (-score, math.inf if distance is None else distance, activity.sort_name)
+    return Match(score, distance, activity, needs, word, ways, place, same_district, order)
 
 
 def _age_fits(activity: IndexedActivity, age: int | None) -> bool:
@@ -310,7 +337,7 @@ def _age_fits(activity: IndexedActivity, age: int | None) -> bool:
 
 
 def _where(
-    activity: IndexedActivity, person: Person, ways: frozenset[str]
+    activity: IndexedActivity, person: Person, ways: frozenset[str], distances: Distances
 ) -> tuple[Place | None, float | None, bool]:
     """The activity's place nearest to them, how far, and whether it is in
     their postcode district."""
@@ -318,7 +345,11 @@ def _where(
         return None, None, False
     best: Place | None = None
     best_distance: float | None = None
-    if person.point is not None:
+    if person.point is not None and distances.miles:
+        miles = distances.miles[activity.position]
+        if miles != math.inf:
+            best, best_distance = activity.places[distances.place[activity.position]], miles
+    elif person.point is not None:
         for place in activity.places:
             if place.point is not None:
                 miles = distance_miles(person.point, place.point)
@@ -349,46 +380,70 @@ def reachable_in_person(
     return same_district or place.area == person.area
 
 
-def _words(
-    activity: IndexedActivity, words: Sequence[PersonWord]
-) -> tuple[tuple[str, str, bool] | None, float]:
-    """The first of their words the activity matches, as (what they said, what
-    it matched, whether through a synonym), and the score for all their words.
+#: (what they said, what it matched, whether through a synonym)
+WordHit = tuple[str, str, bool]
+#: (score for all their words found, the first of them)
+WordScore = tuple[float, WordHit | None]
 
-    A word of theirs in the activity counts most; a synonym less. Synonyms in
-    the activity's name are looked for first: they say best what it is."""
-    found: tuple[str, str, bool] | None = None
-    score = 0.0
-    counted = 0
+
+def score_words(
+    activities: Sequence[IndexedActivity],
+    words: Sequence[PersonWord],
+    postings: Mapping[str, Sequence[int]] | None = None,
+) -> dict[int, WordScore]:
+    """Which activities use which of their words, by activity position.
+
+    A word of theirs in an activity counts most, a synonym of it less, and
+    either counts a little more in the activity's name; at most MAX_WORDS of
+    their words count. Synonyms in the name are preferred as the word to
+    mention: they say best what the activity is. With `postings` (term ->
+    positions, the index's word index) only activities using a word are
+    visited; without, `activities` are scanned."""
+    by_position = {a.position: a for a in activities} if postings is None else None
+    found: dict[int, list[object]] = {}
     for word in words:
         own_key = word.terms[0][0]
-        if _has(activity.terms, own_key):
-            hit: tuple[str, str] | None = (own_key, word.said)
-            score += WORD
-        else:
-            hit = next(
-                (t for t in word.terms[1:] if _has(activity.name_terms, t[0])), None
-            ) or next((t for t in word.terms[1:] if _has(activity.terms, t[0])), None)
-            if hit is None:
+        hits: dict[int, tuple[str, str]] = {}
+        for key, about in (*word.terms[1:], word.terms[0]):  # their own word last: it wins
+            for position in _positions(key, postings, by_position):
+                earlier = hits.get(position)
+                if (
+                    earlier is None
+                    or key == own_key
+                    or (key in _activity(position, activities, by_position).name_terms
+                        and earlier[0] not in _activity(position, activities, by_position).name_terms)
+                ):  # fmt: skip
+                    hits[position] = (key, about)
+        for position, (key, about) in hits.items():
+            entry = found.setdefault(position, [0.0, None, 0])
+            if entry[2] >= MAX_WORDS:  # type: ignore[operator]
                 continue
-            score += SYNONYM
-        if _has(activity.name_terms, hit[0]):
-            score += WORD_IN_NAME
-        if found is None:
-            found = (word.said, hit[1], hit[0] != own_key)
-        counted += 1
-        if counted >= MAX_WORDS:
-            break
-    return found, score
+            direct = key == own_key
+            in_name = key in _activity(position, activities, by_position).name_terms
+            entry[0] += (WORD if direct else SYNONYM) + (WORD_IN_NAME if in_name else 0.0)  # type: ignore[operator]
+            if entry[1] is None:
+                entry[1] = (word.said, word.said if direct else about, not direct)
+            entry[2] += 1  # type: ignore[operator]
+    return {position: (entry[0], entry[1]) for position, entry in found.items()}  # type: ignore[misc]
 
 
-def _has(terms: frozenset[str], key: str) -> bool:
-    if key in terms:
-        return True
-    parts = key.split()
-    if len(parts) < 3:
-        return False
-    return all(f"{a} {b}" in terms for a, b in zip(parts, parts[1:], strict=False))
+def _positions(
+    key: str,
+    postings: Mapping[str, Sequence[int]] | None,
+    by_position: Mapping[int, IndexedActivity] | None,
+) -> Iterable[int]:
+    if postings is not None:
+        return postings.get(key, ())
+    assert by_position is not None
+    return [position for position, a in by_position.items() if key in a.terms]
+
+
+def _activity(
+    position: int,
+    activities: Sequence[IndexedActivity],
+    by_position: Mapping[int, IndexedActivity] | None,
+) -> IndexedActivity:
+    return by_position[position] if by_position is not None else activities[position]
 
 
 # --- Reasons and pages ----------------------------------------------------------------
@@ -439,9 +494,18 @@ def suggestion(m: Match, person: Person) -> Suggestion:
     )
 
 
-def ranked(activities: Iterable[IndexedActivity], person: Person) -> list[Match]:
-    found = [m for m in (match(a, person) for a in activities) if m is not None]
-    found.sort(key=lambda m: m.order)
+def ranked(
+    activities: Iterable[IndexedActivity],
+    person: Person,
+    distances: Distances = Distances([], []),
+    words: Mapping[int, WordScore] | None = None,
+) -> list[Match]:
+    """Every activity that passes the filters, best first."""
+    if words is None:
+        activities = list(activities)
+        words = score_words(activities, person.words)
+    found = [m for m in (match(a, person, distances, words) for a in activities) if m is not None]
+    found.sort(key=attrgetter("order"))
     return found
 
 
