@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 from tqdm import tqdm
 
-from bot.directory.records import Problem, ImportRejected, SourceUnavailable
+from bot.directory.records import ImportRejected, Problem, SourceUnavailable
 
 #: Keys only a full service record has; a listing item with none is a summary.
 DETAIL_KEYS = frozenset(
@@ -34,6 +34,7 @@ DETAIL_KEYS = frozenset(
 )  # fmt: skip
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_PAGES = 10_000  # a feed that never says "last page" must still end
+REQUEST_SECONDS = 30.0
 
 
 def services_endpoint(url: str) -> str:
@@ -81,7 +82,9 @@ class ServiceFetcher:
                     break
                 page += 1
         summaries = [
-            i for i, item in enumerate(items) if isinstance(item, dict) and not DETAIL_KEYS & item.keys()
+            i
+            for i, item in enumerate(items)
+            if isinstance(item, dict) and not DETAIL_KEYS & item.keys()
         ]
         if summaries and envelope != "none":
             await self._complete(endpoint, items, summaries)
@@ -120,7 +123,9 @@ class ServiceFetcher:
                 else "the text"
             )
             raise ImportRejected(
-                str(response.url), [Problem(str(response.url), where, f"is not valid JSON ({_reason(exc)})")], 1
+                str(response.url),
+                [Problem(str(response.url), where, f"is not valid JSON ({_reason(exc)})")],
+                1,
             ) from None
 
     async def _get(self, url: str, params: dict[str, Any] | None) -> httpx.Response:
@@ -203,15 +208,16 @@ async def fetch_services(
     progress: bool = False,
     retries: int = 3,
     backoff: float = 0.5,
-    timeout: float = 30.0,
 ) -> tuple[list[Any], str]:
-    """All services at `url`, following pages. See the module docstring."""
+    """All services at `url`, following pages. See the module docstring.
+    Each request may take up to REQUEST_SECONDS before it counts as failed."""
     if client is not None:
-        return await ServiceFetcher(client, progress=progress, retries=retries, backoff=backoff).services(url)
+        return await ServiceFetcher(
+            client, progress=progress, retries=retries, backoff=backoff
+        ).services(url)
     async with httpx.AsyncClient(
-        timeout=timeout, follow_redirects=True, headers={"Accept": "application/json"}
+        timeout=REQUEST_SECONDS, follow_redirects=True, headers={"Accept": "application/json"}
     ) as own_client:
         return await ServiceFetcher(
             own_client, progress=progress, retries=retries, backoff=backoff
         ).services(url)
-

@@ -65,6 +65,7 @@ async def check_directory(db: Database, *, today: date | None = None) -> Directo
         known = set(await session.scalars(select(PostcodeCentroid.postcode)))
     not_checked, no_schedule, no_contact, unplaced = [], [], [], []
     for activity in activities:
+
         def entry(detail: str = "", a: Activity = activity) -> Entry:
             return Entry(a.id, a.name, a.organisation.name, detail)
 
@@ -78,7 +79,9 @@ async def check_directory(db: Database, *, today: date | None = None) -> Directo
             no_contact.append(entry())
         for place in activity.locations:
             if place.latitude is None:
-                unplaced.append(entry(_placed_by(place.postcode, place.address or place.name, known)))
+                unplaced.append(
+                    entry(_placed_by(place.postcode, place.address or place.name, known))
+                )
     return DirectoryCheck(len(activities), not_checked, no_schedule, no_contact, unplaced)
 
 

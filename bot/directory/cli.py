@@ -36,7 +36,7 @@ from bot.store import Database
 from flows.directory import FREE_TIMES, MODES, NEED_AREAS, Profile
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `directory` and `postcodes` commands to the app's parser."""
     directory = subparsers.add_parser("directory", help="the activity directory")
     commands = directory.add_subparsers(dest="directory_command", required=True)
@@ -156,8 +156,12 @@ async def _search(args: argparse.Namespace, db: Database) -> int:
     if args.near:
         postcode = normalise_postcode(args.near)
         if postcode is None:
-            raise UsageError(f"“{args.near}” is not a UK postcode or district (like L20 3AB or L20).")
-    modes = tuple(mode for mode, wanted in (("online", args.online), ("phone", args.phone)) if wanted)
+            raise UsageError(
+                f"“{args.near}” is not a UK postcode or district (like L20 3AB or L20)."
+            )
+    modes = tuple(
+        mode for mode, wanted in (("online", args.online), ("phone", args.phone)) if wanted
+    )
     profile = Profile(
         need_areas=tuple(args.need),
         what_matters=args.words,

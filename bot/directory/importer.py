@@ -80,7 +80,9 @@ async def import_directory(
     name or the URL, so two feeds' ids never collide."""
     name = str(source)
     if _is_url(name):
-        read = await read_url(name, client=client, progress=progress, retries=retries, backoff=backoff)
+        read = await read_url(
+            name, client=client, progress=progress, retries=retries, backoff=backoff
+        )
     else:
         read = read_path(Path(source))
     if read.problems:
@@ -126,7 +128,7 @@ async def read_url(
     retries: int = 3,
     backoff: float = 0.5,
 ) -> ReadSource:
-    services, envelope = await fetch_services(
+    services, _envelope = await fetch_services(
         url, client=client, progress=progress, retries=retries, backoff=backoff
     )
     return read_services(services, f"{_oruk_version(services)} API")
@@ -155,11 +157,13 @@ def read_json_text(text: str, path: Path) -> ReadSource:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         problems = Problems()
-        problems.add(path.name, f"line {exc.lineno}, column {exc.colno}", f"is not valid JSON ({exc.msg})")
+        problems.add(
+            path.name, f"line {exc.lineno}, column {exc.colno}", f"is not valid JSON ({exc.msg})"
+        )
         return ReadSource("JSON", [], problems, 1)
     if isinstance(document, dict) and "resources" in document:
         return read_package(path)
-    services, envelope, _ = read_page(document, 1)
+    services, _envelope, _ = read_page(document, 1)
     if not services or not all(isinstance(s, dict) for s in services):
         raise DirectoryImportError(
             f"{path.name} is JSON but not Open Referral UK: it should hold a service, a list "
@@ -184,7 +188,8 @@ def read_package(path: Path) -> ReadSource:
     # Name rows as the person sees them in services.csv (the header is row 1).
     file_name = package.files["service"]
     read.problems.items = [
-        Problem(_package_label(p.record, file_name), p.field, p.problem) for p in read.problems.items
+        Problem(_package_label(p.record, file_name), p.field, p.problem)
+        for p in read.problems.items
     ]
     return read
 

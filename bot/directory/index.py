@@ -19,7 +19,6 @@ from dataclasses import replace
 
 import numpy as np
 from haversine import Unit, haversine_vector
-
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -73,7 +72,9 @@ class DirectoryIndex:
             for term in activity.terms:
                 self._by_term[term].append(position)
         self._places = _PlaceTable(self.activities)
-        self._searches: OrderedDict[tuple[Profile, int], tuple[Person, list[Match], list[list[Match]]]]
+        self._searches: OrderedDict[
+            tuple[Profile, int], tuple[Person, list[Match], list[list[Match]]]
+        ]
         self._searches = OrderedDict()
 
     @classmethod

@@ -240,7 +240,7 @@ class Person:
             free_times=frozenset(profile.free_times),
             declined=frozenset(profile.declined),
             wants_something=bool(profile.need_areas or words),
-            limits_times=not ALL_FREE_TIMES <= frozenset(profile.free_times),
+            limits_times=not frozenset(profile.free_times) >= ALL_FREE_TIMES,
             all_modes=set(MODES) <= set(profile.modes),
         )
 

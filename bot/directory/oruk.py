@@ -154,8 +154,11 @@ class _ServiceFields:
         active = self.active()
         places, virtual, accessibility, location_schedules = self.locations()
         schedules = self.schedules(
-            [("schedules", raw.get("schedules")), ("regular_schedules", raw.get("regular_schedules"))]
-            + location_schedules
+            [
+                ("schedules", raw.get("schedules")),
+                ("regular_schedules", raw.get("regular_schedules")),
+                *location_schedules,
+            ]
         )
         terms = self.taxonomy_terms()
         free, cost = self.cost()
@@ -195,7 +198,8 @@ class _ServiceFields:
             accessibility="\n".join(accessibility) or None,
             languages=self.languages(),
             taxonomy_terms=terms,
-            need_areas=taxonomy.need_areas_for(terms) or taxonomy.need_areas_for([name, description]),
+            need_areas=taxonomy.need_areas_for(terms)
+            or taxonomy.need_areas_for([name, description]),
             by_appointment=by_appointment,
             checked_on=checked_on,
             active=active,
@@ -446,7 +450,9 @@ class _ServiceFields:
         texts = [clean_text(self.raw.get("attending_type"))]
         for key in ("schedules", "regular_schedules"):
             texts += [
-                clean_text(s.get("attending_type")) for s in _list(self.raw.get(key)) if isinstance(s, dict)
+                clean_text(s.get("attending_type"))
+                for s in _list(self.raw.get(key))
+                if isinstance(s, dict)
             ]
         return list(dict.fromkeys(text for text in texts if text))
 
@@ -521,8 +527,11 @@ def _first_address(location: dict[str, Any]) -> dict[str, Any] | None:
         for a in _list(location.get(key))
         if isinstance(a, dict)
     ]
-    physical = [a for a in addresses if (clean_text(a.get("address_type")) or "physical") == "physical"]
-    return (physical or addresses or [None])[0]
+    physical = [
+        a for a in addresses if (clean_text(a.get("address_type")) or "physical") == "physical"
+    ]
+    chosen = physical or addresses
+    return chosen[0] if chosen else None
 
 
 def _address_field(location: dict[str, Any], address: dict[str, Any] | None, path: str) -> str:
@@ -562,9 +571,13 @@ def _geojson_point(raw: dict[str, Any]) -> tuple[float | None, float | None]:
 
 def _accessibility_notes(location: dict[str, Any]) -> list[str]:
     notes = []
-    for item in _list(location.get("accessibility")) + _list(location.get("accessibility_for_disabilities")):
+    for item in _list(location.get("accessibility")) + _list(
+        location.get("accessibility_for_disabilities")
+    ):
         if isinstance(item, dict):
-            note = plain_text(item.get("description") or item.get("accessibility") or item.get("details"))
+            note = plain_text(
+                item.get("description") or item.get("accessibility") or item.get("details")
+            )
             if note:
                 notes.append(note)
     return notes
@@ -575,7 +588,9 @@ def _first_phone(owners: list[Any]) -> str | None:
         if not isinstance(owner, dict):
             continue
         for phone in _list(owner.get("phones")):
-            number = clean_text(phone.get("number")) if isinstance(phone, dict) else clean_text(phone)
+            number = (
+                clean_text(phone.get("number")) if isinstance(phone, dict) else clean_text(phone)
+            )
             if number:
                 return number.strip("\"' ")
     return None

@@ -61,7 +61,9 @@ class DataPackage:
         except (KeyError, FileNotFoundError):
             raise SourceUnavailable(f"{source} has no datapackage.json.") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise SourceUnavailable(f"{source}: datapackage.json is not valid JSON ({exc}).") from None
+            raise SourceUnavailable(
+                f"{source}: datapackage.json is not valid JSON ({exc})."
+            ) from None
         self.files: dict[str, str] = {}
         for resource in descriptor.get("resources") or []:
             if not isinstance(resource, dict) or not isinstance(resource.get("path"), str):
@@ -74,7 +76,9 @@ class DataPackage:
             raise SourceUnavailable(
                 f"{source}: datapackage.json lists no services table (services.csv)."
             )
-        self.tables: dict[str, list[Row]] = {table: self._rows(path) for table, path in self.files.items()}
+        self.tables: dict[str, list[Row]] = {
+            table: self._rows(path) for table, path in self.files.items()
+        }
 
     def _rows(self, path: str) -> list[Row]:
         try:
@@ -85,7 +89,9 @@ class DataPackage:
             ) from None
         reader = csv.DictReader(io.StringIO(text, newline=""))
         # An empty cell means "not given", as a missing key does in JSON.
-        return [{k.strip(): (v if v != "" else None) for k, v in row.items() if k} for row in reader]
+        return [
+            {k.strip(): (v if v != "" else None) for k, v in row.items() if k} for row in reader
+        ]
 
     def table(self, name: str) -> list[Row]:
         return self.tables.get(name, [])
@@ -93,7 +99,9 @@ class DataPackage:
     def services(self) -> tuple[list[Row], dict[str, Row]]:
         """Nested service records in file order, and organisations by id."""
         by = _Index(self)
-        organisations = {str(org.get("id")): _with_phones(org, by) for org in self.table("organization")}
+        organisations = {
+            str(org.get("id")): _with_phones(org, by) for org in self.table("organization")
+        }
         services = []
         for row in self.table("service"):
             service = dict(row)
@@ -102,14 +110,20 @@ class DataPackage:
             if org_id is not None and str(org_id) in organisations:
                 service["organization"] = organisations[str(org_id)]
             service["service_at_locations"] = [
-                {**link, "location": by.location(link.get("location_id")), "schedules": by.rows("schedule", "service_at_location_id", link.get("id"))}
+                {
+                    **link,
+                    "location": by.location(link.get("location_id")),
+                    "schedules": by.rows("schedule", "service_at_location_id", link.get("id")),
+                }
                 for link in by.rows("service_at_location", "service_id", service_id)
                 if by.location(link.get("location_id")) is not None
             ]
             service["schedules"] = by.rows("schedule", "service_id", service_id)
             service["attributes"] = by.attributes(service_id)
             service["cost_options"] = by.rows("cost_option", "service_id", service_id)
-            service["contacts"] = [_with_phones(c, by) for c in by.rows("contact", "service_id", service_id)]
+            service["contacts"] = [
+                _with_phones(c, by) for c in by.rows("contact", "service_id", service_id)
+            ]
             service["phones"] = by.rows("phone", "service_id", service_id)
             service["languages"] = by.rows("language", "service_id", service_id)
             service["eligibilitys"] = by.rows("eligibility", "service_id", service_id)
@@ -181,7 +195,9 @@ def _opener(source: Path) -> tuple[Callable[[str], bytes], str]:
             raise SourceUnavailable(f"Cannot open {source} as a zip file ({exc}).") from None
         names = archive.namelist()
         descriptor = next((n for n in names if n.endswith("datapackage.json")), "datapackage.json")
-        folder = descriptor.removesuffix("datapackage.json")
-        return (lambda name: archive.read(folder + name if name != descriptor else name)), descriptor
+        inside = descriptor.removesuffix("datapackage.json")
+        return (
+            lambda name: archive.read(inside + name if name != descriptor else name)
+        ), descriptor
     folder = source if source.is_dir() else source.parent
     return (lambda name: (folder / name).read_bytes()), "datapackage.json"

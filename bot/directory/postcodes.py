@@ -78,12 +78,12 @@ def is_full_postcode(postcode: str) -> bool:
 
 
 def district_of(postcode: str) -> str:
-    """"L20 3AB" -> "L20"; a district is its own district."""
+    """ "L20 3AB" -> "L20"; a district is its own district."""
     return postcode.split(" ", 1)[0]
 
 
 def area_of(postcode: str) -> str:
-    """"L20 3AB" -> "L"; "PR8" -> "PR"."""
+    """ "L20 3AB" -> "L"; "PR8" -> "PR"."""
     return re.match(r"[A-Z]+", postcode)[0]  # type: ignore[index]
 
 
@@ -237,9 +237,7 @@ async def import_postcodes(
     rows = [_centroid_row(postcode, point) for postcode, point in {**derived, **points}.items()]
     async with db.transaction() as session:
         await upsert_centroids(session, rows, progress=progress)
-        session.add(
-            ImportRun(kind="postcodes", source=Path(path).name, added=len(rows))
-        )
+        session.add(ImportRun(kind="postcodes", source=Path(path).name, added=len(rows)))
     return PostcodeImportSummary(len(points), len(derived), skipped)
 
 
@@ -282,7 +280,9 @@ async def upsert_centroids(
             )
         else:  # pragma: no cover - only SQLite and PostgreSQL are supported
             keys = [row["postcode"] for row in batch]
-            await session.execute(delete(PostcodeCentroid).where(PostcodeCentroid.postcode.in_(keys)))
+            await session.execute(
+                delete(PostcodeCentroid).where(PostcodeCentroid.postcode.in_(keys))
+            )
             session.add_all(PostcodeCentroid(**row) for row in batch)
 
 

@@ -68,7 +68,11 @@ def read_simple_csv(text: str, problems: Problems) -> tuple[list[ActivityRecord]
     header = [name.strip().lower() for name in reader.fieldnames or []]
     missing = [column for column in REQUIRED if column not in header]
     if missing:
-        problems.add("the header row", ", ".join(missing), "is missing (the columns id, name and organisation are needed)")
+        problems.add(
+            "the header row",
+            ", ".join(missing),
+            "is missing (the columns id, name and organisation are needed)",
+        )
         return [], 1
     records: list[ActivityRecord] = []
     seen: dict[str, int] = {}
@@ -80,7 +84,11 @@ def read_simple_csv(text: str, problems: Problems) -> tuple[list[ActivityRecord]
         before = len(problems)
         record = _Row(row, line, problems).record()
         if record is not None and record.source_id in seen:
-            problems.add(_label(row, line), "id", f"{record.source_id!r} is also used on row {seen[record.source_id]}")
+            problems.add(
+                _label(row, line),
+                "id",
+                f"{record.source_id!r} is also used on row {seen[record.source_id]}",
+            )
         elif record is not None:
             seen[record.source_id] = line
             records.append(record)
@@ -169,7 +177,10 @@ class _Row:
         latitude = self.value("latitude", parse_number)
         longitude = self.value("longitude", parse_number)
         if (latitude is not None or longitude is not None) and not valid_point(latitude, longitude):
-            self.problem("latitude", "and longitude are not a place on Earth (latitude first, e.g. 53.46, -2.99)")
+            self.problem(
+                "latitude",
+                "and longitude are not a place on Earth (latitude first, e.g. 53.46, -2.99)",
+            )
             latitude = longitude = None
         address = self.text("address")
         if not (postcode or address or latitude is not None):
@@ -209,7 +220,11 @@ class _Row:
             except BadValue as exc:
                 self.problem("days", str(exc))
         if not days:
-            return [ScheduleRecord(None, starts, ends, weekly=False, note=note)] if (starts or note) else []
+            return (
+                [ScheduleRecord(None, starts, ends, weekly=False, note=note)]
+                if (starts or note)
+                else []
+            )
         return [ScheduleRecord(day, starts, ends, weekly=note is None, note=note) for day in days]
 
     def need_areas(self) -> tuple[str, ...]:
@@ -218,7 +233,10 @@ class _Row:
             key = re.sub(r"[\s-]+", "_", word.lower())
             needs = (key,) if key in NEED_AREAS else taxonomy.need_areas_for([word])
             if not needs:
-                self.problem("need_areas", f"has {word!r}, which is not an area of need (use {', '.join(NEED_AREAS)})")
+                self.problem(
+                    "need_areas",
+                    f"has {word!r}, which is not an area of need (use {', '.join(NEED_AREAS)})",
+                )
             found += [need for need in needs if need not in found]
         return tuple(need for need in NEED_AREAS if need in found)
 

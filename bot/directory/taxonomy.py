@@ -191,7 +191,7 @@ def need_areas_for(texts: Iterable[str]) -> tuple[str, ...]:
 
 
 def format_for(text: str) -> str | None:
-    """"group", "one_to_one", or None when the words don't say."""
+    """ "group", "one_to_one", or None when the words don't say."""
     if any(contains_phrase(text, phrase) for phrase in ONE_TO_ONE_PHRASES):
         return "one_to_one"
     if any(contains_phrase(text, word) for word in GROUP_WORDS):

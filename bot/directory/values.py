@@ -107,7 +107,7 @@ _TIME = re.compile(
 
 
 def parse_time(value: Any) -> str | None:
-    """"10:00:00", "10:00Z", "10:00+01:00", "10am", "2.30pm" -> "HH:MM".
+    """ "10:00:00", "10:00Z", "10:00+01:00", "10am", "2.30pm" -> "HH:MM".
 
     Time zones are dropped: UK feeds write local times and often add a "Z"
     they don't mean, and a session "at 10" is at 10 on the clock on the wall.

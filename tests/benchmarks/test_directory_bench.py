@@ -41,7 +41,9 @@ def generate(count: int, seed: int = 3) -> list[tuple[str, str, ActivityRecord]]
         organisation = f"org-{rng.randrange(count // 6)}"
         in_person = rng.random() < 0.8
         modes = tuple(
-            m for m in MODES if (m == "in_person" and in_person) or (m != "in_person" and rng.random() < 0.2)
+            m
+            for m in MODES
+            if (m == "in_person" and in_person) or (m != "in_person" and rng.random() < 0.2)
         ) or ("phone",)
         day = rng.randrange(7)
         hour = rng.choice((9, 10, 13, 14, 18, 19))
@@ -61,10 +63,13 @@ def generate(count: int, seed: int = 3) -> list[tuple[str, str, ActivityRecord]]
                     schedules=(ScheduleRecord(day, f"{hour:02d}:00", f"{hour + 2:02d}:00"),),
                     locations=(
                         LocationRecord(
-                            None, None, f"{district} 1AA",
-                            lat + rng.uniform(-0.03, 0.03), lon + rng.uniform(-0.03, 0.03),
+                            None,
+                            None,
+                            f"{district} 1AA",
+                            lat + rng.uniform(-0.03, 0.03),
+                            lon + rng.uniform(-0.03, 0.03),
                         ),
-                    )  # fmt: skip
+                    )
                     if in_person
                     else (),
                 ),

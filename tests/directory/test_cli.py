@@ -45,7 +45,9 @@ def test_import_search_list_and_check(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_import_a_file_and_postcodes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    assert run("directory", "import", str(FIXTURES / "messy_feed.json"), "--deactivate-missing") == 0
+    assert (
+        run("directory", "import", str(FIXTURES / "messy_feed.json"), "--deactivate-missing") == 0
+    )
     assert "5 added" in capsys.readouterr().out
     postcodes = tmp_path / "postcodes.csv"
     postcodes.write_text("postcode,latitude,longitude\nL22 5PE,53.4753,-3.0247\n", encoding="utf-8")
@@ -56,7 +58,10 @@ def test_import_a_file_and_postcodes(capsys: pytest.CaptureFixture[str], tmp_pat
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (("directory", "import", "/no/such/file.json"), "There is no file or folder at /no/such/file.json."),
+        (
+            ("directory", "import", "/no/such/file.json"),
+            "There is no file or folder at /no/such/file.json.",
+        ),
         (("directory", "import"), "Say what to import"),
         (("directory", "search", "tea", "--near", "nowhere"), "“nowhere” is not a UK postcode"),
         (("postcodes", "import", "/no/such.csv"), "Cannot open /no/such.csv"),
@@ -70,7 +75,9 @@ def test_errors_are_one_sentence_and_exit_non_zero(
     assert captured.err.startswith(message) and captured.err.count("\n") == 1
 
 
-def test_a_rejected_file_lists_its_problems(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_a_rejected_file_lists_its_problems(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('[{"id": "1", "status": "active"}]', encoding="utf-8")
     assert run("directory", "import", str(bad)) == 1

@@ -55,7 +55,9 @@ def test_oruk1_services() -> None:
     records = {r.source_id: r for r in read.records}
     debt = records["oruk1-1"]
     assert debt.need_areas == ("money",)
-    assert debt.schedules == (ScheduleRecord(2, "10:00", "12:00", True, None),)  # weekday 3 = Wednesday
+    assert debt.schedules == (
+        ScheduleRecord(2, "10:00", "12:00", True, None),
+    )  # weekday 3 = Wednesday
     assert debt.locations[0].postcode == "L20 4AB"
     assert debt.phone == "0151 496 0901"
     assert debt.free is True
@@ -82,7 +84,10 @@ def test_messy_feed_is_read_without_editing() -> None:
     assert knit.description == "Knitting and a natter.\nAll welcome."
     assert knit.organisation.name == "Waterloo Crafters"  # "organisation", British spelling
     assert knit.locations[0].postcode == "L22 5PE"  # "l225pe"
-    assert (knit.locations[0].latitude, knit.locations[0].longitude) == (53.4753, -3.0247)  # GeoJSON
+    assert (knit.locations[0].latitude, knit.locations[0].longitude) == (
+        53.4753,
+        -3.0247,
+    )  # GeoJSON
     assert knit.schedules == (ScheduleRecord(0, "13:30", "15:30", True, None),)
     assert (knit.free, knit.cost) == (False, "£1.50 per session")  # amount as a string
     assert knit.minimum_age == 18
@@ -146,13 +151,17 @@ def test_simple_csv() -> None:
 
 
 def test_the_template_csv_imports(tmp_path: Path) -> None:
-    template = Path(__file__).resolve().parents[2] / "docs" / "directory" / "activities-template.csv"
+    template = (
+        Path(__file__).resolve().parents[2] / "docs" / "directory" / "activities-template.csv"
+    )
     copy = tmp_path / "mine.csv"
     shutil.copy(template, copy)
     assert read_path(copy).records
 
 
-@pytest.mark.parametrize("name", ["oruk3_full_service.json", "oruk1_services.json", "messy_feed.json"])
+@pytest.mark.parametrize(
+    "name", ["oruk3_full_service.json", "oruk1_services.json", "messy_feed.json"]
+)
 def test_the_fixtures_follow_oruk_field_names(name: str) -> None:
     """Fixtures use the standard's names, so the tests prove we read real feeds."""
     import json

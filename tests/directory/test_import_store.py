@@ -62,7 +62,11 @@ async def test_every_fixture_imports(database: Database) -> None:
 
 BAD_FILES = {
     "malformed JSON": ('[{"id": "1", "name": "Tea"', "line 1, column 27", "is not valid JSON"),
-    "missing name": ([service("s1"), service("s2", name=None)], "service 2 (id 's2'): name", "is missing"),
+    "missing name": (
+        [service("s1"), service("s2", name=None)],
+        "service 2 (id 's2'): name",
+        "is missing",
+    ),
     "invalid postcode": (
         [service("s1", locations=[{"id": "l1", "postcode": "ABC 1234"}])],
         "locations[0].postcode",
@@ -78,8 +82,16 @@ BAD_FILES = {
         "cost_options[0].amount",
         "not a number",
     ),
-    "missing organisation": ([{"id": "s1", "name": "Tea", "status": "active"}], "organization", "is missing"),
-    "duplicate id": ([service("s1"), service("s1", name="Again")], "service 2", "also used by service 1"),
+    "missing organisation": (
+        [{"id": "s1", "name": "Tea", "status": "active"}],
+        "organization",
+        "is missing",
+    ),
+    "duplicate id": (
+        [service("s1"), service("s1", name="Again")],
+        "service 2",
+        "also used by service 1",
+    ),
 }
 
 
@@ -121,14 +133,18 @@ async def test_a_bad_csv_row_is_named_by_its_line(database: Database, tmp_path: 
     assert await active_names(database) == []
 
 
-async def test_a_bad_package_row_is_named_by_its_file_and_line(database: Database, tmp_path: Path) -> None:
+async def test_a_bad_package_row_is_named_by_its_file_and_line(
+    database: Database, tmp_path: Path
+) -> None:
     package = tmp_path / "package"
     package.mkdir()
     for file in (FIXTURES / "hsds_package").iterdir():
         (package / file.name).write_bytes(file.read_bytes())
     addresses = package / "addresses.csv"
     addresses.write_text(addresses.read_text().replace("L37 1LJ", "NOT A POSTCODE"))
-    with pytest.raises(ImportRejected, match=r"services.csv row 2 \(id 'svc-1'.*postal_code is 'NOT A POSTCODE'"):
+    with pytest.raises(
+        ImportRejected, match=r"services.csv row 2 \(id 'svc-1'.*postal_code is 'NOT A POSTCODE'"
+    ):
         await import_directory(database, package)
 
 

@@ -49,9 +49,16 @@ def oruk1_app(requests: list[dict[str, str]]) -> web.Application:
         total_pages = -(-len(ORUK1_SERVICES) // size)
         content = ORUK1_SERVICES[(page - 1) * size : page * size]
         return web.json_response(
-            {"totalElements": len(ORUK1_SERVICES), "totalPages": total_pages, "number": page - 1,
-             "size": size, "first": page == 1, "last": page >= total_pages,
-             "empty": not content, "content": content}  # fmt: skip
+            {
+                "totalElements": len(ORUK1_SERVICES),
+                "totalPages": total_pages,
+                "number": page - 1,
+                "size": size,
+                "first": page == 1,
+                "last": page >= total_pages,
+                "empty": not content,
+                "content": content,
+            }
         )
 
     app = web.Application()
@@ -71,13 +78,23 @@ async def test_oruk1_api_is_followed_across_pages(database: Database, serve: Any
 
 
 async def test_oruk3_summaries_are_completed_from_the_service_endpoint(serve: Any) -> None:
-    summary_only = {k: ORUK3_SERVICE[k] for k in ("id", "name", "description", "status", "organization")}
+    summary_only = {
+        k: ORUK3_SERVICE[k] for k in ("id", "name", "description", "status", "organization")
+    }
     hits: list[str] = []
 
     async def listing(request: web.Request) -> web.Response:
         return web.json_response(
-            {"total_items": 1, "total_pages": 1, "page_number": 1, "size": 1, "first_page": True,
-             "last_page": True, "empty": False, "contents": [summary_only]}  # fmt: skip
+            {
+                "total_items": 1,
+                "total_pages": 1,
+                "page_number": 1,
+                "size": 1,
+                "first_page": True,
+                "last_page": True,
+                "empty": False,
+                "contents": [summary_only],
+            }
         )
 
     async def detail(request: web.Request) -> web.Response:

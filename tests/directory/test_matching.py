@@ -40,7 +40,11 @@ def test_lonely_widower_in_bootle_gets_company_within_walking_distance(
     sample_index: DirectoryIndex,
 ) -> None:
     top = sample_index.suggest(WIDOWER, n=3)
-    assert names(top) == ["Bereavement Café, Bootle", "Home Visit Befriending", "Befriending Phone Calls"]
+    assert names(top) == [
+        "Bereavement Café, Bootle",
+        "Home Visit Befriending",
+        "Befriending Phone Calls",
+    ]
     for suggestion in top:
         assert suggestion.distance_miles is None or suggestion.distance_miles <= 1.0
         assert "online" not in suggestion.modes or "phone" in suggestion.modes
@@ -106,7 +110,11 @@ CARER = Profile(
 def test_carer_who_can_only_do_online_in_the_evenings(sample_index: DirectoryIndex) -> None:
     top = sample_index.suggest(CARER, n=3)
     # The last two tie on score (a need area, an evening, free) and go by name.
-    assert names(top) == ["Online Carers' Café", "Chair Yoga Online", "Mindfulness for Stress, Online"]
+    assert names(top) == [
+        "Online Carers' Café",
+        "Chair Yoga Online",
+        "Mindfulness for Stress, Online",
+    ]
     assert all("online" in s.modes for s in top)
     assert said(top[0]) == (
         "It's a friendly group online on Tuesday evenings. It's about caring for someone, and you "
@@ -165,7 +173,9 @@ def test_distance_uses_the_patients_district_when_the_full_postcode_is_unknown(
     assert full[0].distance_miles == district[0].distance_miles == 0.4
 
 
-def test_without_coordinates_matching_falls_back_to_the_district(sample_index: DirectoryIndex) -> None:
+def test_without_coordinates_matching_falls_back_to_the_district(
+    sample_index: DirectoryIndex,
+) -> None:
     no_map = DirectoryIndex(
         [dataclasses.replace(a, places=tuple(dataclasses.replace(p, point=None) for p in a.places))
          for a in sample_index.activities],
@@ -173,7 +183,11 @@ def test_without_coordinates_matching_falls_back_to_the_district(sample_index: D
     )  # fmt: skip
     profile = Profile(need_areas=("loneliness",), postcode="L21 9ZZ", max_miles=2)
     top = no_map.suggest(profile, n=3)
-    assert top[0].name in {"Knit and Natter", "Friday Coffee Morning", "Confidence Café, Litherland"}
+    assert top[0].name in {
+        "Knit and Natter",
+        "Friday Coffee Morning",
+        "Confidence Café, Litherland",
+    }
     assert top[0].distance_miles is None
     assert said(top[0]).startswith("It's a friendly group in L21, near you")
     everything = no_map.suggest(profile, n=100)
@@ -190,7 +204,9 @@ def test_without_coordinates_matching_falls_back_to_the_district(sample_index: D
 
 
 @pytest.mark.parametrize("profile", [WIDOWER, YOUNG_MAN_IN_DEBT, CARER, Profile()])
-def test_deterministic_and_pages_never_repeat(sample_index: DirectoryIndex, profile: Profile) -> None:
+def test_deterministic_and_pages_never_repeat(
+    sample_index: DirectoryIndex, profile: Profile
+) -> None:
     everything = [s.activity_id for s in sample_index.suggest(profile, n=3, offset=0)]
     offset = 3
     while page := sample_index.suggest(profile, n=3, offset=offset):
@@ -209,7 +225,9 @@ def test_never_three_from_one_organisation(sample_index: DirectoryIndex) -> None
         assert all(organisations.count(o) <= 2 for o in organisations), organisations
 
 
-async def test_the_database_index_matches_the_file(database: Database, sample_index: DirectoryIndex) -> None:
+async def test_the_database_index_matches_the_file(
+    database: Database, sample_index: DirectoryIndex
+) -> None:
     await import_sample(database)
     index = await load_directory(database)
     for profile in (WIDOWER, YOUNG_MAN_IN_DEBT, CARER):

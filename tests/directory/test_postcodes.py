@@ -75,7 +75,9 @@ def test_locate_falls_back_to_the_district() -> None:
     assert centroids.locate(None) is None
 
 
-async def test_import_ons_style_csv_and_derive_districts(database: Database, tmp_path: Path) -> None:
+async def test_import_ons_style_csv_and_derive_districts(
+    database: Database, tmp_path: Path
+) -> None:
     csv_file = tmp_path / "onspd.csv"
     csv_file.write_text(
         "pcd,pcds,lat,long,doterm\n"
@@ -103,7 +105,9 @@ async def test_import_ons_style_csv_and_derive_districts(database: Database, tmp
     assert centroids.locate("L20 3AB") == pytest.approx((53.5, -2.9))
 
 
-async def test_postcode_file_without_the_columns_is_refused(database: Database, tmp_path: Path) -> None:
+async def test_postcode_file_without_the_columns_is_refused(
+    database: Database, tmp_path: Path
+) -> None:
     csv_file = tmp_path / "wrong.csv"
     csv_file.write_text("code,x,y\nL20 3AB,1,2\n", encoding="utf-8")
     with pytest.raises(PostcodeFileError, match="postcode, latitude and longitude"):

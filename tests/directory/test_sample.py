@@ -30,7 +30,9 @@ def test_sample_follows_the_oruk3_schema() -> None:
 
 def test_sample_is_labelled_and_uses_drama_numbers() -> None:
     for service in SERVICES:
-        assert service["organization"]["description"].startswith("SAMPLE DATA – not a real service.")
+        assert service["organization"]["description"].startswith(
+            "SAMPLE DATA – not a real service."
+        )
         assert "Sample data" in service["description"]
         for phone in service.get("phones", []):
             # Ofcom reserves 0151 496 0000–0999 for drama.
@@ -45,5 +47,10 @@ def test_sample_is_varied() -> None:
     assert all(needs[need] >= 2 for need in needs) and len(needs) == 10
     modes = Counter(mode for record in read.records for mode in record.modes)
     assert modes["online"] >= 4 and modes["phone"] >= 4
-    towns = {place.address.split(", ")[-1] for r in read.records for place in r.locations if place.address}
+    towns = {
+        place.address.split(", ")[-1]
+        for r in read.records
+        for place in r.locations
+        if place.address
+    }
     assert {"Bootle", "Litherland", "Crosby", "Southport", "Formby", "Maghull"} <= towns
