@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 import numpy as np
+import numpy.typing as npt
 from haversine import Unit, haversine_vector
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +29,6 @@ from bot.directory.matching import (
     IndexedActivity,
     Match,
     Person,
-    WordScore,
     index_activity,
     ranked,
     score_words,
@@ -38,6 +38,7 @@ from bot.directory.matching import (
 from bot.directory.models import Activity, ImportRun
 from bot.directory.postcodes import Centroids, Point, area_of, load_centroids
 from bot.directory.records import ActivityRecord, LocationRecord, OrganisationRecord, ScheduleRecord
+from bot.directory.sieve import Sieve
 from bot.directory.words import Synonyms, default_synonyms
 from bot.store import Database
 from flows.directory import Profile, Suggestion
@@ -64,14 +65,12 @@ class DirectoryIndex:
         self.centroids = centroids
         self.synonyms = synonyms or default_synonyms()
         self.version = version
-        self._by_need: dict[str, list[int]] = defaultdict(list)
         self._by_term: dict[str, list[int]] = defaultdict(list)
         for position, activity in enumerate(self.activities):
-            for need in activity.need_areas:
-                self._by_need[need].append(position)
             for term in activity.terms:
                 self._by_term[term].append(position)
         self._places = _PlaceTable(self.activities)
+        self._sieve = Sieve(self.activities)
         self._searches: OrderedDict[
             tuple[Profile, int], tuple[Person, list[Match], list[list[Match]]]
         ]
@@ -117,29 +116,19 @@ class DirectoryIndex:
             self._searches.move_to_end(key)
             return self._searches[key]
         person = Person.of(profile, self.centroids, self.synonyms)
-        distances = self._places.distances_from(person.point)
+        miles = self._places.miles_from(person.point)
+        distances = self._places.nearest(miles)
         words = score_words(self.activities, person.words, self._by_term)
+        candidates = [self.activities[p] for p in self._sieve.survivors(person, miles, words)]
         found: tuple[Person, list[Match], list[list[Match]]] = (
             person,
-            ranked(self.candidates(person, words), person, distances, words),
+            ranked(candidates, person, distances, words),
             [],
         )
         self._searches[key] = found
         if len(self._searches) > self.CACHE_SIZE:
             self._searches.popitem(last=False)
         return found
-
-    def candidates(
-        self, person: Person, words: Mapping[int, WordScore]
-    ) -> Iterable[IndexedActivity]:
-        """Activities that could be relevant: those helping with one of their
-        needs or using one of their words; everything if they named neither."""
-        if not person.wants_something:
-            return self.activities
-        positions: set[int] = set(words)
-        for need in person.profile.need_areas:
-            positions.update(self._by_need.get(need, ()))
-        return [self.activities[p] for p in sorted(positions)]
 
 
 class _PlaceTable:
@@ -157,10 +146,13 @@ class _PlaceTable:
         self.points = np.array([row[0] for row in rows], dtype=float).reshape(-1, 2)
         self.owners = np.array([row[1] for row in rows], dtype=int)
         self.numbers = np.array([row[2] for row in rows], dtype=int)
+        self._nearest_place: npt.NDArray[np.int_] | None = None
 
-    def distances_from(self, point: Point | None) -> Distances:
+    def miles_from(self, point: Point | None) -> npt.NDArray[np.float64] | None:
+        """Miles from `point` to each activity's nearest place (inf: none on the map)."""
+        self._nearest_place = None
         if point is None or not len(self.points):
-            return Distances([], [])
+            return None
         miles = haversine_vector(
             np.broadcast_to(np.array(point, dtype=float), self.points.shape),
             self.points,
@@ -176,7 +168,14 @@ class _PlaceTable:
         best[self.owners[nearest]] = miles[nearest]
         place = np.zeros(self.size, dtype=int)
         place[self.owners[nearest]] = self.numbers[nearest]
-        return Distances(best.tolist(), place.tolist())
+        self._nearest_place = place
+        return best
+
+    def nearest(self, miles: npt.NDArray[np.float64] | None) -> Distances:
+        """`miles_from`'s answer as plain lists, for `matching`."""
+        if miles is None or self._nearest_place is None:
+            return Distances([], [])
+        return Distances(miles.tolist(), self._nearest_place.tolist())
 
 
 async def load_directory(db: Database, *, synonyms: Synonyms | None = None) -> DirectoryIndex:

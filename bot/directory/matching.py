@@ -52,6 +52,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from operator import attrgetter
+from typing import Any
 
 from bot.directory.postcodes import (
     Centroids,
@@ -256,7 +257,7 @@ class Distances:
     place: list[int]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per candidate, and frozen ones are slower to make
 class Match:
     score: float
     distance: float | None
@@ -400,31 +401,34 @@ def score_words(
     positions, the index's word index) only activities using a word are
     visited; without, `activities` are scanned."""
     by_position = {a.position: a for a in activities} if postings is None else None
-    found: dict[int, list[object]] = {}
+    found: dict[int, list[Any]] = {}
     for word in words:
         own_key = word.terms[0][0]
         hits: dict[int, tuple[str, str]] = {}
-        for key, about in (*word.terms[1:], word.terms[0]):  # their own word last: it wins
+        for key, about in word.terms[1:]:
             for position in _positions(key, postings, by_position):
                 earlier = hits.get(position)
-                if (
-                    earlier is None
-                    or key == own_key
-                    or (key in _activity(position, activities, by_position).name_terms
-                        and earlier[0] not in _activity(position, activities, by_position).name_terms)
-                ):  # fmt: skip
+                if earlier is None:
                     hits[position] = (key, about)
+                else:
+                    name_terms = _activity(position, activities, by_position).name_terms
+                    if key in name_terms and earlier[0] not in name_terms:
+                        hits[position] = (key, about)
+        for position in _positions(own_key, postings, by_position):
+            hits[position] = (own_key, word.said)  # their own word wins
         for position, (key, about) in hits.items():
-            entry = found.setdefault(position, [0.0, None, 0])
-            if entry[2] >= MAX_WORDS:  # type: ignore[operator]
+            entry = found.get(position)
+            if entry is None:
+                entry = found[position] = [0.0, None, 0]
+            elif entry[2] >= MAX_WORDS:
                 continue
             direct = key == own_key
             in_name = key in _activity(position, activities, by_position).name_terms
-            entry[0] += (WORD if direct else SYNONYM) + (WORD_IN_NAME if in_name else 0.0)  # type: ignore[operator]
+            entry[0] += (WORD if direct else SYNONYM) + (WORD_IN_NAME if in_name else 0.0)
             if entry[1] is None:
                 entry[1] = (word.said, word.said if direct else about, not direct)
-            entry[2] += 1  # type: ignore[operator]
-    return {position: (entry[0], entry[1]) for position, entry in found.items()}  # type: ignore[misc]
+            entry[2] += 1
+    return {position: (entry[0], entry[1]) for position, entry in found.items()}
 
 
 def _positions(
