@@ -22,6 +22,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	@rm -f demo.sqlite3
+	DATABASE_URL=sqlite+aiosqlite:///demo.sqlite3 $(BIN)/spbot directory import --sample
 	DATABASE_URL=sqlite+aiosqlite:///demo.sqlite3 $(BIN)/spbot chat
 
 test: $(STAMP)

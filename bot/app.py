@@ -9,15 +9,10 @@ from bot.config import Settings
 from bot.messages import Messages
 from bot.service import PatientService
 from bot.store import Database
-from flows.directory import Directory, Profile, Suggestion
+from bot.directory import directory_version, load_directory
+from flows.directory import Directory
 
-
-class EmptyDirectory:
-    """Used until a directory has been imported: suggests nothing, so the
-    conversation goes straight to offering a link worker."""
-
-    def suggest(self, profile: Profile, n: int = 3, offset: int = 0) -> list[Suggestion]:
-        return []
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -27,6 +22,18 @@ class App:
     messages: Messages
     patients: PatientService
     directory: Directory
+    #: The import the loaded directory reflects (None: a directory given by a test).
+    directory_version: int | None = None
+
+    async def refresh_directory(self) -> None:
+        """Reload the activity directory if an import has changed it since."""
+        if self.directory_version is None:
+            return
+        version = await directory_version(self.db)
+        if version != self.directory_version:
+            self.directory = await load_directory(self.db)
+            self.directory_version = version
+            log.info("directory reloaded", extra={"version": version})
 
     async def close(self) -> None:
         await self.db.close()
@@ -46,7 +53,11 @@ async def build_app(settings: Settings, *, directory: Directory | None = None) -
     db = Database(settings.database_url)
     await db.upgrade()
     messages = messages_for(settings)
-    app = App(settings, db, messages, None, directory or EmptyDirectory())  # type: ignore[arg-type]
+    version = None
+    if directory is None:
+        directory = await load_directory(db)  # an empty directory suggests nothing
+        version = await directory_version(db)
+    app = App(settings, db, messages, None, directory, version)  # type: ignore[arg-type]
     app.patients = PatientService(db, messages, lambda: app.directory, settings)
     return app
 

@@ -50,8 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _plugins() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Command groups that live with their area (directory, staff...)."""
-    plugins: list[Callable[[argparse._SubParsersAction], None]] = []
-    return plugins
+    from bot.directory.cli import register as directory_commands
+
+    return [directory_commands]
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -32,7 +32,6 @@ from bot.store.models import (
     OutboxMessage,
     Patient,
     ProcessedUpdate,
-    SafetyAlert,
     WellbeingScore,
     utcnow,
 )

@@ -119,7 +119,23 @@ class TelegramBot:
             BotCommand(name, self.app.messages.label(f"command_{name}")) for name in COMMANDS
         ]
         await application.bot.set_my_commands(commands)
-        self._delivery_task = asyncio.create_task(self.delivery.run())
+        self._delivery_task = asyncio.create_task(self._keep_going())
+
+    async def _keep_going(self) -> None:
+        """Deliver the outbox, and pick up directory imports made while running."""
+        refresher = asyncio.create_task(self._refresh_directory())
+        try:
+            await self.delivery.run()
+        finally:
+            refresher.cancel()
+
+    async def _refresh_directory(self, every_seconds: float = 60) -> None:
+        while True:
+            await asyncio.sleep(every_seconds)
+            try:
+                await self.app.refresh_directory()
+            except Exception:
+                log.exception("directory refresh failed; keeping the loaded one")
 
     async def _stopped(self, application: Application) -> None:
         if self._delivery_task is not None:

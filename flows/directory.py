@@ -43,6 +43,7 @@ class Profile:
     free_times: tuple[str, ...] = FREE_TIMES
     free_only: bool = False
     declined: tuple[str, ...] = ()  # activity ids they said no to
+    age: int | None = None  # when known: activities for other ages are left out
 
 
 @dataclass(frozen=True)

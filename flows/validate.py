@@ -6,25 +6,40 @@ import re
 
 import phonenumbers
 
-# Outward code (area + district) and optional inward code (sector + unit), per the
-# Royal Mail format; GIR 0AA is the one historic exception.
-_OUTWARD = r"(?:[A-Z]{1,2}[0-9][A-Z0-9]?|GIR)"
-_INWARD = r"(?:[0-9][A-Z]{2})"
-_POSTCODE = re.compile(rf"^({_OUTWARD})\s*({_INWARD})?$")
+# The outward code: an area of one or two letters, then a district. The letters
+# each position may hold are Royal Mail's (no Q, V or X first; no I, J or Z
+# second...), so that "QQ1 1AA" and "L20 3CI" are caught as typos.
+_OUTWARD = (
+    r"(?:[A-PR-UWYZ][0-9]{1,2}"  # L1, L20
+    r"|[A-PR-UWYZ][A-HK-Y][0-9]{1,2}"  # PR8, WA10
+    r"|[A-PR-UWYZ][0-9][A-HJKPSTUW]"  # W1A
+    r"|[A-PR-UWYZ][A-HK-Y][0-9][ABEHMNPRVWXY])"  # EC1A, SW1W
+)
+_INWARD = r"[0-9][ABD-HJLNP-UW-Z]{2}"
+_FULL = re.compile(rf"({_OUTWARD})({_INWARD})")
+_DISTRICT = re.compile(_OUTWARD)
+_SPECIAL = {"GIR0AA": "GIR 0AA"}  # Girobank: the one postcode outside the rules
 
 
-def normalise_postcode(text: str) -> str | None:
-    """'l203ab' -> 'L20 3AB', 'l20' -> 'L20' (a district is enough to match on);
-    None when it is not a UK postcode."""
-    compact = re.sub(r"\s+", "", text.strip().upper())
-    if not 2 <= len(compact) <= 7:
+def normalise_postcode(text: str | None) -> str | None:
+    """A full postcode ("L20 3AB") or a district ("L20") written the standard way,
+    or None if `text` is neither: 'l203ab' -> 'L20 3AB', 'l20' -> 'L20'.
+
+    Case, spaces (none, several, or at the ends) and a full stop at the end are
+    forgiven; anything else is not guessed at, because a wrong guess would send
+    someone to the wrong side of town.
+    """
+    if text is None:
         return None
-    # Try the longest outward code first that leaves a valid inward code.
-    if len(compact) >= 5 and re.fullmatch(_INWARD, compact[-3:]):
-        outward, inward = compact[:-3], compact[-3:]
-        if re.fullmatch(_OUTWARD, outward):
-            return f"{outward} {inward}"
-    return compact if re.fullmatch(_OUTWARD, compact) else None
+    squashed = re.sub(r"\s+", "", text).upper().rstrip(".")
+    if squashed in _SPECIAL:
+        return _SPECIAL[squashed]
+    full = _FULL.fullmatch(squashed)
+    if full:
+        return f"{full[1]} {full[2]}"
+    if _DISTRICT.fullmatch(squashed):
+        return squashed
+    return None
 
 
 def postcode_district(postcode: str) -> str:

@@ -1,4 +1,5 @@
 """Imports every module that defines tables, so that `Base.metadata` is complete
 (for migrations and for tests). Add new model modules here."""
 
+from bot.directory import models as directory_models  # noqa: F401
 from bot.store import models  # noqa: F401

@@ -1,0 +1,210 @@
+"""`spbot directory ...` and `spbot postcodes ...`.
+
+    spbot directory import PATH|URL [--deactivate-missing] [--feed NAME]
+    spbot directory import --sample
+    spbot directory list [--all]
+    spbot directory search "walking" --near "L20 3AB" [--need loneliness] [--online]
+    spbot directory check
+    spbot postcodes import FILE
+
+`search` prints what the patient would see: the same ranking (`DirectoryIndex`)
+and the same reason sentences (messages/en/directory/). Every command brings the
+database up to date first, and any error is one sentence on stderr with a
+non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from bot.config import SettingsError, load_settings
+from bot.directory.check import check_directory
+from bot.directory.importer import import_directory, import_sample
+from bot.directory.index import load_directory
+from bot.directory.models import Activity
+from bot.directory.postcodes import PostcodeFileError, import_postcodes, normalise_postcode
+from bot.directory.records import DirectoryImportError
+from bot.messages import Messages, html_to_text
+from bot.store import Database
+from flows.directory import FREE_TIMES, MODES, NEED_AREAS, Profile
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `directory` and `postcodes` commands to the app's parser."""
+    directory = subparsers.add_parser("directory", help="the activity directory")
+    commands = directory.add_subparsers(dest="directory_command", required=True)
+
+    imports = commands.add_parser(
+        "import",
+        help="import activities from an ORUK JSON file or API, an HSDS data package or a CSV",
+    )
+    imports.add_argument("source", nargs="?", help="a file, a folder, a .zip or an http(s) URL")
+    imports.add_argument(
+        "--deactivate-missing",
+        action="store_true",
+        help="hide this feed's activities that are no longer in it",
+    )
+    imports.add_argument("--feed", help="name of the feed (default: the file name or URL)")
+    imports.add_argument(
+        "--sample", action="store_true", help="import the fictional Sefton sample directory"
+    )
+    imports.set_defaults(func=_command(_import))
+
+    listing = commands.add_parser("list", help="list the activities")
+    listing.add_argument("--all", action="store_true", help="include inactive activities")
+    listing.set_defaults(func=_command(_list))
+
+    search = commands.add_parser(
+        "search", help="show the suggestions a patient would get, with their reasons"
+    )
+    search.add_argument("words", nargs="?", default="", help="what matters to them, in words")
+    search.add_argument("--near", help="their postcode or district, e.g. 'L20 3AB' or L20")
+    search.add_argument("--need", action="append", choices=NEED_AREAS, default=[])
+    search.add_argument("--online", action="store_true", help="online only")
+    search.add_argument("--phone", action="store_true", help="by phone only")
+    search.add_argument("--miles", type=float, help="how far they can travel")
+    search.add_argument("--free", action="store_true", help="free activities only")
+    search.add_argument("--group", choices=("group", "one_to_one", "either"), default="either")
+    search.add_argument("--when", action="append", choices=FREE_TIMES, default=[])
+    search.add_argument("--age", type=int)
+    search.add_argument("-n", type=int, default=5, help="how many (default 5)")
+    search.set_defaults(func=_command(_search))
+
+    check = commands.add_parser("check", help="list entries that need checking")
+    check.set_defaults(func=_command(_check))
+
+    postcodes = subparsers.add_parser("postcodes", help="postcode locations")
+    postcode_commands = postcodes.add_subparsers(dest="postcodes_command", required=True)
+    postcode_import = postcode_commands.add_parser(
+        "import", help="import a postcode,latitude,longitude CSV (e.g. the ONS Postcode Directory)"
+    )
+    postcode_import.add_argument("file", type=Path)
+    postcode_import.set_defaults(func=_command(_import_postcodes))
+
+
+Command = Callable[[argparse.Namespace, Database], Awaitable[int]]
+
+
+def _command(run: Command) -> Callable[[argparse.Namespace], int]:
+    """Wrap a command: open and upgrade the database, turn known errors into one
+    sentence on stderr and exit code 1."""
+
+    def main(args: argparse.Namespace) -> int:
+        async def go() -> int:
+            db = Database(load_settings().database_url)
+            try:
+                await db.upgrade()
+                return await run(args, db)
+            finally:
+                await db.close()
+
+        try:
+            return asyncio.run(go())
+        except (DirectoryImportError, PostcodeFileError, SettingsError, UsageError) as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+
+    return main
+
+
+class UsageError(Exception):
+    """The command was given something it can't use."""
+
+
+async def _import(args: argparse.Namespace, db: Database) -> int:
+    if args.sample:
+        summary = await import_sample(db, progress=True)
+    elif not args.source:
+        raise UsageError("Say what to import: a file, a folder or a URL (or --sample).")
+    else:
+        summary = await import_directory(
+            db,
+            args.source,
+            feed=args.feed,
+            deactivate_missing=args.deactivate_missing,
+            progress=True,
+        )
+    for warning in summary.warnings:
+        print(f"Note: {warning}")
+    print(summary.describe())
+    return 0
+
+
+async def _list(args: argparse.Namespace, db: Database) -> int:
+    query = select(Activity).options(selectinload(Activity.organisation)).order_by(Activity.id)
+    if not args.all:
+        query = query.where(Activity.active.is_(True))
+    async with db.sessions() as session:
+        activities = (await session.scalars(query)).all()
+    for a in activities:
+        checked = f"checked {a.checked_on:%d %b %Y}" if a.checked_on else "never checked"
+        state = "" if a.active else " [inactive]"
+        print(f"[{a.id}] {a.name} – {a.organisation.name} ({checked}){state}")
+    print(f"{len(activities)} activities.")
+    return 0
+
+
+async def _search(args: argparse.Namespace, db: Database) -> int:
+    postcode = None
+    if args.near:
+        postcode = normalise_postcode(args.near)
+        if postcode is None:
+            raise UsageError(
+                f"“{args.near}” is not a UK postcode or district (like L20 3AB or L20)."
+            )
+    modes = tuple(
+        mode for mode, wanted in (("online", args.online), ("phone", args.phone)) if wanted
+    )
+    profile = Profile(
+        need_areas=tuple(args.need),
+        what_matters=args.words,
+        postcode=postcode,
+        modes=modes or MODES,
+        max_miles=args.miles,
+        group=args.group,
+        free_times=tuple(args.when) or FREE_TIMES,
+        free_only=args.free,
+        age=args.age,
+    )
+    index = await load_directory(db)
+    suggestions = index.suggest(profile, n=args.n)
+    if not suggestions:
+        print("Nothing in the directory fits. Try fewer limits, or other words.")
+        return 0
+    messages = Messages()
+    for number, suggestion in enumerate(suggestions, start=1):
+        card = messages.render("directory/suggestion", suggestion=suggestion, number=number)
+        print(html_to_text(card), end="\n\n")
+    return 0
+
+
+async def _check(args: argparse.Namespace, db: Database) -> int:
+    report = await check_directory(db)
+    sections = (
+        ("Not confirmed for 12 months", report.not_checked),
+        ("No times and not by appointment", report.no_schedule),
+        ("No phone, email or website", report.no_contact),
+        ("Places without coordinates", report.unplaced),
+    )
+    print(f"{report.active} active activities.")
+    for title, entries in sections:
+        if entries:
+            print(f"\n{title} ({len(entries)}):")
+            for entry in entries:
+                print(f"  {entry.line()}")
+    if report.all_well:
+        print("Everything looks up to date.")
+    return 0
+
+
+async def _import_postcodes(args: argparse.Namespace, db: Database) -> int:
+    summary = await import_postcodes(db, args.file, progress=True)
+    print(summary.describe())
+    return 0

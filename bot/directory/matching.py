@@ -1,0 +1,539 @@
+"""Choosing activities for one person, and saying why — deterministically.
+
+1. **Hard filters** leave out what the person could not or would not do: inactive
+   entries (never loaded), activities they already said no to, activities for
+   another age (children's activities when their age is not known), activities
+   offered only in ways they can't take part (`Profile.modes`), activities that
+   cost money when they asked for free ones, in-person-only activities further
+   than they can travel, and activities whose every session falls outside the
+   times they are free. Suggesting something a person can't get to is worse than
+   suggesting fewer things.
+2. **Relevance**: when the person named areas of need or said what matters in
+   their own words, only activities that match at least one of them are kept.
+3. **Score** = need areas matched + their words found (directly or through a
+   synonym) + preferences met (group or one-to-one, free times, free) + nearness.
+   The weights are the constants below. Ties are broken by distance, then name,
+   then id, so the same profile always gives the same list.
+4. **Variety**: a page of `n` takes at most two activities from one organisation
+   while others have something left, so three from one organisation only come
+   when nothing else fits.
+
+Every suggestion carries reasons. The words for each code are in
+messages/en/directory/reasons.html.j2; the codes and their params:
+
+==============  ===========================================  ==========================
+code            params                                       said as
+==============  ===========================================  ==========================
+``need``        need_area: a key of NEED_AREAS               "you said you'd like to
+                                                             meet people"
+``words``       word: what the person said; matched: the     "you mentioned “walking”" /
+                same word, or what its synonym group is      "It's about money and
+                about; synonym: bool                         debt, and you said “skint”"
+``near``        miles: float, from their postcode            "0.8 miles from you"
+``district``    district: "L20" (same district, no           "in L20, near you"
+                coordinates to measure with)
+``online``      (none)                                       "online"
+``phone``       (none)                                       "over the phone"
+``group``       (none)                                       "a friendly group"
+``one_to_one``  (none)                                       "one-to-one help"
+``time``        day: 0 = Monday; part: "morning" |           "on Tuesday mornings"
+                "afternoon" | "evening" | None; weekly: bool
+``free``        (none)                                       "It's free."
+==============  ===========================================  ==========================
+
+Reasons come in that order: why it may help (at most one of ``words``/``need``),
+then what it is, where, when and whether it is free. The template makes one or
+two sentences of them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from operator import attrgetter
+from typing import Any
+
+from bot.directory.postcodes import (
+    Centroids,
+    Point,
+    area_of,
+    distance_miles,
+    district_of,
+    normalise_postcode,
+)
+from bot.directory.records import ActivityRecord
+from bot.directory.words import PersonWord, Synonyms, activity_terms
+from flows.directory import FREE_TIMES, MODES, Profile, Reason, Session, Suggestion
+
+# --- Weights -------------------------------------------------------------------------
+NEED = 30.0  # per area of need the activity helps with (at most MAX_NEEDS count)
+MAX_NEEDS = 3
+WORD = 12.0  # per word of theirs found in the activity's name or description
+WORD_IN_NAME = 4.0  # extra when it is in the name
+SYNONYM = 8.0  # per word of theirs found through a synonym
+MAX_WORDS = 3
+FORMAT = 8.0  # group / one-to-one as they prefer (taken off when the opposite)
+TIME = 5.0  # runs at a time they said they're free (when they limited times)
+FREE = 3.0
+NEAR = 10.0  # at their door; falls to 0 at NEAR_SCALE_MILES (or their limit)
+NEAR_SCALE_MILES = 5.0
+SAME_DISTRICT = 6.0  # without coordinates: same postcode district...
+SAME_AREA = 2.0  # ...or at least the same postcode area
+MAX_PER_ORGANISATION = 2  # on one page, while other organisations have something
+
+ADULT_AGE = 18
+MORNING_ENDS, AFTERNOON_ENDS = "12:00", "17:00"
+ALL_FREE_TIMES = frozenset(FREE_TIMES)
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    point: Point | None
+    district: str | None
+    area: str | None
+    address: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedActivity:
+    """An activity prepared for fast matching: everything `match` reads is
+    worked out once, when the directory is loaded."""
+
+    id: str
+    position: int  # in the index, for the per-person distance table
+    sort_name: str  # the last tie-break: name, then id
+    base: Suggestion  # without distance and reasons
+    organisation_key: str
+    need_areas: frozenset[str]
+    terms: frozenset[str]
+    name_terms: frozenset[str]
+    modes: frozenset[str]
+    format: str | None
+    free: bool | None
+    minimum_age: int | None
+    maximum_age: int | None
+    slots: frozenset[str]  # the FREE_TIMES its sessions fall in; empty = no fixed times
+    timed_sessions: tuple[tuple[str, int, str | None, bool], ...]  # (slot, day, part, weekly)
+    places: tuple[Place, ...]
+
+
+def index_activity(
+    position: int,
+    activity_id: str,
+    organisation_key: str,
+    record: ActivityRecord,
+    centroids: Centroids,
+) -> IndexedActivity:
+    sessions = tuple(Session(s.day, s.starts, s.ends, s.note) for s in record.schedules)
+    timed = sorted(
+        (
+            (slot, s.day, part_of_day(s.starts), s.weekly)
+            for s in record.schedules
+            if s.day is not None
+            for slot in slots_of(s.day, s.starts, s.ends)
+        ),
+        key=lambda t: (t[1], t[2] or "", t[0]),
+    )
+    places = tuple(
+        Place(
+            point=(place.latitude, place.longitude)
+            if place.latitude is not None and place.longitude is not None
+            else centroids.locate(place.postcode),
+            district=district_of(place.postcode) if place.postcode else None,
+            area=area_of(place.postcode) if place.postcode else None,
+            address=", ".join(p for p in (place.name, place.address, place.postcode) if p) or None,
+        )
+        for place in record.locations
+    )
+    base = Suggestion(
+        activity_id=activity_id,
+        name=record.name,
+        organisation=record.organisation.name,
+        description=record.description,
+        sessions=sessions,
+        by_appointment=record.by_appointment,
+        modes=record.modes,
+        address=places[0].address if places else None,
+        free=record.free,
+        cost=record.cost,
+        phone=record.phone,
+        email=record.email,
+        url=record.url,
+        how_to_join=record.how_to_join,
+    )
+    words = " ".join([record.name, record.description, *record.taxonomy_terms])
+    return IndexedActivity(
+        id=activity_id,
+        position=position,
+        sort_name=f"{record.name.lower()}\0{activity_id}",
+        base=base,
+        organisation_key=organisation_key,
+        need_areas=frozenset(record.need_areas),
+        terms=activity_terms(words),
+        name_terms=activity_terms(record.name),
+        modes=frozenset(record.modes),
+        format=record.format,
+        free=record.free,
+        minimum_age=record.minimum_age,
+        maximum_age=record.maximum_age,
+        slots=frozenset(t[0] for t in timed),
+        timed_sessions=tuple(timed),
+        places=places,
+    )
+
+
+def part_of_day(starts: str | None) -> str | None:
+    if starts is None:
+        return None
+    if starts < MORNING_ENDS:
+        return "morning"
+    return "afternoon" if starts < AFTERNOON_ENDS else "evening"
+
+
+def slots_of(day: int, starts: str | None, ends: str | None) -> list[str]:
+    """The FREE_TIMES a session on `day` from `starts` to `ends` falls in."""
+    if day >= 5:
+        return ["weekend"]
+    if starts is None:
+        return ["weekday_morning", "weekday_afternoon", "weekday_evening"]
+    end = ends if ends and ends > starts else starts
+    slots = []
+    if starts < MORNING_ENDS:
+        slots.append("weekday_morning")
+    if starts < AFTERNOON_ENDS and end > MORNING_ENDS:
+        slots.append("weekday_afternoon")
+    if end > AFTERNOON_ENDS or starts >= AFTERNOON_ENDS:
+        slots.append("weekday_evening")
+    return slots
+
+
+# --- One person ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    """A profile worked out once per search: where they are, their words."""
+
+    profile: Profile
+    point: Point | None
+    district: str | None
+    area: str | None
+    words: tuple[PersonWord, ...]
+    modes: frozenset[str]
+    free_times: frozenset[str]
+    declined: frozenset[str]
+    wants_something: bool  # named a need area or said something we can look for
+    limits_times: bool  # said they are free only at some times
+    all_modes: bool  # can take part in every way
+
+    @classmethod
+    def of(cls, profile: Profile, centroids: Centroids, synonyms: Synonyms) -> Person:
+        postcode = normalise_postcode(profile.postcode)
+        words = tuple(synonyms.person_words(profile.what_matters or ""))
+        return cls(
+            profile=profile,
+            point=centroids.locate(postcode),
+            district=district_of(postcode) if postcode else None,
+            area=area_of(postcode) if postcode else None,
+            words=words,
+            modes=frozenset(profile.modes),
+            free_times=frozenset(profile.free_times),
+            declined=frozenset(profile.declined),
+            wants_something=bool(profile.need_areas or words),
+            limits_times=not frozenset(profile.free_times) >= ALL_FREE_TIMES,
+            all_modes=set(MODES) <= set(profile.modes),
+        )
+
+
+@dataclass(frozen=True)
+class Distances:
+    """How far each activity's nearest place is from one person, worked out for
+    every activity at once (`DirectoryIndex` does it with numpy): by activity
+    position, `miles` is math.inf when the activity has no place on the map, and
+    `place` is the index of the nearest of its places."""
+
+    miles: list[float]
+    place: list[int]
+
+
+@dataclass(slots=True)  # not frozen: one is made per candidate, and frozen ones are slower to make
+class Match:
+    score: float
+    distance: float | None
+    activity: IndexedActivity
+    needs: tuple[str, ...]
+    word: WordHit | None  # the first of their words it matched
+    ways: frozenset[str]  # the modes both offered and possible for them
+    place: Place | None
+    same_district: bool
+    order: tuple[float, float, str]  # best first: score, then nearest, then name
+
+
+def match(
+    activity: IndexedActivity,
+    person: Person,
+    distances: Distances = Distances([], []),
+    words: Mapping[int, WordScore] | None = None,
+) -> Match | None:
+    """The activity's score for this person, or None when a hard filter leaves it out.
+
+    `words` is what `score_words` found for this person (worked out once for all
+    activities from the word index); without it, their words are looked for here.
+    This runs for every candidate, so the cheapest filters come first."""
+    profile = person.profile
+    if activity.id in person.declined or not _age_fits(activity, profile.age):
+        return None
+    ways = activity.modes if person.all_modes else activity.modes & person.modes
+    if not ways:
+        return None
+    if profile.free_only and activity.free is False:
+        return None
+    if person.limits_times and activity.slots and activity.slots.isdisjoint(person.free_times):
+        return None
+
+    place, distance, same_district = _where(activity, person, ways, distances)
+    if "in_person" in ways and not reachable_in_person(distance, same_district, place, person):
+        ways = ways - {"in_person"}
+        if not ways:
+            return None
+        place, distance, same_district = None, None, False
+
+    needs = (
+        tuple(need for need in profile.need_areas if need in activity.need_areas)
+        if profile.need_areas
+        else ()
+    )
+    if words is None:
+        word_score, word = score_words([activity], person.words).get(activity.position, (0.0, None))
+    else:
+        word_score, word = words.get(activity.position, (0.0, None))
+    relevance = NEED * min(len(needs), MAX_NEEDS) + word_score
+    if person.wants_something and relevance == 0:
+        return None
+
+    score = relevance
+    if activity.format and profile.group in ("group", "one_to_one"):
+        score += FORMAT if activity.format == profile.group else -FORMAT
+    if person.limits_times and not activity.slots.isdisjoint(person.free_times):
+        score += TIME
+    if activity.free:
+        score += FREE
+    if distance is not None:
+        score += NEAR * max(0.0, 1.0 - distance / (profile.max_miles or NEAR_SCALE_MILES))
+    elif same_district:
+        score += SAME_DISTRICT
+    elif place is not None and person.area and place.area == person.area:
+        score += SAME_AREA
+    order = (-score, math.inf if distance is None else distance, activity.sort_name)
+    return Match(score, distance, activity, needs, word, ways, place, same_district, order)
+
+
+def _age_fits(activity: IndexedActivity, age: int | None) -> bool:
+    if age is None:  # the bot is for adults: leave out what is only for children
+        return activity.maximum_age is None or activity.maximum_age >= ADULT_AGE
+    if activity.minimum_age is not None and age < activity.minimum_age:
+        return False
+    return activity.maximum_age is None or age <= activity.maximum_age
+
+
+def _where(
+    activity: IndexedActivity, person: Person, ways: frozenset[str], distances: Distances
+) -> tuple[Place | None, float | None, bool]:
+    """The activity's place nearest to them, how far, and whether it is in
+    their postcode district."""
+    if "in_person" not in ways or not activity.places:
+        return None, None, False
+    best: Place | None = None
+    best_distance: float | None = None
+    if person.point is not None and distances.miles:
+        miles = distances.miles[activity.position]
+        if miles != math.inf:
+            best, best_distance = activity.places[distances.place[activity.position]], miles
+    elif person.point is not None:
+        for place in activity.places:
+            if place.point is not None:
+                miles = distance_miles(person.point, place.point)
+                if best_distance is None or miles < best_distance:
+                    best, best_distance = place, miles
+    if best is None:
+        best = next(
+            (p for p in activity.places if person.district and p.district == person.district),
+            activity.places[0],
+        )
+    return best, best_distance, bool(person.district and best.district == person.district)
+
+
+def reachable_in_person(
+    distance: float | None, same_district: bool, place: Place | None, person: Person
+) -> bool:
+    """Within the distance they can travel; without coordinates to measure with,
+    in their postcode area (the district fallback)."""
+    limit = person.profile.max_miles
+    if limit is None or place is None:
+        return True
+    if distance is not None:
+        return distance <= limit
+    if person.point is not None and place.point is None and place.area is None:
+        return True  # the activity gave no postcode: we cannot tell, so we don't guess
+    if person.area is None:
+        return True
+    return same_district or place.area == person.area
+
+
+#: (what they said, what it matched, whether through a synonym)
+WordHit = tuple[str, str, bool]
+#: (score for all their words found, the first of them)
+WordScore = tuple[float, WordHit | None]
+
+
+def score_words(
+    activities: Sequence[IndexedActivity],
+    words: Sequence[PersonWord],
+    postings: Mapping[str, Sequence[int]] | None = None,
+) -> dict[int, WordScore]:
+    """Which activities use which of their words, by activity position.
+
+    A word of theirs in an activity counts most, a synonym of it less, and
+    either counts a little more in the activity's name; at most MAX_WORDS of
+    their words count. Synonyms in the name are preferred as the word to
+    mention: they say best what the activity is. With `postings` (term ->
+    positions, the index's word index) only activities using a word are
+    visited; without, `activities` are scanned."""
+    by_position = {a.position: a for a in activities} if postings is None else None
+    found: dict[int, list[Any]] = {}
+    for word in words:
+        own_key = word.terms[0][0]
+        hits: dict[int, tuple[str, str]] = {}
+        for key, about in word.terms[1:]:
+            for position in _positions(key, postings, by_position):
+                earlier = hits.get(position)
+                if earlier is None:
+                    hits[position] = (key, about)
+                else:
+                    name_terms = _activity(position, activities, by_position).name_terms
+                    if key in name_terms and earlier[0] not in name_terms:
+                        hits[position] = (key, about)
+        for position in _positions(own_key, postings, by_position):
+            hits[position] = (own_key, word.said)  # their own word wins
+        for position, (key, about) in hits.items():
+            entry = found.get(position)
+            if entry is None:
+                entry = found[position] = [0.0, None, 0]
+            elif entry[2] >= MAX_WORDS:
+                continue
+            direct = key == own_key
+            in_name = key in _activity(position, activities, by_position).name_terms
+            entry[0] += (WORD if direct else SYNONYM) + (WORD_IN_NAME if in_name else 0.0)
+            if entry[1] is None:
+                entry[1] = (word.said, word.said if direct else about, not direct)
+            entry[2] += 1
+    return {position: (entry[0], entry[1]) for position, entry in found.items()}
+
+
+def _positions(
+    key: str,
+    postings: Mapping[str, Sequence[int]] | None,
+    by_position: Mapping[int, IndexedActivity] | None,
+) -> Iterable[int]:
+    if postings is not None:
+        return postings.get(key, ())
+    assert by_position is not None
+    return [position for position, a in by_position.items() if key in a.terms]
+
+
+def _activity(
+    position: int,
+    activities: Sequence[IndexedActivity],
+    by_position: Mapping[int, IndexedActivity] | None,
+) -> IndexedActivity:
+    return by_position[position] if by_position is not None else activities[position]
+
+
+# --- Reasons and pages ----------------------------------------------------------------
+
+
+def reasons(m: Match, person: Person) -> tuple[Reason, ...]:
+    found: list[Reason] = []
+    if m.word is not None:
+        said, matched, synonym = m.word
+        found.append(Reason("words", {"word": said, "matched": matched, "synonym": synonym}))
+    elif m.needs:
+        found.append(Reason("need", {"need_area": m.needs[0]}))
+    if m.activity.format in ("group", "one_to_one"):
+        found.append(Reason(m.activity.format))
+    if "in_person" in m.ways and m.distance is not None:
+        found.append(Reason("near", {"miles": round(m.distance, 1)}))
+    elif "in_person" in m.ways and m.same_district:
+        found.append(Reason("district", {"district": person.district}))
+    elif "in_person" not in m.ways and "online" in m.ways:
+        found.append(Reason("online"))
+    elif "in_person" not in m.ways and "phone" in m.ways:
+        found.append(Reason("phone"))
+    session = _session_for(m.activity, person)
+    if session is not None:
+        _, day, part, weekly = session
+        found.append(Reason("time", {"day": day, "part": part, "weekly": weekly}))
+    if m.activity.free:
+        found.append(Reason("free"))
+    return tuple(found)
+
+
+def _session_for(
+    activity: IndexedActivity, person: Person
+) -> tuple[str, int, str | None, bool] | None:
+    for session in activity.timed_sessions:
+        if session[0] in person.free_times:
+            return session
+    return None
+
+
+def suggestion(m: Match, person: Person) -> Suggestion:
+    address = m.place.address if m.place is not None else m.activity.base.address
+    return replace(
+        m.activity.base,
+        distance_miles=round(m.distance, 1) if m.distance is not None else None,
+        address=address,
+        reasons=reasons(m, person),
+    )
+
+
+def ranked(
+    activities: Iterable[IndexedActivity],
+    person: Person,
+    distances: Distances = Distances([], []),
+    words: Mapping[int, WordScore] | None = None,
+) -> list[Match]:
+    """Every activity that passes the filters, best first."""
+    if words is None:
+        activities = list(activities)
+        words = score_words(activities, person.words)
+    found = [m for m in (match(a, person, distances, words) for a in activities) if m is not None]
+    found.sort(key=attrgetter("order"))
+    return found
+
+
+def vary(matches: list[Match], n: int, pages: list[list[Match]], upto: int) -> None:
+    """Extend `pages` (taken from the front of `matches`, which is consumed) until
+    they hold at least `upto` suggestions. A page takes the best activities with
+    at most MAX_PER_ORGANISATION from one organisation, and only fills up beyond
+    that when no other organisation has anything left."""
+    while matches and sum(len(p) for p in pages) < upto:
+        page: list[int] = []
+        per_organisation: dict[str, int] = {}
+        for i, m in enumerate(matches):
+            key = m.activity.organisation_key
+            if per_organisation.get(key, 0) < MAX_PER_ORGANISATION:
+                page.append(i)
+                per_organisation[key] = per_organisation.get(key, 0) + 1
+                if len(page) == n:
+                    break
+        for i in range(len(matches)):
+            if len(page) == n:
+                break
+            if i not in page:
+                page.append(i)
+        page.sort()
+        pages.append([matches[i] for i in page])
+        for i in reversed(page):
+            del matches[i]

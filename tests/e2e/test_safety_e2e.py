@@ -1,0 +1,33 @@
+"""Crisis language through python-telegram-bot: the reply within the same update,
+the team chat alerted, and the conversation carries on where it was."""
+
+from __future__ import annotations
+
+from tests.e2e.conftest import Running
+from tests.e2e.test_referral_e2e import CHAT, REFERRAL, act
+from tests.standin.server import BotApiStandIn
+
+TEAM = -1001234
+
+
+async def test_crisis_mid_referral_and_after_handoff(running: Running, api: BotApiStandIn) -> None:
+    await running.stop()
+    running.settings = running.settings.model_copy(update={"staff_chat_id": TEAM})
+    await running.start()
+    for how, what in REFERRAL[:5]:
+        await act(running, api, how, what)
+    await act(running, api, "type", "tbh i just wanna end it all")
+    reply, question = api.messages_to(CHAT)[-2:]
+    assert "116 123" in reply.plain_text and "999" in reply.plain_text
+    assert question.plain_text.startswith("Thank you for telling me.")  # need areas, again
+    [alert] = api.messages_to(TEAM)
+    assert "Urgent" in alert.plain_text and "tbh" not in alert.plain_text
+    for how, what in REFERRAL[5:]:  # carries on where it was
+        await act(running, api, how, what)
+    assert "Your reference is SP-" in api.messages_to(CHAT)[-1].plain_text
+
+    await act(running, api, "type", "i have taken all my tablets")
+    assert "999" in api.messages_to(CHAT)[-1].plain_text
+    assert len(api.messages_to(TEAM)) == 1  # the open alert is updated, not repeated
+    assert "2 messages like this" in api.messages_to(TEAM)[0].plain_text
+    assert api.rejected == [] and api.unanswered_callback_queries() == []

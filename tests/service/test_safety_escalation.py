@@ -1,0 +1,107 @@
+"""Crisis language at any point: the crisis reply at once, an urgent case at the top
+of the queue, one alert for the team, and the conversation kept where it was."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from bot.app import messages_for
+from bot.config import Settings
+from bot.service import PatientService
+from bot.store import Database
+from bot.store.models import Case, CaseEntry, Conversation, OutboxMessage, Patient, SafetyAlert
+from tests.fakes import FakeDirectory
+from tests.service.test_patient_service import Chat
+
+TEAM = -100777
+SUNDAY_NIGHT = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)
+
+
+def team_chat(db: Database, clock: datetime = SUNDAY_NIGHT) -> Chat:
+    chat = Chat(db)
+    settings = Settings(staff_chat_id=TEAM, organisation_name="Test Team")
+    chat.service = PatientService(db, messages_for(settings), FakeDirectory, settings, clock=lambda: clock)
+    return chat
+
+
+async def outbox(db: Database, chat_id: int) -> list[OutboxMessage]:
+    async with db.sessions() as s:
+        rows = await s.execute(select(OutboxMessage).where(OutboxMessage.chat_id == chat_id).order_by(OutboxMessage.id))
+        return list(rows.scalars())
+
+
+async def test_crisis_mid_referral_gets_the_reply_an_alert_and_keeps_the_place(database: Database) -> None:
+    chat = team_chat(database)
+    await chat.walk_to("postcode")
+    handled = await chat.send("honestly i dont want to be here anymore")
+    async with database.sessions() as s:
+        sent = [await s.get(OutboxMessage, i) for i in handled.outbox_ids]
+        case = (await s.execute(select(Case))).scalar_one()
+        conv = (await s.execute(select(Conversation))).scalar_one()
+        entries = (await s.execute(select(CaseEntry.kind, CaseEntry.text))).all()
+    patient_texts = [r.payload["text"] for r in sent if r and r.chat_id == chat.chat_id]
+    assert "116 123" in patient_texts[0] and "999" in patient_texts[0]
+    assert "postcode" in patient_texts[-1]  # the question they were on, again
+    assert conv.state == "postcode" and "postcode" not in conv.answers
+    assert case.urgent and case.status == "waiting"
+    assert ("crisis_message", "honestly i dont want to be here anymore") in entries
+    alert_rows = await outbox(database, TEAM)
+    assert len(alert_rows) == 1
+    card = alert_rows[0].payload["text"]
+    assert case.reference in card and "suicide" in card and "Out of hours" in card
+    assert "be here" not in card and "Alex" not in card  # no free text, no name in a group
+    # The next message carries on exactly where they were.
+    await chat.send("L20")
+    async with database.sessions() as s:
+        conv = (await s.execute(select(Conversation))).scalar_one()
+    assert conv.state == "mode" and conv.answers["postcode"] == "L20"
+
+
+async def test_repeated_crisis_messages_update_one_alert(database: Database) -> None:
+    chat = team_chat(database)
+    await chat.walk_to("what_matters")
+    await chat.send("i want to kill myself")
+    await chat.send("ive got the tablets saved up")
+    async with database.sessions() as s:
+        alert = (await s.execute(select(SafetyAlert))).scalar_one()
+    assert alert.count == 2
+    rows = await outbox(database, TEAM)
+    assert [r.action for r in rows] == ["send", "edit"]
+    assert "2 messages like this" in rows[-1].payload["text"]
+
+
+async def test_crisis_before_consent_opens_an_urgent_case_that_declining_does_not_delete(database: Database) -> None:
+    chat = team_chat(database)
+    await chat.send("/start")
+    await chat.send("he hits me and im scared to go home")
+    await chat.tap("decline")
+    async with database.sessions() as s:
+        case = (await s.execute(select(Case))).scalar_one()
+        patients = (await s.execute(select(Patient))).scalars().all()
+    assert case.urgent and len(patients) == 1
+    rows = await outbox(database, chat.chat_id)
+    assert any("0808 2000 247" in r.payload["text"] for r in rows)  # National Domestic Abuse Helpline
+
+
+async def test_crisis_after_handoff_is_kept_on_the_case_and_alerts(database: Database) -> None:
+    chat = team_chat(database, clock=datetime(2026, 11, 23, 11, 0, tzinfo=UTC))  # Monday 11:00
+    await chat.walk_to("end")
+    await chat.send("I took an overdose an hour ago")
+    async with database.sessions() as s:
+        case = (await s.execute(select(Case))).scalar_one()
+        kinds = (await s.execute(select(CaseEntry.kind))).scalars().all()
+    assert case.urgent and "patient_message" in kinds and "crisis_message" in kinds
+    card = (await outbox(database, TEAM))[0].payload["text"]
+    assert "medical emergency" in card and "Out of hours" not in card
+
+
+async def test_everyday_idioms_do_not_alarm(database: Database) -> None:
+    chat = team_chat(database)
+    await chat.walk_to("what_matters")
+    await chat.send("I'm dying to try the choir, and killing time at home is boring")
+    assert await outbox(database, TEAM) == []
+    async with database.sessions() as s:
+        conv = (await s.execute(select(Conversation))).scalar_one()
+    assert conv.state == "need_areas"
