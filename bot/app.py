@@ -6,10 +6,10 @@ import logging
 from dataclasses import dataclass
 
 from bot.config import Settings
+from bot.directory import directory_version, load_directory
 from bot.messages import Messages
 from bot.service import PatientService
 from bot.store import Database
-from bot.directory import directory_version, load_directory
 from flows.directory import Directory
 
 log = logging.getLogger(__name__)

@@ -26,9 +26,7 @@ def parse_working_hours(value: str) -> tuple[set[int], time, time]:
     match = re.fullmatch(r"\s*(\w{3})(?:-(\w{3}))?\s+(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})\s*", value)
     first, last = (match[1].lower(), (match[2] or match[1]).lower()) if match else ("", "")
     if not match or first not in DAYS or last not in DAYS:
-        raise ValueError(
-            f"WORKING_HOURS={value!r} should look like Mon-Fri 09:00-17:00"
-        )
+        raise ValueError(f"WORKING_HOURS={value!r} should look like Mon-Fri 09:00-17:00")
     days = set(range(DAYS.index(first), DAYS.index(last) + 1))
     start, end = time(int(match[3]), int(match[4])), time(int(match[5]), int(match[6]))
     return days, start, end

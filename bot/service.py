@@ -32,6 +32,7 @@ from bot.store.models import (
     OutboxMessage,
     Patient,
     ProcessedUpdate,
+    SafetyAlert,
     WellbeingScore,
     utcnow,
 )
@@ -131,7 +132,9 @@ class PatientService:
             outbox_ids = await self._write_replies(
                 session, inbound, conversation, result.replies, result.answers
             )
-            if (forgotten or result.state == "new") and not await self._has_urgent_case(session, patient.id):
+            if (forgotten or result.state == "new") and not await self._has_urgent_case(
+                session, patient.id
+            ):
                 # Nothing of theirs is kept: not even that they talked to us. (An
                 # urgent case is kept: vital interests come before consent.)
                 await session.delete(patient)
@@ -240,6 +243,66 @@ class PatientService:
                         "patient forgotten", extra={"patient_id": patient.id, "reason": reason}
                     )
         return forgotten
+
+    async def _raise_alert(
+        self,
+        session: AsyncSession,
+        patient: Patient,
+        answers: dict[str, Any],
+        category: str,
+        text: str,
+        reasons: tuple[str, ...],
+    ) -> None:
+        """Flag the case urgent, first in the queue; tell the team once per open alert."""
+        now = self.clock()
+        case = await latest_case(session, patient.id)
+        if case is None or case.status == "closed":
+            # Only what is needed: who (the chat, to reach them) and why.
+            summary = referral.case_summary(answers)
+            summary["opened_because"] = "crisis language"
+            case = await self._open_case(session, patient, summary)
+            answers.setdefault("case_reference", case.reference)
+        case.urgent = True
+        session.add(CaseEntry(case_id=case.id, kind="crisis_message", text=text, at=now))
+        session.add(
+            CaseEntry(case_id=case.id, kind="safety_screening", at=now,
+                      text=f"{category}: " + "; ".join(reasons))
+        )  # fmt: skip
+        alert = (
+            await session.execute(
+                select(SafetyAlert)
+                .where(SafetyAlert.case_id == case.id, SafetyAlert.seen_at.is_(None))
+                .order_by(SafetyAlert.id.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        out_of_hours = not self.settings.is_working_time(now)
+        if alert is None:
+            alert = SafetyAlert(case_id=case.id, category=category, first_at=now, last_at=now,
+                                count=1, out_of_hours=out_of_hours)  # fmt: skip
+            session.add(alert)
+        else:
+            alert.count += 1
+            alert.last_at = now
+            alert.out_of_hours = alert.out_of_hours or out_of_hours
+            if ALERT_ORDER.index(category) < ALERT_ORDER.index(alert.category):
+                alert.category = category
+        log.warning(
+            "safety alert", extra={"case_id": case.id, "category": category, "count": alert.count}
+        )
+        if self.settings.staff_chat_id is None:
+            return
+        card = self.messages.render(
+            "staff/safety_alert", case=case, alert=alert, zone=self.settings.zone
+        )
+        team = Outbox(session, "telegram", self.settings.staff_chat_id, now)
+        previous = await session.get(OutboxMessage, alert.outbox_id) if alert.outbox_id else None
+        if previous is not None:
+            team.edit(previous, card, [])
+        else:
+            row = team.send(card)
+            await session.flush()
+            alert.outbox_id = row.id
 
     async def _open_case(
         self, session: AsyncSession, patient: Patient, summary: dict[str, Any]

@@ -219,7 +219,10 @@ def test_suggestions_show_three_with_reasons_then_others_then_wrap() -> None:
     shown = p.question().context["suggestions"]
     assert [s.activity_id for s in shown] == ["walk-1", "knit-1", "call-1"]
     text = p.render_all()[-1]
-    assert "Bootle Walking Football" in text and "0.8 miles from you, and you said you'd like to be more active" in text
+    assert (
+        "Bootle Walking Football" in text
+        and "0.8 miles from you, and you said you'd like to be more active" in text
+    )
     p.tap("others")
     assert [s.activity_id for s in p.question().context["suggestions"]] == ["debt-1"]
     p.tap("others")

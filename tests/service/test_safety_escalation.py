@@ -22,17 +22,23 @@ SUNDAY_NIGHT = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)
 def team_chat(db: Database, clock: datetime = SUNDAY_NIGHT) -> Chat:
     chat = Chat(db)
     settings = Settings(staff_chat_id=TEAM, organisation_name="Test Team")
-    chat.service = PatientService(db, messages_for(settings), FakeDirectory, settings, clock=lambda: clock)
+    chat.service = PatientService(
+        db, messages_for(settings), FakeDirectory, settings, clock=lambda: clock
+    )
     return chat
 
 
 async def outbox(db: Database, chat_id: int) -> list[OutboxMessage]:
     async with db.sessions() as s:
-        rows = await s.execute(select(OutboxMessage).where(OutboxMessage.chat_id == chat_id).order_by(OutboxMessage.id))
+        rows = await s.execute(
+            select(OutboxMessage).where(OutboxMessage.chat_id == chat_id).order_by(OutboxMessage.id)
+        )
         return list(rows.scalars())
 
 
-async def test_crisis_mid_referral_gets_the_reply_an_alert_and_keeps_the_place(database: Database) -> None:
+async def test_crisis_mid_referral_gets_the_reply_an_alert_and_keeps_the_place(
+    database: Database,
+) -> None:
     chat = team_chat(database)
     await chat.walk_to("postcode")
     handled = await chat.send("honestly i dont want to be here anymore")
@@ -72,7 +78,9 @@ async def test_repeated_crisis_messages_update_one_alert(database: Database) -> 
     assert "2 messages like this" in rows[-1].payload["text"]
 
 
-async def test_crisis_before_consent_opens_an_urgent_case_that_declining_does_not_delete(database: Database) -> None:
+async def test_crisis_before_consent_opens_an_urgent_case_that_declining_does_not_delete(
+    database: Database,
+) -> None:
     chat = team_chat(database)
     await chat.send("/start")
     await chat.send("he hits me and im scared to go home")
@@ -82,7 +90,9 @@ async def test_crisis_before_consent_opens_an_urgent_case_that_declining_does_no
         patients = (await s.execute(select(Patient))).scalars().all()
     assert case.urgent and len(patients) == 1
     rows = await outbox(database, chat.chat_id)
-    assert any("0808 2000 247" in r.payload["text"] for r in rows)  # National Domestic Abuse Helpline
+    assert any(
+        "0808 2000 247" in r.payload["text"] for r in rows
+    )  # National Domestic Abuse Helpline
 
 
 async def test_crisis_after_handoff_is_kept_on_the_case_and_alerts(database: Database) -> None:
