@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from bot.safety.patterns import PatternError, PhraseCompiler
-from bot.safety.text import Normaliser
+from bot.safety.text import Normaliser, english_words
 
 RULES_FILE = Path(__file__).with_name("rules.yaml")
 
@@ -104,6 +104,7 @@ def build_rules(data: Any, *, source: str = "rules.yaml") -> RuleSet:
         fuzzy_targets=_list(fuzzy, "targets", source),
         fuzzy_protect=_list(fuzzy, "protect", source),
         fuzzy_min_length=int(fuzzy.get("min_length", 5)),
+        dictionary=english_words(),
     )
 
     groups = data.get("groups") or {}

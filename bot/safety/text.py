@@ -13,9 +13,12 @@ live"):
    and clause breaks (, : brackets, a dash between spaces).
 3. Each word is cleaned: apostrophes dropped ("'s" and "n't" handled), digits
    used as letters read as letters ("d1e"), letters repeated three or more times
-   collapsed ("dieee"), a dropped final g restored ("cuttin"), and a word the
-   rules do not know that is one or two edits from a word the rules care about
-   ("sucidal") corrected with rapidfuzz.
+   collapsed ("dieee"), a dropped final g restored ("cuttin"), a doubled letter
+   typed by mistake removed ("myselff"), and a word the rules do not know that
+   is one or two edits from a word the rules care about ("sucidal") corrected
+   with rapidfuzz. These last three never touch a real English word (the
+   pyspellchecker word list): without that check "stranger" would be read as
+   "strangled", "overjoyed" as "overdosed" and "rapped" as "raped".
 4. The spelling table from rules.yaml replaces words and short phrases
    ("kms" -> "kill myself", "dont" -> "do not", "my self" -> "myself").
 5. Each word is stemmed (Snowball English, via PyStemmer) so "kill", "killing"
@@ -31,6 +34,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 
 import Stemmer
 from rapidfuzz import process
@@ -88,6 +92,15 @@ class Prepared:
         return self.text[self.tokens[first].start : self.tokens[last].end]
 
 
+@cache
+def english_words() -> frozenset[str]:
+    """Real English words (pyspellchecker's list, ~160,000 with inflections),
+    loaded once. Used only to leave real words alone, never to correct."""
+    from spellchecker import SpellChecker
+
+    return frozenset(SpellChecker(language="en", distance=1).word_frequency.keys())
+
+
 def prepare_text(text: str) -> str:
     """Fold the ways the same letters can be typed into one."""
     text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES)
@@ -108,6 +121,7 @@ class Normaliser:
         fuzzy_targets: Iterable[str] = (),
         fuzzy_protect: Iterable[str] = (),
         fuzzy_min_length: int = 5,
+        dictionary: frozenset[str] = frozenset(),
     ) -> None:
         self._stemmer = Stemmer.Stemmer("english")
         self._phrases: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -123,6 +137,7 @@ class Normaliser:
         self._cleaned: dict[str, tuple[str, ...]] = {}
         self._fuzzy_targets = tuple(sorted({prepare_text(t) for t in fuzzy_targets}))
         self._protect = frozenset(prepare_text(w) for w in fuzzy_protect)
+        self._english = dictionary
         self._fuzzy_min_length = fuzzy_min_length
         self._vocab_surfaces: frozenset[str] = frozenset()
         self._vocab_stems: frozenset[str] = frozenset()
@@ -211,7 +226,7 @@ class Normaliser:
                 word = twice
         if word in self._keys or self._known(word):
             return [word]
-        if word in self._protect:
+        if word in self._protect or word in self._english:
             return [word]
         if word.endswith("in") and self._known(word + "g"):
             return [word + "g"]

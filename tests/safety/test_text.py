@@ -59,8 +59,34 @@ def test_spellings_are_read_as_meant(normaliser: Normaliser, written: str, read:
 
 @pytest.mark.parametrize(
     "word",
-    # real words one or two letters from a word the rules care about
-    ["overdone", "overdue", "within", "stranded", "seizes", "suicides"],
+    # Real words one or two edits from a word the rules care about. Each was
+    # "corrected" into the word on the right before real English words were
+    # protected: stranger/strangled, overjoyed/overdosed, rapped/raped...
+    [
+        "stranger",
+        "strangely",
+        "estranged",
+        "overjoyed",
+        "overcome",
+        "overused",
+        "overdone",
+        "overdue",
+        "conscious",
+        "subconscious",
+        "rapped",
+        "rapping",
+        "smoother",
+        "wee",
+        "hopping",
+        "thin",
+        "loose",
+        "career",
+        "raisin",
+        "within",
+        "stranded",
+        "seizes",
+        "suicides",
+    ],
 )
 def test_real_words_are_not_corrected(normaliser: Normaliser, word: str) -> None:
     assert words(normaliser, word) == [word]
