@@ -24,6 +24,11 @@ the line starting with a space, e.g. " want=wanted to=to die=die ". A compiled
 phrase consumes whole tokens, so it can never match inside a word. Every `...`
 becomes a capturing group, so the screener can see which words filled the gap
 (a "not" there is a denial, a "not" that is part of the phrase is not).
+
+Each compiled phrase also reports the stems it *needs*: a set such that no
+message without at least one of them can match (None when no such set can be
+told, e.g. a phrase made only of gaps). The screener skips a rule whose needs
+are absent, which keeps a screen well under a millisecond.
 """
 
 from __future__ import annotations
@@ -50,6 +55,98 @@ _LEXEME = re.compile(
     )""",
     re.VERBOSE,
 )
+
+
+Needs = frozenset[str] | None
+Compiled = tuple[str, Needs]
+
+# Words in almost every message: a poor choice for what a phrase needs.
+_COMMON = frozenset(
+    [
+        "i",
+        "me",
+        "my",
+        "to",
+        "the",
+        "a",
+        "an",
+        "and",
+        "is",
+        "be",
+        "it",
+        "of",
+        "in",
+        "on",
+        "at",
+        "not",
+        "do",
+        "have",
+        "am",
+        "you",
+        "he",
+        "she",
+        "they",
+        "that",
+        "this",
+        "for",
+        "with",
+        "so",
+        "but",
+        "was",
+        "are",
+        "will",
+        "would",
+        "can",
+        "could",
+        "just",
+        "get",
+        "go",
+        "want",
+        "if",
+        "when",
+        "what",
+        "there",
+        "here",
+        "out",
+        "over",
+        "like",
+        "all",
+        "some",
+        "no",
+        "never",
+        "one",
+        "up",
+        "down",
+        "now",
+        "then",
+        "about",
+        "as",
+        "by",
+        "from",
+        "or",
+        "off",
+        "realli",
+        "veri",
+    ]
+)
+
+
+def _union(needs: list[Needs]) -> Needs:
+    if any(n is None for n in needs):
+        return None
+    return frozenset().union(*needs)  # type: ignore[arg-type]
+
+
+def _pick(needs: list[Needs]) -> Needs:
+    """The most selective of the needs of a sequence's parts (all are required)."""
+    known = [n for n in needs if n]
+    if not known:
+        return None
+
+    def score(n: frozenset[str]) -> tuple[int, int, int]:
+        return (sum(w in _COMMON for w in n), len(n), -min(len(w) for w in n))
+
+    return min(known, key=score)
 
 
 class PatternError(ValueError):
@@ -92,27 +189,29 @@ class PhraseCompiler:
         self._group_sources = groups
         self._words = words
         self._stem = stem
-        self._group_regex: dict[str, str] = {}
+        self._group_regex: dict[str, Compiled] = {}
         self._compiling: list[str] = []
         self.vocabulary = Vocabulary()
 
-    def compile(self, source: str) -> str:
-        """Regex source for one phrase; the match starts with the space before
-        its first token and ends with the space after its last."""
+    def compile(self, source: str) -> Compiled:
+        """Regex source for one phrase, and the stems it needs. The match
+        starts with the space before its first token and ends with the space
+        after its last."""
         lexemes = list(_lex(source))
         if not lexemes:
             raise PatternError("empty phrase")
         parser = _Parser(lexemes, source, self)
-        body = parser.alternatives()
+        body, needs = parser.alternatives()
         if parser.pos != len(lexemes):
             raise PatternError(f"unexpected {lexemes[parser.pos][1]!r} in phrase {source!r}")
-        return " " + body
+        return " " + body, needs
 
-    def compile_any(self, sources: list[str]) -> str:
+    def compile_any(self, sources: list[str]) -> Compiled:
         """One regex for a list of phrases (any of them)."""
-        return "|".join(f"(?:{self.compile(s)})" for s in sources)
+        compiled = [self.compile(s) for s in sources]
+        return "|".join(f"(?:{r})" for r, _ in compiled), _union([n for _, n in compiled])
 
-    def group(self, name: str) -> str:
+    def group(self, name: str) -> Compiled:
         if name in self._group_regex:
             return self._group_regex[name]
         if name not in self._group_sources:
@@ -130,27 +229,30 @@ class PhraseCompiler:
                     raise PatternError(f"unexpected {lexemes[parser.pos][1]!r} in @{name}")
         finally:
             self._compiling.pop()
-        regex = "(?:" + "|".join(parts) + ")"
-        self._group_regex[name] = regex
-        return regex
+        compiled = "(?:" + "|".join(r for r, _ in parts) + ")", _union([n for _, n in parts])
+        self._group_regex[name] = compiled
+        return compiled
 
-    def words(self, run: list[str]) -> str:
+    def words(self, run: list[str]) -> Compiled:
         try:
             words = self._words(" ".join(run))
         except ValueError as exc:
             raise PatternError(str(exc)) from None
         out = []
+        needs: list[Needs] = []
         for word in words:
             stem = self._stem(word)
             self.vocabulary.surfaces.add(word)
             self.vocabulary.stems.add(stem)
             out.append(_STEM.format(stem=re.escape(stem)))
-        return "".join(out)
+            needs.append(frozenset({stem}))
+        return "".join(out), _pick(needs)
 
-    def surface(self, word: str) -> str:
+    def surface(self, word: str) -> Compiled:
+        stem = self._stem(word)
         self.vocabulary.surfaces.add(word)
-        self.vocabulary.stems.add(self._stem(word))
-        return _SURFACE.format(surface=re.escape(word))
+        self.vocabulary.stems.add(stem)
+        return _SURFACE.format(surface=re.escape(word)), frozenset({stem})
 
 
 class _Parser:
@@ -163,17 +265,17 @@ class _Parser:
     def peek(self) -> str | None:
         return self.lexemes[self.pos][0] if self.pos < len(self.lexemes) else None
 
-    def alternatives(self) -> str:
+    def alternatives(self) -> Compiled:
         options = [self.sequence()]
         while self.peek() == "bar":
             self.pos += 1
             options.append(self.sequence())
         if len(options) == 1:
             return options[0]
-        return "(?:" + "|".join(options) + ")"
+        return "(?:" + "|".join(r for r, _ in options) + ")", _union([n for _, n in options])
 
-    def sequence(self) -> str:
-        out: list[str] = []
+    def sequence(self) -> Compiled:
+        out: list[Compiled] = []
         run: list[str] = []  # consecutive plain words, normalised together
         while self.peek() not in (None, "close", "bar"):
             kind, text = self.lexemes[self.pos]
@@ -190,24 +292,26 @@ class _Parser:
             out.append(self.item())
         if run:
             out.append(self.compiler.words(run))
-        return "".join(out)
+        # An empty sequence (as in "(a | )") matches without any word.
+        needs = _pick([n for _, n in out]) if out else None
+        return "".join(r for r, _ in out), needs
 
-    def item(self) -> str:
-        atom = self.atom()
+    def item(self) -> Compiled:
+        atom, needs = self.atom()
         if self.peek() == "optional":
             self.pos += 1
-            atom = f"(?:{atom})?"
-        return atom
+            return f"(?:{atom})?", None
+        return atom, needs
 
-    def atom(self) -> str:
+    def atom(self) -> Compiled:
         kind, text = self.lexemes[self.pos]
         self.pos += 1
         if kind == "open":
-            inner = self.alternatives()
+            inner, needs = self.alternatives()
             if self.peek() != "close":
                 raise PatternError(f"missing ')' in phrase {self.source!r}")
             self.pos += 1
-            return f"(?:{inner})"
+            return f"(?:{inner})", needs
         if kind == "word":
             return self.compiler.words([text])
         if kind == "surface":
@@ -215,13 +319,13 @@ class _Parser:
         if kind == "group":
             return self.compiler.group(text)
         if kind == "gap":
-            return f"((?:{_WORD_TOKEN}){{0,{GAP_WORDS}}})"
+            return f"((?:{_WORD_TOKEN}){{0,{GAP_WORDS}}})", None
         if kind == "any":
-            return _WORD_TOKEN
+            return _WORD_TOKEN, None
         if kind == "number":
-            return _NUMBER
+            return _NUMBER, None
         if kind == "end":
-            return _CLAUSE_END
+            return _CLAUSE_END, None
         if kind == "start":
-            return _CLAUSE_START
+            return _CLAUSE_START, None
         raise PatternError(f"unexpected {text!r} in phrase {self.source!r}")

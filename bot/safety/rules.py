@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from bot.safety.patterns import PatternError, PhraseCompiler
-from bot.safety.text import Normaliser
+from bot.safety.text import Normaliser, english_words
 
 RULES_FILE = Path(__file__).with_name("rules.yaml")
 
@@ -38,6 +38,8 @@ class Rule:
     regex: re.Pattern[str]
     unless: re.Pattern[str] | None
     negatable: bool
+    #: stems of which a message must contain one to possibly match (None: any)
+    needs: frozenset[str] | None
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Idiom:
     regex: re.Pattern[str]
     unless: re.Pattern[str] | None
     masks: frozenset[str] | None
+    needs: frozenset[str] | None
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ def build_rules(data: Any, *, source: str = "rules.yaml") -> RuleSet:
         fuzzy_targets=_list(fuzzy, "targets", source),
         fuzzy_protect=_list(fuzzy, "protect", source),
         fuzzy_min_length=int(fuzzy.get("min_length", 5)),
+        dictionary=english_words(),
     )
 
     groups = data.get("groups") or {}
@@ -108,16 +112,21 @@ def build_rules(data: Any, *, source: str = "rules.yaml") -> RuleSet:
         raise RulesError(f"{source}: groups must map names to lists of phrases")
     compiler = PhraseCompiler(groups, normaliser.phrase_words, normaliser.stem)
 
-    def regex(phrases: list[str], where: str) -> re.Pattern[str]:
-        if not phrases or not all(isinstance(p, str) and p.strip() for p in phrases):
+    def compiled(phrases: Any, where: str) -> tuple[re.Pattern[str], frozenset[str] | None]:
+        if (
+            not isinstance(phrases, list)
+            or not phrases
+            or not all(isinstance(p, str) and p.strip() for p in phrases)
+        ):
             raise RulesError(f"{source}: {where}: needs a list of phrases")
         try:
-            return re.compile(compiler.compile_any(phrases))
+            pattern, needs = compiler.compile_any(phrases)
+            return re.compile(pattern), needs
         except (PatternError, re.error) as exc:
             raise RulesError(f"{source}: {where}: {exc}") from None
 
     def optional_regex(phrases: Any, where: str) -> re.Pattern[str] | None:
-        return regex(phrases, where) if phrases else None
+        return compiled(phrases, where)[0] if phrases else None
 
     seen: set[str] = set()
 
@@ -150,13 +159,15 @@ def build_rules(data: Any, *, source: str = "rules.yaml") -> RuleSet:
         if masks is not None:
             words = [w for m in _as_list(masks) for w in normaliser.phrase_words(m)]
             mask_stems = frozenset(normaliser.stem(w) for w in words)
+        pattern, needs = compiled(entry.get("phrases"), idiom_id)
         idioms.append(
             Idiom(
                 id=idiom_id,
                 why=entry["why"].strip(),
-                regex=regex(entry.get("phrases"), idiom_id),
+                regex=pattern,
                 unless=optional_regex(entry.get("unless"), f"{idiom_id} unless"),
                 masks=mask_stems,
+                needs=needs,
             )
         )
 
@@ -170,14 +181,16 @@ def build_rules(data: Any, *, source: str = "rules.yaml") -> RuleSet:
             negatable = entry.get("negatable", True)
             if not isinstance(negatable, bool):
                 raise RulesError(f"{source}: {rule_id}: negatable must be true or false")
+            pattern, needs = compiled(entry.get("phrases"), rule_id)
             rules.append(
                 Rule(
                     id=rule_id,
                     category=category,
                     why=entry["why"].strip(),
-                    regex=regex(entry.get("phrases"), rule_id),
+                    regex=pattern,
                     unless=optional_regex(entry.get("unless"), f"{rule_id} unless"),
                     negatable=negatable,
+                    needs=needs,
                 )
             )
         if not rules_data[category]:

@@ -118,6 +118,7 @@ class Screener:
             return Screening(None, (), ())
         reasons: list[str] = []
         tokens = self._hide_idioms(prepared, reasons)
+        stems = {t.stem for t in tokens}
         line = _Line(tokens)
         negation = self.rules.negation
         not_denied = {i for a, b in line.spans(negation.not_denials) for i in range(a, b + 1)}
@@ -128,6 +129,8 @@ class Screener:
 
         found: dict[str, list[str]] = {}
         for rule in self.rules.rules:
+            if rule.needs is not None and rule.needs.isdisjoint(stems):
+                continue
             exceptions: list[tuple[int, int]] | None = None
             denied_reason = None
             for m in rule.regex.finditer(line.text):
@@ -182,9 +185,12 @@ class Screener:
 
     def _hide_idioms(self, prepared: Prepared, reasons: list[str]) -> tuple[Token, ...]:
         tokens = prepared.tokens
+        stems = {t.stem for t in tokens}
         line = _Line(tokens)
         hidden: set[int] = set()
         for idiom in self.rules.idioms:
+            if idiom.needs is not None and idiom.needs.isdisjoint(stems):
+                continue
             exceptions: list[tuple[int, int]] | None = None
             for m in idiom.regex.finditer(line.text):
                 span = line.span(m)

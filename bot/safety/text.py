@@ -13,9 +13,12 @@ live"):
    and clause breaks (, : brackets, a dash between spaces).
 3. Each word is cleaned: apostrophes dropped ("'s" and "n't" handled), digits
    used as letters read as letters ("d1e"), letters repeated three or more times
-   collapsed ("dieee"), a dropped final g restored ("cuttin"), and a word the
-   rules do not know that is one or two edits from a word the rules care about
-   ("sucidal") corrected with rapidfuzz.
+   collapsed ("dieee"), a dropped final g restored ("cuttin"), a doubled letter
+   typed by mistake removed ("myselff"), and a word the rules do not know that
+   is one or two edits from a word the rules care about ("sucidal") corrected
+   with rapidfuzz. These last three never touch a real English word (the
+   pyspellchecker word list): without that check "stranger" would be read as
+   "strangled", "overjoyed" as "overdosed" and "rapped" as "raped".
 4. The spelling table from rules.yaml replaces words and short phrases
    ("kms" -> "kill myself", "dont" -> "do not", "my self" -> "myself").
 5. Each word is stemmed (Snowball English, via PyStemmer) so "kill", "killing"
@@ -31,6 +34,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 
 import Stemmer
 from rapidfuzz import process
@@ -88,6 +92,15 @@ class Prepared:
         return self.text[self.tokens[first].start : self.tokens[last].end]
 
 
+@cache
+def english_words() -> frozenset[str]:
+    """Real English words (pyspellchecker's list, ~160,000 with inflections),
+    loaded once. Used only to leave real words alone, never to correct."""
+    from spellchecker import SpellChecker
+
+    return frozenset(SpellChecker(language="en", distance=1).word_frequency.keys())
+
+
 def prepare_text(text: str) -> str:
     """Fold the ways the same letters can be typed into one."""
     text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES)
@@ -108,6 +121,7 @@ class Normaliser:
         fuzzy_targets: Iterable[str] = (),
         fuzzy_protect: Iterable[str] = (),
         fuzzy_min_length: int = 5,
+        dictionary: frozenset[str] = frozenset(),
     ) -> None:
         self._stemmer = Stemmer.Stemmer("english")
         self._phrases: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -116,9 +130,14 @@ class Normaliser:
             self._phrases[words] = tuple(prepare_text(value).split())
         self._keys = frozenset(k[0] for k in self._phrases if len(k) == 1)
         self._key_words = frozenset(w for k in self._phrases for w in k)
-        self._max_phrase = max((len(k) for k in self._phrases), default=1)
+        # longest key starting with each word, so most words need one look-up
+        self._longest_from: dict[str, int] = {}
+        for k in self._phrases:
+            self._longest_from[k[0]] = max(self._longest_from.get(k[0], 0), len(k))
+        self._cleaned: dict[str, tuple[str, ...]] = {}
         self._fuzzy_targets = tuple(sorted({prepare_text(t) for t in fuzzy_targets}))
         self._protect = frozenset(prepare_text(w) for w in fuzzy_protect)
+        self._english = dictionary
         self._fuzzy_min_length = fuzzy_min_length
         self._vocab_surfaces: frozenset[str] = frozenset()
         self._vocab_stems: frozenset[str] = frozenset()
@@ -132,6 +151,7 @@ class Normaliser:
             words.update(value)
         self._vocab_surfaces = frozenset(words)
         self._vocab_stems = frozenset(self.stem(w) for w in words)
+        self._cleaned.clear()
 
     def stem(self, word: str) -> str:
         return str(self._stemmer.stemWord(word))
@@ -151,7 +171,7 @@ class Normaliser:
         pieces: list[tuple[str, int, int]] = []
         for m in _PIECES.finditer(prepared):
             if m.lastgroup == "word":
-                for word in self._clean(m.group()):
+                for word in self._clean_cached(m.group()):
                     pieces.append((word, m.start(), m.end()))
             else:
                 mark = SENTENCE if m.lastgroup == "sentence" else CLAUSE
@@ -167,6 +187,16 @@ class Normaliser:
             tokens.append(Token(word, stem, start, end))
         return Prepared(prepared, tuple(tokens))
 
+    def _clean_cached(self, raw: str) -> tuple[str, ...]:
+        # Cleaning depends only on the word and the frozen rules; people reuse
+        # words, so a bounded cache keeps a screen fast.
+        cleaned = self._cleaned.get(raw)
+        if cleaned is None:
+            if len(self._cleaned) >= 50_000:
+                self._cleaned.clear()
+            cleaned = self._cleaned[raw] = tuple(self._clean(raw))
+        return cleaned
+
     def _clean(self, raw: str) -> list[str]:
         if raw in self._keys:
             return [raw]
@@ -181,7 +211,7 @@ class Normaliser:
                 return [word] if word else []
         if "*" in word:  # self-censored: "s*icide"
             word = word.replace("*", "") or "*"
-        if any(c.isdigit() for c in word) and any(c.isalpha() for c in word):
+        if not word.isalpha() and any(c.isdigit() for c in word) and any(c.isalpha() for c in word):
             leet = word.translate(_LEET)
             if leet in self._keys or self._known(leet):
                 word = leet
@@ -196,7 +226,7 @@ class Normaliser:
                 word = twice
         if word in self._keys or self._known(word):
             return [word]
-        if word in self._protect:
+        if word in self._protect or word in self._english:
             return [word]
         if word.endswith("in") and self._known(word + "g"):
             return [word + "g"]
@@ -225,7 +255,12 @@ class Normaliser:
         out: list[tuple[str, int, int]] = []
         i = 0
         while i < len(pieces):
-            for n in range(min(self._max_phrase, len(pieces) - i), 0, -1):
+            longest = self._longest_from.get(pieces[i][0], 0)
+            if not longest:
+                out.append(pieces[i])
+                i += 1
+                continue
+            for n in range(min(longest, len(pieces) - i), 0, -1):
                 key = tuple(p[0] for p in pieces[i : i + n])
                 replacement = self._phrases.get(key)
                 if replacement is not None:

@@ -1,9 +1,13 @@
 """The screen against the corpus, and the properties every screening must have.
 
 The corpus (corpus.yaml) was written by hand before the rules were tuned. The
-report printed by `test_corpus_report` is the measure to quote in the clinical
-safety case: recall per category, overall recall, false-alarm rate, and every
-miss and false alarm with its reasons.
+held-out sets (holdout.yaml, holdout2.yaml) were written later and measured
+once before the rules were changed for them; those first-run figures, in their
+headers, are the honest estimate of how the rules do on phrasings nobody tuned
+them for. After that every file is a regression test.
+
+The report printed by `test_corpus_report` gives recall per category, overall
+recall, false-alarm rate, and every miss and false alarm with its reasons.
 """
 
 from __future__ import annotations
@@ -20,14 +24,15 @@ from hypothesis import strategies as st
 
 from bot.safety import CATEGORIES, Screening, screen
 
-CORPUS = Path(__file__).with_name("corpus.yaml")
+HERE = Path(__file__).parent
+SOURCES = ("corpus.yaml", "holdout.yaml", "holdout2.yaml")
 
 #: Overall recall of crisis messages must be at least this.
 MIN_RECALL = 0.98
 #: Ordinary messages screened as a crisis must be at most this share.
 MAX_FALSE_ALARM_RATE = 0.05
-#: Categories where every corpus message must be caught: a missed suicide or
-#: medical emergency is the hazard this screen exists to prevent.
+#: Categories where every corpus message must raise an alarm: a missed suicide
+#: or medical emergency is the hazard this screen exists to prevent.
 MUST_CATCH_ALL = ("suicide", "medical_emergency")
 
 
@@ -35,22 +40,24 @@ MUST_CATCH_ALL = ("suicide", "medical_emergency")
 class Line:
     text: str
     expect: str | None  # a category, or None for an ordinary message
-    kind: str  # the corpus section
+    kind: str  # the section of the file
+    source: str  # the file
     note: str = ""
 
 
 def _lines() -> list[Line]:
-    data = yaml.safe_load(CORPUS.read_text(encoding="utf-8"))
     lines = []
-    for category, entries in data["crisis"].items():
-        assert category in CATEGORIES, category
-        for entry in entries:
-            e = entry if isinstance(entry, dict) else {"text": entry}
-            lines.append(Line(e["text"], category, category, e.get("note", "")))
-    for kind, entries in data["ordinary"].items():
-        for entry in entries:
-            e = entry if isinstance(entry, dict) else {"text": entry}
-            lines.append(Line(e["text"], None, kind, e.get("note", "")))
+    for source in SOURCES:
+        data = yaml.safe_load((HERE / source).read_text(encoding="utf-8"))
+        for category, entries in data["crisis"].items():
+            assert category in CATEGORIES, category
+            for entry in entries:
+                e = entry if isinstance(entry, dict) else {"text": entry}
+                lines.append(Line(e["text"], category, category, source, e.get("note", "")))
+        for kind, entries in data["ordinary"].items():
+            for entry in entries:
+                e = entry if isinstance(entry, dict) else {"text": entry}
+                lines.append(Line(e["text"], None, kind, source, e.get("note", "")))
     return lines
 
 
@@ -77,8 +84,12 @@ class Results:
     def false_alarms(self) -> list[Line]:
         return [line for line in ORDINARY if self.false_alarm(line)]
 
-    def recall(self, category: str | None = None) -> float:
-        lines = [line for line in CRISIS if category in (None, line.expect)]
+    def recall(self, category: str | None = None, source: str | None = None) -> float:
+        lines = [
+            line
+            for line in CRISIS
+            if category in (None, line.expect) and source in (None, line.source)
+        ]
         return sum(self.caught(line) for line in lines) / len(lines)
 
     @property
@@ -86,9 +97,9 @@ class Results:
         """Share of crisis messages that raised some alarm (any category)."""
         return sum(self.screened[line.text].is_crisis for line in CRISIS) / len(CRISIS)
 
-    @property
-    def false_alarm_rate(self) -> float:
-        return len(self.false_alarms) / len(ORDINARY)
+    def false_alarm_rate(self, source: str | None = None) -> float:
+        lines = [line for line in ORDINARY if source in (None, line.source)]
+        return sum(self.false_alarm(line) for line in lines) / len(lines)
 
 
 @pytest.fixture(scope="module")
@@ -107,15 +118,23 @@ def _report(r: Results) -> str:
     )
     out.append(f"  any alarm raised          {r.any_alarm_recall:7.1%}")
     out.append(
-        f"  false-alarm rate          {r.false_alarm_rate:7.1%}  "
+        f"  false-alarm rate          {r.false_alarm_rate():7.1%}  "
         f"({len(r.false_alarms)} of {len(ORDINARY)})"
     )
+    for source in SOURCES:
+        out.append(
+            f"  {source:<16} recall {r.recall(source=source):6.1%}, "
+            f"false alarms {r.false_alarm_rate(source):5.1%}"
+        )
+    out.append("  Held-out first-run figures, before any tuning for them, are in their headers.")
     for title, lines in (("Misses", r.misses), ("False alarms", r.false_alarms)):
         out.append(f"{title}: {len(lines)}")
         for line in lines:
             s = r.screened[line.text]
             label = line.expect or line.kind
-            out.append(f"  [{label}] {line.text!r} -> {s.categories or 'no concern'}")
+            out.append(
+                f"  [{label}, {line.source}] {line.text!r} -> {s.categories or 'no concern'}"
+            )
             if line.note:
                 out.append(f"      note: {line.note}")
             for reason in s.reasons:
@@ -124,19 +143,21 @@ def _report(r: Results) -> str:
 
 
 def test_corpus_is_big_enough() -> None:
+    corpus = [line for line in LINES if line.source == "corpus.yaml"]
     for category in CATEGORIES:
-        assert sum(line.expect == category for line in CRISIS) >= 25, category
-    assert len(CRISIS) >= 170
-    assert len(ORDINARY) >= 170
+        assert sum(line.expect == category for line in corpus) >= 25, category
+    assert sum(bool(line.expect) for line in corpus) >= 170
+    assert sum(not line.expect for line in corpus) >= 170
     texts = [line.text for line in LINES]
-    assert len(texts) == len(set(texts)), "a corpus line appears twice"
+    duplicates = {t for t in texts if texts.count(t) > 1}
+    assert not duplicates, f"lines appear twice: {duplicates}"
 
 
 def test_corpus_report(results: Results, capsys: pytest.CaptureFixture[str]) -> None:
     with capsys.disabled():
         print(_report(results))
     assert results.recall() >= MIN_RECALL, _report(results)
-    assert results.false_alarm_rate <= MAX_FALSE_ALARM_RATE, _report(results)
+    assert results.false_alarm_rate() <= MAX_FALSE_ALARM_RATE, _report(results)
 
 
 @pytest.mark.parametrize("category", MUST_CATCH_ALL)

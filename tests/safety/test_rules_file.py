@@ -1,0 +1,133 @@
+"""rules.yaml itself: it loads, every id is unique and well formed, and a
+mistake in it is reported clearly when the bot starts."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections import Counter
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.safety import CATEGORIES, RULES_FILE, RulesError, Screener, load_rules
+from bot.safety.rules import build_rules
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict[str, Any]:
+    data = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def _all_ids(data: dict[str, Any]) -> list[str]:
+    ids = [entry["id"] for entry in data["not_a_crisis"]]
+    for category in CATEGORIES:
+        ids += [entry["id"] for entry in data["rules"][category]]
+    return ids
+
+
+def test_rules_file_loads() -> None:
+    rules = load_rules()
+    assert rules.version == 1
+    assert {r.category for r in rules.rules} == set(CATEGORIES)
+    assert rules.idioms
+
+
+def test_every_rule_id_is_unique(raw: dict[str, Any]) -> None:
+    # Read from the YAML itself, not through the loader, so this test does not
+    # depend on the loader's own check.
+    counts = Counter(_all_ids(raw))
+    assert [i for i, n in counts.items() if n > 1] == []
+
+
+def test_rule_ids_name_their_category_and_every_rule_says_why(raw: dict[str, Any]) -> None:
+    for category in CATEGORIES:
+        for entry in raw["rules"][category]:
+            assert entry["id"].startswith(f"{category}."), entry["id"]
+            assert re.fullmatch(r"[a-z_]+\.[a-z_]+", entry["id"])
+            assert entry["why"].strip()
+            assert entry["phrases"]
+    for entry in raw["not_a_crisis"]:
+        assert entry["id"].startswith("idiom.")
+        assert entry["why"].strip()
+
+
+def test_severity_lists_every_category_once(raw: dict[str, Any]) -> None:
+    assert sorted(raw["severity"]) == sorted(CATEGORIES)
+
+
+def test_policy_is_written_down(raw: dict[str, Any]) -> None:
+    policy = raw["policy"]
+    for topic in ("denial", "hyperbole", "idiom", "sadness", "past"):
+        assert topic in policy.lower(), topic
+
+
+def test_negation_words_are_strings(raw: dict[str, Any]) -> None:
+    # YAML reads a bare `no` as False: every cue must have been quoted.
+    assert all(isinstance(w, str) for w in raw["negation"]["cues"])
+    assert "no" in raw["negation"]["cues"]
+
+
+# --- mistakes are caught when the rules load ---------------------------------------
+
+
+def _with(raw: dict[str, Any], change: Any) -> dict[str, Any]:
+    data = copy.deepcopy(raw)
+    change(data)
+    return data
+
+
+def test_a_duplicate_id_is_rejected(raw: dict[str, Any]) -> None:
+    def duplicate(data: dict[str, Any]) -> None:
+        data["rules"]["suicide"].append(dict(data["rules"]["suicide"][0]))
+
+    with pytest.raises(RulesError, match="used twice"):
+        build_rules(_with(raw, duplicate))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["rules"]["suicide"][0].update(id="self_harm.x"), "must start with"),
+        (lambda d: d["rules"]["suicide"][0].update(why=""), "why"),
+        (lambda d: d["rules"]["suicide"][0].update(phrases=[]), "list of phrases"),
+        (lambda d: d["rules"]["suicide"][0].update(phrases="want to die"), "list of phrases"),
+        (lambda d: d["rules"]["suicide"][0].update(phrases=["want (to die"]), r"missing '\)'"),
+        (lambda d: d["rules"]["suicide"][0].update(phrases=["want @nothing"]), "unknown group"),
+        (lambda d: d["rules"]["suicide"][0].update(phrases=["want % die"]), "cannot read"),
+        (lambda d: d["rules"]["suicide"][0].update(colour="red"), "unknown keys"),
+        (lambda d: d["rules"]["suicide"][0].update(negatable="yes"), "negatable"),
+        (lambda d: d["rules"].pop("self_harm"), "one list for each"),
+        (lambda d: d.update(severity=["suicide"]), "severity"),
+        (lambda d: d.update(version=2), "version"),
+        (lambda d: d["groups"].update(loop=["@loop"]), "refers to itself"),
+        (lambda d: d["negation"].update(cues=[False]), "cues"),
+    ],
+)
+def test_mistakes_are_reported_with_where_they_are(
+    raw: dict[str, Any], change: Any, message: str
+) -> None:
+    data = _with(raw, change)
+    if "loop" in data["groups"]:
+        data["rules"]["suicide"][0]["phrases"] = ["@loop"]
+    with pytest.raises(RulesError, match=message):
+        build_rules(data)
+
+
+def test_a_clinical_safety_officer_can_add_a_rule(raw: dict[str, Any]) -> None:
+    def add(data: dict[str, Any]) -> None:
+        data["rules"]["suicide"].append(
+            {
+                "id": "suicide.catch_the_bus",
+                "why": "online slang for suicide",
+                "phrases": ['(want | going) to "ctb"'],
+            }
+        )
+
+    screener = Screener(build_rules(_with(raw, add)))
+    s = screener.screen("honestly i want to ctb")
+    assert s.category == "suicide"
+    assert s.reasons[0].startswith("suicide.catch_the_bus: matched 'want to ctb'")
