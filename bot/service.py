@@ -120,7 +120,7 @@ class PatientService:
                 referral.Conversation(
                     conversation.state, conversation.step, dict(conversation.answers)
                 ),
-                inbound.event,
+                event,
                 ctx,
             )
             log.info(
@@ -219,7 +219,24 @@ class PatientService:
                     session.add(WellbeingScore(patient_id=patient.id, context=context,
                                                measured_at=self.clock(), **scores))  # fmt: skip
                 case OpenCase(summary=summary):
-                    opened = await self._open_case(session, patient, summary)
+                    current = await latest_case(session, patient.id)
+                    if current is not None and current.status != "closed":
+                        # Opened earlier by a safety alert: the referral completes it.
+                        current.summary = {
+                            **summary,
+                            "opened_because": current.summary.get("opened_because"),
+                        }
+                        session.add(
+                            CaseEntry(
+                                case_id=current.id,
+                                kind="event",
+                                text="referral completed",
+                                at=self.clock(),
+                            )
+                        )
+                        opened = current
+                    else:
+                        opened = await self._open_case(session, patient, summary)
                     answers["case_reference"] = opened.reference
                 case AddToCase(text=text, edited=edited):
                     case = await latest_case(session, patient.id)

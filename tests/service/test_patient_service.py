@@ -52,11 +52,24 @@ class Chat:
     async def tap(self, value: str) -> Any:
         return await self.send(Button(await self.step(), value))
 
+    async def state(self) -> str:
+        async with self.db.sessions() as s:
+            conv = await s.scalar(
+                select(Conversation).join(Patient).where(Patient.chat_id == self.chat_id)
+            )
+            return conv.state if conv else "new"
+
     async def walk_to(self, state: str) -> None:
-        await self.send("/start")
-        for at, value in HAPPY_PATH:
+        """Answer along the happy path, from wherever the conversation is, up to `state`."""
+        if await self.state() == "new":
+            await self.send("/start")
+        path = [at for at, _ in HAPPY_PATH]
+        current = await self.state()
+        start = path.index(current) if current in path else len(path)
+        for at, value in HAPPY_PATH[start:]:
             if at == state:
                 return
+            assert await self.state() == at
             await (self.send(value) if at in TYPED else self.tap(value))
 
 

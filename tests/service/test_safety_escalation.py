@@ -69,7 +69,7 @@ async def test_repeated_crisis_messages_update_one_alert(database: Database) -> 
     chat = team_chat(database)
     await chat.walk_to("what_matters")
     await chat.send("i want to kill myself")
-    await chat.send("ive got the tablets saved up")
+    await chat.send("I've been saving up my tablets")
     async with database.sessions() as s:
         alert = (await s.execute(select(SafetyAlert))).scalar_one()
     assert alert.count == 2
@@ -115,3 +115,14 @@ async def test_everyday_idioms_do_not_alarm(database: Database) -> None:
     async with database.sessions() as s:
         conv = (await s.execute(select(Conversation))).scalar_one()
     assert conv.state == "need_areas"
+
+
+async def test_a_crisis_before_handoff_and_the_handoff_make_one_case(database: Database) -> None:
+    chat = team_chat(database)
+    await chat.walk_to("what_matters")
+    await chat.send("sometimes i think everyone would be better off without me")
+    await chat.walk_to("end")
+    async with database.sessions() as s:
+        cases = (await s.execute(select(Case))).scalars().all()
+    assert len(cases) == 1
+    assert cases[0].urgent and cases[0].summary["needs"]["need_areas"] == ["loneliness", "activity"]
