@@ -17,8 +17,9 @@ before the match in the same clause. Negations that are part of the phrase
 itself ("don't want to live") never deny it; negations that express inability
 or doubt ("can't stop", "not sure") are not denials. A denial is doubted, and
 the match still counts, when the same sentence also carries a word of doubt or
-ambivalence ("sometimes", "urges", "can't promise"). Every judgement is
-written into `reasons`.
+ambivalence ("sometimes", "urges", "can't promise"). A double negative ("I'm
+not not suicidal", "I never said I wasn't suicidal") is not a denial. Every
+judgement is written into `reasons`.
 
 Pure and deterministic: after the rules are loaded there is no I/O, no clock
 and no randomness. The reasons quote the person's words: they are patient data
@@ -146,17 +147,25 @@ class Screener:
                             f"'{prepared.quote(*hit)}' is a listed exception"
                         )
                         continue
-                cue = (
+                denial = (
                     _denial(tokens, span[0], line.gap_tokens(m), not_denied, negation)
                     if rule.negatable
                     else None
                 )
-                if cue is None:
+                if denial is None:
                     found.setdefault(rule.category, []).append(
                         f"{rule.id}: matched '{quote}' — {rule.why}"
                     )
                     break
+                cue, earlier = denial
                 cue_quote = prepared.quote(cue, cue)
+                if earlier is not None:
+                    found.setdefault(rule.category, []).append(
+                        f"{rule.id}: matched '{quote}' — {rule.why}; "
+                        f"'{prepared.quote(earlier, span[1])}' is a double negative, "
+                        "not a denial, so it counts"
+                    )
+                    break
                 doubt = doubts.get(sentence[span[0]])
                 if doubt is not None:
                     found.setdefault(rule.category, []).append(
@@ -223,23 +232,43 @@ def _sentence_numbers(tokens: tuple[Token, ...]) -> list[int]:
     return out
 
 
+_DOUBLING = frozenset({"not", "never"})
+
+
 def _denial(
     tokens: tuple[Token, ...],
     start: int,
     gap: list[int],
     not_denied: set[int],
     negation: Negation,
-) -> int | None:
-    """The token that denies a match starting at `start`, or None."""
+) -> tuple[int, int | None] | None:
+    """The token that denies a match starting at `start` and, when that denial
+    is itself negated (a double negative), the earlier "not"/"never"."""
+    cue = None
     for i in gap:
         if tokens[i].surface in negation.cues and i not in not_denied:
-            return i
-    i = start - 1
-    while i >= 0 and start - i <= negation.window:
+            cue = i
+            break
+    else:
+        i = start - 1
+        while i >= 0 and start - i <= negation.window:
+            t = tokens[i]
+            if t.is_boundary or t.surface in negation.scope_breakers:
+                break
+            if t.surface in negation.cues and i not in not_denied:
+                cue = i
+                break
+            i -= 1
+    if cue is None:
+        return None
+    # A double negative may reach across "I" ("I never said I wasn't"), so only
+    # punctuation ends the search for it.
+    i = cue - 1
+    while i >= 0 and cue - i <= negation.window:
         t = tokens[i]
-        if t.is_boundary or t.surface in negation.scope_breakers:
-            return None
-        if t.surface in negation.cues and i not in not_denied:
-            return i
+        if t.is_boundary:
+            break
+        if t.surface in _DOUBLING and i not in not_denied:
+            return cue, i
         i -= 1
-    return None
+    return cue, None

@@ -135,6 +135,7 @@ class Normaliser:
         for k in self._phrases:
             self._longest_from[k[0]] = max(self._longest_from.get(k[0], 0), len(k))
         self._cleaned: dict[str, tuple[str, ...]] = {}
+        self._stems: dict[str, str] = {}
         self._fuzzy_targets = tuple(sorted({prepare_text(t) for t in fuzzy_targets}))
         self._protect = frozenset(prepare_text(w) for w in fuzzy_protect)
         self._english = dictionary
@@ -152,6 +153,7 @@ class Normaliser:
         self._vocab_surfaces = frozenset(words)
         self._vocab_stems = frozenset(self.stem(w) for w in words)
         self._cleaned.clear()
+        self._stems.clear()
 
     def stem(self, word: str) -> str:
         return str(self._stemmer.stemWord(word))
@@ -181,9 +183,14 @@ class Normaliser:
                     continue
                 if pieces:  # a boundary before any word carries no meaning
                     pieces.append((mark, m.start(), m.end()))
+        stems = self._stems
+        if len(stems) >= 50_000:
+            stems.clear()
         tokens = []
         for word, start, end in self._apply_phrases(pieces):
-            stem = word if word in BOUNDARIES else self.stem(word)
+            stem = stems.get(word)
+            if stem is None:
+                stem = stems[word] = word if word in BOUNDARIES else self.stem(word)
             tokens.append(Token(word, stem, start, end))
         return Prepared(prepared, tuple(tokens))
 

@@ -131,3 +131,14 @@ def test_a_clinical_safety_officer_can_add_a_rule(raw: dict[str, Any]) -> None:
     s = screener.screen("honestly i want to ctb")
     assert s.category == "suicide"
     assert s.reasons[0].startswith("suicide.catch_the_bus: matched 'want to ctb'")
+
+
+def test_negatable_false_means_a_denial_never_cancels_the_rule(raw: dict[str, Any]) -> None:
+    def strict(data: dict[str, Any]) -> None:
+        for entry in data["rules"]["suicide"]:
+            if entry["id"] == "suicide.suicide_named":
+                entry["negatable"] = False
+
+    s = Screener(build_rules(_with(raw, strict))).screen("I'm not suicidal")
+    assert s.category == "suicide"
+    assert not any("denied" in r for r in s.reasons)

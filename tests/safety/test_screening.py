@@ -226,6 +226,26 @@ def test_a_doubted_denial_says_why_it_still_counts() -> None:
     assert any("denial is doubted" in r and "sometimes" in r for r in s.reasons), s.reasons
 
 
+DOUBLE_NEGATIVES = [
+    "I'm not not suicidal",
+    "i never said i wasnt suicidal",
+    "I'm not saying I'm not suicidal",
+]
+
+
+@pytest.mark.parametrize("text", DOUBLE_NEGATIVES)
+def test_a_double_negative_is_not_a_denial(text: str) -> None:
+    s = screen(text)
+    assert s.category == "suicide", s
+    assert "double negative" in s.reasons[0]
+
+
+def test_someone_else_at_risk_is_flagged() -> None:
+    assert screen("my daughter keeps saying she wants to kill herself").category == "suicide"
+    s = screen("he's threatening to kill himself if I leave")
+    assert s.categories == ("suicide", "unsafe_at_home")
+
+
 NOT_DENIALS = [
     "I can't stop thinking about killing myself",
     "im not ok i want to die",
