@@ -57,8 +57,6 @@ from flows.directory import Directory
 
 log = logging.getLogger(__name__)
 
-#: Which category an alert shows when messages differ: the one needing the fastest action.
-ALERT_ORDER = ("medical_emergency", "suicide", "harm_to_others", "self_harm", "unsafe_at_home")
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read aloud safely
 
 
@@ -302,7 +300,7 @@ class PatientService:
             alert.count += 1
             alert.last_at = now
             alert.out_of_hours = alert.out_of_hours or out_of_hours
-            if ALERT_ORDER.index(category) < ALERT_ORDER.index(alert.category):
+            if safety.more_serious(category, than=alert.category):
                 alert.category = category
         log.warning(
             "safety alert", extra={"case_id": case.id, "category": category, "count": alert.count}

@@ -31,6 +31,7 @@ __all__ = [
     "Screener",
     "Screening",
     "load_rules",
+    "more_serious",
     "screen",
 ]
 
@@ -40,3 +41,9 @@ _screener = Screener(load_rules())
 def screen(text: str) -> Screening:
     """Screen one message for crisis language (see bot/safety/screening.py)."""
     return _screener.screen(text)
+
+
+def more_serious(category: str, than: str) -> bool:
+    """Whether `category` needs faster action than `than` (rules.yaml's severity order)."""
+    order = _screener.rules.severity
+    return order.index(category) < order.index(than)
