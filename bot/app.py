@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.config import Settings
+from bot.config import Settings, SettingsError
 from bot.directory import directory_version, load_directory
 from bot.messages import Messages
 from bot.service import PatientService
@@ -51,7 +51,14 @@ def messages_for(settings: Settings) -> Messages:
 
 async def build_app(settings: Settings, *, directory: Directory | None = None) -> App:
     db = Database(settings.database_url)
-    await db.upgrade()
+    if db.is_sqlite:
+        await db.upgrade()  # one process owns the file: migrating on start is safe
+    elif not await db.is_up_to_date():
+        await db.close()
+        raise SettingsError(
+            "The PostgreSQL database in DATABASE_URL needs its tables created or updated: "
+            "run `spbot db upgrade` once, then start the bot again."
+        )
     messages = messages_for(settings)
     version = None
     if directory is None:

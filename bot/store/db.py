@@ -15,6 +15,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -57,6 +59,12 @@ class Database:
         async with self.engine.begin() as conn:
             await conn.run_sync(_run_upgrade, self.schema)
 
+    async def is_up_to_date(self) -> bool:
+        """Whether every migration has been applied (checked, not applied, at start on
+        PostgreSQL, where several instances must not migrate at once)."""
+        async with self.engine.connect() as conn:
+            return bool(await conn.run_sync(_at_heads))
+
     async def close(self) -> None:
         await self.engine.dispose()
 
@@ -92,6 +100,11 @@ def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
+
+
+def _at_heads(connection: Any) -> bool:
+    heads = set(ScriptDirectory.from_config(_alembic_config()).get_heads())
+    return set(MigrationContext.configure(connection).get_current_heads()) == heads
 
 
 def _run_upgrade(connection: Any, schema: str | None) -> None:
