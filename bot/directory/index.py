@@ -2,8 +2,8 @@
 
 Matching reads only memory, so a suggestion costs no database round trip and
 stays well under 20 ms over 10,000 activities: each activity is prepared once
-(`matching.index_activity`), and inverted indexes from need areas and words to
-activities mean a search only scores activities that could be relevant.
+(`matching.index_activity`), `sieve.Sieve` holds them as arrays and ranks all of
+them for a person with numpy, and `matching.match` explains only the few shown.
 
 The bot calls `load_directory` at start and after each import. `directory_version`
 is a single cheap query: when it differs from `DirectoryIndex.version`, the
@@ -12,14 +12,10 @@ index is stale and should be loaded again.
 
 from __future__ import annotations
 
-import math
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
-import numpy as np
-import numpy.typing as npt
-from haversine import Unit, haversine_vector
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -27,21 +23,29 @@ from sqlalchemy.orm import selectinload
 from bot.directory.matching import (
     Distances,
     IndexedActivity,
-    Match,
     Person,
     index_activity,
-    ranked,
-    score_words,
+    match,
     suggestion,
     vary,
 )
 from bot.directory.models import Activity, ImportRun
-from bot.directory.postcodes import Centroids, Point, area_of, load_centroids
+from bot.directory.postcodes import Centroids, area_of, load_centroids
 from bot.directory.records import ActivityRecord, LocationRecord, OrganisationRecord, ScheduleRecord
 from bot.directory.sieve import Sieve
 from bot.directory.words import Synonyms, default_synonyms
 from bot.store import Database
 from flows.directory import Profile, Suggestion
+
+
+@dataclass
+class _Search:
+    """One profile's search, remembered for its "Show me others" pages."""
+
+    person: Person
+    distances: Distances
+    remaining: list[int]  # positions of the activities not yet on a page, best first
+    pages: list[list[int]] = field(default_factory=list)
 
 
 class DirectoryIndex:
@@ -65,16 +69,9 @@ class DirectoryIndex:
         self.centroids = centroids
         self.synonyms = synonyms or default_synonyms()
         self.version = version
-        self._by_term: dict[str, list[int]] = defaultdict(list)
-        for position, activity in enumerate(self.activities):
-            for term in activity.terms:
-                self._by_term[term].append(position)
-        self._places = _PlaceTable(self.activities)
+        self._organisations = [activity.organisation_key for activity in self.activities]
         self._sieve = Sieve(self.activities)
-        self._searches: OrderedDict[
-            tuple[Profile, int], tuple[Person, list[Match], list[list[Match]]]
-        ]
-        self._searches = OrderedDict()
+        self._searches: OrderedDict[tuple[Profile, int], _Search] = OrderedDict()
 
     @classmethod
     def from_records(
@@ -105,77 +102,29 @@ class DirectoryIndex:
         The same profile always gives the same list, and pages never repeat."""
         if n <= 0 or offset < 0:
             return []
-        person, remaining, pages = self._search(profile, n)
-        vary(remaining, n, pages, offset + n)
-        shown = [m for page in pages for m in page][offset : offset + n]
-        return [suggestion(m, person) for m in shown]
+        search = self._search(profile, n)
+        vary(search.remaining, n, search.pages, offset + n, self._organisations.__getitem__)
+        shown = [p for page in search.pages for p in page][offset : offset + n]
+        return [self._suggestion(position, search) for position in shown]
 
-    def _search(self, profile: Profile, n: int) -> tuple[Person, list[Match], list[list[Match]]]:
+    def _search(self, profile: Profile, n: int) -> _Search:
         key = (profile, n)
         if key in self._searches:
             self._searches.move_to_end(key)
             return self._searches[key]
         person = Person.of(profile, self.centroids, self.synonyms)
-        miles = self._places.miles_from(person.point)
-        distances = self._places.nearest(miles)
-        words = score_words(self.activities, person.words, self._by_term)
-        candidates = [self.activities[p] for p in self._sieve.survivors(person, miles, words)]
-        found: tuple[Person, list[Match], list[list[Match]]] = (
-            person,
-            ranked(candidates, person, distances, words),
-            [],
-        )
-        self._searches[key] = found
+        distances = self._sieve.places.distances(person.point)
+        ranked = self._sieve.rank(person, distances).tolist()
+        search = self._searches[key] = _Search(person, distances, ranked)
         if len(self._searches) > self.CACHE_SIZE:
             self._searches.popitem(last=False)
-        return found
+        return search
 
-
-class _PlaceTable:
-    """Every place with coordinates, as arrays, so the distances from one person
-    to all of them are one vectorised haversine call rather than thousands."""
-
-    def __init__(self, activities: Sequence[IndexedActivity]) -> None:
-        rows = [
-            (place.point, activity.position, number)
-            for activity in activities
-            for number, place in enumerate(activity.places)
-            if place.point is not None
-        ]
-        self.size = len(activities)
-        self.points = np.array([row[0] for row in rows], dtype=float).reshape(-1, 2)
-        self.owners = np.array([row[1] for row in rows], dtype=int)
-        self.numbers = np.array([row[2] for row in rows], dtype=int)
-        self._nearest_place: npt.NDArray[np.int_] | None = None
-
-    def miles_from(self, point: Point | None) -> npt.NDArray[np.float64] | None:
-        """Miles from `point` to each activity's nearest place (inf: none on the map)."""
-        self._nearest_place = None
-        if point is None or not len(self.points):
-            return None
-        miles = haversine_vector(
-            np.broadcast_to(np.array(point, dtype=float), self.points.shape),
-            self.points,
-            Unit.MILES,
-            check=False,
-        )
-        # The nearest place of each activity: sort by activity, then distance,
-        # and keep the first row of each activity.
-        order = np.lexsort((miles, self.owners))
-        first = np.unique(self.owners[order], return_index=True)[1]
-        nearest = order[first]
-        best = np.full(self.size, math.inf)
-        best[self.owners[nearest]] = miles[nearest]
-        place = np.zeros(self.size, dtype=int)
-        place[self.owners[nearest]] = self.numbers[nearest]
-        self._nearest_place = place
-        return best
-
-    def nearest(self, miles: npt.NDArray[np.float64] | None) -> Distances:
-        """`miles_from`'s answer as plain lists, for `matching`."""
-        if miles is None or self._nearest_place is None:
-            return Distances([], [])
-        return Distances(miles.tolist(), self._nearest_place.tolist())
+    def _suggestion(self, position: int, search: _Search) -> Suggestion:
+        """A suggestion the sieve ranked, with `match` saying why."""
+        found = match(self.activities[position], search.person, search.distances)
+        assert found is not None, "the sieve kept an activity match leaves out"
+        return suggestion(found, search.person)
 
 
 async def load_directory(db: Database, *, synonyms: Synonyms | None = None) -> DirectoryIndex:

@@ -49,10 +49,12 @@ two sentences of them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from operator import attrgetter
-from typing import Any
+from typing import TypeVar
+
+import numpy as np
+import numpy.typing as npt
 
 from bot.directory.postcodes import (
     Centroids,
@@ -85,6 +87,8 @@ MAX_PER_ORGANISATION = 2  # on one page, while other organisations have somethin
 ADULT_AGE = 18
 MORNING_ENDS, AFTERNOON_ENDS = "12:00", "17:00"
 ALL_FREE_TIMES = frozenset(FREE_TIMES)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,15 +253,20 @@ class Person:
 @dataclass(frozen=True)
 class Distances:
     """How far each activity's nearest place is from one person, worked out for
-    every activity at once (`DirectoryIndex` does it with numpy): by activity
-    position, `miles` is math.inf when the activity has no place on the map, and
-    `place` is the index of the nearest of its places."""
+    every activity at once (`sieve.Places.distances`): by activity position,
+    `miles` is math.inf when the activity has no place on the map, and `place`
+    is the index of the nearest of its places. Empty when there is nothing to
+    measure with."""
 
-    miles: list[float]
-    place: list[int]
+    miles: npt.NDArray[np.float64]
+    place: npt.NDArray[np.int64]
+
+    @classmethod
+    def none(cls) -> Distances:
+        return cls(np.zeros(0), np.zeros(0, dtype=np.int64))
 
 
-@dataclass(slots=True)  # not frozen: one is made per candidate, and frozen ones are slower to make
+@dataclass(slots=True)  # not frozen: frozen ones are slower to make
 class Match:
     score: float
     distance: float | None
@@ -271,16 +280,13 @@ class Match:
 
 
 def match(
-    activity: IndexedActivity,
-    person: Person,
-    distances: Distances = Distances([], []),
-    words: Mapping[int, WordScore] | None = None,
+    activity: IndexedActivity, person: Person, distances: Distances | None = None
 ) -> Match | None:
     """The activity's score for this person, or None when a hard filter leaves it out.
 
-    `words` is what `score_words` found for this person (worked out once for all
-    activities from the word index); without it, their words are looked for here.
-    This runs for every candidate, so the cheapest filters come first."""
+    This is the definition of matching, and what explains a suggestion. To rank a
+    whole directory, `sieve.Sieve` works out the same for every activity at once
+    (and must agree with this exactly); this then runs only for those shown."""
     profile = person.profile
     if activity.id in person.declined or not _age_fits(activity, profile.age):
         return None
@@ -292,7 +298,7 @@ def match(
     if person.limits_times and activity.slots and activity.slots.isdisjoint(person.free_times):
         return None
 
-    place, distance, same_district = _where(activity, person, ways, distances)
+    place, distance, same_district = _where(activity, person, ways, distances or Distances.none())
     if "in_person" in ways and not reachable_in_person(distance, same_district, place, person):
         ways = ways - {"in_person"}
         if not ways:
@@ -304,10 +310,7 @@ def match(
         if profile.need_areas
         else ()
     )
-    if words is None:
-        word_score, word = score_words([activity], person.words).get(activity.position, (0.0, None))
-    else:
-        word_score, word = words.get(activity.position, (0.0, None))
+    word_score, word = score_words(activity, person.words)
     relevance = NEED * min(len(needs), MAX_NEEDS) + word_score
     if person.wants_something and relevance == 0:
         return None
@@ -346,10 +349,10 @@ def _where(
         return None, None, False
     best: Place | None = None
     best_distance: float | None = None
-    if person.point is not None and distances.miles:
-        miles = distances.miles[activity.position]
+    if person.point is not None and len(distances.miles):
+        miles = float(distances.miles[activity.position])
         if miles != math.inf:
-            best, best_distance = activity.places[distances.place[activity.position]], miles
+            best, best_distance = activity.places[int(distances.place[activity.position])], miles
     elif person.point is not None:
         for place in activity.places:
             if place.point is not None:
@@ -387,67 +390,38 @@ WordHit = tuple[str, str, bool]
 WordScore = tuple[float, WordHit | None]
 
 
-def score_words(
-    activities: Sequence[IndexedActivity],
-    words: Sequence[PersonWord],
-    postings: Mapping[str, Sequence[int]] | None = None,
-) -> dict[int, WordScore]:
-    """Which activities use which of their words, by activity position.
+def score_words(activity: IndexedActivity, words: Sequence[PersonWord]) -> WordScore:
+    """How much of what they said the activity uses, and the first word of
+    theirs it uses.
 
     A word of theirs in an activity counts most, a synonym of it less, and
     either counts a little more in the activity's name; at most MAX_WORDS of
     their words count. Synonyms in the name are preferred as the word to
-    mention: they say best what the activity is. With `postings` (term ->
-    positions, the index's word index) only activities using a word are
-    visited; without, `activities` are scanned."""
-    by_position = {a.position: a for a in activities} if postings is None else None
-    found: dict[int, list[Any]] = {}
+    mention: they say best what the activity is."""
+    score, first, counted = 0.0, None, 0
     for word in words:
+        if counted >= MAX_WORDS:
+            break
         own_key = word.terms[0][0]
-        hits: dict[int, tuple[str, str]] = {}
-        for key, about in word.terms[1:]:
-            for position in _positions(key, postings, by_position):
-                earlier = hits.get(position)
-                if earlier is None:
-                    hits[position] = (key, about)
-                else:
-                    name_terms = _activity(position, activities, by_position).name_terms
-                    if key in name_terms and earlier[0] not in name_terms:
-                        hits[position] = (key, about)
-        for position in _positions(own_key, postings, by_position):
-            hits[position] = (own_key, word.said)  # their own word wins
-        for position, (key, about) in hits.items():
-            entry = found.get(position)
-            if entry is None:
-                entry = found[position] = [0.0, None, 0]
-            elif entry[2] >= MAX_WORDS:
-                continue
-            direct = key == own_key
-            in_name = key in _activity(position, activities, by_position).name_terms
-            entry[0] += (WORD if direct else SYNONYM) + (WORD_IN_NAME if in_name else 0.0)
-            if entry[1] is None:
-                entry[1] = (word.said, word.said if direct else about, not direct)
-            entry[2] += 1
-    return {position: (entry[0], entry[1]) for position, entry in found.items()}
-
-
-def _positions(
-    key: str,
-    postings: Mapping[str, Sequence[int]] | None,
-    by_position: Mapping[int, IndexedActivity] | None,
-) -> Iterable[int]:
-    if postings is not None:
-        return postings.get(key, ())
-    assert by_position is not None
-    return [position for position, a in by_position.items() if key in a.terms]
-
-
-def _activity(
-    position: int,
-    activities: Sequence[IndexedActivity],
-    by_position: Mapping[int, IndexedActivity] | None,
-) -> IndexedActivity:
-    return by_position[position] if by_position is not None else activities[position]
+        hit: tuple[str, str] | None = None
+        if own_key in activity.terms:
+            hit = (own_key, word.said)  # their own word wins
+        else:
+            for key, about in word.terms[1:]:
+                if key in activity.terms and (hit is None or key in activity.name_terms):
+                    hit = (key, about)
+                    if key in activity.name_terms:
+                        break
+        if hit is None:
+            continue
+        key, about = hit
+        direct = key == own_key
+        in_name = key in activity.name_terms
+        score += (WORD if direct else SYNONYM) + (WORD_IN_NAME if in_name else 0.0)
+        if first is None:
+            first = (word.said, word.said if direct else about, not direct)
+        counted += 1
+    return score, first
 
 
 # --- Reasons and pages ----------------------------------------------------------------
@@ -498,42 +472,29 @@ def suggestion(m: Match, person: Person) -> Suggestion:
     )
 
 
-def ranked(
-    activities: Iterable[IndexedActivity],
-    person: Person,
-    distances: Distances = Distances([], []),
-    words: Mapping[int, WordScore] | None = None,
-) -> list[Match]:
-    """Every activity that passes the filters, best first."""
-    if words is None:
-        activities = list(activities)
-        words = score_words(activities, person.words)
-    found = [m for m in (match(a, person, distances, words) for a in activities) if m is not None]
-    found.sort(key=attrgetter("order"))
-    return found
-
-
-def vary(matches: list[Match], n: int, pages: list[list[Match]], upto: int) -> None:
-    """Extend `pages` (taken from the front of `matches`, which is consumed) until
+def vary(
+    ranked: list[T], n: int, pages: list[list[T]], upto: int, organisation: Callable[[T], str]
+) -> None:
+    """Extend `pages` (taken from the front of `ranked`, which is consumed) until
     they hold at least `upto` suggestions. A page takes the best activities with
     at most MAX_PER_ORGANISATION from one organisation, and only fills up beyond
     that when no other organisation has anything left."""
-    while matches and sum(len(p) for p in pages) < upto:
+    while ranked and sum(len(p) for p in pages) < upto:
         page: list[int] = []
         per_organisation: dict[str, int] = {}
-        for i, m in enumerate(matches):
-            key = m.activity.organisation_key
+        for i, item in enumerate(ranked):
+            key = organisation(item)
             if per_organisation.get(key, 0) < MAX_PER_ORGANISATION:
                 page.append(i)
                 per_organisation[key] = per_organisation.get(key, 0) + 1
                 if len(page) == n:
                     break
-        for i in range(len(matches)):
+        for i in range(len(ranked)):
             if len(page) == n:
                 break
             if i not in page:
                 page.append(i)
         page.sort()
-        pages.append([matches[i] for i in page])
+        pages.append([ranked[i] for i in page])
         for i in reversed(page):
-            del matches[i]
+            del ranked[i]
