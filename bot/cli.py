@@ -61,6 +61,7 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     settings.require_token()
+    settings.require_staff_chat()
     configure_logging(settings.log_level)
     app = asyncio.run(build_app(settings))
     TelegramBot(app).run_polling()

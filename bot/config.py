@@ -127,6 +127,15 @@ class Settings(BaseSettings):
             )
         return self.telegram_bot_token
 
+    def require_staff_chat(self) -> int:
+        if self.staff_chat_id is None:
+            raise SettingsError(
+                "STAFF_CHAT_ID is not set: crisis alerts and new cases need a Telegram group "
+                "for the link worker team. Add the bot to your team's group, send a message "
+                "there, and put the group's id (a negative number) in .env as STAFF_CHAT_ID=..."
+            )
+        return self.staff_chat_id
+
 
 def load_settings(**overrides: object) -> Settings:
     """Read settings, turning pydantic's report into one plain sentence."""

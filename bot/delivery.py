@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 Keyboard = list[list[dict[str, str]]]
 MAX_ATTEMPTS = 8
 LEASE = timedelta(seconds=60)
+TEAM_CHAT_RETRY = timedelta(minutes=5)
 
 
 class RetryLater(Exception):
@@ -165,8 +166,16 @@ class Delivery:
                     "delivery postponed", extra={"outbox_id": row.id, "seconds": exc.seconds}
                 )
         except Blocked:
-            outcome["failed_reason"] = "blocked by the person"
-            log.warning("patient blocked the bot", extra={"chat_id": row.chat_id})
+            if row.chat_id < 0:
+                # A group (the team chat): the bot was removed or muted. This is an
+                # alert that must not be dropped: keep trying, loudly.
+                outcome["next_attempt_at"] = self.clock() + TEAM_CHAT_RETRY
+                log.error(
+                    "cannot post to the team chat: re-add the bot", extra={"chat_id": row.chat_id}
+                )
+            else:
+                outcome["failed_reason"] = "blocked by the person"
+                log.warning("patient blocked the bot", extra={"chat_id": row.chat_id})
         except Undeliverable as exc:
             outcome["failed_reason"] = str(exc)[:200]
             log.error("message refused", extra={"outbox_id": row.id})

@@ -246,17 +246,29 @@ class PatientService:
                         log.info("patient message kept on case", extra={"case_id": case.id})
                 case RaiseSafetyAlert(category=category, text=text, reasons=reasons):
                     await self._raise_alert(session, patient, answers, category, text, reasons)
-                case ForgetPatient(reason="restart"):
-                    await session.execute(delete(Consent).where(Consent.patient_id == patient.id))
-                    await session.execute(
-                        delete(WellbeingScore).where(WellbeingScore.patient_id == patient.id)
-                    )
-                    log.info("answers forgotten on restart", extra={"patient_id": patient.id})
                 case ForgetPatient(reason=reason):
-                    forgotten = True
-                    log.info(
-                        "patient forgotten", extra={"patient_id": patient.id, "reason": reason}
+                    # What we already sent them quotes their name and words: forget it too.
+                    # (Unsent rows stay: the goodbye must still reach them.)
+                    await session.execute(
+                        delete(OutboxMessage).where(
+                            OutboxMessage.channel == patient.channel,
+                            OutboxMessage.chat_id == patient.chat_id,
+                            OutboxMessage.sent_at.is_not(None),
+                        )
                     )
+                    if reason == "restart":
+                        await session.execute(
+                            delete(Consent).where(Consent.patient_id == patient.id)
+                        )
+                        await session.execute(
+                            delete(WellbeingScore).where(WellbeingScore.patient_id == patient.id)
+                        )
+                        log.info("answers forgotten on restart", extra={"patient_id": patient.id})
+                    else:
+                        forgotten = True
+                        log.info(
+                            "patient forgotten", extra={"patient_id": patient.id, "reason": reason}
+                        )
         return forgotten
 
     async def _raise_alert(

@@ -469,7 +469,8 @@ class Referral:
         """Send the question of the state we are now in (a new prompt: new step)."""
         ask = QUESTIONS.get(self.state)
         if self.state in ("declined", "under_18"):
-            self._say(f"referral/{self.state}")
+            # A message about their safety is kept (vital interests): say so honestly.
+            self._say(f"referral/{self.state}", kept_for_safety=self.ctx.case is not None)
             return
         if self.state == "handed_off":  # no question: whatever they write goes on the case
             if self.answers.pop("_just_noted", False):

@@ -48,3 +48,14 @@ def test_a_malformed_token_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path,
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "abc")
     assert main(["run"]) == 2
     assert "does not look like a bot token" in capsys.readouterr().err
+
+
+def test_run_without_a_team_chat_says_why_it_is_needed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:abc")
+    monkeypatch.delenv("STAFF_CHAT_ID", raising=False)
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert "STAFF_CHAT_ID" in err and "crisis alerts" in err

@@ -144,6 +144,11 @@ async def test_declining_consent_keeps_nothing_about_the_person(database: Databa
     await chat.tap("decline")
     for model in (Patient, Conversation, Consent, Case, WellbeingScore):
         assert await count(database, model) == 0
+    async with database.sessions() as s:
+        kept = (await s.execute(select(OutboxMessage))).scalars().all()
+    # Only the goodbye waits to be sent; nothing already sent to them is kept.
+    assert [r.sent_at for r in kept] == [None] * len(kept)
+    assert any("not kept anything" in r.payload["text"] for r in kept)
     # Talking again starts afresh with the welcome.
     await chat.send("hello")
     async with database.sessions() as s:
@@ -274,3 +279,16 @@ async def test_a_refused_message_does_not_hold_up_the_next(database: Database) -
     while await delivery.deliver_due():
         pass
     assert len(sender.sent) >= 1  # the consent question still went
+
+
+async def test_a_team_chat_the_bot_was_removed_from_keeps_being_retried(database: Database) -> None:
+    async with database.transaction() as session:
+        from bot.service import Outbox
+        from bot.store.models import utcnow
+
+        Outbox(session, "telegram", -100555, utcnow()).send("alert")
+    delivery = Delivery(database, RecordingSender([Blocked()]), "telegram", limits=FAST)
+    await delivery.deliver_due()
+    async with database.sessions() as s:
+        row = (await s.execute(select(OutboxMessage))).scalar_one()
+    assert row.failed_reason is None and row.sent_at is None  # not dropped as "blocked"
