@@ -9,9 +9,11 @@ from flows.core import (
     AddToCase,
     Button,
     CloseQuestion,
+    Crisis,
     Edited,
     ForgetPatient,
     OpenCase,
+    RaiseSafetyAlert,
     RecordConsent,
     RecordWellbeing,
     Unsupported,
@@ -375,3 +377,27 @@ def test_the_profile_carries_what_matching_needs() -> None:
     assert profile.modes == ("in_person",) and profile.group == "group"
     assert profile.free_times == ("weekday_morning",) and profile.free_only is True
     assert "meet people" in profile.what_matters
+
+
+@pytest.mark.parametrize("state", sorted({at for at, _ in HAPPY_PATH} | {"new", "handed_off"}))
+@pytest.mark.parametrize(
+    "category", ["suicide", "self_harm", "harm_to_others", "unsafe_at_home", "medical_emergency"]
+)
+def test_a_crisis_at_any_state_gets_its_reply_an_alert_and_keeps_the_place(
+    state: str, category: str
+) -> None:
+    p = Patient()
+    if state != "new":
+        walk_to(p, state)
+    before = dict(p.answers)
+    p.send(Crisis(category, "words", ("rule",)))
+    assert p.state == state
+    assert p.templates()[0] == f"safety/{category}"
+    assert RaiseSafetyAlert(category, "words", ("rule",)) in p.effects
+    assert {k: v for k, v in p.answers.items() if not k.startswith("_")} == {
+        k: v for k, v in before.items() if not k.startswith("_")
+    }
+    if state not in ("new", "handed_off"):
+        assert p.templates()[-1] == referral.QUESTIONS[state].template  # the same question again
+    text = p.render_all()[0]
+    assert "999" in text and "not an emergency service" in text
