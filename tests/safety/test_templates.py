@@ -64,7 +64,7 @@ def test_each_reply_is_honest_about_what_the_bot_is(messages: Messages, category
     text = html_to_text(render(messages, category))
     assert "not an emergency service" in text
     assert "Nobody is watching it all the time" in text
-    assert f"someone in the {ORGANISATION} team" in text
+    assert "I have told our link worker team" in text
     assert "when they are next at work" in text
     last = text.strip().splitlines()[-1]
     assert last.endswith("?") and "carry on" in last, last
@@ -85,9 +85,11 @@ def test_local_crisis_lines_are_listed_when_configured(messages: Messages, categ
     assert "\n\n\n" not in without
 
 
-def test_no_organisation_name_still_reads_well(messages: Messages) -> None:
-    text = messages.render("safety/suicide", local_crisis_lines=[], organisation_name="")
-    assert "someone in our team" in text
+def test_the_organisation_name_never_doubles_up(messages: Messages) -> None:
+    for name in ("", "the Social Prescribing Team", "Sefton Social Prescribing"):
+        text = messages.render("safety/suicide", local_crisis_lines=[], organisation_name=name)
+        assert "I have told our link worker team" in text
+        assert "the the" not in text and "team team" not in text.lower()
 
 
 class _Tags(HTMLParser):
