@@ -475,6 +475,7 @@ class StaffService:
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             # Someone else got there first (only possible without a row lock).
+            log.info("case moved by someone else first", extra={"case_id": case.id})
             await act.session.refresh(case)
             refused = case_life.decide(case.status, case.link_worker_id, act.actor, action)
             if refused.allowed:  # moved and back again: still refuse, it changed under us
