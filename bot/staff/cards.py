@@ -66,7 +66,8 @@ class TeamCards:
         team = Outbox(session, "telegram", self.chat_id, now)
         old = await session.get(OutboxMessage, case.team_card_id) if case.team_card_id else None
         if old is not None and old.payload.get("buttons"):
-            team.edit(old, old.payload.get("text", ""), [])
+            unchanged = old.payload.get("text", "")
+            team.edit(old, unchanged, [])  # only its Claim button goes
         text, buttons = await self.render(session, case, waited_hours=waited_hours)
         row = team.send(text, buttons)
         await session.flush()

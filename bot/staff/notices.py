@@ -5,7 +5,8 @@ transaction (`PatientService(listener=CaseNotices(...))`):
 - the patient wrote after the handoff: their words go to the worker holding the
   case, privately; while nobody holds it, the team chat hears only that there is a
   new message on the case, never what it says;
-- a safety alert: the holder is told privately, and the case card shows it urgent.
+- a safety alert: the holder is told privately, and the case card shows it urgent
+  (with no team chat and nobody holding the case, every active worker is told).
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ class CaseNotices:
                 me.send(part, buttons if i == len(parts) - 1 else [])
         elif self.settings.staff_chat_id is not None:
             team = Outbox(session, "telegram", self.settings.staff_chat_id, now)
-            team.send(self.messages.render("staff/team_new_message", case=case))
+            notice = self.messages.render("staff/team_new_message", case=case)
+            team.send(notice)
 
     async def alert_raised(
         self, session: AsyncSession, case: Case, alert: SafetyAlert, now: datetime
@@ -56,10 +58,22 @@ class CaseNotices:
         await self.cards.refresh(session, case, now)
         holder = await self._holder(session, case)
         if holder is not None:
-            Outbox(session, "telegram", holder.telegram_id, now).send(
-                self.messages.render("staff/holder_alert", case=case, alert=alert),
-                self.alert_buttons(case) + self._buttons(case, "staff_open", "open"),
+            told = [holder]
+        elif self.settings.staff_chat_id is None:
+            # No team chat to post the alert in: nobody may be left not knowing.
+            told = list(
+                (
+                    await session.execute(select(LinkWorker).where(LinkWorker.active.is_(True)))
+                ).scalars()
             )
+        else:
+            return  # the team chat has the alert card
+        text = self.messages.render(
+            "staff/holder_alert", case=case, alert=alert, yours=holder is not None
+        )
+        buttons = self.alert_buttons(case) + self._buttons(case, "staff_open", "open")
+        for worker in told:
+            Outbox(session, "telegram", worker.telegram_id, now).send(text, buttons)
 
     def alert_buttons(self, case: Case) -> Keyboard:
         """The "Seen – I'm on it" button on a safety alert card."""

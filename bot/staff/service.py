@@ -804,9 +804,8 @@ class StaffService:
         invite.used_at, invite.used_by = now, worker.id
         audit(session, worker, "join", None, now, f"invite {invite.id}")
         log.info("link worker joined", extra={"link_worker_id": worker.id})
-        me = Outbox(session, "telegram", worker.telegram_id, now)
-        me.send(self.messages.render("staff/joined", worker=worker, again=False),
-                [[self._button("staff_queue", "queue"), self._button("staff_mine", "mine")]])  # fmt: skip
+        welcome = self.messages.render("staff/joined", worker=worker, again=False)
+        Outbox(session, "telegram", worker.telegram_id, now).send(welcome, self._nav())
         return StaffHandled()
 
     # --- the team chat's reminders -------------------------------------------------------

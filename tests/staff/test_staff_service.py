@@ -413,3 +413,20 @@ async def test_a_redelivered_staff_update_has_one_effect(database: Database) -> 
             )
             == 1
         )
+
+
+async def test_without_a_team_chat_an_alert_on_an_unclaimed_case_reaches_every_worker(
+    database: Database,
+) -> None:
+    t = await team(database, staff_chat=None)
+    _, case = await t.referred_patient()
+    async with database.transaction() as s:
+        patient = await s.get(Patient, case.patient_id)
+        assert patient is not None
+        await t.patients._raise_alert(s, patient, {}, "suicide", "zz-their-words", ())
+    for worker in (SAM_ID, JO_ID, ADMIN_ID):
+        [alert] = await t.rows(worker)
+        assert "Urgent" in alert.payload["text"] and "tap Seen" in alert.payload["text"]
+        assert alert.payload["buttons"][0][0]["data"] == f"s:seen:{case.reference}:"
+    await t.tap(JO_ID, "seen", case.reference)
+    assert "tell me what you did" in (await t.said(JO_ID))[-1]
