@@ -37,7 +37,12 @@ class TeamCards:
         return self.settings.staff_chat_id
 
     async def render(
-        self, session: AsyncSession, case: Case, *, waited_hours: float | None = None
+        self,
+        session: AsyncSession,
+        case: Case,
+        *,
+        waited_hours: float | None = None,
+        superseded: bool = False,
     ) -> tuple[str, Keyboard]:
         about: dict[str, Any] = (case.summary or {}).get("about_the_person", {})
         needs: dict[str, Any] = (case.summary or {}).get("needs", {})
@@ -49,10 +54,11 @@ class TeamCards:
             district=district(about.get("postcode")),
             contact_method=about.get("contact_method"),
             waited_hours=waited_hours,
+            superseded=superseded,
             zone=self.settings.zone,
         )
         buttons: Keyboard = []
-        if case.status == "waiting":
+        if case.status == "waiting" and not superseded:
             label = self.messages.label("staff_claim", reference=case.reference)
             buttons = [[{"text": label, "data": tap_data("claim", case.reference)}]]
         return text, buttons
@@ -65,9 +71,10 @@ class TeamCards:
             return
         team = Outbox(session, "telegram", self.chat_id, now)
         old = await session.get(OutboxMessage, case.team_card_id) if case.team_card_id else None
-        if old is not None and old.payload.get("buttons"):
-            unchanged = old.payload.get("text", "")
-            team.edit(old, unchanged, [])  # only its Claim button goes
+        if old is not None:
+            # The old card points to the new one, and loses its Claim button.
+            superseded, _ = await self.render(session, case, superseded=True)
+            team.edit(old, superseded, [])
         text, buttons = await self.render(session, case, waited_hours=waited_hours)
         row = team.send(text, buttons)
         await session.flush()

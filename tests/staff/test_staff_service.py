@@ -319,6 +319,7 @@ async def test_unclaimed_cases_are_reannounced_in_working_hours_only_and_once(
     assert [r.action for r in rows] == ["send", "edit", "send"]
     assert "still waiting after 4 working hours" in rows[-1].payload["text"]
     assert rows[0].payload["buttons"] == [] and rows[-1].payload["buttons"]
+    assert "announced again below" in rows[0].payload["text"]
     assert (await t.case()).team_card_id == rows[-1].id
 
 
