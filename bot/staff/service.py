@@ -46,7 +46,7 @@ from bot.staff.split import split_html
 from bot.store import Database
 from bot.store.models import Case, CaseEntry, OutboxMessage, Patient, SafetyAlert, utcnow
 from flows import case as case_life
-from flows.core import Command, Event, Text
+from flows.core import Command, Edited, Event, Text
 from flows.directory import Directory, Profile
 from flows.wellbeing import MEASURES, band
 
@@ -173,6 +173,8 @@ class StaffService:
                 await self._command(act, event)
             elif isinstance(event, Text):
                 await self._text(act, event.text)
+            elif isinstance(event, Edited):
+                self._say(act, "staff/edited")
             else:
                 self._say(act, "staff/only_text")
             log.info("staff action", extra={"link_worker_id": worker.id,

@@ -13,7 +13,7 @@ from bot.staff.models import AuditEntry, LinkWorker, Referral
 from bot.staff.service import StaffInbound
 from bot.store import Database
 from bot.store.models import Case, CaseEntry, Patient, SafetyAlert
-from flows.core import Text
+from flows.core import Edited, Text, Unsupported
 from tests.service.test_patient_service import Chat
 from tests.staff.helpers import ADMIN_ID, JO_ID, SAM_ID, TEAM, Team, team
 
@@ -431,3 +431,11 @@ async def test_without_a_team_chat_an_alert_on_an_unclaimed_case_reaches_every_w
         assert alert.payload["buttons"][0][0]["data"] == f"s:seen:{case.reference}:"
     await t.tap(JO_ID, "seen", case.reference)
     assert "tell me what you did" in (await t.said(JO_ID))[-1]
+
+
+async def test_an_edit_or_a_photo_from_a_worker_is_explained(database: Database) -> None:
+    t = await team(database)
+    await t.act(SAM_ID, Edited("changed"))
+    assert "send it again" in (await t.said(SAM_ID))[-1]
+    await t.act(SAM_ID, Unsupported("photo"))
+    assert "only pass on typed text" in (await t.said(SAM_ID))[-1]
