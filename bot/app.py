@@ -9,6 +9,8 @@ from bot.config import Settings, SettingsError
 from bot.directory import directory_version, load_directory
 from bot.messages import Messages
 from bot.service import PatientService
+from bot.staff.notices import CaseNotices
+from bot.staff.service import StaffService
 from bot.store import Database
 from flows.directory import Directory
 
@@ -24,6 +26,8 @@ class App:
     directory: Directory
     #: The import the loaded directory reflects (None: a directory given by a test).
     directory_version: int | None = None
+    #: The link worker side (set by build_app).
+    staff: StaffService = None  # type: ignore[assignment]
 
     async def refresh_directory(self) -> None:
         """Reload the activity directory if an import has changed it since."""
@@ -65,7 +69,10 @@ async def build_app(settings: Settings, *, directory: Directory | None = None) -
         directory = await load_directory(db)  # an empty directory suggests nothing
         version = await directory_version(db)
     app = App(settings, db, messages, None, directory, version)  # type: ignore[arg-type]
-    app.patients = PatientService(db, messages, lambda: app.directory, settings)
+    app.patients = PatientService(
+        db, messages, lambda: app.directory, settings, listener=CaseNotices(messages, settings)
+    )
+    app.staff = StaffService(db, messages, lambda: app.directory, settings)
     return app
 
 

@@ -51,8 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _plugins() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Command groups that live with their area (directory, staff...)."""
     from bot.directory.cli import register as directory_commands
+    from bot.staff.cli import register as staff_commands
 
-    return [directory_commands]
+    return [directory_commands, staff_commands]
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -102,7 +103,7 @@ def _db_revision(args: argparse.Namespace) -> int:
 
 
 def _diagram(args: argparse.Namespace) -> int:
-    from flows.diagram import in_readme, referral_diagram
+    from flows.diagram import case_diagram, in_readme, referral_diagram
 
     readme = Path("README.md")
     if args.write or args.check:
@@ -117,6 +118,8 @@ def _diagram(args: argparse.Namespace) -> int:
         print("Updated the diagram in README.md.")
         return 0
     print(referral_diagram())
+    print()
+    print(case_diagram())
     return 0
 
 

@@ -37,7 +37,10 @@ class SettingsError(Exception):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # An empty line in .env (STAFF_CHAT_ID=, as .env.example has it) means "not set".
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     telegram_bot_token: str | None = Field(default=None)
     telegram_api_url: str = "https://api.telegram.org/bot"
@@ -53,6 +56,12 @@ class Settings(BaseSettings):
     #: When link workers are working: "Mon-Fri 09:00-17:00". Alerts outside these
     #: hours are marked "out of hours" (nobody may see them until then).
     working_hours: str = "Mon-Fri 09:00-17:00"
+    #: Re-announce a case in the team chat when nobody has claimed it after this
+    #: many working hours (0: never).
+    claim_reminder_hours: float = Field(default=4.0, ge=0)
+    #: The working days RESPONSE_TIME_TEXT promises: a patient whose case is picked
+    #: up is told the day ("will message you here by Thursday").
+    response_working_days: int = Field(default=2, ge=0, le=30)
     log_level: str = "INFO"
 
     @field_validator("working_hours")

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import safety
 from bot.config import Settings
 from bot.messages import Messages, html_to_text
+from bot.staff.models import LinkWorker
 from bot.store import Database
 from bot.store.models import (
     Case,
@@ -71,6 +72,23 @@ class Inbound:
     first_name: str | None = None
 
 
+class CaseListener(Protocol):
+    """The link worker side, told about a case within the patient's transaction
+    (bot/staff/notices.py): new cases, messages after the handoff, safety alerts."""
+
+    async def case_opened(self, session: AsyncSession, case: Case, now: datetime) -> None: ...
+
+    async def patient_wrote(
+        self, session: AsyncSession, case: Case, text: str, edited: bool, now: datetime
+    ) -> None: ...
+
+    async def alert_raised(
+        self, session: AsyncSession, case: Case, alert: SafetyAlert, now: datetime
+    ) -> None: ...
+
+    def alert_buttons(self, case: Case) -> list[list[dict[str, str]]]: ...
+
+
 @dataclass
 class Handled:
     duplicate: bool = False
@@ -88,12 +106,14 @@ class PatientService:
         settings: Settings,
         *,
         clock: Callable[[], datetime] = utcnow,
+        listener: CaseListener | None = None,
     ) -> None:
         self.db = db
         self.messages = messages
         self.directory = directory
         self.settings = settings
         self.clock = clock
+        self.listener = listener
 
     async def handle(self, inbound: Inbound) -> Handled:
         async with self.db.transaction() as session:
@@ -193,7 +213,8 @@ class PatientService:
         case = await latest_case(session, patient_id)
         if case is None:
             return None
-        return referral.CaseView(case.reference, case.status, case.summary.get("link_worker"))
+        worker = await session.get(LinkWorker, case.link_worker_id) if case.link_worker_id else None
+        return referral.CaseView(case.reference, case.status, worker.name if worker else None)
 
     # --- effects -------------------------------------------------------------------
     async def _apply(
@@ -244,6 +265,10 @@ class PatientService:
                             CaseEntry(case_id=case.id, kind=kind, text=text, at=self.clock())
                         )
                         log.info("patient message kept on case", extra={"case_id": case.id})
+                        if self.listener is not None:
+                            await self.listener.patient_wrote(
+                                session, case, text, edited, self.clock()
+                            )
                 case RaiseSafetyAlert(category=category, text=text, reasons=reasons):
                     await self._raise_alert(session, patient, answers, category, text, reasons)
                 case ForgetPatient(reason=reason):
@@ -317,17 +342,20 @@ class PatientService:
         log.warning(
             "safety alert", extra={"case_id": case.id, "category": category, "count": alert.count}
         )
+        if self.listener is not None:
+            await self.listener.alert_raised(session, case, alert, now)
         if self.settings.staff_chat_id is None:
             return
+        buttons = self.listener.alert_buttons(case) if self.listener is not None else []
         card = self.messages.render(
             "staff/safety_alert", case=case, alert=alert, zone=self.settings.zone
         )
         team = Outbox(session, "telegram", self.settings.staff_chat_id, now)
         previous = await session.get(OutboxMessage, alert.outbox_id) if alert.outbox_id else None
         if previous is not None:
-            team.edit(previous, card, [])
+            team.edit(previous, card, buttons)
         else:
-            row = team.send(card)
+            row = team.send(card, buttons)
             await session.flush()
             alert.outbox_id = row.id
 
@@ -352,6 +380,8 @@ class PatientService:
             .values(case_id=case.id)
         )
         log.info("case opened", extra={"case_id": case.id, "patient_id": patient.id})
+        if self.listener is not None:
+            await self.listener.case_opened(session, case, self.clock())
         return case
 
     # --- replies -------------------------------------------------------------------

@@ -33,6 +33,7 @@ from bot.delivery import (
     Undeliverable,
 )
 from bot.service import Inbound, Outbox
+from bot.staff.telegram import staff_inbound
 from bot.store.models import utcnow
 from flows.core import Button, Command, Edited, Event, Text, Unsupported
 
@@ -90,6 +91,15 @@ class TelegramBot:
         if event is None or chat is None:
             return
         query = update.callback_query
+        # A link worker's update goes to the staff service; anyone else's (it returns
+        # None) carries on below, as a patient's.
+        staff = staff_inbound(update, event)
+        if staff is not None and (done := await self.app.staff.handle(staff)) is not None:
+            if query is not None:
+                with contextlib.suppress(BadRequest):
+                    await query.answer(done.tap_notice)
+            self.delivery.wake.set()
+            return
         if chat.type != chat.PRIVATE:
             # A group is no place for health information: ask them to message privately.
             if isinstance(event, Command) and event.name in COMMANDS:
@@ -124,10 +134,22 @@ class TelegramBot:
     async def _keep_going(self) -> None:
         """Deliver the outbox, and pick up directory imports made while running."""
         refresher = asyncio.create_task(self._refresh_directory())
+        reminders = asyncio.create_task(self._remind_unclaimed())
         try:
             await self.delivery.run()
         finally:
             refresher.cancel()
+            reminders.cancel()
+
+    async def _remind_unclaimed(self, every_seconds: float = 60) -> None:
+        """Re-announce unclaimed cases in the team chat (CLAIM_REMINDER_HOURS)."""
+        while True:
+            await asyncio.sleep(every_seconds)
+            try:
+                if await self.app.staff.remind_unclaimed():
+                    self.delivery.wake.set()
+            except Exception:
+                log.exception("claim reminders failed; trying again later")
 
     async def _refresh_directory(self, every_seconds: float = 60) -> None:
         while True:

@@ -2,4 +2,5 @@
 (for migrations and for tests). Add new model modules here."""
 
 from bot.directory import models as directory_models  # noqa: F401
+from bot.staff import models as staff_models  # noqa: F401
 from bot.store import models  # noqa: F401

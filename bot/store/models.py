@@ -127,6 +127,16 @@ class Case(Base):
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The link worker side (bot/staff): who holds it, how it ended, its team card.
+    link_worker_id: Mapped[int | None] = mapped_column(
+        ForeignKey("link_worker.id", ondelete="SET NULL"), index=True, default=None
+    )
+    claimed_at: Mapped[datetime | None] = mapped_column(default=None)
+    outcome: Mapped[str | None] = mapped_column(String(32), default=None)
+    #: The card in the team chat (an outbox row), edited as the case moves.
+    team_card_id: Mapped[int | None] = mapped_column(default=None)
+    #: When the team chat was last told it is waiting (claim reminders count from it).
+    announced_at: Mapped[datetime | None] = mapped_column(default=None)
 
     entries: Mapped[list[CaseEntry]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="CaseEntry.id"
@@ -141,8 +151,12 @@ class CaseEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
-    kind: Mapped[str] = mapped_column(String(32))  # "patient_message" | "note" | "event"
+    kind: Mapped[str] = mapped_column(String(32))  # "patient_message" | "reply" | "note" | "event"
     text: Mapped[str] = mapped_column(Text, default="")
+    #: The link worker who wrote it (a reply or a note), if one did.
+    link_worker_id: Mapped[int | None] = mapped_column(
+        ForeignKey("link_worker.id", ondelete="SET NULL"), default=None
+    )
 
     case: Mapped[Case] = relationship(back_populates="entries")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.cli import main
@@ -16,12 +18,23 @@ def test_defaults_run_with_no_configuration(monkeypatch: pytest.MonkeyPatch, tmp
     assert settings.timezone == "Europe/London"
 
 
+def test_the_env_example_copied_as_it_is_starts(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    (tmp_path / ".env").write_text(example.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()  # STAFF_CHAT_ID= and TELEGRAM_BOT_TOKEN= mean "not set"
+    assert settings.staff_chat_id is None and settings.telegram_bot_token is None
+    assert settings.claim_reminder_hours == 4 and settings.response_working_days == 2
+
+
 @pytest.mark.parametrize(("name", "value", "words"), [
     ("TIMEZONE", "Mars/Olympus", "TIMEZONE"),
     ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
     ("DATABASE_URL", "not a url", "DATABASE_URL"),
     ("TELEGRAM_API_URL", "api.telegram.org", "TELEGRAM_API_URL"),
     ("STAFF_CHAT_ID", "the team", "STAFF_CHAT_ID"),
+    ("CLAIM_REMINDER_HOURS", "-1", "CLAIM_REMINDER_HOURS"),
+    ("RESPONSE_WORKING_DAYS", "two", "RESPONSE_WORKING_DAYS"),
 ])  # fmt: skip
 def test_a_wrong_setting_is_named(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str, words: str

@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from flows import referral
-from flows.diagram import in_readme, referral_diagram
+from flows import case, referral
+from flows.diagram import case_diagram, in_readme, markers, referral_diagram
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -16,3 +16,18 @@ def test_the_diagram_draws_every_state_and_conditional_transition() -> None:
     for state in referral.STATES:
         assert f'state "{state}"' in diagram
     assert "ons_anxious --> suggestions: answer [has_suggestions]" in diagram
+
+
+def test_the_case_diagram_draws_the_life_of_a_case() -> None:
+    diagram = case_diagram()
+    for state in case.STATES:
+        assert f'state "{state}"' in diagram
+    assert "waiting --> claimed: claim" in diagram
+    assert "closed --> claimed: reopen [holds_or_admin]" in diagram
+
+
+def test_a_readme_without_the_case_markers_still_gets_its_referral_diagram() -> None:
+    current = README.read_text(encoding="utf-8")
+    begin, end = markers("case")
+    without = current[: current.index(begin)] + current[current.index(end) + len(end) :]
+    assert in_readme(without) == without
