@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -149,6 +151,7 @@ class Delivery:
             else:
                 outcome["message_id"] = await self.sender.send(row.chat_id, text, buttons)
             outcome["sent_at"] = self.clock()
+            outcome["delivered_digest"] = digest(text, buttons)
         except RetryLater as exc:
             if row.attempts + 1 >= MAX_ATTEMPTS:
                 outcome["failed_reason"] = (
@@ -185,6 +188,13 @@ class Delivery:
                 .where(OutboxMessage.id == row.id)
                 .values(attempts=OutboxMessage.attempts + 1, **outcome)
             )
+            if row.action == "edit" and "sent_at" in outcome:
+                # The original message now shows this edit's content.
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == row.target_id)
+                    .values(delivered_digest=outcome["delivered_digest"])
+                )
             if outcome.get("failed_reason") == "blocked by the person":
                 await session.execute(
                     update(Patient)
@@ -214,6 +224,11 @@ class Delivery:
                 if target_message_id is None:  # the original never arrived: nothing to edit
                     row.sent_at = self.clock()
                     return None
+                if target is not None and target.delivered_digest == digest(
+                    row.payload.get("text", ""), row.payload.get("buttons", [])
+                ):
+                    row.sent_at = self.clock()  # it already shows exactly this
+                    return None
             row.next_attempt_at = self.clock() + LEASE
             return row, target_message_id
 
@@ -224,3 +239,9 @@ class Delivery:
             self.per_chat[chat_id] = limiter
         async with self.overall, limiter:
             return
+
+
+def digest(text: str, buttons: Keyboard) -> str:
+    """What a message shows, in 64 characters: to tell whether an edit changes it."""
+    shown = json.dumps({"text": text, "buttons": buttons}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(shown.encode()).hexdigest()

@@ -78,6 +78,8 @@ class CaseListener(Protocol):
 
     async def case_opened(self, session: AsyncSession, case: Case, now: datetime) -> None: ...
 
+    async def case_updated(self, session: AsyncSession, case: Case, now: datetime) -> None: ...
+
     async def patient_wrote(
         self, session: AsyncSession, case: Case, text: str, edited: bool, now: datetime
     ) -> None: ...
@@ -253,6 +255,8 @@ class PatientService:
                                 at=self.clock(),
                             )
                         )
+                        if self.listener is not None:  # the team card now has more to show
+                            await self.listener.case_updated(session, current, self.clock())
                         opened = current
                     else:
                         opened = await self._open_case(session, patient, summary)

@@ -34,6 +34,9 @@ class CaseNotices:
     async def case_opened(self, session: AsyncSession, case: Case, now: datetime) -> None:
         await self.cards.post(session, case, now)
 
+    async def case_updated(self, session: AsyncSession, case: Case, now: datetime) -> None:
+        await self.cards.refresh(session, case, now)
+
     async def patient_wrote(
         self, session: AsyncSession, case: Case, text: str, edited: bool, now: datetime
     ) -> None:

@@ -191,6 +191,9 @@ class OutboxMessage(Base):
     #: Telegram's message_id once sent, so later edits can find it.
     message_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     failed_reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    #: What the message shows now in the chat (a digest of text and buttons), so an
+    #: edit that would change nothing is skipped instead of refused by Telegram.
+    delivered_digest: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class SafetyAlert(Base):

@@ -10,6 +10,14 @@ from tests.standin.server import BotApiStandIn
 TEAM = -1001234
 
 
+def alert_cards(api: BotApiStandIn) -> list:  # type: ignore[type-arg]
+    return [m for m in api.messages_to(TEAM) if "wrote words about" in m.plain_text]
+
+
+def case_cards(api: BotApiStandIn) -> list:  # type: ignore[type-arg]
+    return [m for m in api.messages_to(TEAM) if "Came in:" in m.plain_text]
+
+
 async def test_crisis_mid_referral_and_after_handoff(running: Running, api: BotApiStandIn) -> None:
     await running.stop()
     running.settings = running.settings.model_copy(update={"staff_chat_id": TEAM})
@@ -20,14 +28,18 @@ async def test_crisis_mid_referral_and_after_handoff(running: Running, api: BotA
     reply, question = api.messages_to(CHAT)[-2:]
     assert "116 123" in reply.plain_text and "999" in reply.plain_text
     assert question.plain_text.startswith("Thank you for telling me.")  # need areas, again
-    [alert] = api.messages_to(TEAM)
+    [alert] = alert_cards(api)
     assert "Urgent" in alert.plain_text and "tbh" not in alert.plain_text
+    [card] = case_cards(api)
+    assert "URGENT" in card.plain_text and "Needs: not said" in card.plain_text
     for how, what in REFERRAL[5:]:  # carries on where it was
         await act(running, api, how, what)
     assert "Your reference is SP-" in api.messages_to(CHAT)[-1].plain_text
 
     await act(running, api, "type", "i have taken all my tablets")
     assert "999" in api.messages_to(CHAT)[-1].plain_text
-    assert len(api.messages_to(TEAM)) == 1  # the open alert is updated, not repeated
-    assert "2 messages like this" in api.messages_to(TEAM)[0].plain_text
+    [alert] = alert_cards(api)  # the open alert is updated, not repeated
+    assert "2 messages like this" in alert.plain_text
+    [card] = case_cards(api)  # one case; its card now shows the finished referral
+    assert "Needs: not said" not in card.plain_text and "Area: L20" in card.plain_text
     assert api.rejected == [] and api.unanswered_callback_queries() == []

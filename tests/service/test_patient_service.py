@@ -292,3 +292,27 @@ async def test_a_team_chat_the_bot_was_removed_from_keeps_being_retried(database
     async with database.sessions() as s:
         row = (await s.execute(select(OutboxMessage))).scalar_one()
     assert row.failed_reason is None and row.sent_at is None  # not dropped as "blocked"
+
+
+async def test_an_edit_that_changes_nothing_is_not_sent(database: Database) -> None:
+    from bot.service import Outbox
+    from bot.store.models import utcnow
+
+    async with database.transaction() as session:
+        outbox = Outbox(session, "telegram", 77, utcnow())
+        card = outbox.send("card v1")
+        await session.flush()
+        outbox.edit(card, "card v2", [])  # changed again before it was ever sent
+    sender = RecordingSender()
+    delivery = Delivery(database, sender, "telegram", limits=FAST)
+    while await delivery.deliver_due():
+        pass
+    assert [t for _, t, _ in sender.sent] == ["card v2"]
+    assert sender.edits == []  # Telegram would refuse it: "message is not modified"
+    async with database.transaction() as session:
+        row = await session.get(OutboxMessage, card.id)
+        assert row is not None
+        Outbox(session, "telegram", 77, utcnow()).edit(row, "card v3", [])
+    while await delivery.deliver_due():
+        pass
+    assert [t for _, _, t in sender.edits] == ["card v3"]
