@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
+from bot.directory.index import active_activities
 from bot.directory.models import Activity, PostcodeCentroid
 from bot.directory.postcodes import district_of
 from bot.store import Database
@@ -50,18 +50,7 @@ class DirectoryCheck:
 async def check_directory(db: Database, *, today: date | None = None) -> DirectoryCheck:
     today = today or date.today()
     async with db.sessions() as session:
-        activities = (
-            await session.scalars(
-                select(Activity)
-                .where(Activity.active.is_(True))
-                .options(
-                    selectinload(Activity.organisation),
-                    selectinload(Activity.schedules),
-                    selectinload(Activity.locations),
-                )
-                .order_by(Activity.id)
-            )
-        ).all()
+        activities = await active_activities(session)
         known = set(await session.scalars(select(PostcodeCentroid.postcode)))
     not_checked, no_schedule, no_contact, unplaced = [], [], [], []
     for activity in activities:

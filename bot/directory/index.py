@@ -127,23 +127,27 @@ class DirectoryIndex:
         return suggestion(found, search.person)
 
 
+async def active_activities(session: AsyncSession) -> list[Activity]:
+    """Every active activity with what describing or matching it needs, in id order."""
+    query = (
+        select(Activity)
+        .where(Activity.active.is_(True))
+        .options(
+            selectinload(Activity.organisation),
+            selectinload(Activity.schedules),
+            selectinload(Activity.locations),
+            selectinload(Activity.needs),
+        )
+        .order_by(Activity.id)
+    )
+    return list((await session.scalars(query)).all())
+
+
 async def load_directory(db: Database, *, synonyms: Synonyms | None = None) -> DirectoryIndex:
     """Build the in-memory index from the active activities in the database."""
     async with db.sessions() as session:
         version = await _version(session)
-        activities = (
-            await session.scalars(
-                select(Activity)
-                .where(Activity.active.is_(True))
-                .options(
-                    selectinload(Activity.organisation),
-                    selectinload(Activity.schedules),
-                    selectinload(Activity.locations),
-                    selectinload(Activity.needs),
-                )
-                .order_by(Activity.id)
-            )
-        ).all()
+        activities = await active_activities(session)
         areas = {
             area_of(place.postcode) for a in activities for place in a.locations if place.postcode
         }
