@@ -76,10 +76,24 @@ async def build_app(settings: Settings, *, directory: Directory | None = None) -
     return app
 
 
+#: Libraries that, below WARNING, log SQL parameters or Bot API payloads, which
+#: hold what patients wrote. They stay at WARNING whatever LOG_LEVEL says.
+CHATTY_LIBRARIES = (
+    "aiosqlite",
+    "asyncpg",
+    "sqlalchemy",
+    "httpx",
+    "httpcore",
+    "telegram",
+    "alembic",
+)
+
+
 def configure_logging(level: str) -> None:
-    # Ids and events only: message text and names never reach a log line.
+    """Ids and events only: message text and names never reach a log line."""
     logging.basicConfig(
         level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
