@@ -333,6 +333,7 @@ class PatientService:
             )
         ).scalar_one_or_none()
         out_of_hours = not self.settings.is_working_time(now)
+        escalated = False
         if alert is None:
             alert = SafetyAlert(case_id=case.id, category=category, first_at=now, last_at=now,
                                 count=1, out_of_hours=out_of_hours)  # fmt: skip
@@ -343,6 +344,7 @@ class PatientService:
             alert.out_of_hours = alert.out_of_hours or out_of_hours
             if safety.more_serious(category, than=alert.category):
                 alert.category = category
+                escalated = True
         log.warning(
             "safety alert", extra={"case_id": case.id, "category": category, "count": alert.count}
         )
@@ -356,6 +358,13 @@ class PatientService:
         )
         team = Outbox(session, "telegram", self.settings.staff_chat_id, now)
         previous = await session.get(OutboxMessage, alert.outbox_id) if alert.outbox_id else None
+        if previous is not None and escalated:
+            # More serious than before: Telegram does not notify anyone of an edit, so
+            # the old card points on and a new one goes out.
+            team.edit(
+                previous, self.messages.render("staff/safety_alert_superseded", case=case), []
+            )
+            previous = None
         if previous is not None:
             team.edit(previous, card, buttons)
         else:

@@ -126,3 +126,24 @@ async def test_a_crisis_before_handoff_and_the_handoff_make_one_case(database: D
         cases = (await s.execute(select(Case))).scalars().all()
     assert len(cases) == 1
     assert cases[0].urgent and cases[0].summary["needs"]["need_areas"] == ["loneliness", "activity"]
+
+
+async def test_a_more_serious_message_sends_a_new_alert_so_the_team_is_notified(
+    database: Database,
+) -> None:
+    chat = team_chat(database)
+    await chat.walk_to("what_matters")
+    await chat.send("he hits me when hes drunk")
+    await chat.send("i took all my pills an hour ago")
+    async with database.sessions() as s:
+        alert = (await s.execute(select(SafetyAlert))).scalar_one()
+    assert alert.category == "medical_emergency" and alert.count == 2
+    rows = [
+        r
+        for r in await outbox(database, TEAM)
+        if "wrote words about" in r.payload["text"] or "more serious" in r.payload["text"]
+    ]
+    sends = [r for r in rows if r.action == "send"]
+    assert len(sends) == 2  # a new message, which Telegram notifies, not only an edit
+    assert "medical emergency" in sends[-1].payload["text"]
+    assert any("See the newer alert below" in r.payload["text"] for r in rows if r.action == "edit")
