@@ -153,7 +153,7 @@ class Delivery:
             outcome["sent_at"] = self.clock()
             outcome["delivered_digest"] = digest(text, buttons)
         except RetryLater as exc:
-            if row.attempts + 1 >= MAX_ATTEMPTS:
+            if row.attempts + 1 >= MAX_ATTEMPTS and not row.payload.get("urgent"):
                 outcome["failed_reason"] = (
                     f"gave up after {row.attempts + 1} attempts: {exc.reason}"[:200]
                 )

@@ -368,7 +368,7 @@ class PatientService:
         if previous is not None:
             team.edit(previous, card, buttons)
         else:
-            row = team.send(card, buttons)
+            row = team.send(card, buttons, urgent=True)
             await session.flush()
             alert.outbox_id = row.id
 
@@ -429,7 +429,7 @@ class PatientService:
                 continue
             if buttons and prompt is not None:
                 outbox.close_prompt(prompt)  # an older keyboard must not mislead
-            row = outbox.send(text, buttons)
+            row = outbox.send(text, buttons, urgent=reply.template.startswith("safety/"))
             if buttons:
                 await session.flush()
                 prompt = row
@@ -467,8 +467,14 @@ class Outbox:
         self.now = now
         self.rows: list[OutboxMessage] = []
 
-    def send(self, text: str, buttons: list[list[dict[str, str]]] | None = None) -> OutboxMessage:
-        return self._add("send", {"text": text, "buttons": buttons or []})
+    def send(
+        self, text: str, buttons: list[list[dict[str, str]]] | None = None, *, urgent: bool = False
+    ) -> OutboxMessage:
+        """`urgent`: a crisis reply or alert, which delivery never gives up on."""
+        payload: dict[str, Any] = {"text": text, "buttons": buttons or []}
+        if urgent:
+            payload["urgent"] = True
+        return self._add("send", payload)
 
     def edit(self, target: OutboxMessage, text: str, buttons: list[list[dict[str, str]]]) -> None:
         target.payload = {**target.payload, "text": text, "buttons": buttons}

@@ -316,3 +316,29 @@ async def test_an_edit_that_changes_nothing_is_not_sent(database: Database) -> N
     while await delivery.deliver_due():
         pass
     assert [t for _, _, t in sender.edits] == ["card v3"]
+
+
+async def test_a_crisis_reply_is_never_given_up_on(database: Database) -> None:
+    from bot.delivery import MAX_ATTEMPTS
+    from bot.service import Outbox
+    from bot.store.models import utcnow
+
+    async with database.transaction() as session:
+        Outbox(session, "telegram", 88, utcnow()).send("call 999", urgent=True)
+        Outbox(session, "telegram", 89, utcnow()).send("ordinary")
+    clock = [utcnow()]
+    failures = [RetryLater(1, "network") for _ in range(2 * MAX_ATTEMPTS + 2)]
+    delivery = Delivery(
+        database, RecordingSender(failures), "telegram", limits=FAST, clock=lambda: clock[0]
+    )
+    from datetime import timedelta
+
+    for _ in range(MAX_ATTEMPTS + 2):
+        await delivery.deliver_due()
+        clock[0] += timedelta(minutes=10)
+    async with database.sessions() as s:
+        rows = {r.chat_id: r for r in (await s.execute(select(OutboxMessage))).scalars()}
+    assert rows[89].failed_reason is not None  # an ordinary message is given up on
+    assert (
+        rows[88].failed_reason is None and rows[88].attempts > MAX_ATTEMPTS
+    )  # a crisis reply is not
