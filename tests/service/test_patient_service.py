@@ -141,13 +141,17 @@ async def test_a_new_service_instance_resumes_at_the_same_question(database: Dat
 async def test_declining_consent_keeps_nothing_about_the_person(database: Database) -> None:
     chat = Chat(database)
     await chat.send("/start")
+    delivery = Delivery(database, RecordingSender(), "telegram", limits=FAST)
+    while await delivery.deliver_due():  # "Hello Alex..." has reached them
+        pass
     await chat.tap("decline")
     for model in (Patient, Conversation, Consent, Case, WellbeingScore):
         assert await count(database, model) == 0
     async with database.sessions() as s:
         kept = (await s.execute(select(OutboxMessage))).scalars().all()
-    # Only the goodbye waits to be sent; nothing already sent to them is kept.
-    assert [r.sent_at for r in kept] == [None] * len(kept)
+    # Only the goodbye waits to be sent; what was already sent to them (their name) is gone.
+    assert kept and [r.sent_at for r in kept] == [None] * len(kept)
+    assert not any("Alex" in r.payload["text"] for r in kept)
     assert any("not kept anything" in r.payload["text"] for r in kept)
     # Talking again starts afresh with the welcome.
     await chat.send("hello")

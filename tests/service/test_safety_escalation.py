@@ -93,6 +93,9 @@ async def test_crisis_before_consent_opens_an_urgent_case_that_declining_does_no
     assert any(
         "0808 2000 247" in r.payload["text"] for r in rows
     )  # National Domestic Abuse Helpline
+    goodbye = rows[-1].payload["text"]
+    assert "only kept what you told us about your safety" in goodbye  # honest: not "nothing"
+    assert "not kept anything" not in goodbye
 
 
 async def test_crisis_after_handoff_is_kept_on_the_case_and_alerts(database: Database) -> None:
