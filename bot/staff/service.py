@@ -44,7 +44,15 @@ from bot.staff.records import (
 )
 from bot.staff.split import split_html
 from bot.store import Database
-from bot.store.models import Case, CaseEntry, OutboxMessage, Patient, SafetyAlert, utcnow
+from bot.store.models import (
+    Case,
+    CaseEntry,
+    Conversation,
+    OutboxMessage,
+    Patient,
+    SafetyAlert,
+    utcnow,
+)
 from flows import case as case_life
 from flows.core import Command, Edited, Event, Text
 from flows.directory import Directory, Profile
@@ -587,11 +595,23 @@ class StaffService:
         if not (await self._move(act, case, "reply")).allowed:
             return
         await self._tell_patient(act, case, "referral/from_link_worker", text=text)
+        await self._talking_with_worker(act, patient)
         act.session.add(CaseEntry(case_id=case.id, kind="reply", text=text, at=act.now,
                                   link_worker_id=act.worker.id))  # fmt: skip
         audit(act.session, act.worker, "reply", case, act.now)
         self._say(act, "staff/done", what="replied", reference=case.reference,
                   buttons=self._case_buttons(act, case))  # fmt: skip
+
+    async def _talking_with_worker(self, act: _Act, patient: Patient) -> None:
+        """Once a link worker is talking with them, whatever the patient writes is for
+        the worker, even if the bot's questions were not finished (a case a crisis
+        opened mid-referral): their answer must not be taken as the bot's next answer."""
+        conversation = await act.session.get(Conversation, patient.id)
+        if conversation is None or conversation.state == "handed_off":
+            return
+        conversation.answers = {**conversation.answers, "paused_at": conversation.state}
+        conversation.state = "handed_off"
+        conversation.step += 1  # the unanswered question's buttons no longer count
 
     async def _note(self, act: _Act, case: Case, text: str) -> None:
         if not (await self._move(act, case, "note")).allowed:

@@ -12,7 +12,7 @@ from bot.staff.admin import audit_trail, create_invite, remove_worker
 from bot.staff.models import AuditEntry, LinkWorker, Referral
 from bot.staff.service import StaffInbound
 from bot.store import Database
-from bot.store.models import Case, CaseEntry, Patient, SafetyAlert
+from bot.store.models import Case, CaseEntry, Conversation, Patient, SafetyAlert
 from flows.core import Edited, Text, Unsupported
 from tests.service.test_patient_service import Chat
 from tests.staff.helpers import ADMIN_ID, JO_ID, SAM_ID, TEAM, Team, team
@@ -439,3 +439,34 @@ async def test_an_edit_or_a_photo_from_a_worker_is_explained(database: Database)
     assert "send it again" in (await t.said(SAM_ID))[-1]
     await t.act(SAM_ID, Unsupported("photo"))
     assert "only pass on typed text" in (await t.said(SAM_ID))[-1]
+
+
+async def test_after_a_worker_writes_mid_referral_the_patients_answer_reaches_them(
+    database: Database,
+) -> None:
+    """A crisis opened the case before the referral was finished; once the worker
+    writes, what the patient says is for the worker, not the bot's next question."""
+    t = await team(database)
+    chat = Chat(database, 43)
+    chat.service = t.patients
+    chat.update_id = 43_000
+    await chat.walk_to("what_matters")
+    await chat.send("i want to kill myself")
+    case = await t.case()
+    await t.tap(SAM_ID, "claim", case.reference)
+    await t.act(SAM_ID, f"/reply {case.reference} Hello, it's Sam. Are you safe right now?")
+    await chat.send("yes im ok now thanks, my sister is here")
+    forwarded = (await t.said(SAM_ID))[-1]
+    assert "yes im ok now thanks, my sister is here" in forwarded
+    async with database.sessions() as s:
+        conv = (
+            await s.execute(select(Conversation).join(Patient).where(Patient.chat_id == 43))
+        ).scalar_one()
+        kept = (
+            (await s.execute(select(CaseEntry.text).where(CaseEntry.kind == "patient_message")))
+            .scalars()
+            .all()
+        )
+    assert "what_matters" not in conv.answers  # not taken as the bot's answer
+    assert conv.answers["paused_at"] == "what_matters"
+    assert kept == ["yes im ok now thanks, my sister is here"]
