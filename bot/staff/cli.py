@@ -88,7 +88,10 @@ def _command(run: Command) -> Callable[[argparse.Namespace], int]:
 
 async def _add(args: argparse.Namespace, db: Database) -> int:
     worker = await add_worker(db, args.telegram_id, args.name, args.role, utcnow())
-    print(f"{worker.name} ({worker.role}) is on the team. They can message the bot now.")
+    print(f"{worker.name} ({worker.role}) is on the team.")
+    # Telegram lets a bot message someone only after they have pressed Start.
+    print(f"Ask {worker.name} to open a chat with the bot and press Start now: until they do,")
+    print("the bot cannot send them their cases or alerts (the team chat still gets them).")
     return 0
 
 

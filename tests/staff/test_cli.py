@@ -44,7 +44,9 @@ def test_add_list_invite_remove_and_audit(
     database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["staff", "add", "--telegram-id", "123", "--name", "Sam"]) == 0
-    assert "Sam (link_worker) is on the team" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Sam (link_worker) is on the team" in out
+    assert "press Start" in out  # else Telegram will not let the bot message them
     assert main(["staff", "add", "--telegram-id", "456", "--name", "Ash", "--role", "admin"]) == 0
     capsys.readouterr()
 
