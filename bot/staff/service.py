@@ -517,6 +517,10 @@ class StaffService:
         told = await self._tell_patient(
             act, case, "referral/picked_up", **self._promise(case, act.now)
         )
+        patient = await act.session.get(Patient, case.patient_id)
+        if told and patient is not None:
+            # They have just been told that what they write goes to the worker: make it so.
+            await self._talking_with_worker(act, patient)
         if act.inbound.private:
             self._say(act, "staff/done", what="claimed", reference=case.reference, told=told,
                       buttons=self._case_buttons(act, case))  # fmt: skip

@@ -150,3 +150,21 @@ async def test_a_more_serious_message_sends_a_new_alert_so_the_team_is_notified(
     assert len(sends) == 2  # a new message, which Telegram notifies, not only an edit
     assert "medical emergency" in sends[-1].payload["text"]
     assert any("See the newer alert below" in r.payload["text"] for r in rows if r.action == "edit")
+
+
+async def test_crisis_replies_and_alert_cards_are_marked_for_delivery_never_to_give_up(
+    database: Database,
+) -> None:
+    chat = team_chat(database)
+    await chat.walk_to("what_matters")
+    handled = await chat.send("i want to kill myself")
+    async with database.sessions() as s:
+        rows = [await s.get(OutboxMessage, i) for i in handled.outbox_ids]
+    crisis_reply = next(
+        r for r in rows if r and r.chat_id == chat.chat_id and "116 123" in r.payload["text"]
+    )
+    question = [r for r in rows if r and r.chat_id == chat.chat_id][-1]
+    assert crisis_reply.payload.get("urgent") is True
+    assert not question.payload.get("urgent")  # ordinary messages are not
+    [alert] = [r for r in await outbox(database, TEAM) if "wrote words about" in r.payload["text"]]
+    assert alert.payload.get("urgent") is True

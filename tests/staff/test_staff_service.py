@@ -470,3 +470,25 @@ async def test_after_a_worker_writes_mid_referral_the_patients_answer_reaches_th
     assert "what_matters" not in conv.answers  # not taken as the bot's answer
     assert conv.answers["paused_at"] == "what_matters"
     assert kept == ["yes im ok now thanks, my sister is here"]
+
+
+async def test_once_claimed_the_patients_next_message_reaches_the_worker_even_mid_referral(
+    database: Database,
+) -> None:
+    """The claim tells them "anything you write here goes to them": that must be true
+    before the worker has written anything."""
+    t = await team(database)
+    chat = Chat(database, 44)
+    chat.service = t.patients
+    chat.update_id = 44_000
+    await chat.walk_to("postcode")
+    await chat.send("i want to kill myself")
+    case = await t.case()
+    await t.tap(SAM_ID, "claim", case.reference)
+    await chat.send("im scared")
+    assert "im scared" in (await t.said(SAM_ID))[-1]
+    async with database.sessions() as s:
+        conv = (
+            await s.execute(select(Conversation).join(Patient).where(Patient.chat_id == 44))
+        ).scalar_one()
+    assert "postcode" not in conv.answers and conv.state == "handed_off"
