@@ -38,8 +38,11 @@ async def test_crisis_mid_referral_and_after_handoff(running: Running, api: BotA
 
     await act(running, api, "type", "i have taken all my tablets")
     assert "999" in api.messages_to(CHAT)[-1].plain_text
-    [alert] = alert_cards(api)  # the open alert is updated, not repeated
-    assert "2 messages like this" in alert.plain_text
+    # More serious than before: a new alert (Telegram notifies new messages, not
+    # edits), counting both messages, and the first card points to it.
+    [alert] = alert_cards(api)
+    assert "medical emergency" in alert.plain_text and "2 messages like this" in alert.plain_text
+    assert any("See the newer alert below" in m.plain_text for m in api.messages_to(TEAM))
     [card] = case_cards(api)  # one case; its card now shows the finished referral
     assert "Needs: not said" not in card.plain_text and "Area: L20" in card.plain_text
     assert api.rejected == [] and api.unanswered_callback_queries() == []
