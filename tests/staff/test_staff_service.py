@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.messages import html_to_text
@@ -492,3 +493,30 @@ async def test_once_claimed_the_patients_next_message_reaches_the_worker_even_mi
             await s.execute(select(Conversation).join(Patient).where(Patient.chat_id == 44))
         ).scalar_one()
     assert "postcode" not in conv.answers and conv.state == "handed_off"
+
+
+@pytest.mark.parametrize("before", ["first_message", "then_declined"])
+async def test_once_claimed_a_crisis_case_opened_before_the_referral_routes_to_the_worker(
+    database: Database, before: str
+) -> None:
+    t = await team(database)
+    chat = Chat(database, 45)
+    chat.service = t.patients
+    chat.update_id = 45_000
+    if before == "first_message":
+        await chat.send("he hits me and i cant go home")
+    else:
+        await chat.send("/start")
+        await chat.send("he hits me and i cant go home")
+        await chat.tap("decline")
+    case = await t.case()
+    await t.tap(SAM_ID, "claim", case.reference)
+    await chat.send("hes asleep now")
+    assert "hes asleep now" in (await t.said(SAM_ID))[-1]
+    async with database.sessions() as s:
+        kept = (
+            (await s.execute(select(CaseEntry.text).where(CaseEntry.kind == "patient_message")))
+            .scalars()
+            .all()
+        )
+    assert kept == ["hes asleep now"]
