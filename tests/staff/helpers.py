@@ -87,10 +87,15 @@ class Team:
                 query = query.where(Case.reference == reference)
             return (await s.execute(query.limit(1))).scalar_one()
 
-    async def referred_patient(self, chat_id: int = 42) -> tuple[Chat, Case]:
+    def patient(self, chat_id: int = 42) -> Chat:
+        """A patient talking to this team's patient service."""
         chat = Chat(self.db, chat_id)
         chat.service = self.patients
         chat.update_id = chat_id * 1000
+        return chat
+
+    async def referred_patient(self, chat_id: int = 42) -> tuple[Chat, Case]:
+        chat = self.patient(chat_id)
         await chat.walk_to("end")
         return chat, await self.case()
 

@@ -448,9 +448,7 @@ async def test_after_a_worker_writes_mid_referral_the_patients_answer_reaches_th
     """A crisis opened the case before the referral was finished; once the worker
     writes, what the patient says is for the worker, not the bot's next question."""
     t = await team(database)
-    chat = Chat(database, 43)
-    chat.service = t.patients
-    chat.update_id = 43_000
+    chat = t.patient(43)
     await chat.walk_to("what_matters")
     await chat.send("i want to kill myself")
     case = await t.case()
@@ -479,9 +477,7 @@ async def test_once_claimed_the_patients_next_message_reaches_the_worker_even_mi
     """The claim tells them "anything you write here goes to them": that must be true
     before the worker has written anything."""
     t = await team(database)
-    chat = Chat(database, 44)
-    chat.service = t.patients
-    chat.update_id = 44_000
+    chat = t.patient(44)
     await chat.walk_to("postcode")
     await chat.send("i want to kill myself")
     case = await t.case()
@@ -500,9 +496,7 @@ async def test_once_claimed_a_crisis_case_opened_before_the_referral_routes_to_t
     database: Database, before: str
 ) -> None:
     t = await team(database)
-    chat = Chat(database, 45)
-    chat.service = t.patients
-    chat.update_id = 45_000
+    chat = t.patient(45)
     if before == "first_message":
         await chat.send("he hits me and i cant go home")
     else:
