@@ -31,6 +31,7 @@ from flows.core import (
     FlowResult,
     ForgetPatient,
     OpenCase,
+    Option,
     RaiseSafetyAlert,
     RecordConsent,
     RecordWellbeing,
@@ -480,20 +481,8 @@ class Referral:
             return
         self.step += 1
         context: dict[str, Any] = {**self._common(), "answers": self.answers}
-        choices = list(ask.choices)
-        if self.state == "name" and self.ctx.first_name:
-            choices.insert(
-                0,
-                Choice(
-                    "first_name",
-                    "use_first_name",
-                    label_context={"first_name": self.ctx.first_name},
-                ),
-            )
         if ask.kind == "multi":
-            ticked = set(self.answers.get(ask.key, []))
-            options = [c.option(ticked=c.value in ticked) for c in choices]
-            options += [OTHER_CHOICE.option(), DONE_CHOICE.option()]
+            options = self._tick_boxes(ask)
         elif ask.kind == "scale":
             options = [Choice(str(n), "number", label_context={"n": n}).option() for n in range(11)]
             options.append(SKIP_CHOICE.option())
@@ -511,10 +500,27 @@ class Referral:
                 Choice("none", "none_of_these").option(),
             ]
         else:
-            options = [c.option() for c in choices]
+            options = [c.option() for c in self._choices(ask)]
         self.result.replies.append(
             Reply(ask.template, context, tuple(options), step=self.step, columns=_columns(ask))
         )
+
+    def _choices(self, ask: Ask) -> list[Choice]:
+        """The buttons a question offers; the name question also offers their Telegram name."""
+        if self.state == "name" and self.ctx.first_name:
+            use_it = Choice(
+                "first_name", "use_first_name", label_context={"first_name": self.ctx.first_name}
+            )
+            return [use_it, *ask.choices]
+        return list(ask.choices)
+
+    def _tick_boxes(self, ask: Ask) -> list[Option]:
+        ticked = set(self.answers.get(ask.key, []))
+        return [
+            *(c.option(ticked=c.value in ticked) for c in ask.choices),
+            OTHER_CHOICE.option(),
+            DONE_CHOICE.option(),
+        ]
 
     def _suggest(self) -> list[Suggestion]:
         if not self.suggestions_shown:
@@ -535,14 +541,11 @@ class Referral:
 
     # Tick boxes ----------------------------------------------------------------------
     def _update_multi(self, ask: Ask) -> None:
-        ticked = set(self.answers.get(ask.key, []))
-        options = [c.option(ticked=c.value in ticked) for c in ask.choices]
-        options += [OTHER_CHOICE.option(), DONE_CHOICE.option()]
         self.result.replies.append(
             Reply(
                 ask.template,
                 {**self._common(), "answers": self.answers},
-                tuple(options),
+                tuple(self._tick_boxes(ask)),
                 step=self.step,
                 columns=_columns(ask),
                 mode="update",
@@ -565,14 +568,7 @@ Outcome = Answer | Invalid | None
 
 
 def _read_choice(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
-    choices = list(ask.choices)
-    if flow.state == "name" and flow.ctx.first_name:
-        choices.insert(
-            0,
-            Choice(
-                "first_name", "use_first_name", label_context={"first_name": flow.ctx.first_name}
-            ),
-        )
+    choices = flow._choices(ask)
     choice = match_choice(event, choices, flow.ctx.label_of)
     if choice is not None:
         value: Any = choice.value
