@@ -19,6 +19,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from bot import safety
 from bot.config import Settings
@@ -191,19 +192,23 @@ class PatientService:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def _patient(self, session: AsyncSession, inbound: Inbound) -> Patient:
-        insert = pg_insert if not self.db.is_sqlite else sqlite_insert
-        await session.execute(
-            insert(Patient)
-            .values(channel=inbound.channel, chat_id=inbound.chat_id, created_at=self.clock())
-            .on_conflict_do_nothing()
-        )
-        query = select(Patient).where(
-            Patient.channel == inbound.channel, Patient.chat_id == inbound.chat_id
+        query = (
+            select(Patient)
+            .where(Patient.channel == inbound.channel, Patient.chat_id == inbound.chat_id)
+            .options(selectinload(Patient.conversation))
         )
         if self.db.locks_rows:
-            query = query.with_for_update()
-        patient = (await session.execute(query)).scalar_one()
-        await session.refresh(patient, ["conversation"])
+            query = query.with_for_update(of=Patient)
+        patient = (await session.execute(query)).scalar_one_or_none()
+        if patient is None:
+            # First message. ON CONFLICT: their second message may be racing this one.
+            insert = pg_insert if not self.db.is_sqlite else sqlite_insert
+            await session.execute(
+                insert(Patient)
+                .values(channel=inbound.channel, chat_id=inbound.chat_id, created_at=self.clock())
+                .on_conflict_do_nothing()
+            )
+            patient = (await session.execute(query)).scalar_one()
         if patient.conversation is None:
             patient.conversation = Conversation(
                 state="new", step=0, answers={}, updated_at=self.clock()
