@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import bot.store.models
+import bot.store.base
 
 revision: str = '4e1a7d10f5ca'
 down_revision: str | Sequence[str] | None = 'ecb8b033d261'
@@ -26,8 +26,8 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('role', sa.String(length=16), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('added_at', bot.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('removed_at', bot.store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('added_at', bot.store.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('removed_at', bot.store.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('pending', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('telegram_id')
@@ -37,9 +37,9 @@ def upgrade() -> None:
     sa.Column('code_hash', sa.String(length=64), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=True),
     sa.Column('role', sa.String(length=16), nullable=False),
-    sa.Column('created_at', bot.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', bot.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('used_at', bot.store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', bot.store.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', bot.store.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', bot.store.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('used_by', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['used_by'], ['link_worker.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id'),
@@ -47,7 +47,7 @@ def upgrade() -> None:
     )
     op.create_table('audit_entry',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', bot.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', bot.store.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('link_worker_id', sa.Integer(), nullable=True),
     sa.Column('actor', sa.String(length=100), nullable=False),
     sa.Column('action', sa.String(length=32), nullable=False),
@@ -72,7 +72,7 @@ def upgrade() -> None:
     sa.Column('activity_name', sa.Text(), nullable=False),
     sa.Column('organisation', sa.Text(), nullable=False),
     sa.Column('found_by', sa.String(length=16), nullable=False),
-    sa.Column('made_at', bot.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('made_at', bot.store.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['case.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['link_worker_id'], ['link_worker.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id')
@@ -82,10 +82,10 @@ def upgrade() -> None:
 
     with op.batch_alter_table('case', schema=None) as batch_op:
         batch_op.add_column(sa.Column('link_worker_id', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('claimed_at', bot.store.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('claimed_at', bot.store.base.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('outcome', sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column('team_card_id', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('announced_at', bot.store.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('announced_at', bot.store.base.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f('ix_case_link_worker_id'), ['link_worker_id'], unique=False)
         batch_op.create_foreign_key('fk_case_link_worker_id', 'link_worker', ['link_worker_id'], ['id'], ondelete='SET NULL')
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import bot.store.models
+import bot.store.base
 
 revision: str = '701ba9917973'
 down_revision: str | Sequence[str] | None = '4e1a7d10f5ca'

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import bot.store.models
+import bot.store.base
 
 revision: str = 'c0b9e79bf046'
 down_revision: str | Sequence[str] | None = 'd608814e1b0c'
@@ -24,13 +24,13 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
     sa.Column('category', sa.String(length=32), nullable=False),
-    sa.Column('first_at', bot.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_at', bot.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('first_at', bot.store.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_at', bot.store.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('count', sa.Integer(), nullable=False),
     sa.Column('out_of_hours', sa.Boolean(), nullable=False),
     sa.Column('outbox_id', sa.Integer(), nullable=True),
     sa.Column('seen_by', sa.String(length=100), nullable=True),
-    sa.Column('seen_at', bot.store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('seen_at', bot.store.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('action_taken', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['case_id'], ['case.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import bot.store.models
+import bot.store.base
 
 revision: str = "d608814e1b0c"
 down_revision: str | Sequence[str] | None = None
@@ -28,10 +28,10 @@ def upgrade() -> None:
         sa.Column("action", sa.String(length=8), nullable=False),
         sa.Column("target_id", sa.Integer(), nullable=True),
         sa.Column("payload", sa.JSON(), nullable=False),
-        sa.Column("created_at", bot.store.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("next_attempt_at", bot.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", bot.store.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("next_attempt_at", bot.store.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("sent_at", bot.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("sent_at", bot.store.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("message_id", sa.BigInteger(), nullable=True),
         sa.Column("failed_reason", sa.String(length=200), nullable=True),
         sa.PrimaryKeyConstraint("id"),
@@ -48,15 +48,15 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("channel", sa.String(length=16), nullable=False),
         sa.Column("chat_id", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", bot.store.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("blocked_at", bot.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", bot.store.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("blocked_at", bot.store.base.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("channel", "chat_id"),
     )
     op.create_table(
         "processed_update",
         sa.Column("update_id", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.Column("processed_at", bot.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", bot.store.base.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("update_id"),
     )
     op.create_table(
@@ -66,8 +66,8 @@ def upgrade() -> None:
         sa.Column("patient_id", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("urgent", sa.Boolean(), nullable=False),
-        sa.Column("opened_at", bot.store.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("closed_at", bot.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("opened_at", bot.store.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", bot.store.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("summary", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(["patient_id"], ["patient.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
@@ -81,8 +81,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("patient_id", sa.Integer(), nullable=False),
         sa.Column("notice_version", sa.String(length=32), nullable=False),
-        sa.Column("given_at", bot.store.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("withdrawn_at", bot.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("given_at", bot.store.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("withdrawn_at", bot.store.base.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["patient_id"], ["patient.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -94,7 +94,7 @@ def upgrade() -> None:
         sa.Column("step", sa.Integer(), nullable=False),
         sa.Column("answers", sa.JSON(), nullable=False),
         sa.Column("prompt_outbox_id", sa.Integer(), nullable=True),
-        sa.Column("updated_at", bot.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", bot.store.base.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["patient_id"], ["patient.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("patient_id"),
     )
@@ -102,7 +102,7 @@ def upgrade() -> None:
         "case_entry",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("case_id", sa.Integer(), nullable=False),
-        sa.Column("at", bot.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", bot.store.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(["case_id"], ["case.id"], ondelete="CASCADE"),
@@ -117,7 +117,7 @@ def upgrade() -> None:
         sa.Column("patient_id", sa.Integer(), nullable=False),
         sa.Column("case_id", sa.Integer(), nullable=True),
         sa.Column("context", sa.String(length=16), nullable=False),
-        sa.Column("measured_at", bot.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("measured_at", bot.store.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("life_satisfaction", sa.Integer(), nullable=True),
         sa.Column("worthwhile", sa.Integer(), nullable=True),
         sa.Column("happiness", sa.Integer(), nullable=True),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import bot.store.models
+import bot.store.base
 
 revision: str = 'e146d7474773'
 down_revision: str | Sequence[str] | None = 'd608814e1b0c'
@@ -26,7 +26,7 @@ def upgrade() -> None:
     sa.Column('source', sa.Text(), nullable=False),
     sa.Column('feed', sa.String(length=200), nullable=True),
     sa.Column('format', sa.String(length=32), nullable=True),
-    sa.Column('at', bot.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', bot.store.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('added', sa.Integer(), nullable=False),
     sa.Column('updated', sa.Integer(), nullable=False),
     sa.Column('unchanged', sa.Integer(), nullable=False),
@@ -82,8 +82,8 @@ def upgrade() -> None:
     sa.Column('checked_on', sa.Date(), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('fingerprint', sa.String(length=64), nullable=False),
-    sa.Column('first_imported_at', bot.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', bot.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('first_imported_at', bot.store.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', bot.store.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['organisation_id'], ['directory_organisation.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('feed', 'source_id')

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import bot.store.models
+import bot.store.base
 
 revision: str = 'ecb8b033d261'
 down_revision: str | Sequence[str] | None = ('c0b9e79bf046', 'e146d7474773')
