@@ -3,6 +3,11 @@
 The file is meant to be read and extended by a clinical safety officer, so a
 mistake in it is reported with the rule id and what is wrong, when the bot
 starts, never while a patient is waiting for a reply.
+
+Two steps: pydantic models (`RulesFile` and the entries in it) check the shape
+of the file, then `build_rules` compiles it into the frozen dataclasses the
+screener uses, which is where a phrase that cannot be read is found. Either
+way a mistake becomes one `RulesError` sentence that says where it is.
 """
 
 from __future__ import annotations
@@ -10,9 +15,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StrictBool,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
 
 from bot.safety.patterns import PatternError, PhraseCompiler
 from bot.safety.text import Normaliser, english_words
@@ -58,6 +76,8 @@ class Idiom:
 
 @dataclass(frozen=True)
 class Negation:
+    """How a denial ("I'm not suicidal") is told apart from the risk itself."""
+
     window: int
     cues: frozenset[str]
     scope_breakers: frozenset[str]
@@ -67,6 +87,8 @@ class Negation:
 
 @dataclass(frozen=True)
 class RuleSet:
+    """rules.yaml, compiled: what the screener needs and nothing it must parse."""
+
     version: int
     severity: tuple[str, ...]
     normaliser: Normaliser
@@ -81,151 +103,256 @@ def load_rules(path: Path = RULES_FILE) -> RuleSet:
     return build_rules(data, source=str(path))
 
 
+# --- the shape of rules.yaml ----------------------------------------------------------
+
+
+def _says(message: str) -> WrapValidator:
+    """Report any failure of a field as `message` (`{field}`: its key): it tells a
+    clinical safety officer what to write, where pydantic would say "Input
+    should be a valid list"."""
+
+    def check(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError(message.format(field=info.field_name)) from None
+
+    return WrapValidator(check)
+
+
+def _none_is(empty: object) -> BeforeValidator:
+    """A key with nothing under it (None in YAML) means the same as leaving it out."""
+    return BeforeValidator(lambda value: empty if value is None else value)
+
+
+_Phrase = Annotated[str, StringConstraints(pattern=r"\S")]
+Phrases = Annotated[list[_Phrase], Field(min_length=1), _says("needs a list of phrases")]
+#: `unless`, `not_denials` and `doubts`, which may be left out or empty
+MaybePhrases = Annotated[list[_Phrase], _none_is([]), _says("needs a list of phrases")]
+Words = Annotated[list[str], _none_is([]), _says("{field} must be a list of words or phrases")]
+
+
+class _Entry(BaseModel, extra="forbid"):
+    """What rules and idioms share. `id` is checked first: the other mistakes
+    in an entry are reported by its id."""
+
+    id: str
+    why: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1), _says("needs a short 'why'")
+    ]
+    phrases: Phrases
+    unless: MaybePhrases = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mapping(cls, data: Any) -> Any:
+        """A missing id, why or phrases is reported like an empty one."""
+        if not isinstance(data, dict):
+            raise ValueError("each entry must be a mapping")
+        return {"id": None, "why": None, "phrases": None} | data
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _well_formed(cls, value: Any) -> Any:
+        if not isinstance(value, str) or not _ID.fullmatch(value):
+            raise ValueError(f"id {value!r} must look like 'suicide.want_to_die'")
+        return value
+
+
+class RuleEntry(_Entry):
+    """A rule, in the list of its category under `rules`."""
+
+    negatable: Annotated[StrictBool, _says("negatable must be true or false")] = True
+
+
+class IdiomEntry(_Entry):
+    """An idiom, under `not_a_crisis`. `masks` may be one word or a list."""
+
+    masks: Annotated[
+        list[str] | None,
+        BeforeValidator(lambda value: [value] if isinstance(value, str) else value),
+        _says("masks must be a word or a list of words"),
+    ] = None
+
+
+class FuzzySection(BaseModel):
+    """`fuzzy`: which misspellings to correct, and which words never to."""
+
+    targets: Words = []
+    protect: Words = []
+    min_length: int = 5
+
+
+class NegationSection(BaseModel):
+    """`negation`: what makes a denial, and what does not."""
+
+    window: int = 6
+    cues: Words = []
+    scope_breakers: Words = []
+    not_denials: MaybePhrases = []
+    doubts: MaybePhrases = []
+
+
+class RulesFile(BaseModel):
+    """The whole of rules.yaml. Other top-level keys (`policy`) are for people."""
+
+    version: Literal[1]
+    severity: Words
+    spelling: Annotated[
+        dict[str, str], _none_is({}), _says("spelling must map written forms to what they mean")
+    ] = {}
+    fuzzy: Annotated[FuzzySection, _none_is({})] = FuzzySection()
+    groups: Annotated[
+        dict[str, list[str]], _none_is({}), _says("groups must map names to lists of phrases")
+    ] = {}
+    negation: Annotated[NegationSection, _none_is({})] = NegationSection()
+    not_a_crisis: Annotated[list[IdiomEntry], _none_is([])] = []
+    rules: dict[str, list[RuleEntry]]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _version_1(cls, data: Any) -> Any:
+        """The version is checked first: a file written for another version would
+        otherwise be reported for whatever else changed. A missing severity or
+        rules is reported like an empty one."""
+        if not isinstance(data, dict):
+            raise ValueError("expected a mapping at the top level")
+        if data.get("version") != 1:
+            raise ValueError(f"version must be 1, not {data.get('version')!r}")
+        return {"severity": None, "rules": None} | data
+
+    @field_validator("severity")
+    @classmethod
+    def _every_category_once(cls, severity: list[str]) -> list[str]:
+        if sorted(severity) != sorted(CATEGORIES):
+            raise ValueError(f"severity must list each of {CATEGORIES} once")
+        return severity
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _a_list_per_category(cls, rules: Any) -> Any:
+        """In the order of CATEGORIES, which is the order the screener tries them in."""
+        if not isinstance(rules, dict) or set(rules) != set(CATEGORIES):
+            raise ValueError(f"rules must have one list for each of {CATEGORIES}")
+        for category in CATEGORIES:
+            if not rules[category]:
+                raise ValueError(f"rules.{category} is empty")
+        return {category: rules[category] for category in CATEGORIES}
+
+    @model_validator(mode="after")
+    def _ids_name_their_list_once(self) -> RulesFile:
+        """Every reason the screener gives starts with an id, so an id must say
+        its category (or that it is an idiom) and point to one entry."""
+        entries: list[tuple[str, _Entry]] = [(IDIOM_PREFIX, e) for e in self.not_a_crisis]
+        entries += [(f"{c}.", e) for c, rules in self.rules.items() for e in rules]
+        seen: set[str] = set()
+        for prefix, entry in entries:
+            if not entry.id.startswith(prefix):
+                raise ValueError(f"{entry.id}: id must start with {prefix!r}")
+            if entry.id in seen:
+                raise ValueError(f"{entry.id}: id used twice")
+            seen.add(entry.id)
+        return self
+
+
+def _sentence(error: ValidationError, data: Any) -> str:
+    """The first mistake pydantic found, as one sentence that says where it is:
+    in an entry, its id, or its position when the id is what is wrong."""
+    errors = error.errors()
+    loc, kind = errors[0]["loc"], errors[0]["type"]
+    if kind == "extra_forbidden":
+        keys = [e["loc"][-1] for e in errors if e["type"] == kind and e["loc"][:-1] == loc[:-1]]
+        what = f"unknown keys {sorted(map(str, keys))}"
+    else:
+        what = str(errors[0]["ctx"]["error"]) if kind == "value_error" else errors[0]["msg"]
+    if loc[:1] == ("not_a_crisis",) and len(loc) > 1:
+        position, entry = f"not_a_crisis[{loc[1]}]", data["not_a_crisis"][loc[1]]
+    elif loc[:1] == ("rules",) and len(loc) > 2:
+        position, entry = f"rules.{loc[1]}[{loc[2]}]", data["rules"][loc[1]][loc[2]]
+    elif not loc or what.startswith(str(loc[-1])):
+        return what  # it names its key: "severity must list each of ..."
+    else:
+        return f"{'.'.join(map(str, loc))}: {what}"
+    rule_id = entry.get("id") if isinstance(entry, dict) else None
+    where = rule_id if isinstance(rule_id, str) and _ID.fullmatch(rule_id) else position
+    return f"{where}{' unless' if loc[-1] == 'unless' else ''}: {what}"
+
+
+# --- compiling ------------------------------------------------------------------------
+
+
 def build_rules(data: Any, *, source: str = "rules.yaml") -> RuleSet:
-    """Validate the parsed YAML and compile every phrase."""
-    if not isinstance(data, dict):
-        raise RulesError(f"{source}: expected a mapping at the top level")
-    version = data.get("version")
-    if version != 1:
-        raise RulesError(f"{source}: version must be 1, not {version!r}")
-
-    severity = tuple(_list(data, "severity", source))
-    if sorted(severity) != sorted(CATEGORIES):
-        raise RulesError(f"{source}: severity must list each of {CATEGORIES} once")
-
-    spelling = data.get("spelling") or {}
-    if not isinstance(spelling, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in spelling.items()
-    ):
-        raise RulesError(f"{source}: spelling must map written forms to what they mean")
-    fuzzy = data.get("fuzzy") or {}
+    """Check the parsed YAML, then compile every phrase."""
+    try:
+        checked = RulesFile.model_validate(data)
+    except ValidationError as exc:
+        raise RulesError(f"{source}: {_sentence(exc, data)}") from None
+    fuzzy, neg = checked.fuzzy, checked.negation
     normaliser = Normaliser(
-        spelling,
-        fuzzy_targets=_list(fuzzy, "targets", source),
-        fuzzy_protect=_list(fuzzy, "protect", source),
-        fuzzy_min_length=int(fuzzy.get("min_length", 5)),
+        checked.spelling,
+        fuzzy_targets=fuzzy.targets,
+        fuzzy_protect=fuzzy.protect,
+        fuzzy_min_length=fuzzy.min_length,
         dictionary=english_words(),
     )
+    compiler = PhraseCompiler(checked.groups, normaliser.phrase_words, normaliser.stem)
 
-    groups = data.get("groups") or {}
-    if not isinstance(groups, dict) or not all(isinstance(v, list) for v in groups.values()):
-        raise RulesError(f"{source}: groups must map names to lists of phrases")
-    compiler = PhraseCompiler(groups, normaliser.phrase_words, normaliser.stem)
-
-    def compiled(phrases: Any, where: str) -> tuple[re.Pattern[str], frozenset[str] | None]:
-        if (
-            not isinstance(phrases, list)
-            or not phrases
-            or not all(isinstance(p, str) and p.strip() for p in phrases)
-        ):
-            raise RulesError(f"{source}: {where}: needs a list of phrases")
+    def compiled(phrases: list[str], where: str) -> tuple[re.Pattern[str], frozenset[str] | None]:
         try:
             pattern, needs = compiler.compile_any(phrases)
             return re.compile(pattern), needs
         except (PatternError, re.error) as exc:
             raise RulesError(f"{source}: {where}: {exc}") from None
 
-    def optional_regex(phrases: Any, where: str) -> re.Pattern[str] | None:
+    def optional(phrases: list[str], where: str) -> re.Pattern[str] | None:
         return compiled(phrases, where)[0] if phrases else None
 
-    seen: set[str] = set()
-
-    def check_id(entry: Any, where: str, prefix: str) -> str:
-        if not isinstance(entry, dict):
-            raise RulesError(f"{source}: {where}: each entry must be a mapping")
-        rule_id = entry.get("id")
-        if not isinstance(rule_id, str) or not _ID.fullmatch(rule_id):
-            raise RulesError(
-                f"{source}: {where}: id {rule_id!r} must look like 'suicide.want_to_die'"
-            )
-        if not rule_id.startswith(prefix):
-            raise RulesError(f"{source}: {rule_id}: id must start with {prefix!r}")
-        if rule_id in seen:
-            raise RulesError(f"{source}: {rule_id}: id used twice")
-        seen.add(rule_id)
-        why = entry.get("why")
-        if not isinstance(why, str) or not why.strip():
-            raise RulesError(f"{source}: {rule_id}: needs a short 'why'")
-        unknown = set(entry) - {"id", "why", "phrases", "unless", "masks", "negatable"}
-        if unknown:
-            raise RulesError(f"{source}: {rule_id}: unknown keys {sorted(unknown)}")
-        return rule_id
+    def words(phrases: list[str]) -> frozenset[str]:
+        return frozenset(w for p in phrases for w in normaliser.phrase_words(p))
 
     idioms = []
-    for n, entry in enumerate(data.get("not_a_crisis") or []):
-        idiom_id = check_id(entry, f"not_a_crisis[{n}]", IDIOM_PREFIX)
-        masks = entry.get("masks")
-        mask_stems = None
-        if masks is not None:
-            words = [w for m in _as_list(masks) for w in normaliser.phrase_words(m)]
-            mask_stems = frozenset(normaliser.stem(w) for w in words)
-        pattern, needs = compiled(entry.get("phrases"), idiom_id)
+    for idiom in checked.not_a_crisis:
+        regex, needs = compiled(idiom.phrases, idiom.id)
+        masks = None if idiom.masks is None else words(idiom.masks)
         idioms.append(
             Idiom(
-                id=idiom_id,
-                why=entry["why"].strip(),
-                regex=pattern,
-                unless=optional_regex(entry.get("unless"), f"{idiom_id} unless"),
-                masks=mask_stems,
+                id=idiom.id,
+                why=idiom.why,
+                regex=regex,
+                unless=optional(idiom.unless, f"{idiom.id} unless"),
+                masks=None if masks is None else frozenset(map(normaliser.stem, masks)),
                 needs=needs,
             )
         )
-
-    rules_data = data.get("rules")
-    if not isinstance(rules_data, dict) or set(rules_data) != set(CATEGORIES):
-        raise RulesError(f"{source}: rules must have one list for each of {CATEGORIES}")
     rules = []
-    for category in CATEGORIES:
-        for n, entry in enumerate(rules_data[category] or []):
-            rule_id = check_id(entry, f"rules.{category}[{n}]", f"{category}.")
-            negatable = entry.get("negatable", True)
-            if not isinstance(negatable, bool):
-                raise RulesError(f"{source}: {rule_id}: negatable must be true or false")
-            pattern, needs = compiled(entry.get("phrases"), rule_id)
+    for category, entries in checked.rules.items():
+        for rule in entries:
+            regex, needs = compiled(rule.phrases, rule.id)
             rules.append(
                 Rule(
-                    id=rule_id,
+                    id=rule.id,
                     category=category,
-                    why=entry["why"].strip(),
-                    regex=pattern,
-                    unless=optional_regex(entry.get("unless"), f"{rule_id} unless"),
-                    negatable=negatable,
+                    why=rule.why,
+                    regex=regex,
+                    unless=optional(rule.unless, f"{rule.id} unless"),
+                    negatable=rule.negatable,
                     needs=needs,
                 )
             )
-        if not rules_data[category]:
-            raise RulesError(f"{source}: rules.{category} is empty")
-
-    neg = data.get("negation") or {}
     negation = Negation(
-        window=int(neg.get("window", 6)),
-        cues=frozenset(w for c in _list(neg, "cues", source) for w in normaliser.phrase_words(c)),
-        scope_breakers=frozenset(
-            w for c in _list(neg, "scope_breakers", source) for w in normaliser.phrase_words(c)
-        ),
-        not_denials=optional_regex(neg.get("not_denials"), "negation.not_denials"),
-        doubts=optional_regex(neg.get("doubts"), "negation.doubts"),
+        window=neg.window,
+        cues=words(neg.cues),
+        scope_breakers=words(neg.scope_breakers),
+        not_denials=optional(neg.not_denials, "negation.not_denials"),
+        doubts=optional(neg.doubts, "negation.doubts"),
     )
 
     normaliser.freeze(compiler.vocabulary.surfaces | negation.cues | negation.scope_breakers)
     return RuleSet(
         version=1,
-        severity=severity,
+        severity=tuple(checked.severity),
         normaliser=normaliser,
         idioms=tuple(idioms),
         rules=tuple(rules),
         negation=negation,
     )
-
-
-def _as_list(value: Any) -> list[str]:
-    return [value] if isinstance(value, str) else list(value)
-
-
-def _list(data: Any, key: str, source: str) -> list[str]:
-    value = data.get(key) if isinstance(data, dict) else None
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise RulesError(f"{source}: {key} must be a list of words or phrases")
-    return value

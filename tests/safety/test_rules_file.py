@@ -142,3 +142,148 @@ def test_negatable_false_means_a_denial_never_cancels_the_rule(raw: dict[str, An
     s = Screener(build_rules(_with(raw, strict))).screen("I'm not suicidal")
     assert s.category == "suicide"
     assert not any("denied" in r for r in s.reasons)
+
+
+# --- the words of each mistake ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda d: d["rules"]["suicide"].__setitem__(0, "x"),
+            "rules.suicide[0]: each entry must be a mapping",
+        ),
+        (
+            lambda d: d["not_a_crisis"].__setitem__(0, ["x"]),
+            "not_a_crisis[0]: each entry must be a mapping",
+        ),
+        (
+            lambda d: d["rules"]["suicide"][0].update(id="Suicide"),
+            "rules.suicide[0]: id 'Suicide' must look like 'suicide.want_to_die'",
+        ),
+        (
+            lambda d: d["not_a_crisis"][0].pop("id"),
+            "not_a_crisis[0]: id None must look like 'suicide.want_to_die'",
+        ),
+        (
+            lambda d: d["rules"]["suicide"][0].update(id="self_harm.x"),
+            "self_harm.x: id must start with 'suicide.'",
+        ),
+        (
+            lambda d: d["not_a_crisis"][0].update(id="suicide.x"),
+            "suicide.x: id must start with 'idiom.'",
+        ),
+        (
+            lambda d: d["rules"]["suicide"].append(dict(d["rules"]["suicide"][0])),
+            "{first}: id used twice",
+        ),
+        (
+            lambda d: d["not_a_crisis"].append(dict(d["not_a_crisis"][0])),
+            "{idiom}: id used twice",
+        ),
+        (lambda d: d["rules"]["suicide"][0].update(why="  "), "{first}: needs a short 'why'"),
+        (lambda d: d["not_a_crisis"][0].pop("why"), "{idiom}: needs a short 'why'"),
+        (
+            lambda d: d["rules"]["suicide"][0].update(phrases=["want to die", " "]),
+            "{first}: needs a list of phrases",
+        ),
+        (lambda d: d["rules"]["suicide"][0].pop("phrases"), "{first}: needs a list of phrases"),
+        (
+            lambda d: d["rules"]["suicide"][0].update(unless="cake"),
+            "{first} unless: needs a list of phrases",
+        ),
+        (
+            lambda d: d["rules"]["suicide"][0].update(unless=["cut (cake"]),
+            "{first} unless: missing ')' in phrase 'cut (cake'",
+        ),
+        (
+            lambda d: d["not_a_crisis"][0].update(phrases=["want % die"]),
+            "{idiom}: cannot read '% die' in phrase 'want % die'",
+        ),
+        (
+            lambda d: d["rules"]["suicide"][0].update(colour="red", size=2),
+            "{first}: unknown keys ['colour', 'size']",
+        ),
+        # masks is for idioms and negatable for rules: on the other kind they would do nothing
+        (
+            lambda d: d["rules"]["suicide"][0].update(masks="kill"),
+            "{first}: unknown keys ['masks']",
+        ),
+        (
+            lambda d: d["not_a_crisis"][0].update(negatable=False),
+            "{idiom}: unknown keys ['negatable']",
+        ),
+        (
+            lambda d: d["rules"]["suicide"][0].update(negatable=None),
+            "{first}: negatable must be true or false",
+        ),
+        (
+            lambda d: d["not_a_crisis"][0].update(masks=5),
+            "{idiom}: masks must be a word or a list of words",
+        ),
+        (lambda d: d.update(version="1"), "version must be 1, not '1'"),
+        (lambda d: d.pop("version"), "version must be 1, not None"),
+        (lambda d: d.pop("severity"), f"severity must list each of {CATEGORIES} once"),
+        (lambda d: d.update(severity="suicide"), "severity must be a list of words or phrases"),
+        (
+            lambda d: d.update(spelling={"u": 2}),
+            "spelling must map written forms to what they mean",
+        ),
+        (
+            lambda d: d["fuzzy"].update(targets="suicide"),
+            "targets must be a list of words or phrases",
+        ),
+        (
+            lambda d: d["groups"].update(pills="tablets"),
+            "groups must map names to lists of phrases",
+        ),
+        (
+            lambda d: d["rules"].update(other=[]),
+            f"rules must have one list for each of {CATEGORIES}",
+        ),
+        (lambda d: d["rules"].update(self_harm=None), "rules.self_harm is empty"),
+        (
+            lambda d: d["negation"].update(scope_breakers="and"),
+            "scope_breakers must be a list of words or phrases",
+        ),
+        (lambda d: d["negation"].update(doubts="yet"), "negation.doubts: needs a list of phrases"),
+        (
+            lambda d: d["negation"].update(not_denials=["not (sure"]),
+            "negation.not_denials: missing ')' in phrase 'not (sure'",
+        ),
+    ],
+)
+def test_each_mistake_is_one_sentence_in_the_same_words(
+    raw: dict[str, Any], change: Any, message: str
+) -> None:
+    # {first} and {idiom}: the ids of the first suicide rule and the first idiom
+    first, idiom = raw["rules"]["suicide"][0]["id"], raw["not_a_crisis"][0]["id"]
+    with pytest.raises(RulesError) as caught:
+        build_rules(_with(raw, change), source="rules.yaml")
+    assert str(caught.value) == "rules.yaml: " + message.format(first=first, idiom=idiom)
+
+
+def test_the_top_level_must_be_a_mapping() -> None:
+    with pytest.raises(RulesError) as caught:
+        build_rules(["version", 1], source="/srv/rules.yaml")
+    assert str(caught.value) == "/srv/rules.yaml: expected a mapping at the top level"
+
+
+def test_a_mistake_in_pydantic_s_words_still_says_where_it_is(raw: dict[str, Any]) -> None:
+    with pytest.raises(RulesError, match=r"^rules\.yaml: negation\.window: .*integer") as caught:
+        build_rules(_with(raw, lambda d: d["negation"].update(window="six")))
+    assert "\n" not in str(caught.value)
+
+
+def test_a_key_with_nothing_under_it_reads_as_left_out(raw: dict[str, Any]) -> None:
+    def empty(data: dict[str, Any]) -> None:
+        data["rules"]["suicide"][0]["unless"] = None
+        data["not_a_crisis"][0]["masks"] = None
+        data["negation"]["doubts"] = None
+        data["fuzzy"]["protect"] = None
+
+    rules = build_rules(_with(raw, empty))
+    assert rules.rules[0].unless is None
+    assert rules.idioms[0].masks is None
+    assert rules.negation.doubts is None
