@@ -12,12 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import select
-
-from bot.directory.index import active_activities
-from bot.directory.models import Activity, PostcodeCentroid
 from bot.directory.postcodes import district_of
 from bot.store import Database
+from bot.store.directory import Activity, active_activities, known_postcodes
 
 STALE_AFTER = timedelta(days=365)
 
@@ -51,7 +48,7 @@ async def check_directory(db: Database, *, today: date | None = None) -> Directo
     today = today or date.today()
     async with db.sessions() as session:
         activities = await active_activities(session)
-        known = set(await session.scalars(select(PostcodeCentroid.postcode)))
+        known = await known_postcodes(session)
     not_checked, no_schedule, no_contact, unplaced = [], [], [], []
     for activity in activities:
 

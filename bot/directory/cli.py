@@ -21,18 +21,15 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
-
 from bot.config import SettingsError, load_settings
 from bot.directory.check import check_directory
 from bot.directory.importer import import_directory, import_sample
 from bot.directory.index import load_directory
-from bot.directory.models import Activity
 from bot.directory.postcodes import PostcodeFileError, import_postcodes, normalise_postcode
 from bot.directory.records import DirectoryImportError
 from bot.messages import Messages, html_to_text
 from bot.store import Database
+from bot.store.directory import listed_activities
 from flows.directory import FREE_TIMES, MODES, NEED_AREAS, Profile
 
 
@@ -138,11 +135,8 @@ async def _import(args: argparse.Namespace, db: Database) -> int:
 
 
 async def _list(args: argparse.Namespace, db: Database) -> int:
-    query = select(Activity).options(selectinload(Activity.organisation)).order_by(Activity.id)
-    if not args.all:
-        query = query.where(Activity.active.is_(True))
     async with db.sessions() as session:
-        activities = (await session.scalars(query)).all()
+        activities = await listed_activities(session, include_inactive=args.all)
     for a in activities:
         checked = f"checked {a.checked_on:%d %b %Y}" if a.checked_on else "never checked"
         state = "" if a.active else " [inactive]"

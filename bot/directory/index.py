@@ -3,7 +3,7 @@
 Matching reads only memory, so a suggestion costs no database round trip and
 stays well under 20 ms over 10,000 activities: each activity is prepared once
 (`matching.index_activity`), `sieve.Sieve` holds them as arrays and ranks all of
-them for a person with numpy, and `matching.match` explains only the few shown.
+them for a person with numpy, and `matching.explain` says why for only the few shown.
 
 The bot calls `load_directory` at start and after each import. `directory_version`
 is a single cheap query: when it differs from `DirectoryIndex.version`, the
@@ -16,25 +16,22 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
-
 from bot.directory.matching import (
     Distances,
     IndexedActivity,
     Person,
+    explain,
     index_activity,
-    match,
     suggestion,
     vary,
 )
-from bot.directory.models import Activity, ImportRun
 from bot.directory.postcodes import Centroids, area_of, load_centroids
 from bot.directory.records import ActivityRecord, LocationRecord, OrganisationRecord, ScheduleRecord
-from bot.directory.sieve import Sieve
+from bot.directory.sieve import Ints, Sieve
 from bot.directory.words import Synonyms, default_synonyms
 from bot.store import Database
+from bot.store import directory as store
+from bot.store.directory import Activity
 from flows.directory import Profile, Suggestion
 
 
@@ -44,6 +41,7 @@ class _Search:
 
     person: Person
     distances: Distances
+    ways: Ints  # by position: the sieve's `Sifted.ways`
     remaining: list[int]  # positions of the activities not yet on a page, best first
     pages: list[list[int]] = field(default_factory=list)
 
@@ -114,40 +112,25 @@ class DirectoryIndex:
             return self._searches[key]
         person = Person.of(profile, self.centroids, self.synonyms)
         distances = self._sieve.places.distances(person.point)
-        ranked = self._sieve.rank(person, distances).tolist()
-        search = self._searches[key] = _Search(person, distances, ranked)
+        sifted = self._sieve.sift(person, distances)
+        ranked = self._sieve.ranked(sifted).tolist()
+        search = self._searches[key] = _Search(person, distances, sifted.ways, ranked)
         if len(self._searches) > self.CACHE_SIZE:
             self._searches.popitem(last=False)
         return search
 
     def _suggestion(self, position: int, search: _Search) -> Suggestion:
-        """A suggestion the sieve ranked, with `match` saying why."""
-        found = match(self.activities[position], search.person, search.distances)
-        assert found is not None, "the sieve kept an activity match leaves out"
-        return suggestion(found, search.person)
-
-
-async def active_activities(session: AsyncSession) -> list[Activity]:
-    """Every active activity with what describing or matching it needs, in id order."""
-    query = (
-        select(Activity)
-        .where(Activity.active.is_(True))
-        .options(
-            selectinload(Activity.organisation),
-            selectinload(Activity.schedules),
-            selectinload(Activity.locations),
-            selectinload(Activity.needs),
-        )
-        .order_by(Activity.id)
-    )
-    return list((await session.scalars(query)).all())
+        """A suggestion the sieve ranked, with `explain` saying why."""
+        ways = self._sieve.modes_of(int(search.ways[position]))
+        fit = explain(self.activities[position], search.person, ways, search.distances)
+        return suggestion(fit, search.person)
 
 
 async def load_directory(db: Database, *, synonyms: Synonyms | None = None) -> DirectoryIndex:
     """Build the in-memory index from the active activities in the database."""
     async with db.sessions() as session:
-        version = await _version(session)
-        activities = await active_activities(session)
+        version = await store.directory_version(session) or 0
+        activities = await store.active_activities(session)
         areas = {
             area_of(place.postcode) for a in activities for place in a.locations if place.postcode
         }
@@ -159,11 +142,7 @@ async def load_directory(db: Database, *, synonyms: Synonyms | None = None) -> D
 async def directory_version(db: Database) -> int:
     """The id of the latest import (of activities or postcodes); 0 before any."""
     async with db.sessions() as session:
-        return await _version(session)
-
-
-async def _version(session: AsyncSession) -> int:
-    return (await session.scalar(select(func.max(ImportRun.id)))) or 0
+        return await store.directory_version(session) or 0
 
 
 def record_of(activity: Activity) -> ActivityRecord:

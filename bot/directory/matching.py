@@ -1,4 +1,4 @@
-"""Choosing activities for one person, and saying why — deterministically.
+"""The rules for choosing activities for one person, and saying why — deterministically.
 
 1. **Hard filters** leave out what the person could not or would not do: inactive
    entries (never loaded), activities they already said no to, activities for
@@ -17,6 +17,13 @@
 4. **Variety**: a page of `n` takes at most two activities from one organisation
    while others have something left, so three from one organisation only come
    when nothing else fits.
+
+`sieve.Sieve` applies rules 1 to 3 to every activity at once, with numpy: it is
+the one scorer. This module holds what it reads (the weights below, each activity
+prepared once by `index_activity`, each person worked out once as `Person`), says
+why for the few activities shown (`explain`, `reasons`, `suggestion`), and makes
+the pages (`vary`). tests/directory/reference_scorer.py writes rules 1 to 3 out
+for one activity at a time, and the sieve is checked against it.
 
 Every suggestion carries reasons. The words for each code are in
 messages/en/directory/reasons.html.j2; the codes and their params:
@@ -60,7 +67,6 @@ from bot.directory.postcodes import (
     Centroids,
     Point,
     area_of,
-    distance_miles,
     district_of,
     normalise_postcode,
 )
@@ -101,8 +107,8 @@ class Place:
 
 @dataclass(frozen=True, slots=True)
 class IndexedActivity:
-    """An activity prepared for fast matching: everything `match` reads is
-    worked out once, when the directory is loaded."""
+    """An activity prepared for fast matching: everything the sieve and
+    `explain` read is worked out once, when the directory is loaded."""
 
     id: str
     position: int  # in the index, for the per-person distance table
@@ -266,168 +272,78 @@ class Distances:
         return cls(np.zeros(0), np.zeros(0, dtype=np.int64))
 
 
-@dataclass(slots=True)  # not frozen: frozen ones are slower to make
-class Match:
-    score: float
-    distance: float | None
-    activity: IndexedActivity
-    needs: tuple[str, ...]
-    word: WordHit | None  # the first of their words it matched
-    ways: frozenset[str]  # the modes both offered and possible for them
-    place: Place | None
-    same_district: bool
-    order: tuple[float, float, str]  # best first: score, then nearest, then name
-
-
-def match(
-    activity: IndexedActivity, person: Person, distances: Distances | None = None
-) -> Match | None:
-    """The activity's score for this person, or None when a hard filter leaves it out.
-
-    This is the definition of matching, and what explains a suggestion. To rank a
-    whole directory, `sieve.Sieve` works out the same for every activity at once
-    (and must agree with this exactly); this then runs only for those shown."""
-    profile = person.profile
-    if activity.id in person.declined or not _age_fits(activity, profile.age):
-        return None
-    ways = activity.modes if person.all_modes else activity.modes & person.modes
-    if not ways:
-        return None
-    if profile.free_only and activity.free is False:
-        return None
-    if person.limits_times and activity.slots and activity.slots.isdisjoint(person.free_times):
-        return None
-
-    place, distance, same_district = _where(activity, person, ways, distances or Distances.none())
-    if "in_person" in ways and not reachable_in_person(distance, same_district, place, person):
-        ways = ways - {"in_person"}
-        if not ways:
-            return None
-        place, distance, same_district = None, None, False
-
-    needs = (
-        tuple(need for need in profile.need_areas if need in activity.need_areas)
-        if profile.need_areas
-        else ()
-    )
-    word_score, word = score_words(activity, person.words)
-    relevance = NEED * min(len(needs), MAX_NEEDS) + word_score
-    if person.wants_something and relevance == 0:
-        return None
-
-    score = relevance
-    if activity.format and profile.group in ("group", "one_to_one"):
-        score += FORMAT if activity.format == profile.group else -FORMAT
-    if person.limits_times and not activity.slots.isdisjoint(person.free_times):
-        score += TIME
-    if activity.free:
-        score += FREE
-    if distance is not None:
-        score += NEAR * max(0.0, 1.0 - distance / (profile.max_miles or NEAR_SCALE_MILES))
-    elif same_district:
-        score += SAME_DISTRICT
-    elif place is not None and person.area and place.area == person.area:
-        score += SAME_AREA
-    order = (-score, math.inf if distance is None else distance, activity.sort_name)
-    return Match(score, distance, activity, needs, word, ways, place, same_district, order)
-
-
-def _age_fits(activity: IndexedActivity, age: int | None) -> bool:
-    if age is None:  # the bot is for adults: leave out what is only for children
-        return activity.maximum_age is None or activity.maximum_age >= ADULT_AGE
-    if activity.minimum_age is not None and age < activity.minimum_age:
-        return False
-    return activity.maximum_age is None or age <= activity.maximum_age
-
-
-def _where(
-    activity: IndexedActivity, person: Person, ways: frozenset[str], distances: Distances
-) -> tuple[Place | None, float | None, bool]:
-    """The activity's place nearest to them, how far, and whether it is in
-    their postcode district."""
-    if "in_person" not in ways or not activity.places:
-        return None, None, False
-    best: Place | None = None
-    best_distance: float | None = None
-    if person.point is not None and len(distances.miles):
-        miles = float(distances.miles[activity.position])
-        if miles != math.inf:
-            best, best_distance = activity.places[int(distances.place[activity.position])], miles
-    elif person.point is not None:
-        for place in activity.places:
-            if place.point is not None:
-                miles = distance_miles(person.point, place.point)
-                if best_distance is None or miles < best_distance:
-                    best, best_distance = place, miles
-    if best is None:
-        best = next(
-            (p for p in activity.places if person.district and p.district == person.district),
-            activity.places[0],
-        )
-    return best, best_distance, bool(person.district and best.district == person.district)
-
-
-def reachable_in_person(
-    distance: float | None, same_district: bool, place: Place | None, person: Person
-) -> bool:
-    """Within the distance they can travel; without coordinates to measure with,
-    in their postcode area (the district fallback)."""
-    limit = person.profile.max_miles
-    if limit is None or place is None:
-        return True
-    if distance is not None:
-        return distance <= limit
-    if person.point is not None and place.point is None and place.area is None:
-        return True  # the activity gave no postcode: we cannot tell, so we don't guess
-    if person.area is None:
-        return True
-    return same_district or place.area == person.area
-
-
 #: (what they said, what it matched, whether through a synonym)
 WordHit = tuple[str, str, bool]
-#: (score for all their words found, the first of them)
-WordScore = tuple[float, WordHit | None]
 
 
-def score_words(activity: IndexedActivity, words: Sequence[PersonWord]) -> WordScore:
-    """How much of what they said the activity uses, and the first word of
-    theirs it uses.
+@dataclass(slots=True)
+class Fit:
+    """Why an activity the sieve kept suits one person: what its reasons and
+    the distance and address on its card are made of."""
 
-    A word of theirs in an activity counts most, a synonym of it less, and
-    either counts a little more in the activity's name; at most MAX_WORDS of
-    their words count. Synonyms in the name are preferred as the word to
-    mention: they say best what the activity is."""
-    score, first, counted = 0.0, None, 0
+    activity: IndexedActivity
+    distance: float | None  # to `place`, when both ends are on the map
+    needs: tuple[str, ...]  # their need areas it helps with, in their order
+    word: WordHit | None  # the first of their words it matched
+    ways: frozenset[str]  # the modes both offered and possible for them
+    place: Place | None  # where they would go, when they would go in person
+    same_district: bool
+
+
+def explain(
+    activity: IndexedActivity, person: Person, ways: frozenset[str], distances: Distances
+) -> Fit:
+    """Why an activity suits this person, given the ways the sieve left them to
+    take part in it (in person only when it is within reach).
+
+    The sieve decides what is kept and in what order; this reads one activity in
+    plain Python, so it runs only for the few activities a person is shown."""
+    needs = tuple(need for need in person.profile.need_areas if need in activity.need_areas)
+    place, distance = _place(activity, person, ways, distances)
+    same_district = bool(place and person.district and place.district == person.district)
+    word = first_word(activity, person.words)
+    return Fit(activity, distance, needs, word, ways, place, same_district)
+
+
+def _place(
+    activity: IndexedActivity, person: Person, ways: frozenset[str], distances: Distances
+) -> tuple[Place | None, float | None]:
+    """Where they would go, and how far it is: the nearest of the activity's
+    places on the map; failing that, the first in their postcode district, or
+    the first. None when they would not go in person."""
+    if "in_person" not in ways or not activity.places:
+        return None, None
+    if len(distances.miles):
+        miles = float(distances.miles[activity.position])
+        if miles != math.inf:
+            return activity.places[int(distances.place[activity.position])], miles
+    in_district = (p for p in activity.places if person.district and p.district == person.district)
+    return next(in_district, activity.places[0]), None
+
+
+def first_word(activity: IndexedActivity, words: Sequence[PersonWord]) -> WordHit | None:
+    """The first of their words the activity uses, as a reason mentions it:
+    their own word when the activity uses it, otherwise a synonym, preferring
+    one in the activity's name (it says best what the activity is)."""
     for word in words:
-        if counted >= MAX_WORDS:
-            break
         own_key = word.terms[0][0]
-        hit: tuple[str, str] | None = None
         if own_key in activity.terms:
-            hit = (own_key, word.said)  # their own word wins
-        else:
-            for key, about in word.terms[1:]:
-                if key in activity.terms and (hit is None or key in activity.name_terms):
-                    hit = (key, about)
-                    if key in activity.name_terms:
-                        break
-        if hit is None:
-            continue
-        key, about = hit
-        direct = key == own_key
-        in_name = key in activity.name_terms
-        score += (WORD if direct else SYNONYM) + (WORD_IN_NAME if in_name else 0.0)
-        if first is None:
-            first = (word.said, word.said if direct else about, not direct)
-        counted += 1
-    return score, first
+            return (word.said, word.said, False)
+        about: str | None = None
+        for key, group_about in word.terms[1:]:
+            if key in activity.terms and (about is None or key in activity.name_terms):
+                about = group_about
+                if key in activity.name_terms:
+                    break
+        if about is not None:
+            return (word.said, about, True)
+    return None
 
 
 # --- Reasons and pages ----------------------------------------------------------------
 
 
-def reasons(m: Match, person: Person) -> tuple[Reason, ...]:
+def reasons(m: Fit, person: Person) -> tuple[Reason, ...]:
     found: list[Reason] = []
     if m.word is not None:
         said, matched, synonym = m.word
@@ -462,7 +378,7 @@ def _session_for(
     return None
 
 
-def suggestion(m: Match, person: Person) -> Suggestion:
+def suggestion(m: Fit, person: Person) -> Suggestion:
     address = m.place.address if m.place is not None else m.activity.base.address
     return replace(
         m.activity.base,

@@ -25,13 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from haversine import Unit, haversine
-from sqlalchemy import delete, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from tqdm import tqdm
 
-from bot.directory.models import ImportRun, PostcodeCentroid
 from bot.store import Database
+from bot.store.directory import CentroidRow, ImportRun, centroid_points, upsert_centroids
 from flows.validate import normalise_postcode
 
 __all__ = ["normalise_postcode"]  # re-exported: the one postcode check lives in flows
@@ -96,20 +94,9 @@ class Centroids:
 
 
 async def load_centroids(session: AsyncSession, areas: Iterable[str] = ()) -> Centroids:
-    """Every district centroid, and the full postcodes of the given areas.
-
-    Loading all 2.6 million UK postcodes would cost hundreds of megabytes; the
-    areas the directory's activities are in (for Sefton, "L" and "PR") are the
-    ones whose patients can reach them, and anyone further away is placed by
-    their district.
-    """
-    wanted = sorted(set(areas))
-    query = select(PostcodeCentroid.postcode, PostcodeCentroid.latitude, PostcodeCentroid.longitude)
-    conditions = [PostcodeCentroid.is_district.is_(True)]
-    if wanted:
-        conditions.append(PostcodeCentroid.area.in_(wanted))
-    rows = await session.execute(query.where(or_(*conditions)))
-    return Centroids({postcode: (lat, lon) for postcode, lat, lon in rows})
+    """Every district centroid, and the full postcodes of the given areas (those
+    the directory's activities are in): see `centroid_points` for why not all."""
+    return Centroids(await centroid_points(session, areas))
 
 
 # --- Importing a postcode,latitude,longitude CSV ------------------------------------
@@ -204,12 +191,15 @@ async def import_postcodes(
     derived = {d: p for d, p in derive_district_centroids(points).items() if d not in points}
     rows = [_centroid_row(postcode, point) for postcode, point in {**derived, **points}.items()]
     async with db.transaction() as session:
-        await upsert_centroids(session, rows, progress=progress)
+        for batch in tqdm(
+            list(_batches(rows, 2000)), desc="Saving", unit=" batches", disable=not progress
+        ):
+            await upsert_centroids(session, batch)
         session.add(ImportRun(kind="postcodes", source=Path(path).name, added=len(rows)))
     return PostcodeImportSummary(len(points), len(derived), skipped)
 
 
-def _centroid_row(postcode: str, point: Point) -> dict[str, object]:
+def _centroid_row(postcode: str, point: Point) -> CentroidRow:
     return {
         "postcode": postcode,
         "area": area_of(postcode),
@@ -219,41 +209,8 @@ def _centroid_row(postcode: str, point: Point) -> dict[str, object]:
     }
 
 
-async def upsert_centroids(
-    session: AsyncSession, rows: list[dict[str, object]], *, progress: bool = False
-) -> None:
-    """Insert or replace centroids in batches (the ONS file has millions of rows)."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    for batch in tqdm(
-        list(_batches(rows, 2000)), desc="Saving", unit=" batches", disable=not progress
-    ):
-        if dialect == "postgresql":
-            pg = postgresql.insert(PostcodeCentroid).values(batch)
-            await session.execute(
-                pg.on_conflict_do_update(
-                    index_elements=["postcode"],
-                    set_={"latitude": pg.excluded.latitude, "longitude": pg.excluded.longitude},
-                )
-            )
-        elif dialect == "sqlite":
-            lite = sqlite.insert(PostcodeCentroid).values(batch)
-            await session.execute(
-                lite.on_conflict_do_update(
-                    index_elements=["postcode"],
-                    set_={
-                        "latitude": lite.excluded.latitude,
-                        "longitude": lite.excluded.longitude,
-                    },
-                )
-            )
-        else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-            keys = [row["postcode"] for row in batch]
-            await session.execute(
-                delete(PostcodeCentroid).where(PostcodeCentroid.postcode.in_(keys))
-            )
-            session.add_all(PostcodeCentroid(**row) for row in batch)
-
-
-def _batches(rows: list[dict[str, object]], size: int) -> Iterator[list[dict[str, object]]]:
+def _batches(rows: list[CentroidRow], size: int) -> Iterator[list[CentroidRow]]:
+    """The centroid table is written a batch at a time: the ONS file has millions
+    of rows, too many for one statement."""
     for start in range(0, len(rows), size):
         yield rows[start : start + size]

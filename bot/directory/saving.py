@@ -10,21 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from tqdm import tqdm
 
-from bot.directory.models import (
+from bot.directory.records import ActivityRecord, ImportSummary, OrganisationRecord
+from bot.store import Database
+from bot.store.base import utcnow
+from bot.store.directory import (
     Activity,
     ActivityNeed,
     ImportRun,
     Location,
     Organisation,
     Schedule,
+    feed_activities,
+    feed_organisations,
+    replace_activity_details,
 )
-from bot.directory.records import ActivityRecord, ImportSummary, OrganisationRecord
-from bot.store import Database
-from bot.store.models import utcnow
 
 
 async def save_records(
@@ -43,10 +45,7 @@ async def save_records(
     added = updated = unchanged = deactivated = 0
     async with db.transaction() as session:
         organisations = await _organisations(session, feed, records)
-        existing = {
-            activity.source_id: activity
-            for activity in await session.scalars(select(Activity).where(Activity.feed == feed))
-        }
+        existing = await feed_activities(session, feed)
         for record in tqdm(records, desc="Importing", unit=" activities", disable=not progress):
             organisation = organisations[record.organisation.source_id]
             activity = existing.get(record.source_id)
@@ -93,12 +92,7 @@ async def _organisations(
     session: AsyncSession, feed: str, records: Sequence[ActivityRecord]
 ) -> dict[str, Organisation]:
     """The feed's organisations, created or brought up to date, with ids assigned."""
-    found = {
-        organisation.source_id: organisation
-        for organisation in await session.scalars(
-            select(Organisation).where(Organisation.feed == feed)
-        )
-    }
+    found = await feed_organisations(session, feed)
     latest: dict[str, OrganisationRecord] = {}
     for record in records:
         latest.setdefault(record.organisation.source_id, record.organisation)
@@ -122,31 +116,19 @@ def _new_activity(feed: str, record: ActivityRecord, organisation: Organisation)
     _copy_fields(activity, record)
     activity.schedules = _schedules(record)
     activity.locations = _locations(record)
-    activity.needs = [ActivityNeed(need_area=need) for need in record.need_areas]
+    activity.needs = _needs(record)
     return activity
 
 
 async def _update_activity(
     session: AsyncSession, activity: Activity, record: ActivityRecord, organisation: Organisation
 ) -> None:
-    # Child rows are replaced whole; deleting by statement avoids loading them.
-    for child in (Schedule, Location, ActivityNeed):
-        await session.execute(delete(child).where(child.activity_id == activity.id))
+    await replace_activity_details(
+        session, activity, _schedules(record), _locations(record), _needs(record)
+    )
     activity.organisation_id = organisation.id
     _copy_fields(activity, record)
     activity.updated_at = utcnow()
-    session.add_all(
-        [
-            *(_with_activity(row, activity.id) for row in _schedules(record)),
-            *(_with_activity(row, activity.id) for row in _locations(record)),
-            *(ActivityNeed(activity_id=activity.id, need_area=need) for need in record.need_areas),
-        ]
-    )
-
-
-def _with_activity(row: Schedule | Location, activity_id: int) -> Schedule | Location:
-    row.activity_id = activity_id
-    return row
 
 
 def _copy_fields(activity: Activity, record: ActivityRecord) -> None:
@@ -178,6 +160,10 @@ def _schedules(record: ActivityRecord) -> list[Schedule]:
         Schedule(day=s.day, starts=s.starts, ends=s.ends, weekly=s.weekly, note=s.note)
         for s in record.schedules
     ]
+
+
+def _needs(record: ActivityRecord) -> list[ActivityNeed]:
+    return [ActivityNeed(need_area=need) for need in record.need_areas]
 
 
 def _locations(record: ActivityRecord) -> list[Location]:

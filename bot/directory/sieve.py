@@ -1,15 +1,19 @@
-"""Ranking every activity for one person at once, with numpy.
+"""Ranking every activity for one person at once, with numpy: the one scorer.
 
-`matching.match` says, for one activity, whether a person is offered it, its
-score and why. Run once per activity in Python, over 10,000 activities, it
-alone would cost more than the 20 ms a suggestion may take. So the `Sieve`
-holds what `match` reads as arrays, built once when the directory is loaded,
-and works out `match`'s filters, scores and order for every activity in a few
-vector operations; `match` then runs only for the few activities shown, to say
-why. The two must agree exactly (tests/directory/test_sieve.py compares them
-on random directories and profiles): each step below names the part of `match`
-it follows, and sums are added up in the same order, so the scores are the
-same floating-point numbers and ties fall the same way.
+Deciding, for each of 10,000 activities, whether a person is offered it and its
+score, one activity at a time in Python, would alone cost more than the 20 ms a
+suggestion may take. So the `Sieve` holds what the rules in `matching` read as
+arrays, built once when the directory is loaded, and applies the filters, the
+score and the order to every activity in a few vector operations;
+`matching.explain` then says why for only the few activities shown.
+
+Vector operations make the rules hard to read, so
+tests/directory/reference_scorer.py writes them out for one activity at a time
+(its `match`), and tests/directory/test_sieve.py checks on random directories
+and profiles that the sieve keeps, scores and orders exactly as that does. Each
+step below names the part of the reference it follows (`match`, `_where`,
+`score_words`...), and sums are added up in the same order, so the scores are
+the same floating-point numbers and ties fall the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -63,8 +68,18 @@ def _codes(values: Iterable[str | None]) -> dict[str, int]:
     return {value: code for code, value in enumerate(sorted({v for v in values if v}))}
 
 
+@dataclass(frozen=True)
+class Sifted:
+    """What the sieve decided about every activity for one person, by position."""
+
+    keep: Bools  # offered to them at all
+    score: Floats
+    miles: Floats  # to the nearest place they would go to; inf where not measured
+    ways: Ints  # mode bits (`Sieve.mode_bit`) they can take part in: in person only within reach
+
+
 class Sieve:
-    """What `match` reads about each activity, as arrays indexed by position."""
+    """What the rules read about each activity, as arrays indexed by position."""
 
     def __init__(self, activities: Sequence[IndexedActivity]) -> None:
         assert all(a.position == row for row, a in enumerate(activities))
@@ -120,16 +135,33 @@ class Sieve:
     # --- One person ---------------------------------------------------------------
 
     def rank(self, person: Person, distances: Distances) -> Ints:
-        """Positions of the activities `match` keeps, in `Match.order`."""
-        keep, score, miles = self.scores(person, distances)
-        candidates = np.flatnonzero(keep)
-        order = np.lexsort((self.name_rank[candidates], miles[candidates], -score[candidates]))
+        """Positions of the activities kept for this person, best first."""
+        return self.ranked(self.sift(person, distances))
+
+    def ranked(self, sifted: Sifted) -> Ints:
+        """Positions of the activities kept, best first: highest score, then
+        nearest, then by name and id, so the same person always gets the same list."""
+        candidates = np.flatnonzero(sifted.keep)
+        order = np.lexsort(
+            (self.name_rank[candidates], sifted.miles[candidates], -sifted.score[candidates])
+        )
         ranked: Ints = candidates[order]
         return ranked
 
     def scores(self, person: Person, distances: Distances) -> tuple[Bools, Floats, Floats]:
-        """For every activity: whether `match` keeps it, its score, and its
-        distance (inf where `Match.distance` is None)."""
+        """For every activity: whether it is kept, its score, and its distance
+        (inf where it is not measured)."""
+        sifted = self.sift(person, distances)
+        return sifted.keep, sifted.score, sifted.miles
+
+    def modes_of(self, ways: int) -> frozenset[str]:
+        """The modes a `Sifted.ways` number holds, as `matching.explain` reads them."""
+        return frozenset(mode for mode, bit in self.mode_bit.items() if ways & bit)
+
+    def sift(self, person: Person, distances: Distances) -> Sifted:
+        """Every activity judged for this person in one pass: whether it is kept,
+        its score and distance (for the order), and the ways left to take part
+        in it (for `matching.explain` to say why)."""
         profile = person.profile
         keep = self._fits(person)
 
@@ -208,7 +240,7 @@ class Sieve:
             np.where(same_district, SAME_DISTRICT, np.where(same_area, SAME_AREA, 0.0)),
         )
         score = score + location
-        return keep, score, np.where(measured, miles, math.inf)
+        return Sifted(keep, score, np.where(measured, miles, math.inf), ways)
 
     def _fits(self, person: Person) -> Bools:
         """The filters that depend only on the activity (`match`, first lines)."""

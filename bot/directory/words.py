@@ -1,7 +1,7 @@
 """Matching a person's own words against what activities say about themselves.
 
-Both sides are cut into words and stemmed with the Snowball English stemmer, so
-"walks", "walking" and "walk" meet. Activities are indexed by their words and
+Both sides are cut into words and stemmed with the Snowball English stemmer
+(PyStemmer, as the safety screen uses), so "walks", "walking" and "walk" meet. Activities are indexed by their words and
 their two-word phrases ("meet peopl"); a person's words are looked up directly
 and through the synonym groups in synonyms.yaml, which a link worker can read
 and extend ("skint" finds debt advice).
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import snowballstemmer
+import Stemmer
 import yaml
 
 SYNONYMS_FILE = Path(__file__).with_name("synonyms.yaml")
@@ -254,7 +254,7 @@ STOPWORDS = frozenset(
     ]
 )
 
-_stemmer = snowballstemmer.stemmer("english")
+_stemmer = Stemmer.Stemmer("english")
 
 
 @cache

@@ -1,6 +1,6 @@
 """Imports every module that defines tables, so that `Base.metadata` is complete
 (for migrations and for tests). Add new model modules here."""
 
-from bot.directory import models as directory_models  # noqa: F401
+import bot.store.directory as directory_models  # noqa: F401
 from bot.staff import models as staff_models  # noqa: F401
 from bot.store import models  # noqa: F401

@@ -2,7 +2,7 @@
 places or none, places without coordinates or postcodes, ages, unknown formats,
 sessions without times, words shared with the synonym groups, ties on distance
 and name, and organisations with many activities. Used to check the fast
-ranking against `matching.match` one activity at a time."""
+ranking against `reference_scorer.match` one activity at a time."""
 
 from __future__ import annotations
 

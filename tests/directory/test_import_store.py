@@ -16,8 +16,8 @@ from bot.directory import (
     import_sample,
     load_directory,
 )
-from bot.directory.models import Activity, ImportRun
 from bot.store import Database
+from bot.store.directory import Activity, ImportRun
 from tests.directory.conftest import FIXTURES
 
 

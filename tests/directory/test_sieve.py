@@ -1,4 +1,4 @@
-"""The sieve ranks a whole directory with numpy; `matching.match` is the
+"""The sieve ranks a whole directory with numpy; `reference_scorer.match` is the
 definition, one activity at a time. They must agree exactly: the same
 activities kept, the same scores and distances to the last bit, the same order,
 and so the same pages and reasons."""
@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from bot.directory import DirectoryIndex
-from bot.directory.matching import Match, Person, match, score_words, suggestion, vary
+from bot.directory.matching import Person, suggestion, vary
 from bot.directory.records import ActivityRecord, LocationRecord, OrganisationRecord
 from flows.directory import Profile, Suggestion
 from tests.directory import random_directory
+from tests.directory.reference_scorer import Match, match, score_words
 
 ACTIVITIES = 2_000
 PROFILES = 300

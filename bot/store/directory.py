@@ -1,21 +1,40 @@
-"""The activity directory's tables: who runs what, where and when, and what it
-helps with.
+"""The activity directory's tables, and every query `bot.directory` makes of them.
 
 An `Activity` is an Open Referral UK *service*. Entries are keyed by the feed they
 came from and the id that feed gives them, so re-importing a feed updates its own
 entries and never another feed's (two councils may both have a service "1").
 Child rows (schedules, locations, need areas) are replaced whole when their
 activity changes: they have no identity of their own worth keeping.
+
+The queries are here, each named for what the directory needs, so that importing,
+matching and checking the directory never build SQL themselves, and what the
+directory asks of the database can be read in one place.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from typing import TypedDict
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    JSON,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
-from bot.store.models import Base, utcnow
+from bot.store.base import Base, utcnow
 
 
 class Organisation(Base):
@@ -168,3 +187,147 @@ class ImportRun(Base):
     updated: Mapped[int] = mapped_column(default=0)
     unchanged: Mapped[int] = mapped_column(default=0)
     deactivated: Mapped[int] = mapped_column(default=0)
+
+
+# --- Reading the directory -----------------------------------------------------------
+
+
+async def active_activities(session: AsyncSession) -> list[Activity]:
+    """Every active activity, in id order, with everything describing or matching
+    it reads (organisation, sessions, places, need areas) loaded up front: a few
+    queries in all, rather than several for each of thousands of activities."""
+    query = (
+        select(Activity)
+        .where(Activity.active.is_(True))
+        .options(
+            selectinload(Activity.organisation),
+            selectinload(Activity.schedules),
+            selectinload(Activity.locations),
+            selectinload(Activity.needs),
+        )
+        .order_by(Activity.id)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def listed_activities(
+    session: AsyncSession, *, include_inactive: bool = False
+) -> list[Activity]:
+    """The activities `spbot directory list` prints, in id order, with the
+    organisation it names; inactive ones only when asked for, as they are hidden
+    from patients but kept for a feed that brings them back."""
+    query = select(Activity).options(selectinload(Activity.organisation)).order_by(Activity.id)
+    if not include_inactive:
+        query = query.where(Activity.active.is_(True))
+    return list((await session.scalars(query)).all())
+
+
+async def directory_version(session: AsyncSession) -> int | None:
+    """The id of the latest import of activities or postcodes (None before any):
+    one cheap query tells a bot whether the index it holds is stale."""
+    return await session.scalar(select(func.max(ImportRun.id)))
+
+
+# --- Writing a feed ------------------------------------------------------------------
+
+
+async def feed_activities(session: AsyncSession, feed: str) -> dict[str, Activity]:
+    """A feed's activities, active or not, by the id the feed gives them: what a
+    re-import of that feed updates, brings back or deactivates, and all it may touch."""
+    found = await session.scalars(select(Activity).where(Activity.feed == feed))
+    return {activity.source_id: activity for activity in found}
+
+
+async def feed_organisations(session: AsyncSession, feed: str) -> dict[str, Organisation]:
+    """A feed's organisations by the id the feed gives them, so a re-import
+    updates them rather than adding them again."""
+    found = await session.scalars(select(Organisation).where(Organisation.feed == feed))
+    return {organisation.source_id: organisation for organisation in found}
+
+
+async def replace_activity_details(
+    session: AsyncSession,
+    activity: Activity,
+    schedules: Sequence[Schedule],
+    locations: Sequence[Location],
+    needs: Sequence[ActivityNeed],
+) -> None:
+    """Replace a changed activity's sessions, places and need areas whole: they
+    have no identity worth keeping, and deleting by statement avoids loading them."""
+    for child in (Schedule, Location, ActivityNeed):
+        await session.execute(delete(child).where(child.activity_id == activity.id))
+    rows: list[Schedule | Location | ActivityNeed] = [*schedules, *locations, *needs]
+    for row in rows:
+        row.activity_id = activity.id
+    session.add_all(rows)
+
+
+# --- Postcodes -----------------------------------------------------------------------
+
+
+class CentroidRow(TypedDict):
+    """One row of `postcode_centroid`, as `upsert_centroids` writes it."""
+
+    postcode: str
+    area: str
+    is_district: bool
+    latitude: float
+    longitude: float
+
+
+async def centroid_points(
+    session: AsyncSession, areas: Iterable[str] = ()
+) -> dict[str, tuple[float, float]]:
+    """(latitude, longitude) of every district, and of the full postcodes of the
+    given areas only.
+
+    Loading all 2.6 million UK postcodes would cost hundreds of megabytes; the
+    areas the directory's activities are in (for Sefton, "L" and "PR") are the
+    ones whose patients can reach them, and anyone further away is placed by
+    their district.
+    """
+    wanted = sorted(set(areas))
+    conditions = [PostcodeCentroid.is_district.is_(True)]
+    if wanted:
+        conditions.append(PostcodeCentroid.area.in_(wanted))
+    rows = await session.execute(
+        select(
+            PostcodeCentroid.postcode, PostcodeCentroid.latitude, PostcodeCentroid.longitude
+        ).where(or_(*conditions))
+    )
+    return {postcode: (latitude, longitude) for postcode, latitude, longitude in rows}
+
+
+async def known_postcodes(session: AsyncSession) -> set[str]:
+    """Every postcode and district the centroid table can place, so a check can
+    say how a location without coordinates will be placed, if at all."""
+    return set(await session.scalars(select(PostcodeCentroid.postcode)))
+
+
+async def upsert_centroids(session: AsyncSession, rows: Sequence[CentroidRow]) -> None:
+    """Insert centroids, moving any postcode already there, in one statement:
+    importing a postcode file again corrects it rather than failing on
+    duplicates. Callers pass a batch at a time (the ONS file has millions of rows)."""
+    if not rows:
+        return
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    if dialect == "postgresql":
+        pg = postgresql.insert(PostcodeCentroid).values(list(rows))
+        await session.execute(
+            pg.on_conflict_do_update(
+                index_elements=["postcode"],
+                set_={"latitude": pg.excluded.latitude, "longitude": pg.excluded.longitude},
+            )
+        )
+    elif dialect == "sqlite":
+        lite = sqlite.insert(PostcodeCentroid).values(list(rows))
+        await session.execute(
+            lite.on_conflict_do_update(
+                index_elements=["postcode"],
+                set_={"latitude": lite.excluded.latitude, "longitude": lite.excluded.longitude},
+            )
+        )
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        keys = [row["postcode"] for row in rows]
+        await session.execute(delete(PostcodeCentroid).where(PostcodeCentroid.postcode.in_(keys)))
+        session.add_all(PostcodeCentroid(**row) for row in rows)
