@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from bot.config import Settings, SettingsError
 from bot.directory import directory_version, load_directory
 from bot.messages import Messages
-from bot.service import PatientService
-from bot.staff.notices import CaseNotices
-from bot.staff.service import StaffService
+from bot.patients import PatientService
+from bot.staff import CaseNotices, StaffService
 from bot.store import Database
 from flows.directory import Directory
 
@@ -72,7 +71,9 @@ async def build_app(settings: Settings, *, directory: Directory | None = None) -
     app.patients = PatientService(
         db, messages, lambda: app.directory, settings, listener=CaseNotices(messages, settings)
     )
-    app.staff = StaffService(db, messages, lambda: app.directory, settings)
+    # The two front doors stand on one store and meet only here: the staff side
+    # hears of cases through CaseNotices and moves conversations through patients.
+    app.staff = StaffService(db, messages, lambda: app.directory, settings, app.patients)
     return app
 
 

@@ -33,6 +33,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     diagram.add_argument(
         "--check", action="store_true", help="fail if README.md's diagram is stale"
     )
+    diagram.add_argument(
+        "--readme", type=Path, default=None,
+        help="the README to check or write (default: the project's, next to bot/)",
+    )  # fmt: skip
     diagram.set_defaults(func=_diagram)
 
     for register in _plugins():
@@ -105,8 +109,15 @@ def _db_revision(args: argparse.Namespace) -> int:
 def _diagram(args: argparse.Namespace) -> int:
     from flows.diagram import case_diagram, in_readme, referral_diagram
 
-    readme = Path("README.md")
     if args.write or args.check:
+        readme = args.readme or project_readme()
+        if not readme.is_file():
+            print(
+                f"There is no README at {readme}: spbot is installed without its source. "
+                "Run this from a checkout of the project, or give --readme PATH.",
+                file=sys.stderr,
+            )
+            return 2
         current = readme.read_text(encoding="utf-8")
         fresh = in_readme(current)
         if args.check:
@@ -121,6 +132,12 @@ def _diagram(args: argparse.Namespace) -> int:
     print()
     print(case_diagram())
     return 0
+
+
+def project_readme() -> Path:
+    """README.md of the project this package is in (a checkout, or an editable
+    install), wherever the command is run from."""
+    return Path(__file__).resolve().parents[1] / "README.md"
 
 
 if __name__ == "__main__":

@@ -9,9 +9,11 @@ import sys
 from typing import TextIO
 
 from bot.app import App
-from bot.delivery import Delivery, Keyboard, Limits
+from bot.delivery import Delivery, Limits
 from bot.messages import html_to_text
-from bot.service import Inbound
+from bot.patients import Inbound
+from bot.store.outbox import ButtonSpec, Keyboard
+from bot.taps import decode
 from flows.core import Button, Command, Event, Text
 
 CONSOLE_CHAT_ID = 1
@@ -22,7 +24,7 @@ class ConsoleSender:
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
-        self.buttons: list[dict[str, str]] = []
+        self.buttons: list[ButtonSpec] = []
         self.next_id = 1
 
     async def send(self, chat_id: int, text: str, buttons: Keyboard) -> int:
@@ -52,15 +54,15 @@ class ConsoleSender:
         self.out.flush()
 
 
-def read_event(line: str, buttons: list[dict[str, str]]) -> Event:
+def read_event(line: str, buttons: list[ButtonSpec]) -> Event:
     """A typed line as the event a Telegram user would have sent."""
     line = line.strip()
     if line.startswith("/"):
         name, _, args = line[1:].partition(" ")
         return Command(name.lower(), args)
     if line.isdigit() and 1 <= int(line) <= len(buttons):
-        step, _, value = buttons[int(line) - 1]["data"].partition(":")
-        return Button(int(step), value)
+        tap = decode(buttons[int(line) - 1]["data"])
+        return tap if isinstance(tap, Button) else Text(line)
     return Text(line)
 
 

@@ -1,6 +1,6 @@
 """Delivers the outbox: in order within each chat, within Telegram's limits, retried.
 
-Delivery is separate from handling (ARCHITECTURE.md rule 2): a message written to
+Delivery is separate from handling (docs/architecture.md rule 2): a message written to
 the outbox is sent even if the process restarts in between. Several instances can
 drain one outbox: on PostgreSQL each row is taken with FOR UPDATE SKIP LOCKED.
 """
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,18 +16,18 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from aiolimiter import AsyncLimiter
-from sqlalchemy import and_, exists, select, update
-from sqlalchemy.orm import aliased
 
 from bot.store import Database
-from bot.store.models import OutboxMessage, Patient, utcnow
+from bot.store.base import utcnow
+from bot.store.outbox import Attempt, Keyboard, Leased, digest, due_ids, lease, record_attempt
+from bot.store.patients import mark_blocked
 
 log = logging.getLogger(__name__)
 
-Keyboard = list[list[dict[str, str]]]
 MAX_ATTEMPTS = 8
 LEASE = timedelta(seconds=60)
 TEAM_CHAT_RETRY = timedelta(minutes=5)
+BLOCKED = "blocked by the person"
 
 
 class RetryLater(Exception):
@@ -112,125 +110,58 @@ class Delivery:
         return handled
 
     async def _due_ids(self, batch: int) -> list[int]:
-        earlier = aliased(OutboxMessage)
-        query = (
-            select(OutboxMessage.id)
-            .where(
-                OutboxMessage.channel == self.channel,
-                OutboxMessage.sent_at.is_(None),
-                OutboxMessage.failed_reason.is_(None),
-                OutboxMessage.next_attempt_at <= self.clock(),
-                ~exists().where(
-                    and_(
-                        earlier.chat_id == OutboxMessage.chat_id,
-                        earlier.channel == OutboxMessage.channel,
-                        earlier.id < OutboxMessage.id,
-                        earlier.sent_at.is_(None),
-                        earlier.failed_reason.is_(None),
-                    )
-                ),
-            )
-            .order_by(OutboxMessage.id)
-            .limit(batch)
-        )
-        async with self.db.sessions() as session:
-            return list((await session.execute(query)).scalars())
+        async with self.db.reading() as session:
+            return await due_ids(session, self.channel, self.clock(), batch)
 
     async def _deliver_one(self, row_id: int) -> bool:
-        claimed = await self._claim(row_id)
-        if claimed is None:  # another instance has it, or it went already
-            return False
-        row, target_message_id = claimed
-        text, buttons = row.payload.get("text", ""), row.payload.get("buttons", [])
-        await self._throttle(row.chat_id)
-        outcome: dict[str, object] = {}
-        try:
-            if row.action == "edit":
-                assert target_message_id is not None
-                await self.sender.edit(row.chat_id, target_message_id, text, buttons)
-            else:
-                outcome["message_id"] = await self.sender.send(row.chat_id, text, buttons)
-            outcome["sent_at"] = self.clock()
-            outcome["delivered_digest"] = digest(text, buttons)
-        except RetryLater as exc:
-            if row.attempts + 1 >= MAX_ATTEMPTS and not row.payload.get("urgent"):
-                outcome["failed_reason"] = (
-                    f"gave up after {row.attempts + 1} attempts: {exc.reason}"[:200]
-                )
-                log.error("message undelivered", extra={"outbox_id": row.id})
-            else:
-                wait = (
-                    exc.seconds
-                    if exc.seconds is not None
-                    else min(2.0 ** (row.attempts + 1), 300.0)
-                )
-                outcome["next_attempt_at"] = self.clock() + timedelta(seconds=wait)
-                log.warning(
-                    "delivery postponed", extra={"outbox_id": row.id, "seconds": exc.seconds}
-                )
-        except Blocked:
-            if row.chat_id < 0:
-                # A group (the team chat): the bot was removed or muted. This is an
-                # alert that must not be dropped: keep trying, loudly.
-                outcome["next_attempt_at"] = self.clock() + TEAM_CHAT_RETRY
-                log.error(
-                    "cannot post to the team chat: re-add the bot", extra={"chat_id": row.chat_id}
-                )
-            else:
-                outcome["failed_reason"] = "blocked by the person"
-                log.warning("patient blocked the bot", extra={"chat_id": row.chat_id})
-        except Undeliverable as exc:
-            outcome["failed_reason"] = str(exc)[:200]
-            log.error("message refused", extra={"outbox_id": row.id})
         async with self.db.transaction() as session:
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id)
-                .values(attempts=OutboxMessage.attempts + 1, **outcome)
-            )
-            if row.action == "edit" and "sent_at" in outcome:
-                # The original message now shows this edit's content.
-                await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == row.target_id)
-                    .values(delivered_digest=outcome["delivered_digest"])
-                )
-            if outcome.get("failed_reason") == "blocked by the person":
-                await session.execute(
-                    update(Patient)
-                    .where(Patient.channel == row.channel, Patient.chat_id == row.chat_id)
-                    .values(blocked_at=self.clock())
-                )
+            # A short lease, so no other instance sends it meanwhile; the network
+            # call itself happens outside any transaction.
+            leased = await lease(session, row_id, self.clock(), LEASE)
+        if leased is None:  # another instance has it, it went already, or nothing to do
+            return False
+        row = leased.row
+        await self._throttle(row.chat_id)
+        attempt = await self._attempt(leased)
+        async with self.db.transaction() as session:
+            await record_attempt(session, row, attempt)
+            if attempt.failed_reason == BLOCKED:
+                await mark_blocked(session, row.channel, row.chat_id, self.clock())
         return True
 
-    async def _claim(self, row_id: int) -> tuple[OutboxMessage, int | None] | None:
-        """Take a row for a short lease, so no other instance sends it meanwhile;
-        the network call itself happens outside any transaction."""
-        async with self.db.transaction() as session:
-            query = select(OutboxMessage).where(
-                OutboxMessage.id == row_id,
-                OutboxMessage.sent_at.is_(None),
-                OutboxMessage.next_attempt_at <= self.clock(),
-            )
-            if self.db.locks_rows:
-                query = query.with_for_update(skip_locked=True)
-            row = (await session.execute(query)).scalar_one_or_none()
-            if row is None:
-                return None
-            target_message_id = None
-            if row.action == "edit":
-                target = await session.get(OutboxMessage, row.target_id) if row.target_id else None
-                target_message_id = target.message_id if target else None
-                if target_message_id is None:  # the original never arrived: nothing to edit
-                    row.sent_at = self.clock()
-                    return None
-                if target is not None and target.delivered_digest == digest(
-                    row.payload.get("text", ""), row.payload.get("buttons", [])
-                ):
-                    row.sent_at = self.clock()  # it already shows exactly this
-                    return None
-            row.next_attempt_at = self.clock() + LEASE
-            return row, target_message_id
+    async def _attempt(self, leased: Leased) -> Attempt:
+        """Send or edit once, and say how it went."""
+        row, chat_id = leased.row, leased.row.chat_id
+        text, buttons = row.payload["text"], row.payload["buttons"]
+        try:
+            message_id = None
+            if leased.target_message_id is not None:  # an edit
+                await self.sender.edit(chat_id, leased.target_message_id, text, buttons)
+            else:
+                message_id = await self.sender.send(chat_id, text, buttons)
+            return Attempt(sent_at=self.clock(), message_id=message_id,
+                           delivered_digest=digest(text, buttons))  # fmt: skip
+        except RetryLater as exc:
+            tries = row.attempts + 1
+            if tries >= MAX_ATTEMPTS and not row.payload.get("urgent"):
+                log.error("message undelivered", extra={"outbox_id": row.id})
+                return Attempt(failed_reason=f"gave up after {tries} attempts: {exc.reason}"[:200])
+            wait = exc.seconds if exc.seconds is not None else min(2.0**tries, 300.0)
+            log.warning("delivery postponed", extra={"outbox_id": row.id, "seconds": exc.seconds})
+            return Attempt(next_attempt_at=self.clock() + timedelta(seconds=wait))
+        except Blocked:
+            if chat_id < 0:
+                # A group (the team chat): the bot was removed or muted. This is an
+                # alert that must not be dropped: keep trying, loudly.
+                log.error(
+                    "cannot post to the team chat: re-add the bot", extra={"chat_id": chat_id}
+                )
+                return Attempt(next_attempt_at=self.clock() + TEAM_CHAT_RETRY)
+            log.warning("patient blocked the bot", extra={"chat_id": chat_id})
+            return Attempt(failed_reason=BLOCKED)
+        except Undeliverable as exc:
+            log.error("message refused", extra={"outbox_id": row.id})
+            return Attempt(failed_reason=str(exc)[:200])
 
     async def _throttle(self, chat_id: int) -> None:
         limiter = self.per_chat.get(chat_id)
@@ -239,9 +170,3 @@ class Delivery:
             self.per_chat[chat_id] = limiter
         async with self.overall, limiter:
             return
-
-
-def digest(text: str, buttons: Keyboard) -> str:
-    """What a message shows, in 64 characters: to tell whether an edit changes it."""
-    shown = json.dumps({"text": text, "buttons": buttons}, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(shown.encode()).hexdigest()

@@ -1,19 +1,23 @@
 """Renders the words people see. Every sentence lives in messages/<lang>/ as a
 Jinja2 template (HTML for Telegram, autoescaped: text that came from a person is
-never trusted). Button labels live in messages/<lang>/buttons.yaml."""
+never trusted). Button labels live in messages/<lang>/buttons.yaml.
+
+`messages` is package data: it is read with importlib.resources, so an installed
+spbot finds its words wherever it is run from."""
 
 from __future__ import annotations
 
 import html
 import re
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
 from typing import Any
 
 import yaml
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
 
-MESSAGES_DIR = Path(__file__).resolve().parents[1] / "messages"
+#: The words, as installed: `MESSAGES / "en" / "referral" / "welcome.html.j2"`.
+MESSAGES = files("messages")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -34,7 +38,7 @@ class Messages:
     def __init__(self, lang: str = "en", *, defaults: dict[str, Any] | None = None) -> None:
         self.lang = lang
         self.env = Environment(
-            loader=FileSystemLoader(MESSAGES_DIR / lang),
+            loader=PackageLoader("messages", lang),
             autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=True),
             undefined=StrictUndefined,
             trim_blocks=True,
@@ -44,7 +48,7 @@ class Messages:
         self.env.filters["day_name"] = day_name
         self.env.filters["miles"] = miles
         self.env.globals.update(defaults or {})
-        self._labels = _load_labels(MESSAGES_DIR / lang / "buttons.yaml")
+        self._labels = _load_labels(lang)
         self._label_templates: dict[str, Template] = {}
 
     def render(self, template: str, **context: Any) -> str:
@@ -66,11 +70,11 @@ class Messages:
 
 
 @cache
-def _load_labels(path: Path) -> dict[str, str]:
-    if not path.exists():
+def _load_labels(lang: str) -> dict[str, str]:
+    path = MESSAGES / lang / "buttons.yaml"
+    if not path.is_file():
         return {}
-    with path.open(encoding="utf-8") as fh:
-        return {str(k): str(v) for k, v in (yaml.safe_load(fh) or {}).items()}
+    return {str(k): str(v) for k, v in (yaml.safe_load(path.read_text("utf-8")) or {}).items()}
 
 
 def _tidy(text: str) -> str:

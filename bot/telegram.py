@@ -1,6 +1,7 @@
-"""The Telegram adapter: translates updates into `Inbound` events and delivers the
-outbox with python-telegram-bot. It decides nothing: conversation state lives in
-the database, not in PTB's ConversationHandler or persistence (ARCHITECTURE.md
+"""The Telegram adapter: translates updates into events for the two front doors
+(link workers first, then patients) and delivers the outbox with
+python-telegram-bot. It decides nothing: conversation state lives in the
+database, not in PTB's ConversationHandler or persistence (docs/architecture.md
 rule 3), so a restart resumes every conversation where it was."""
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from datetime import timedelta
 
 from telegram import (
     BotCommand,
+    CallbackQuery,
+    Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
@@ -23,18 +26,11 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.app import App
-from bot.delivery import (
-    DEFAULT_LIMITS,
-    Blocked,
-    Delivery,
-    Keyboard,
-    Limits,
-    RetryLater,
-    Undeliverable,
-)
-from bot.service import Inbound, Outbox
-from bot.staff.telegram import staff_inbound
-from bot.store.models import utcnow
+from bot.delivery import DEFAULT_LIMITS, Blocked, Delivery, Limits, RetryLater, Undeliverable
+from bot.patients import Inbound
+from bot.staff import StaffInbound
+from bot.store.outbox import Keyboard
+from bot.taps import StaffTap, decode
 from flows.core import Button, Command, Edited, Event, Text, Unsupported
 
 log = logging.getLogger(__name__)
@@ -45,11 +41,10 @@ UNSUPPORTED_KINDS = ("sticker", "photo", "voice", "video", "video_note", "audio"
                      "document", "location", "venue", "contact", "poll", "dice")  # fmt: skip
 
 
-def translate(update: Update) -> Event | None:
+def translate(update: Update) -> Event | StaffTap | None:
     """What the person did, or None for updates that are not from a person to us."""
     if update.callback_query is not None:
-        step, _, value = (update.callback_query.data or "").partition(":")
-        return Button(int(step), value) if step.isdigit() else Button(-1, value)
+        return decode(update.callback_query.data or "")
     if update.edited_message is not None:
         return Edited(update.edited_message.text or "")
     message = update.message
@@ -86,42 +81,36 @@ class TelegramBot:
         self._delivery_task: asyncio.Task[None] | None = None
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        event = translate(update)
-        chat = update.effective_chat
-        if event is None or chat is None:
+        action = translate(update)
+        chat, user, query = update.effective_chat, update.effective_user, update.callback_query
+        if action is None or chat is None:
             return
-        query = update.callback_query
-        # A link worker's update goes to the staff service; anyone else's (it returns
-        # None) carries on below, as a patient's.
-        staff = staff_inbound(update, event)
-        if staff is not None and (done := await self.app.staff.handle(staff)) is not None:
-            if query is not None:
-                with contextlib.suppress(BadRequest):
-                    await query.answer(done.tap_notice)
-            self.delivery.wake.set()
-            return
-        if chat.type != chat.PRIVATE:
+        # A link worker's update goes to the staff side; anyone else's (it returns
+        # None, having written nothing) carries on below, as a patient's.
+        if user is not None and not user.is_bot:
+            message = query.message if query is not None else None
+            staff = StaffInbound(
+                user_id=user.id, chat_id=chat.id, private=chat.type == Chat.PRIVATE,
+                event=action, update_id=update.update_id, first_name=user.first_name,
+                message_id=message.message_id if message is not None else None,
+            )  # fmt: skip
+            if (done := await self.app.staff.handle(staff)) is not None:
+                await _answer_tap(query, done.tap_notice)
+                self.delivery.wake.set()
+                return
+        # A staff button tapped by someone not on the team: an answer to no question.
+        event = action if not isinstance(action, StaffTap) else Button(-1, "")
+        if chat.type != Chat.PRIVATE:
             # A group is no place for health information: ask them to message privately.
             if isinstance(event, Command) and event.name in COMMANDS:
-                await self._tell_group(chat.id)
-            if query is not None:
-                await query.answer()
+                await self.app.patients.tell_group(chat.id)
+                self.delivery.wake.set()
+            await _answer_tap(query, None)
             return
-        user = update.effective_user
         handled = await self.app.patients.handle(
             Inbound("telegram", chat.id, event, update.update_id, user.first_name if user else None)
         )
-        if query is not None:
-            # Every tap is answered, or the button keeps spinning on their phone.
-            with contextlib.suppress(BadRequest):
-                await query.answer(handled.tap_notice)
-        self.delivery.wake.set()
-
-    async def _tell_group(self, chat_id: int) -> None:
-        async with self.app.db.transaction() as session:
-            Outbox(session, "telegram", chat_id, utcnow()).send(
-                self.app.messages.render("referral/group_chat")
-            )
+        await _answer_tap(query, handled.tap_notice)
         self.delivery.wake.set()
 
     async def _started(self, application: Application) -> None:
@@ -213,6 +202,13 @@ class TelegramSender:
             except BadRequest as exc:
                 if "not modified" not in exc.message.lower():
                     raise
+
+
+async def _answer_tap(query: CallbackQuery | None, notice: str | None) -> None:
+    """Every tap is answered, or the button keeps spinning on their phone."""
+    if query is not None:
+        with contextlib.suppress(BadRequest):
+            await query.answer(notice)
 
 
 def _markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:

@@ -8,7 +8,11 @@ and returns a `FlowResult`: the new state, the answers, the replies to send
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel
+
+from flows.summary import CaseSummary
 
 # --- Events: what the person did -------------------------------------------------
 
@@ -58,7 +62,14 @@ class Unsupported:
     kind: str
 
 
-Event = Text | Button | Command | Edited | Crisis | Unsupported
+@dataclass(frozen=True)
+class WorkerTookOver:
+    """A link worker is now talking with the patient (they claimed the case and told
+    the patient, or replied): whatever the patient writes next is for the worker,
+    even if the bot's questions were not finished."""
+
+
+Event = Text | Button | Command | Edited | Crisis | Unsupported | WorkerTookOver
 
 
 # --- Replies: what we say back ------------------------------------------------------
@@ -123,7 +134,7 @@ class RecordWellbeing:
 class OpenCase:
     """Hand the referral to the link worker queue, with its summary."""
 
-    summary: dict[str, Any]
+    summary: CaseSummary
 
 
 @dataclass(frozen=True)
@@ -146,11 +157,18 @@ class RaiseSafetyAlert:
 Effect = RaiseSafetyAlert | RecordConsent | ForgetPatient | RecordWellbeing | OpenCase | AddToCase
 
 
+Control = TypeVar("Control", bound=BaseModel)
+
+
 @dataclass
-class FlowResult:
+class FlowResult(Generic[Control]):
+    """The conversation after one event (state, step, answers and the flow's typed
+    control fields), and what follows from it."""
+
     state: str
     step: int
     answers: dict[str, Any]
+    control: Control
     replies: list[Reply | CloseQuestion] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
     #: A short notice for the tap itself (Telegram shows it as a toast).

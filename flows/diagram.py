@@ -1,16 +1,26 @@
 """Draws a flow's table as a Mermaid state diagram, for the README and for the
-clinical safety review. Uses transitions' own GraphMachine (no Graphviz needed)."""
+clinical safety review. Uses transitions' own GraphMachine (no Graphviz needed).
+
+Every row of a table is drawn. A row that applies to a whole group of states
+(/restart from any question; a link worker taking over from anywhere) is drawn
+once, from or to the group's name, with a note saying which states it stands
+for, so the diagram stays readable and still shows every move.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 from transitions.extensions import GraphMachine
 
 from flows import case, referral
 
+Row = dict[str, Any]
+Groups = dict[str, tuple[str, list[str]]]
 
-def mermaid(states: list[str], transitions: list[dict[str, Any]], title: str) -> str:
+
+def mermaid(states: list[str], transitions: list[Row], title: str) -> str:
     class Drawing:
         """A stand-in model: GraphMachine draws the graph of a model."""
 
@@ -28,11 +38,57 @@ def mermaid(states: list[str], transitions: list[dict[str, Any]], title: str) ->
     return "\n".join([f"---\ntitle: {title}\n---", *lines])
 
 
+def grouped(transitions: list[Row], groups: Groups) -> tuple[list[Row], list[str]]:
+    """The rows to draw, in table order, with group rows drawn once; and the
+    groups they use.
+
+    A row whose source list is a group is drawn from the group. Rows that are the
+    same but for their destination, which together cover a group, are drawn as
+    one row to the group."""
+    by_states = {tuple(states): name for name, (_, states) in groups.items()}
+
+    def family(row: Row) -> tuple[str, ...]:
+        return (
+            row["trigger"],
+            str(row["source"]),
+            str(row.get("conditions")),
+            str(row.get("after")),
+        )
+
+    dests: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for row in transitions:
+        dests[family(row)].append(row["dest"])
+    drawn: list[Row] = []
+    used: list[str] = []
+    done: set[tuple[str, ...]] = set()
+    for row in transitions:
+        source, key = row["source"], family(row)
+        if isinstance(source, list) and tuple(source) in by_states:
+            used.append(by_states[tuple(source)])
+            drawn.append({**row, "source": used[-1]})
+        elif len(dests[key]) > 1 and tuple(dests[key]) in by_states:
+            if key not in done:
+                done.add(key)
+                used.append(by_states[tuple(dests[key])])
+                drawn.append({**row, "dest": used[-1]})
+        else:
+            drawn.append(row)
+    return drawn, list(dict.fromkeys(used))
+
+
+def with_groups(states: list[str], transitions: list[Row], groups: Groups, title: str) -> str:
+    drawn, used = grouped(transitions, groups)
+    text = mermaid([*states, *used], drawn, title)
+    for name in used:
+        label, _ = groups[name]
+        text = text.replace(f'state "{name}" as {name}', f'state "{label}" as {name}')
+    return text
+
+
 def referral_diagram() -> str:
-    # "/restart from anywhere" would draw an arrow from every state: one note says it.
-    rows = [t for t in referral.TRANSITIONS if t["source"] != "*"]
-    note = "  note right of confirm_restart: /restart from any state comes here; No goes back"
-    return mermaid(referral.STATES, rows, "Self-referral conversation") + "\n" + note
+    return with_groups(
+        referral.STATES, referral.TRANSITIONS, referral.GROUPS, "Self-referral conversation"
+    )
 
 
 def case_diagram() -> str:

@@ -5,7 +5,12 @@ Read the two tables below like the diagram (`spbot diagram` draws them):
 TRANSITIONS says where each answer leads; QUESTIONS says what each state asks and
 how it reads the answer. Every word is in messages/en/referral/.
 
-Safety runs first (ARCHITECTURE.md rule 4): the service screens free text and
+Every move of a conversation is a row of TRANSITIONS, including "No, carry on"
+after /restart and a link worker taking over (docs/architecture.md rule 7): no
+code sets a state any other way, so the diagram a clinical safety officer reviews
+is the whole truth. Conditions only look; what a move records is named in the row.
+
+Safety runs first (docs/architecture.md rule 4): the service screens free text and
 sends crisis language in as a `Crisis` event, which every state answers the same
 way, without moving: the crisis reply, an alert for the team, and the question
 they were on, so they can carry on when they are ready.
@@ -18,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from transitions import Machine
+from transitions import EventData, Machine
 
 from flows.core import (
     AddToCase,
@@ -38,6 +43,7 @@ from flows.core import (
     Reply,
     Text,
     Unsupported,
+    WorkerTookOver,
 )
 from flows.directory import FREE_TIMES, MODES, NEED_AREAS, Directory, Profile, Suggestion
 from flows.questions import (
@@ -53,6 +59,16 @@ from flows.questions import (
     read_scale,
     read_text,
     simplify,
+)
+from flows.summary import (
+    AboutThePerson,
+    ActivityRef,
+    CaseSummary,
+    Needs,
+    Outcomes,
+    Record,
+    SupportOffered,
+    TakesPart,
 )
 from flows.validate import normalise_postcode, normalise_uk_phone
 
@@ -72,10 +88,23 @@ STATES = [
     "confirm_restart",
 ]  # fmt: skip
 
-# trigger, source, dest, conditions (all must hold), after (what it records)
+#: Where /restart may be asked from, and where "No, carry on" goes back to.
+#: (Declined and under 18 keep nothing: any message there starts afresh.)
+RESUMABLE = [s for s in STATES if s not in ("new", "confirm_restart", "declined", "under_18")]
+#: Where a link worker can take over from: anywhere but talking with one already.
+NOT_WITH_A_WORKER = [s for s in STATES if s != "handed_off"]
+#: Rows that apply to many states are drawn once, to or from the group's name.
+GROUPS = {
+    "any_question": ("any question, from consent to handed_off", RESUMABLE),
+    "not_with_a_worker": ("any state but handed_off", NOT_WITH_A_WORKER),
+}
+
+# trigger, source, dest, prepare (looks things up first), conditions (all must
+# hold; they only look), before/after (what it records).
 # Rows are tried top to bottom; the first whose conditions hold wins.
 TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "begin", "source": "new", "dest": "consent", "after": "welcome"},
+    {"trigger": "start_afresh", "source": ["declined", "under_18"], "dest": "new", "after": "forget_answers"},
     {"trigger": "answer", "source": "consent", "dest": "age", "conditions": "agreed", "after": "record_consent"},
     {"trigger": "answer", "source": "consent", "dest": "consent", "conditions": "wants_more"},
     {"trigger": "answer", "source": "consent", "dest": "declined", "after": "forget_declined"},
@@ -98,7 +127,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": "ons_life", "dest": "ons_worthwhile"},
     {"trigger": "answer", "source": "ons_worthwhile", "dest": "ons_happy"},
     {"trigger": "answer", "source": "ons_happy", "dest": "ons_anxious"},
-    {"trigger": "answer", "source": "ons_anxious", "dest": "suggestions", "conditions": "has_suggestions", "after": "record_baseline"},
+    {"trigger": "answer", "source": "ons_anxious", "dest": "suggestions", "prepare": "find_suggestions", "conditions": "has_suggestions", "after": "record_baseline"},
     {"trigger": "answer", "source": "ons_anxious", "dest": "contact_wanted", "after": "record_baseline"},
     {"trigger": "answer", "source": "suggestions", "dest": "suggestions", "conditions": "wants_others"},
     {"trigger": "answer", "source": "suggestions", "dest": "none_reason", "conditions": "chose_none"},
@@ -112,9 +141,14 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": "phone", "dest": "best_time"},
     {"trigger": "answer", "source": "best_time", "dest": "handed_off", "after": "open_case"},
     {"trigger": "answer", "source": "handed_off", "dest": "handed_off", "after": "keep_on_case"},
-    # /restart asks first; "No" goes back to the question they were on (resume()).
-    {"trigger": "restart", "source": "*", "dest": "confirm_restart", "unless": "at_start"},
+    # /restart asks first. "Yes" starts again; "No" goes back to the question they
+    # were on: one row per place it can go back to.
+    {"trigger": "restart", "source": RESUMABLE, "dest": "confirm_restart", "before": "remember_where"},
     {"trigger": "answer", "source": "confirm_restart", "dest": "consent", "conditions": "confirmed", "after": "start_again"},
+    *({"trigger": "answer", "source": "confirm_restart", "dest": state, "conditions": "goes_back_there",
+       "after": "carry_on"} for state in RESUMABLE),
+    # A link worker took over (bot/staff): the patient's next words are for them.
+    {"trigger": "worker_took_over", "source": NOT_WITH_A_WORKER, "dest": "handed_off", "after": "pause"},
 ]  # fmt: skip
 
 # --- What each state asks -----------------------------------------------------------
@@ -255,6 +289,22 @@ class FlowContext:
     last_seen: datetime | None = None
 
 
+class ReferralControl(Record):
+    """What the conversation keeps besides the person's answers: where it is in the
+    suggestions, which case is theirs, where to go back to. Typed and stored beside
+    the answers (never mixed into them), so an answer is only ever an answer."""
+
+    #: The question /restart interrupted: "No, carry on" goes back to it.
+    back_to: str | None = None
+    #: How far through the suggestions "Show me others" has paged, and the page shown.
+    suggestion_offset: int = 0
+    shown: tuple[ActivityRef, ...] = ()
+    #: Their case, once the referral (or a crisis) opened one.
+    case_reference: str | None = None
+    #: The question they had not answered when a link worker took over.
+    paused_at: str | None = None
+
+
 @dataclass
 class Conversation:
     """The stored conversation, as the flow sees it."""
@@ -262,107 +312,146 @@ class Conversation:
     state: str = "new"
     step: int = 0
     answers: dict[str, Any] = field(default_factory=dict)
+    control: ReferralControl = field(default_factory=ReferralControl)
 
 
 # --- The machine --------------------------------------------------------------------
 
 
 class Referral:
-    """The model a Machine drives for the length of one event."""
+    """The model a Machine drives for the length of one event.
+
+    The machine is built with `send_event=True`, so every condition and callback
+    is handed the `EventData` of the move being tried (most do not need it)."""
 
     # Triggers, bound by transitions when the model is added to MACHINE.
     begin: Callable[[], bool]
     answer: Callable[[], bool]
     restart: Callable[[], bool]
+    start_afresh: Callable[[], bool]
+    worker_took_over: Callable[[], bool]
 
     def __init__(self, conversation: Conversation, ctx: FlowContext) -> None:
         self.state = conversation.state
         self.step = conversation.step
         self.answers = dict(conversation.answers)
+        self.control = conversation.control
         self.ctx = ctx
-        self.result = FlowResult(state=self.state, step=self.step, answers=self.answers)
+        self.result: FlowResult[ReferralControl] = FlowResult(
+            state=self.state, step=self.step, answers=self.answers, control=self.control
+        )
+        # What this one event brought; never stored.
+        self.chosen: Any = None  # the value of the answer being recorded
+        self.something_else = False  # "Something else" was tapped in tick boxes
+        self.note: str | None = None  # words written after the handoff
+        self.just_noted = False
+        self.wrapped = False  # "Show me others" went past the end and round again
         self.suggestions_shown: list[Suggestion] = []
 
-    # Conditions (named in TRANSITIONS) -------------------------------------------
-    def at_start(self) -> bool:
-        return self.state == "new"
-
-    def agreed(self) -> bool:
+    # Conditions (named in TRANSITIONS): they only look -------------------------------
+    def agreed(self, _: EventData) -> bool:
         return self.answers.get("consent") == "agree"
 
-    def wants_more(self) -> bool:
+    def wants_more(self, _: EventData) -> bool:
         return self.answers.get("consent") == "more"
 
-    def is_adult(self) -> bool:
+    def is_adult(self, _: EventData) -> bool:
         return self.answers.get("adult") == "yes"
 
-    def chose_something_else(self) -> bool:
-        return bool(self.answers.pop("_something_else", False))
+    def chose_something_else(self, _: EventData) -> bool:
+        return self.something_else
 
-    def may_go_in_person(self) -> bool:
+    def may_go_in_person(self, _: EventData) -> bool:
         return self.answers.get("mode") in ("in_person", "any")
 
-    def has_suggestions(self) -> bool:
-        self.answers["suggestion_offset"] = 0
-        return bool(self._suggest())
+    def has_suggestions(self, _: EventData) -> bool:
+        return bool(self.suggestions_shown)
 
-    def wants_others(self) -> bool:
+    def wants_others(self, _: EventData) -> bool:
         return self.answers.get("suggestions") == "others"
 
-    def chose_none(self) -> bool:
+    def chose_none(self, _: EventData) -> bool:
         return self.answers.get("suggestions") == "none"
 
-    def wants_contact(self) -> bool:
+    def wants_contact(self, _: EventData) -> bool:
         return self.answers.get("contact_wanted") == "yes"
 
-    def wants_a_call(self) -> bool:
+    def wants_a_call(self, _: EventData) -> bool:
         return self.answers.get("contact_method") in ("phone", "either")
 
-    def confirmed(self) -> bool:
-        return self.answers.pop("_restart", None) == "yes"
+    def confirmed(self, _: EventData) -> bool:
+        return self.chosen == "yes"
 
-    # What transitions record (named in TRANSITIONS) ---------------------------------
-    def welcome(self) -> None:
+    def goes_back_there(self, event: EventData) -> bool:
+        """'No, carry on': the row back to the question /restart interrupted."""
+        assert event.transition is not None
+        return self.chosen == "no" and event.transition.dest == (self.control.back_to or "consent")
+
+    # Looking things up before the conditions (named in TRANSITIONS as "prepare") -----
+    def find_suggestions(self, _: EventData) -> None:
+        self._set_control(suggestion_offset=0, shown=())
+        self._suggest()
+
+    # What moves record (named in TRANSITIONS) ----------------------------------------
+    def welcome(self, _: EventData) -> None:
         self._say("referral/welcome")
 
-    def record_consent(self) -> None:
+    def forget_answers(self, _: EventData) -> None:
+        # Nothing was kept about them: whatever they send next starts afresh.
+        self.answers.clear()
+        self.control = ReferralControl()
+
+    def record_consent(self, _: EventData) -> None:
         self.result.effects.append(RecordConsent(NOTICE_VERSION))
 
-    def forget_declined(self) -> None:
+    def forget_declined(self, _: EventData) -> None:
         self.result.effects.append(ForgetPatient("declined"))
 
-    def forget_under_18(self) -> None:
+    def forget_under_18(self, _: EventData) -> None:
         self.result.effects.append(ForgetPatient("under_18"))
 
-    def record_baseline(self) -> None:
+    def record_baseline(self, _: EventData) -> None:
         scores = {key: self.answers.get(key) for key in ONS4.values()}
         self.result.effects.append(RecordWellbeing("baseline", scores))
 
-    def open_case(self) -> None:
+    def open_case(self, _: EventData) -> None:
         self.result.effects.append(OpenCase(case_summary(self.answers)))
         self._say("referral/handed_off", answers=self.answers)
 
-    def keep_on_case(self) -> None:
-        self.result.effects.append(AddToCase(self.answers.pop("_note")))
-        self.answers["_just_noted"] = True
+    def keep_on_case(self, _: EventData) -> None:
+        assert self.note is not None
+        self.result.effects.append(AddToCase(self.note))
+        self.just_noted = True
 
-    def start_again(self) -> None:
+    def remember_where(self, event: EventData) -> None:
+        self._set_control(back_to=self.state)
+
+    def start_again(self, _: EventData) -> None:
         # A referral already handed off stays with the team; anything else is forgotten.
-        reference = self.answers.get("case_reference")
+        reference = self.control.case_reference
         self.answers.clear()
-        if reference:
-            self.answers["case_reference"] = reference
-        else:
+        self.control = ReferralControl(case_reference=reference)
+        if not reference:
             self.result.effects.append(ForgetPatient("restart"))
         self._say("referral/restarted")
 
+    def carry_on(self, _: EventData) -> None:
+        self._set_control(back_to=None)
+        self._say("referral/carry_on", state=self.state)
+
+    def pause(self, event: EventData) -> None:
+        assert event.transition is not None
+        self._set_control(paused_at=event.transition.source)
+        self.step += 1  # the unanswered question's buttons no longer count
+
     # Handling one event -------------------------------------------------------------
-    def handle(self, event: Event) -> FlowResult:
-        if self.state in ("declined", "under_18"):
-            # Nothing was kept about them: whatever they send next starts afresh.
-            MACHINE.set_state("new", model=self)
-            self.answers.clear()
-        if isinstance(event, Crisis):
+    def handle(self, event: Event) -> FlowResult[ReferralControl]:
+        if self.state in ("declined", "under_18") and not isinstance(event, WorkerTookOver):
+            self.start_afresh()
+        if isinstance(event, WorkerTookOver):
+            if self.state != "handed_off":
+                self.worker_took_over()
+        elif isinstance(event, Crisis):
             self._crisis(event)
         elif isinstance(event, Command):
             self._command(event)
@@ -380,7 +469,12 @@ class Referral:
             self._answer(event)
         self.result.state = self.state
         self.result.step = self.step
+        self.result.answers = self.answers
+        self.result.control = self.control
         return self.result
+
+    def _set_control(self, **changes: Any) -> None:
+        self.control = self.control.model_copy(update=changes)
 
     def _command(self, command: Command) -> None:
         if self.state == "new" and command.name in ("start", "restart"):
@@ -390,11 +484,8 @@ class Referral:
             self._say("referral/resume", state=self.state)
             self._ask()
         elif command.name == "restart":
-            if self.state == "confirm_restart":
-                self._ask()
-                return
-            self.answers["_back_to"] = self.state
-            self.restart()
+            if self.state != "confirm_restart":
+                self.restart()
             self._ask()
         elif command.name == "status":
             case = self.ctx.case
@@ -438,21 +529,12 @@ class Referral:
                 self._say(outcome.template, **outcome.context)
             self._ask()
             return
+        self.chosen = outcome.value
         if ask.key:
             self.answers[ask.key] = outcome.value
         if ask.kind != "note":
             self.result.replies.append(CloseQuestion(outcome.chosen_label, outcome.chosen_context))
-        if self.state == "confirm_restart" and outcome.value == "no":
-            self._go_back()
-            return
         self.answer()
-        self._ask()
-
-    def _go_back(self) -> None:
-        self.answers.pop("_restart", None)
-        back_to = self.answers.pop("_back_to", "consent")
-        MACHINE.set_state(back_to, model=self)
-        self._say("referral/carry_on", state=back_to)
         self._ask()
 
     def _been_away(self) -> bool:
@@ -474,13 +556,17 @@ class Referral:
             self._say(f"referral/{self.state}", kept_for_safety=self.ctx.case is not None)
             return
         if self.state == "handed_off":  # no question: whatever they write goes on the case
-            if self.answers.pop("_just_noted", False):
+            if self.just_noted:
                 self._say("referral/added_to_case", edited=False)
             return
         if ask is None:
             return
         self.step += 1
-        context: dict[str, Any] = {**self._common(), "answers": self.answers}
+        context: dict[str, Any] = {
+            **self._common(),
+            "answers": self.answers,
+            "shown": list(self.control.shown),
+        }
         if ask.kind == "multi":
             options = self._tick_boxes(ask)
         elif ask.kind == "scale":
@@ -489,8 +575,8 @@ class Referral:
         elif ask.kind == "suggestions":
             shown = self._suggest()
             context["suggestions"] = shown
-            context["offset"] = self.answers.get("suggestion_offset", 0)
-            context["wrapped"] = self.answers.pop("_wrapped", False)
+            context["offset"] = self.control.suggestion_offset
+            context["wrapped"] = self.wrapped
             options = [
                 Choice(f"pick_{i}", "interested", label_context={"n": i + 1}).option()
                 for i in range(len(shown))
@@ -524,19 +610,21 @@ class Referral:
 
     def _suggest(self) -> list[Suggestion]:
         if not self.suggestions_shown:
-            offset = self.answers.get("suggestion_offset", 0)
+            offset = self.control.suggestion_offset
             shown = self.ctx.directory.suggest(
                 profile_from(self.answers), SUGGESTIONS_PER_PAGE, offset
             )
             if not shown and offset:
                 # Past the end: say so, and go round again from the best ones.
-                self.answers["suggestion_offset"] = 0
-                self.answers["_wrapped"] = True
+                self.wrapped = True
+                offset = 0
                 shown = self.ctx.directory.suggest(
                     profile_from(self.answers), SUGGESTIONS_PER_PAGE, 0
                 )
             self.suggestions_shown = shown
-            self.answers["shown"] = [_suggestion_record(s) for s in shown]
+            self._set_control(
+                suggestion_offset=offset, shown=tuple(_activity_ref(s) for s in shown)
+            )
         return self.suggestions_shown
 
     # Tick boxes ----------------------------------------------------------------------
@@ -557,8 +645,8 @@ def _columns(ask: Ask) -> int:
     return {"scale": 6, "multi": 2}.get(ask.kind, ask.columns)
 
 
-def _suggestion_record(s: Suggestion) -> dict[str, Any]:
-    return {"id": s.activity_id, "name": s.name, "organisation": s.organisation}
+def _activity_ref(s: Suggestion) -> ActivityRef:
+    return ActivityRef(id=s.activity_id, name=s.name, organisation=s.organisation)
 
 
 # --- How each kind of question reads an answer ---------------------------------------
@@ -576,8 +664,6 @@ def _read_choice(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
             value = flow.ctx.first_name
         if flow.state == "travel":
             value = float(choice.value)
-        if flow.state == "confirm_restart":
-            flow.answers["_restart"] = value
         return Answer(value, choice.label, dict(choice.label_context))
     if ask.kind == "text" and isinstance(event, Text):
         text = read_text(event, ask.limit)
@@ -619,7 +705,7 @@ def _read_multi(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
         assert pick is not None
         if pick is DONE_CHOICE or pick is OTHER_CHOICE:
             if pick is OTHER_CHOICE:
-                flow.answers["_something_else"] = True
+                flow.something_else = True
             elif len(ticked) < ask.min_ticks and not flow.answers.get(f"{ask.key}_typed"):
                 return Invalid("referral/errors/tick_one")
             flow.answers[ask.key] = ticked
@@ -650,7 +736,7 @@ def _read_scale(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
 
 
 def _read_suggestion(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
-    shown: list[dict[str, Any]] = flow.answers.get("shown", [])
+    shown = flow.control.shown
     choices = [
         Choice(f"pick_{i}", "interested", (str(i + 1),), {"n": i + 1}) for i in range(len(shown))
     ]
@@ -662,18 +748,16 @@ def _read_suggestion(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
     choice = match_choice(event, choices, flow.ctx.label_of)
     if choice is None:
         return Invalid("referral/errors/choose", {"count": len(choices)})
+    flow.answers["seen"] = [*flow.answers.get("seen", []), *(s.model_dump() for s in shown)]
     if choice.value == "others":
-        flow.answers["suggestion_offset"] = flow.answers.get("suggestion_offset", 0) + len(shown)
-        flow.answers["seen"] = [*flow.answers.get("seen", []), *shown]
+        flow._set_control(suggestion_offset=flow.control.suggestion_offset + len(shown))
         return Answer("others", choice.label)
     if choice.value == "none":
-        flow.answers["declined"] = [*flow.answers.get("declined", []), *(s["id"] for s in shown)]
-        flow.answers["seen"] = [*flow.answers.get("seen", []), *shown]
+        flow.answers["declined"] = [*flow.answers.get("declined", []), *(s.id for s in shown)]
         return Answer("none", choice.label)
     picked = shown[int(choice.value.removeprefix("pick_"))]
-    flow.answers["interested"] = picked
-    flow.answers["seen"] = [*flow.answers.get("seen", []), *shown]
-    return Answer("picked", "interested_in", {"name": picked["name"]})
+    flow.answers["interested"] = picked.model_dump()
+    return Answer("picked", "interested_in", {"name": picked.name})
 
 
 def _read_note(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
@@ -682,7 +766,7 @@ def _read_note(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
     text = read_text(event, ask.limit)
     if isinstance(text, Invalid):
         return text
-    flow.answers["_note"] = text
+    flow.note = text
     return Answer(None, "typed", {"text": text})
 
 
@@ -701,11 +785,13 @@ MACHINE = Machine(
     transitions=TRANSITIONS,
     initial="new",
     auto_transitions=False,
-    send_event=False,
+    send_event=True,
 )
 
 
-def handle(conversation: Conversation, event: Event, ctx: FlowContext) -> FlowResult:
+def handle(
+    conversation: Conversation, event: Event, ctx: FlowContext
+) -> FlowResult[ReferralControl]:
     """Run one event through the referral conversation. Pure: no I/O."""
     model = Referral(conversation, ctx)
     MACHINE.add_model(model, initial=conversation.state)
@@ -739,7 +825,7 @@ def profile_from(answers: dict[str, Any]) -> Profile:
     )  # fmt: skip
 
 
-def case_summary(answers: dict[str, Any]) -> dict[str, Any]:
+def case_summary(answers: dict[str, Any]) -> CaseSummary:
     """The case record under the PRSB Social Prescribing Information Standard's
     headings: about the person; needs and what matters; support offered; outcomes."""
 
@@ -747,34 +833,35 @@ def case_summary(answers: dict[str, Any]) -> dict[str, Any]:
         value = answers.get(key)
         return None if value in ("none", "not_sure", "") else value
 
-    return {
-        "about_the_person": {
-            "name": given("name"),
-            "adult": answers.get("adult") == "yes",
-            "postcode": given("postcode"),
-            "contact_method": given("contact_method"),
-            "phone": given("phone"),
-            "best_time": given("best_time"),
-            "takes_part": {
-                "mode": given("mode"),
-                "max_miles": answers.get("max_miles"),
-                "group": given("group"),
-                "free_times": answers.get("free_times") or [],
-            },
-        },
-        "needs": {
-            "what_matters": given("what_matters"),
-            "need_areas": answers.get("need_areas") or [],
-            "in_their_words": [t for t in [given("need_other"), *(answers.get("need_areas_typed") or [])] if t],
-            "barriers": answers.get("barriers") or [],
-            "barriers_in_their_words": [t for t in [given("barriers_other"), *(answers.get("barriers_typed") or [])] if t],
-        },
-        "support_offered": {
-            "suggested": answers.get("seen") or [],
-            "interested_in": answers.get("interested"),
-            "declined_because": given("none_reason"),
-        },
-        "outcomes": {
-            "wellbeing_baseline": {key: answers.get(key) for key in ONS4.values()},
-        },
-    }  # fmt: skip
+    interested = answers.get("interested")
+    return CaseSummary(
+        about_the_person=AboutThePerson(
+            name=given("name"),
+            adult=answers.get("adult") == "yes",
+            postcode=given("postcode"),
+            contact_method=given("contact_method"),
+            phone=given("phone"),
+            best_time=given("best_time"),
+            takes_part=TakesPart(
+                mode=given("mode"),
+                max_miles=answers.get("max_miles"),
+                group=given("group"),
+                free_times=answers.get("free_times") or [],
+            ),
+        ),
+        needs=Needs(
+            what_matters=given("what_matters"),
+            need_areas=answers.get("need_areas") or [],
+            in_their_words=[t for t in [given("need_other"), *(answers.get("need_areas_typed") or [])] if t],
+            barriers=answers.get("barriers") or [],
+            barriers_in_their_words=[t for t in [given("barriers_other"), *(answers.get("barriers_typed") or [])] if t],
+        ),
+        support_offered=SupportOffered(
+            suggested=[ActivityRef.model_validate(s) for s in answers.get("seen") or []],
+            interested_in=ActivityRef.model_validate(interested) if interested else None,
+            declined_because=given("none_reason"),
+        ),
+        outcomes=Outcomes(
+            wellbeing_baseline={key: answers.get(key) for key in ONS4.values()},
+        ),
+    )  # fmt: skip

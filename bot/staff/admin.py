@@ -9,16 +9,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
 from bot.config import Settings
 from bot.messages import Messages
 from bot.staff.cards import TeamCards
-from bot.staff.models import ROLES, AuditEntry, LinkWorker, StaffInvite
-from bot.staff.records import audit, invite_hash, normalise_reference
-from bot.staff.service import new_invite_code
+from bot.staff.joining import new_invite_code
 from bot.store import Database
-from bot.store.models import Case, CaseEntry
+from bot.store import audit as audit_log
+from bot.store.audit import AuditEntry, audit
+from bot.store.cases import add_entry, open_cases_by_worker, open_cases_held_by
+from bot.store.staff import (
+    ROLES,
+    LinkWorker,
+    Pending,
+    StaffInvite,
+    everyone,
+    invite_hash,
+    worker_by_telegram_id,
+)
 from flows import case as case_life
 
 COMMAND_LINE = "command line"
@@ -49,12 +56,10 @@ async def add_worker(
     if not name.strip():
         raise StaffError('--name is needed: patients see it ("Sam, your link worker")')
     async with db.transaction() as session:
-        worker = (
-            await session.execute(select(LinkWorker).where(LinkWorker.telegram_id == telegram_id))
-        ).scalar_one_or_none()
+        worker = await worker_by_telegram_id(session, telegram_id)
         if worker is None:
             worker = LinkWorker(telegram_id=telegram_id, name=name.strip(), role=role,
-                                added_at=now, pending={})  # fmt: skip
+                                added_at=now, pending=Pending())  # fmt: skip
             session.add(worker)
         else:
             worker.name, worker.role, worker.active, worker.removed_at = (
@@ -90,22 +95,9 @@ async def create_invite(
 
 async def list_workers(db: Database) -> list[tuple[LinkWorker, int]]:
     """Everyone, active first, with how many open cases each holds."""
-    async with db.sessions() as session:
-        workers = list(
-            (
-                await session.execute(
-                    select(LinkWorker).order_by(LinkWorker.active.desc(), LinkWorker.name)
-                )
-            ).scalars()
-        )
-        held: dict[int, int] = {}
-        rows = await session.execute(
-            select(Case.link_worker_id).where(Case.status.in_(case_life.OPEN))
-        )
-        for (worker_id,) in rows:
-            if worker_id is not None:
-                held[worker_id] = held.get(worker_id, 0) + 1
-        return [(w, held.get(w.id, 0)) for w in workers]
+    async with db.reading() as session:
+        held = await open_cases_by_worker(session)
+        return [(w, held.get(w.id, 0)) for w in await everyone(session)]
 
 
 async def remove_worker(
@@ -115,25 +107,17 @@ async def remove_worker(
     each with a note saying why, and the team chat's cards show them waiting."""
     cards = TeamCards(messages, settings)
     async with db.transaction() as session:
-        query = select(LinkWorker).where(LinkWorker.telegram_id == telegram_id)
-        if db.locks_rows:
-            query = query.with_for_update()
-        worker = (await session.execute(query)).scalar_one_or_none()
+        worker = await worker_by_telegram_id(session, telegram_id, lock=True)
         if worker is None:
             raise StaffError(f"nobody with Telegram id {telegram_id} is on the team")
-        worker.active, worker.removed_at, worker.pending = False, now, {}
-        cases_query = select(Case).where(
-            Case.link_worker_id == worker.id, Case.status.in_(case_life.OPEN)
-        )
-        if db.locks_rows:
-            cases_query = cases_query.with_for_update()
+        worker.active, worker.removed_at, worker.pending = False, now, Pending()
         returned = []
-        for case in (await session.execute(cases_query)).scalars():
+        for case in await open_cases_held_by(session, worker.id):
             decision = case_life.decide(case.status, case.link_worker_id, CLI_ACTOR, "release")
             case.status, case.link_worker_id = decision.status, decision.holder_id
             case.claimed_at, case.announced_at = None, now
             note = messages.render("staff/notes/worker_removed", name=worker.name)
-            session.add(CaseEntry(case_id=case.id, kind="note", text=note, at=now))
+            add_entry(session, case.id, "note", note, now)
             audit(session, None, "returned", case, now, f"worker {worker.id} removed",
                   actor=COMMAND_LINE)  # fmt: skip
             await cards.refresh(session, case, now)
@@ -143,10 +127,5 @@ async def remove_worker(
 
 
 async def audit_trail(db: Database, reference: str) -> list[AuditEntry]:
-    async with db.sessions() as session:
-        rows = await session.execute(
-            select(AuditEntry)
-            .where(AuditEntry.case_reference == normalise_reference(reference))
-            .order_by(AuditEntry.at, AuditEntry.id)
-        )
-        return list(rows.scalars())
+    async with db.reading() as session:
+        return await audit_log.audit_trail(session, reference)

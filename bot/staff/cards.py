@@ -1,4 +1,5 @@
-"""The team chat (STAFF_CHAT_ID): one card per case, edited in place as it moves.
+"""The team chat (STAFF_CHAT_ID): one card per case and one per safety alert, edited
+in place as they move.
 
 A card carries only what a group may see: the reference, how long it has waited,
 the areas of need, the postcode district, whether it is urgent and how the person
@@ -9,22 +10,15 @@ would like to be contacted. Never a name, a phone number or anything they wrote
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.messages import Messages
-from bot.service import Outbox
-from bot.staff.records import district, worker_name
-from bot.store.models import Case, OutboxMessage
-
-Keyboard = list[list[dict[str, str]]]
-
-
-def tap_data(verb: str, reference: str = "", arg: str = "") -> str:
-    """A staff button's callback data: "s:<verb>:<reference>:<arg>" (under 64 bytes)."""
-    return f"s:{verb}:{reference}:{arg}"
+from bot.store.cases import Case, SafetyAlert
+from bot.store.outbox import Keyboard, Outbox, outbox_row
+from bot.store.staff import worker_name
+from bot.taps import StaffTap, button
 
 
 class TeamCards:
@@ -36,6 +30,7 @@ class TeamCards:
     def chat_id(self) -> int | None:
         return self.settings.staff_chat_id
 
+    # --- case cards -----------------------------------------------------------------------
     async def render(
         self,
         session: AsyncSession,
@@ -44,15 +39,14 @@ class TeamCards:
         waited_hours: float | None = None,
         superseded: bool = False,
     ) -> tuple[str, Keyboard]:
-        about: dict[str, Any] = (case.summary or {}).get("about_the_person", {})
-        needs: dict[str, Any] = (case.summary or {}).get("needs", {})
+        about, needs = case.summary.about_the_person, case.summary.needs
         text = self.messages.render(
             "staff/case_card",
             case=case,
             holder=await worker_name(session, case.link_worker_id),
-            need_areas=[self.messages.label(f"need_{a}") for a in needs.get("need_areas", [])],
-            district=district(about.get("postcode")),
-            contact_method=about.get("contact_method"),
+            need_areas=[self.messages.label(f"need_{a}") for a in needs.need_areas],
+            district=about.district,
+            contact_method=about.contact_method,
             waited_hours=waited_hours,
             superseded=superseded,
             zone=self.settings.zone,
@@ -60,7 +54,7 @@ class TeamCards:
         buttons: Keyboard = []
         if case.status == "waiting" and not superseded:
             label = self.messages.label("staff_claim", reference=case.reference)
-            buttons = [[{"text": label, "data": tap_data("claim", case.reference)}]]
+            buttons = [[button(label, StaffTap("claim", case.reference))]]
         return text, buttons
 
     async def post(
@@ -70,7 +64,7 @@ class TeamCards:
         if self.chat_id is None:
             return
         team = Outbox(session, "telegram", self.chat_id, now)
-        old = await session.get(OutboxMessage, case.team_card_id) if case.team_card_id else None
+        old = await outbox_row(session, case.team_card_id)
         if old is not None:
             # The old card points to the new one, and loses its Claim button.
             superseded, _ = await self.render(session, case, superseded=True)
@@ -83,12 +77,54 @@ class TeamCards:
 
     async def refresh(self, session: AsyncSession, case: Case, now: datetime) -> None:
         """Bring the card up to date (claimed, released, closed, urgent)."""
-        if self.chat_id is None or case.team_card_id is None:
+        if self.chat_id is None:
             return
-        row = await session.get(OutboxMessage, case.team_card_id)
+        row = await outbox_row(session, case.team_card_id)
         if row is None:
             return
         text, buttons = await self.render(session, case)
         if row.payload.get("text") == text and row.payload.get("buttons") == buttons:
             return
         Outbox(session, row.channel, row.chat_id, now).edit(row, text, buttons)
+
+    # --- safety alert cards ---------------------------------------------------------------
+    def seen_button(self, case: Case) -> Keyboard:
+        """The "Seen – I'm on it" button on a safety alert."""
+        return [[button(self.messages.label("alert_seen"), StaffTap("seen", case.reference))]]
+
+    async def alert(
+        self, session: AsyncSession, case: Case, alert: SafetyAlert, escalated: bool, now: datetime
+    ) -> None:
+        """Post the alert, or bring its card up to date for a repeat. A more serious
+        one goes out as a new card (Telegram notifies nobody of an edit); the old
+        card points on to it."""
+        if self.chat_id is None:
+            return
+        team = Outbox(session, "telegram", self.chat_id, now)
+        card = self._alert_text(alert, case)
+        previous = await outbox_row(session, alert.outbox_id)
+        if previous is not None and escalated:
+            team.edit(
+                previous, self.messages.render("staff/safety_alert_superseded", case=case), []
+            )
+            previous = None
+        if previous is not None:
+            team.edit(previous, card, self.seen_button(case))
+        else:
+            row = team.send(card, self.seen_button(case), urgent=True)
+            await session.flush()
+            alert.outbox_id = row.id
+
+    async def refresh_alert(
+        self, session: AsyncSession, case: Case, alert: SafetyAlert, now: datetime
+    ) -> None:
+        """Show on the alert's card who is on it (and take its button off)."""
+        row = await outbox_row(session, alert.outbox_id)
+        if row is None:
+            return
+        Outbox(session, row.channel, row.chat_id, now).edit(row, self._alert_text(alert, case), [])
+
+    def _alert_text(self, alert: SafetyAlert, case: Case) -> str:
+        return self.messages.render(
+            "staff/safety_alert", case=case, alert=alert, zone=self.settings.zone
+        )

@@ -26,9 +26,9 @@ from bot.staff.admin import (
     list_workers,
     remove_worker,
 )
-from bot.staff.models import ROLES
 from bot.store import Database
-from bot.store.models import utcnow
+from bot.store.base import utcnow
+from bot.store.staff import ROLES
 
 Command = Callable[[argparse.Namespace, Database], Awaitable[int]]
 

@@ -1,6 +1,21 @@
-"""Storage: typed models, sessions, migrations."""
+"""The store: the schema, one module per area, with every query the application
+makes as a named, typed function (docs/architecture.md rule 8). Nothing outside
+`bot/store` builds SQL.
 
+    base        Base, UTC timestamps, JSON columns that hold typed models
+    db          engine, transactions (`Database.transaction`, `.reading`), migrations
+    patients    patients, their conversations, consent, wellbeing scores
+    cases       cases, what happened on them, safety alerts, referrals, references
+    case_file   a whole case as the case view shows it
+    outbox      messages owed, and the queries delivery drains them with
+    updates     Telegram updates already handled (dedupe)
+    staff       link workers, invitations, what a worker's next message is for
+    audit       who did what to which case
+    directory   the activity directory and postcode centroids
+"""
+
+from bot.store import all_models as _all_models  # noqa: F401  (every table on Base.metadata)
+from bot.store.base import Base
 from bot.store.db import Database, upgrade
-from bot.store.models import Base
 
 __all__ = ["Base", "Database", "upgrade"]

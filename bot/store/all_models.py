@@ -2,5 +2,4 @@
 (for migrations and for tests). Add new model modules here."""
 
 import bot.store.directory as directory_models  # noqa: F401
-from bot.staff import models as staff_models  # noqa: F401
-from bot.store import models  # noqa: F401
+from bot.store import audit, case_file, cases, outbox, patients, staff, updates  # noqa: F401

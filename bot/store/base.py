@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import JSON, DateTime, TypeDecorator
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
 M = TypeVar("M", bound=BaseModel)
@@ -70,3 +71,19 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+def is_sqlite(session: AsyncSession) -> bool:
+    """Whether this session talks to SQLite (one writer at a time: no row locks,
+    and its own spelling of INSERT ... ON CONFLICT)."""
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def locks_rows(session: AsyncSession) -> bool:
+    """Whether to take row locks (`SELECT ... FOR UPDATE [SKIP LOCKED]`): the
+    session's `Database.locks_rows` decides (on SQLite a write transaction already
+    holds the whole database)."""
+    database = session.info.get("database")
+    if database is not None:
+        return bool(database.locks_rows)
+    return not is_sqlite(session)

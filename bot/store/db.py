@@ -27,6 +27,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: An execution option marking connections that only read (see `Database.reading`).
+READING = "spbot_reading"
 
 
 class Database:
@@ -34,7 +36,14 @@ class Database:
         self.url = url
         self.schema = schema
         self.engine: AsyncEngine = create_async_engine(url, **_engine_options(url, schema))
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Sessions know their Database, so the store's queries ask it whether to lock.
+        self.sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, info={"database": self}
+        )
+        reader = self.engine.execution_options(
+            **({READING: True} if self.is_sqlite else {"postgresql_readonly": True})
+        )
+        self._readers = async_sessionmaker(reader, expire_on_commit=False, info={"database": self})
         if self.is_sqlite:
             _sqlite_pragmas(self.engine)
 
@@ -52,6 +61,14 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits on success, rolls back on any error."""
         async with self.sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A look that changes nothing. On SQLite it does not take the write lock
+        (a write transaction does, from its first statement), so many can run
+        beside one writer; on PostgreSQL the transaction is READ ONLY."""
+        async with self._readers() as session, session.begin():
             yield session
 
     async def upgrade(self) -> None:
@@ -93,7 +110,8 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        reading = conn.get_execution_options().get(READING, False)
+        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 def _alembic_config() -> Config:

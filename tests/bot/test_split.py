@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.staff.split import split_html
+from bot.split import split_html
 from tests.standin.entities import parse_html
 
 

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from bot.app import App, build_app
 from bot.config import Settings
 from bot.delivery import Limits
-from bot.store.models import OutboxMessage, ProcessedUpdate
+from bot.store.outbox import OutboxMessage
+from bot.store.updates import ProcessedUpdate
 from bot.telegram import TelegramBot
 from tests.fakes import FakeDirectory
 from tests.standin.server import BotApiStandIn

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.staff.admin import add_worker, audit_trail, create_invite
-from bot.store.models import utcnow
+from bot.store.base import utcnow
 from tests.e2e.conftest import Running
 from tests.e2e.test_referral_e2e import CHAT, REFERRAL, act
 from tests.standin.server import BotApiStandIn

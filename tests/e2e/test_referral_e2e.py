@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.store.models import Case, CaseEntry, Conversation
+from bot.store.cases import Case, CaseEntry
+from bot.store.patients import Conversation
 from tests.e2e.conftest import Running
 from tests.standin.server import BotApiStandIn
 
@@ -129,10 +130,10 @@ async def test_bad_input_at_every_step_gets_a_kind_reply_and_loses_nothing(
     async with running.app.db.sessions() as s:  # type: ignore[union-attr]
         case = (await s.execute(select(Case))).scalar_one()
     summary = case.summary
-    assert summary["about_the_person"]["name"] == "Alex"
-    assert summary["needs"]["need_areas"] == ["loneliness", "activity"]
-    assert summary["about_the_person"]["phone"] == "+447911123456"
-    assert summary["outcomes"]["wellbeing_baseline"] == {
+    assert summary.about_the_person.name == "Alex"
+    assert summary.needs.need_areas == ["loneliness", "activity"]
+    assert summary.about_the_person.phone == "+447911123456"
+    assert summary.outcomes.wellbeing_baseline == {
         "life_satisfaction": 4,
         "worthwhile": 6,
         "happiness": 3,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,7 +43,9 @@ class Patient:
         ctx = referral.FlowContext(self.directory, label_of, self.now, self.first_name,
                                    last_seen=self.now - timedelta(minutes=1))  # fmt: skip
         result = referral.handle(self.conversation, event, ctx)
-        self.conversation = referral.Conversation(result.state, result.step, result.answers)
+        self.conversation = referral.Conversation(
+            result.state, result.step, result.answers, result.control
+        )
         self.last = result
         self.effects += result.effects
         return result
@@ -58,6 +61,15 @@ class Patient:
     def answers(self) -> dict[str, Any]:
         return self.conversation.answers
 
+    @property
+    def control(self) -> referral.ReferralControl:
+        return self.conversation.control
+
+    def case_opened(self, reference: str) -> None:
+        """What the service records when it opens their case."""
+        control = self.control.model_copy(update={"case_reference": reference})
+        self.conversation = replace(self.conversation, control=control)
+
     def question(self) -> Reply:
         assert self.last is not None
         asked = [r for r in self.last.replies if isinstance(r, Reply) and r.options]
@@ -69,7 +81,8 @@ class Patient:
 
     def render_all(self) -> list[str]:
         assert self.last is not None
-        return [html_to_text(MESSAGES.render(r.template, reference="SP-TEST", **r.context))
+        reference = self.control.case_reference or "SP-TEST"
+        return [html_to_text(MESSAGES.render(r.template, reference=reference, **r.context))
                 for r in self.last.replies if isinstance(r, Reply)]  # fmt: skip
 
 

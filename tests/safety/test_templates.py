@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from bot.messages import MESSAGES_DIR, Messages, html_to_text
+from bot.messages import MESSAGES, Messages, html_to_text
 from bot.safety import CATEGORIES, screen
 
 ORGANISATION = "Sefton Social Prescribing"
@@ -47,7 +47,7 @@ def render(messages: Messages, category: str, local: list[str] | None = None) ->
 
 def test_there_is_a_reply_for_every_category_and_every_screening() -> None:
     for category in CATEGORIES:
-        assert (MESSAGES_DIR / "en" / "safety" / f"{category}.html.j2").is_file(), category
+        assert (MESSAGES / "en" / "safety" / f"{category}.html.j2").is_file(), category
     assert screen("i want to die").template == "safety/suicide"
     assert screen("hello").template is None
 

@@ -8,18 +8,12 @@ from sqlalchemy import func, select
 
 from bot.app import messages_for
 from bot.config import Settings
-from bot.delivery import Blocked, Delivery, Keyboard, Limits, RetryLater, Undeliverable
-from bot.service import Inbound, PatientService
+from bot.delivery import Blocked, Delivery, Limits, RetryLater, Undeliverable
+from bot.patients import Inbound, PatientService
 from bot.store import Database
-from bot.store.models import (
-    Case,
-    CaseEntry,
-    Consent,
-    Conversation,
-    OutboxMessage,
-    Patient,
-    WellbeingScore,
-)
+from bot.store.cases import Case, CaseEntry
+from bot.store.outbox import Keyboard, OutboxMessage
+from bot.store.patients import Consent, Conversation, Patient, WellbeingScore
 from flows.core import Button, Command, Event, Text
 from tests.fakes import FakeDirectory
 from tests.flows.harness import HAPPY_PATH, TYPED
@@ -91,7 +85,7 @@ async def test_a_whole_referral_records_consent_baseline_and_a_waiting_case(
     assert (
         case.status == "waiting" and case.reference.startswith("SP-") and len(case.reference) == 7
     )
-    assert case.summary["needs"]["what_matters"].startswith("I'd like to meet people")
+    assert case.summary.needs.what_matters.startswith("I'd like to meet people")
     assert consent.notice_version and consent.given_at is not None
     assert (score.life_satisfaction, score.anxiety, score.case_id) == (4, 7, case.id)
     assert [e.text for e in entries] == ["opened"]
@@ -287,8 +281,8 @@ async def test_a_refused_message_does_not_hold_up_the_next(database: Database) -
 
 async def test_a_team_chat_the_bot_was_removed_from_keeps_being_retried(database: Database) -> None:
     async with database.transaction() as session:
-        from bot.service import Outbox
-        from bot.store.models import utcnow
+        from bot.store.base import utcnow
+        from bot.store.outbox import Outbox
 
         Outbox(session, "telegram", -100555, utcnow()).send("alert")
     delivery = Delivery(database, RecordingSender([Blocked()]), "telegram", limits=FAST)
@@ -299,8 +293,8 @@ async def test_a_team_chat_the_bot_was_removed_from_keeps_being_retried(database
 
 
 async def test_an_edit_that_changes_nothing_is_not_sent(database: Database) -> None:
-    from bot.service import Outbox
-    from bot.store.models import utcnow
+    from bot.store.base import utcnow
+    from bot.store.outbox import Outbox
 
     async with database.transaction() as session:
         outbox = Outbox(session, "telegram", 77, utcnow())
@@ -324,8 +318,8 @@ async def test_an_edit_that_changes_nothing_is_not_sent(database: Database) -> N
 
 async def test_a_crisis_reply_is_never_given_up_on(database: Database) -> None:
     from bot.delivery import MAX_ATTEMPTS
-    from bot.service import Outbox
-    from bot.store.models import utcnow
+    from bot.store.base import utcnow
+    from bot.store.outbox import Outbox
 
     async with database.transaction() as session:
         Outbox(session, "telegram", 88, utcnow()).send("call 999", urgent=True)

@@ -9,9 +9,12 @@ from sqlalchemy import select
 
 from bot.app import messages_for
 from bot.config import Settings
-from bot.service import PatientService
+from bot.patients import PatientService
+from bot.staff import CaseNotices
 from bot.store import Database
-from bot.store.models import Case, CaseEntry, Conversation, OutboxMessage, Patient, SafetyAlert
+from bot.store.cases import Case, CaseEntry, SafetyAlert
+from bot.store.outbox import OutboxMessage
+from bot.store.patients import Conversation, Patient
 from tests.fakes import FakeDirectory
 from tests.service.test_patient_service import Chat
 
@@ -22,10 +25,20 @@ SUNDAY_NIGHT = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)
 def team_chat(db: Database, clock: datetime = SUNDAY_NIGHT) -> Chat:
     chat = Chat(db)
     settings = Settings(staff_chat_id=TEAM, organisation_name="Test Team")
+    messages = messages_for(settings)
     chat.service = PatientService(
-        db, messages_for(settings), FakeDirectory, settings, clock=lambda: clock
-    )
+        db, messages, FakeDirectory, settings, clock=lambda: clock,
+        listener=CaseNotices(messages, settings),
+    )  # fmt: skip
     return chat
+
+
+async def alert_cards(db: Database) -> list[OutboxMessage]:
+    """The team chat's safety alert cards and their edits (not the case cards)."""
+    return [
+        r for r in await outbox(db, TEAM)
+        if "wrote words about" in r.payload["text"] or "newer alert" in r.payload["text"]
+    ]  # fmt: skip
 
 
 async def outbox(db: Database, chat_id: int) -> list[OutboxMessage]:
@@ -53,7 +66,7 @@ async def test_crisis_mid_referral_gets_the_reply_an_alert_and_keeps_the_place(
     assert conv.state == "postcode" and "postcode" not in conv.answers
     assert case.urgent and case.status == "waiting"
     assert ("crisis_message", "honestly i dont want to be here anymore") in entries
-    alert_rows = await outbox(database, TEAM)
+    alert_rows = await alert_cards(database)
     assert len(alert_rows) == 1
     card = alert_rows[0].payload["text"]
     assert case.reference in card and "suicide" in card and "Out of hours" in card
@@ -73,7 +86,7 @@ async def test_repeated_crisis_messages_update_one_alert(database: Database) -> 
     async with database.sessions() as s:
         alert = (await s.execute(select(SafetyAlert))).scalar_one()
     assert alert.count == 2
-    rows = await outbox(database, TEAM)
+    rows = await alert_cards(database)
     assert [r.action for r in rows] == ["send", "edit"]
     assert "2 messages like this" in rows[-1].payload["text"]
 
@@ -106,7 +119,7 @@ async def test_crisis_after_handoff_is_kept_on_the_case_and_alerts(database: Dat
         case = (await s.execute(select(Case))).scalar_one()
         kinds = (await s.execute(select(CaseEntry.kind))).scalars().all()
     assert case.urgent and "patient_message" in kinds and "crisis_message" in kinds
-    card = (await outbox(database, TEAM))[0].payload["text"]
+    card = (await alert_cards(database))[0].payload["text"]
     assert "medical emergency" in card and "Out of hours" not in card
 
 
@@ -128,7 +141,7 @@ async def test_a_crisis_before_handoff_and_the_handoff_make_one_case(database: D
     async with database.sessions() as s:
         cases = (await s.execute(select(Case))).scalars().all()
     assert len(cases) == 1
-    assert cases[0].urgent and cases[0].summary["needs"]["need_areas"] == ["loneliness", "activity"]
+    assert cases[0].urgent and cases[0].summary.needs.need_areas == ["loneliness", "activity"]
 
 
 async def test_a_more_serious_message_sends_a_new_alert_so_the_team_is_notified(
@@ -141,11 +154,7 @@ async def test_a_more_serious_message_sends_a_new_alert_so_the_team_is_notified(
     async with database.sessions() as s:
         alert = (await s.execute(select(SafetyAlert))).scalar_one()
     assert alert.category == "medical_emergency" and alert.count == 2
-    rows = [
-        r
-        for r in await outbox(database, TEAM)
-        if "wrote words about" in r.payload["text"] or "more serious" in r.payload["text"]
-    ]
+    rows = await alert_cards(database)
     sends = [r for r in rows if r.action == "send"]
     assert len(sends) == 2  # a new message, which Telegram notifies, not only an edit
     assert "medical emergency" in sends[-1].payload["text"]
@@ -166,5 +175,5 @@ async def test_crisis_replies_and_alert_cards_are_marked_for_delivery_never_to_g
     question = [r for r in rows if r and r.chat_id == chat.chat_id][-1]
     assert crisis_reply.payload.get("urgent") is True
     assert not question.payload.get("urgent")  # ordinary messages are not
-    [alert] = [r for r in await outbox(database, TEAM) if "wrote words about" in r.payload["text"]]
+    [alert] = [r for r in await alert_cards(database) if r.action == "send"]
     assert alert.payload.get("urgent") is True

@@ -11,13 +11,14 @@ from sqlalchemy import select
 from bot.app import messages_for
 from bot.config import Settings
 from bot.messages import html_to_text
-from bot.service import PatientService
+from bot.patients import PatientService
+from bot.staff import CaseNotices, StaffHandled, StaffInbound, StaffService
 from bot.staff.admin import add_worker
-from bot.staff.models import LinkWorker
-from bot.staff.notices import CaseNotices
-from bot.staff.service import StaffHandled, StaffInbound, StaffService, StaffTap
 from bot.store import Database
-from bot.store.models import Case, OutboxMessage
+from bot.store.cases import Case
+from bot.store.outbox import OutboxMessage
+from bot.store.staff import LinkWorker
+from bot.taps import StaffTap
 from flows.core import Command, Event, Text
 from tests.fakes import FakeDirectory
 from tests.service.test_patient_service import Chat
@@ -111,9 +112,9 @@ async def team(db: Database, *, staff_chat: int | None = TEAM, **settings: Any) 
                       staff_chat_id=staff_chat, **settings)  # fmt: skip
     clock = Clock()
     messages = messages_for(config)
-    staff = StaffService(db, messages, FakeDirectory, config, clock=clock)
     patients = PatientService(db, messages, FakeDirectory, config, clock=clock,
                               listener=CaseNotices(messages, config))  # fmt: skip
+    staff = StaffService(db, messages, FakeDirectory, config, patients, clock=clock)
     await add_worker(db, SAM_ID, "Sam", "link_worker", clock())
     await add_worker(db, JO_ID, "Jo", "link_worker", clock())
     await add_worker(db, ADMIN_ID, "Ash", "admin", clock())

@@ -11,12 +11,14 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import messages_for
-from bot.service import Inbound
+from bot.patients import Inbound
 from bot.staff.admin import remove_worker
-from bot.staff.models import AuditEntry
-from bot.staff.service import StaffTap
 from bot.store import Database
-from bot.store.models import Case, CaseEntry, OutboxMessage, ProcessedUpdate
+from bot.store.audit import AuditEntry
+from bot.store.cases import Case, CaseEntry
+from bot.store.outbox import OutboxMessage
+from bot.store.updates import ProcessedUpdate
+from bot.taps import StaffTap
 from flows.core import Button, Command, Text
 from tests.staff.helpers import JO_ID, SAM_ID, TEAM, Team, team
 

@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.store import Database
-from bot.store.models import Case, OutboxMessage, Patient
+from bot.store.cases import Case
+from bot.store.outbox import OutboxMessage
+from bot.store.patients import Patient
 from tests.staff.helpers import JO_ID, SAM_ID, Team, team
 
 ROUNDS = 100
@@ -45,7 +47,7 @@ async def test_two_workers_claiming_at_once_exactly_one_wins(
         if database.is_sqlite:
             pytest.skip("SQLite takes no row locks anyway")
         monkeypatch.setattr(Database, "locks_rows", property(lambda self: False))
-    caplog.set_level(logging.INFO, logger="bot.staff.service")
+    caplog.set_level(logging.INFO, logger="bot.staff")
     t = await team(database, staff_chat=None)
     references = await waiting_cases(t, ROUNDS)
     sam, jo = (await t.worker(SAM_ID)).id, (await t.worker(JO_ID)).id

@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from bot.cli import main
-from bot.staff.models import LinkWorker
-from bot.staff.records import invite_hash
 from bot.store import Database
-from bot.store.models import Case, Patient, utcnow
+from bot.store.base import utcnow
+from bot.store.cases import Case
+from bot.store.patients import Patient
+from bot.store.staff import LinkWorker, invite_hash
 
 
 @pytest.fixture

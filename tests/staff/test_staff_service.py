@@ -9,11 +9,14 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.messages import html_to_text
+from bot.patients.effects import raise_alert
+from bot.staff import StaffInbound
 from bot.staff.admin import audit_trail, create_invite, remove_worker
-from bot.staff.models import AuditEntry, LinkWorker, Referral
-from bot.staff.service import StaffInbound
 from bot.store import Database
-from bot.store.models import Case, CaseEntry, Conversation, Patient, SafetyAlert
+from bot.store.audit import AuditEntry
+from bot.store.cases import Case, CaseEntry, Referral, SafetyAlert
+from bot.store.patients import Conversation, Patient
+from bot.store.staff import LinkWorker, Pending
 from flows.core import Edited, Text, Unsupported
 from tests.service.test_patient_service import Chat
 from tests.staff.helpers import ADMIN_ID, JO_ID, SAM_ID, TEAM, Team, team
@@ -259,7 +262,17 @@ async def test_a_safety_alert_is_taken_and_what_was_done_recorded(database: Data
         patient = await s.get(Patient, case.patient_id)
         stored = await s.get(Case, case.id)
         assert patient is not None and stored is not None
-        await t.patients._raise_alert(s, patient, {}, "suicide", "zz-their-words", ())
+        await raise_alert(
+            s,
+            patient,
+            {},
+            "suicide",
+            "zz-their-words",
+            (),
+            t.settings,
+            t.patients.listener,
+            t.clock(),
+        )
     holder_alert = (await t.rows(SAM_ID))[-1]
     assert (
         "Urgent" in holder_alert.payload["text"] and "zz-their" not in holder_alert.payload["text"]
@@ -287,7 +300,7 @@ async def test_a_safety_alert_is_taken_and_what_was_done_recorded(database: Data
     )
     actions = [(e.actor, e.action) for e in await audit_trail(database, case.reference)]
     assert ("Jo", "alert_seen") in actions and ("Jo", "alert_action") in actions
-    assert jo.pending == {}
+    assert jo.pending == Pending()
 
 
 async def test_done_command_records_the_action_on_the_latest_alert(database: Database) -> None:
@@ -296,7 +309,17 @@ async def test_done_command_records_the_action_on_the_latest_alert(database: Dat
     async with database.transaction() as s:
         patient = await s.get(Patient, case.patient_id)
         assert patient is not None
-        await t.patients._raise_alert(s, patient, {}, "self_harm", "zz-their-words", ())
+        await raise_alert(
+            s,
+            patient,
+            {},
+            "self_harm",
+            "zz-their-words",
+            (),
+            t.settings,
+            t.patients.listener,
+            t.clock(),
+        )
     await t.act(SAM_ID, f"/done {case.reference} Called, arranged a visit")
     async with database.sessions() as s:
         alert = (await s.execute(select(SafetyAlert))).scalar_one()
@@ -425,7 +448,17 @@ async def test_without_a_team_chat_an_alert_on_an_unclaimed_case_reaches_every_w
     async with database.transaction() as s:
         patient = await s.get(Patient, case.patient_id)
         assert patient is not None
-        await t.patients._raise_alert(s, patient, {}, "suicide", "zz-their-words", ())
+        await raise_alert(
+            s,
+            patient,
+            {},
+            "suicide",
+            "zz-their-words",
+            (),
+            t.settings,
+            t.patients.listener,
+            t.clock(),
+        )
     for worker in (SAM_ID, JO_ID, ADMIN_ID):
         [alert] = await t.rows(worker)
         assert "Urgent" in alert.payload["text"] and "tap Seen" in alert.payload["text"]
@@ -467,7 +500,7 @@ async def test_after_a_worker_writes_mid_referral_the_patients_answer_reaches_th
             .all()
         )
     assert "what_matters" not in conv.answers  # not taken as the bot's answer
-    assert conv.answers["paused_at"] == "what_matters"
+    assert conv.control.paused_at == "what_matters"
     assert kept == ["yes im ok now thanks, my sister is here"]
 
 

@@ -1,0 +1,168 @@
+"""Recording what the referral flow decided: consent, wellbeing scores, the case,
+what the patient wrote after the handoff, safety alerts, and forgetting.
+
+Runs inside the patient's transaction; the staff side hears of cases and alerts
+through the `CaseListener` in that same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import safety
+from bot.config import Settings
+from bot.patients.listener import CaseListener
+from bot.store.cases import Case, SafetyAlert, add_entry, latest_case, open_case, unseen_alert
+from bot.store.outbox import forget_sent
+from bot.store.patients import (
+    Patient,
+    forget_consent_and_scores,
+    record_consent,
+    record_wellbeing,
+)
+from flows import referral
+from flows.core import (
+    AddToCase,
+    FlowResult,
+    ForgetPatient,
+    OpenCase,
+    RaiseSafetyAlert,
+    RecordConsent,
+    RecordWellbeing,
+)
+from flows.summary import CaseSummary
+
+log = logging.getLogger(__name__)
+
+
+async def record_effects(
+    session: AsyncSession,
+    patient: Patient,
+    result: FlowResult[referral.ReferralControl],
+    settings: Settings,
+    listener: CaseListener,
+    now: datetime,
+) -> bool:
+    """Record each effect. A case opened here is remembered on `result.control`.
+    Returns True when the patient asked to be forgotten."""
+    forgotten = False
+    for effect in result.effects:
+        match effect:
+            case RecordConsent(notice_version=version):
+                record_consent(session, patient.id, version, now)
+            case RecordWellbeing(context=context, scores=scores):
+                record_wellbeing(session, patient.id, context, scores, now)
+            case OpenCase(summary=summary):
+                opened = await _hand_off(session, patient, summary, listener, now)
+                _remember_case(result, opened)
+            case AddToCase(text=text, edited=edited):
+                current = await latest_case(session, patient.id)
+                if current is not None:
+                    kind = "patient_message_edited" if edited else "patient_message"
+                    add_entry(session, current.id, kind, text, now)
+                    log.info("patient message kept on case", extra={"case_id": current.id})
+                    await listener.patient_wrote(session, current, text, edited, now)
+            case RaiseSafetyAlert(category=category, text=text, reasons=reasons):
+                case = await raise_alert(
+                    session,
+                    patient,
+                    result.answers,
+                    category,
+                    text,
+                    reasons,
+                    settings,
+                    listener,
+                    now,
+                )
+                if result.control.case_reference is None:
+                    _remember_case(result, case)
+            case ForgetPatient(reason=reason):
+                # What we already sent them quotes their name and words: forget it too.
+                await forget_sent(session, patient.channel, patient.chat_id)
+                if reason == "restart":
+                    await forget_consent_and_scores(session, patient.id)
+                    log.info("answers forgotten on restart", extra={"patient_id": patient.id})
+                else:
+                    forgotten = True
+                    log.info(
+                        "patient forgotten", extra={"patient_id": patient.id, "reason": reason}
+                    )
+    return forgotten
+
+
+def _remember_case(result: FlowResult[referral.ReferralControl], case: Case) -> None:
+    result.control = result.control.model_copy(update={"case_reference": case.reference})
+
+
+async def _hand_off(
+    session: AsyncSession,
+    patient: Patient,
+    summary: CaseSummary,
+    listener: CaseListener,
+    now: datetime,
+) -> Case:
+    """The referral reaches the queue: a new case, or the one a crisis opened
+    earlier (still open), now with the whole summary."""
+    current = await latest_case(session, patient.id)
+    if current is not None and current.status != "closed":
+        current.summary = summary.model_copy(
+            update={"opened_because": current.summary.opened_because}
+        )
+        add_entry(session, current.id, "event", "referral completed", now)
+        await listener.case_updated(session, current, now)  # its card has more to show
+        return current
+    case = await open_case(session, patient.id, summary, now)
+    log.info("case opened", extra={"case_id": case.id, "patient_id": patient.id})
+    await listener.case_opened(session, case, now)
+    return case
+
+
+async def raise_alert(
+    session: AsyncSession,
+    patient: Patient,
+    answers: dict[str, Any],
+    category: str,
+    text: str,
+    reasons: tuple[str, ...],
+    settings: Settings,
+    listener: CaseListener,
+    now: datetime,
+) -> Case:
+    """Flag the case urgent, first in the queue (opening one if needed: vital
+    interests), and tell the team once per open alert."""
+    case = await latest_case(session, patient.id)
+    if case is None or case.status == "closed":
+        # Only what is needed: who (the chat, to reach them) and why.
+        summary = referral.case_summary(answers).model_copy(
+            update={"opened_because": "crisis language"}
+        )
+        case = await open_case(session, patient.id, summary, now)
+        log.info("case opened", extra={"case_id": case.id, "patient_id": patient.id})
+        await listener.case_opened(session, case, now)
+    case.urgent = True
+    add_entry(session, case.id, "crisis_message", text, now)
+    add_entry(session, case.id, "safety_screening", f"{category}: " + "; ".join(reasons), now)
+    alert = await unseen_alert(session, case.id)
+    out_of_hours = not settings.is_working_time(now)
+    escalated = False
+    if alert is None:
+        alert = SafetyAlert(case_id=case.id, category=category, first_at=now, last_at=now,
+                            count=1, out_of_hours=out_of_hours)  # fmt: skip
+        session.add(alert)
+        await session.flush()
+    else:
+        alert.count += 1
+        alert.last_at = now
+        alert.out_of_hours = alert.out_of_hours or out_of_hours
+        if safety.more_serious(category, than=alert.category):
+            alert.category = category
+            escalated = True
+    log.warning(
+        "safety alert", extra={"case_id": case.id, "category": category, "count": alert.count}
+    )
+    await listener.alert_raised(session, case, alert, escalated, now)
+    return case

@@ -1,0 +1,182 @@
+"""Handling one patient's message: one inbound event, one transaction.
+
+`PatientService.handle` dedupes the update, loads (and on PostgreSQL locks) the
+patient's conversation, screens free text for crisis language before the flow
+sees it, runs the flow, records its effects, and writes the replies to the
+outbox, all in one commit (docs/architecture.md rules 1 and 4). It never sends
+anything itself: `bot.delivery` does, so a crash after the commit loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import safety
+from bot.config import Settings
+from bot.messages import Messages, html_to_text
+from bot.patients.effects import record_effects
+from bot.patients.listener import CaseListener, NobodyListening
+from bot.patients.replies import ReplyWriter
+from bot.store import Database
+from bot.store.base import utcnow
+from bot.store.cases import Case, has_urgent_case, latest_case
+from bot.store.outbox import Outbox
+from bot.store.patients import (
+    Conversation,
+    conversation_for_update,
+    delete_patient,
+    patient_for_update,
+    save_conversation,
+)
+from bot.store.staff import worker_name
+from bot.store.updates import first_delivery
+from flows import referral
+from flows.core import Crisis, Edited, Event, Text, WorkerTookOver
+from flows.directory import Directory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One thing a person did, as any adapter (Telegram, terminal) reports it."""
+
+    channel: str
+    chat_id: int
+    event: Event
+    update_id: int | None = None
+    first_name: str | None = None
+
+
+@dataclass
+class Handled:
+    duplicate: bool = False
+    #: Plain text for the tap itself (Telegram's answerCallbackQuery), if any.
+    tap_notice: str | None = None
+    outbox_ids: list[int] = field(default_factory=list)
+
+
+class PatientService:
+    def __init__(
+        self,
+        db: Database,
+        messages: Messages,
+        directory: Callable[[], Directory],
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        listener: CaseListener | None = None,
+    ) -> None:
+        self.db = db
+        self.messages = messages
+        self.directory = directory
+        self.settings = settings
+        self.clock = clock
+        self.listener: CaseListener = listener or NobodyListening()
+        self.replies = ReplyWriter(messages)
+
+    async def handle(self, inbound: Inbound) -> Handled:
+        async with self.db.transaction() as session:
+            now = self.clock()
+            if inbound.update_id is not None and not await first_delivery(
+                session, inbound.update_id, now
+            ):
+                log.info("duplicate update", extra={"update_id": inbound.update_id})
+                return Handled(duplicate=True)
+            event = screened(inbound.event)
+            patient = await patient_for_update(session, inbound.channel, inbound.chat_id, now)
+            conversation = patient.conversation
+            case = await latest_case(session, patient.id)
+            ctx = await self._context(session, now, inbound.first_name, conversation, case)
+            result = referral.handle(stored(conversation), event, ctx)
+            log.info(
+                "handled event",
+                extra={"patient_id": patient.id, "event": type(event).__name__,
+                       "from_state": conversation.state, "to_state": result.state},
+            )  # fmt: skip
+            forgotten = await record_effects(
+                session, patient, result, self.settings, self.listener, now
+            )
+            outbox_ids = await self.replies.write(
+                session, inbound.channel, inbound.chat_id, conversation, result.replies,
+                reference=result.control.case_reference, now=now,
+            )  # fmt: skip
+            if (forgotten or result.state == "new") and not await has_urgent_case(
+                session, patient.id
+            ):
+                # Nothing of theirs is kept: not even that they talked to us. (An
+                # urgent case is kept: vital interests come before consent.)
+                await delete_patient(session, patient)
+            else:
+                save_conversation(conversation, result, now)
+            notice = None
+            if result.tap_notice:
+                notice = html_to_text(self.messages.render(f"referral/{result.tap_notice}_tap"))
+            return Handled(tap_notice=notice, outbox_ids=outbox_ids)
+
+    async def talking_with_worker(
+        self, session: AsyncSession, patient_id: int, now: datetime
+    ) -> None:
+        """A link worker is now talking with this patient (bot/staff calls this in its
+        own transaction): the referral flow moves them on, so their next words go to
+        the worker and are not taken as the answer to an unfinished question."""
+        conversation = await conversation_for_update(session, patient_id)
+        if conversation is None:
+            return
+        ctx = await self._context(session, now, None, conversation, None)
+        result = referral.handle(stored(conversation), WorkerTookOver(), ctx)
+        if (result.state, result.step) != (conversation.state, conversation.step):
+            log.info("link worker took over", extra={"patient_id": patient_id})
+            save_conversation(conversation, result, now)
+
+    async def tell_group(self, chat_id: int) -> None:
+        """Someone wrote to the bot in a group: health information does not belong
+        there, so ask them to message privately."""
+        async with self.db.transaction() as session:
+            text = self.messages.render("referral/group_chat")
+            Outbox(session, "telegram", chat_id, self.clock()).send(text)
+
+    async def _context(
+        self,
+        session: AsyncSession,
+        now: datetime,
+        first_name: str | None,
+        conversation: Conversation,
+        case: Case | None,
+    ) -> referral.FlowContext:
+        view = None
+        if case is not None:
+            holder = await worker_name(session, case.link_worker_id)
+            view = referral.CaseView(case.reference, case.status, holder)
+        return referral.FlowContext(
+            directory=self.directory(),
+            label_of=self.replies.label_of,
+            now=now,
+            first_name=first_name,
+            case=view,
+            last_seen=conversation.updated_at if conversation.state != "new" else None,
+        )
+
+
+def screened(event: Event) -> Event:
+    """Safety runs first: crisis language in any free text becomes a Crisis."""
+    if not isinstance(event, Text | Edited):
+        return event
+    screening = safety.screen(event.text)
+    if not screening.is_crisis:
+        return event
+    assert screening.category is not None
+    log.warning("crisis language", extra={"category": screening.category})
+    return Crisis(screening.category, event.text, tuple(screening.reasons))
+
+
+def stored(conversation: Conversation) -> referral.Conversation:
+    """The stored conversation as the flow sees it (a copy: the flow returns changes)."""
+    return referral.Conversation(
+        conversation.state, conversation.step, dict(conversation.answers), conversation.control
+    )

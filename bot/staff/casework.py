@@ -1,0 +1,161 @@
+"""Working one case: read it, claim it, talk to the patient, note, release, reopen.
+
+Every change tells whoever needs to know in the same transaction: the patient
+(through the outbox), the team chat's card (edited in place), and the audit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.staff.act import Act
+from bot.staff.hours import working_days_after
+from bot.store.audit import audit
+from bot.store.case_file import load_case_file
+from bot.store.cases import Case, add_entry
+from bot.store.patients import patient_by_id
+from bot.store.staff import Pending, worker_name
+from flows import case as case_life
+from flows.wellbeing import MEASURES, band
+
+#: A worker's text goes to the patient in one message, with room for "Sam, your link worker:".
+REPLY_LIMIT = 3500
+#: "Type your reply" is forgotten after this long: a message typed much later is not
+#: sent to a patient by surprise.
+PENDING_FOR = timedelta(hours=1)
+#: What each kind of typed text a button asked for needs the worker to be allowed.
+ASKED_FOR: dict[str, case_life.Action] = {
+    "reply": "reply", "note": "note", "search": "refer", "close_other": "close", "done": "note",
+}  # fmt: skip
+
+
+async def view(act: Act, case: Case, arg: str = "") -> None:
+    """The whole case on one screen (in several messages if it is long)."""
+    file = await load_case_file(act.session, case)
+    audit(act.session, act.worker, "open", case, act.now)
+    messages = act.team.messages
+    text = messages.render(
+        "staff/case", file=file, case=case, summary=file.summary, zone=act.team.settings.zone,
+        now=act.now, label=messages.label, band=band, measures=MEASURES,
+        district=file.summary.about_the_person.district,
+    )  # fmt: skip
+    act.send(text, act.case_buttons(case, file.alerts))
+
+
+async def claim(act: Act, case: Case, arg: str = "") -> None:
+    if not (await act.move(case, "claim")).allowed:
+        return
+    case.claimed_at = act.now
+    audit(act.session, act.worker, "claim", case, act.now)
+    await act.team.cards.refresh(act.session, case, act.now)
+    told = await act.tell_patient(case, "referral/picked_up", **promise(act, case))
+    if told:
+        # They have just been told that what they write goes to the worker: make it so.
+        await act.team.conversations.talking_with_worker(act.session, case.patient_id, act.now)
+    if act.private:
+        act.say("staff/done", what="claimed", reference=case.reference, told=told,
+                buttons=act.case_buttons(case))  # fmt: skip
+    else:  # from the team chat: the case itself, privately
+        await view(act, case)
+    if act.tapped:
+        act.notice = act.toast("claimed", reference=case.reference, private=act.private)
+
+
+def promise(act: Act, case: Case) -> dict[str, Any]:
+    """When the patient will hear: RESPONSE_WORKING_DAYS after they referred, and
+    never a day already past."""
+    settings = act.team.settings
+    by = working_days_after(case.opened_at, settings.response_working_days, settings)
+    today = act.now.astimezone(settings.zone).date()
+    by = max(by, today)
+    return {"by": by, "today": today, "days_away": (by - today).days,
+            "contact_method": case.summary.about_the_person.contact_method}  # fmt: skip
+
+
+async def release(act: Act, case: Case, arg: str = "") -> None:
+    held_by = case.link_worker_id
+    if not (await act.move(case, "release")).allowed:
+        return
+    case.claimed_at = None
+    await back_in_queue(act, case, act.now)
+    detail = (
+        "" if held_by == act.worker.id else f"held by {await worker_name(act.session, held_by)}"
+    )
+    audit(act.session, act.worker, "release", case, act.now, detail)
+    act.say("staff/done", what="released", reference=case.reference, buttons=act.nav())
+
+
+async def back_in_queue(act: Act, case: Case, now: datetime) -> None:
+    """A released case is new to the queue again: its card gets its Claim button
+    back, and claim reminders count from now."""
+    case.announced_at = now
+    await act.team.cards.refresh(act.session, case, now)
+
+
+async def reopen(act: Act, case: Case, arg: str = "") -> None:
+    if not (await act.move(case, "reopen")).allowed:
+        return
+    case.closed_at, case.outcome, case.claimed_at = None, None, act.now
+    audit(act.session, act.worker, "reopen", case, act.now)
+    await act.team.cards.refresh(act.session, case, act.now)
+    act.say("staff/done", what="reopened", reference=case.reference,
+            buttons=act.case_buttons(case))  # fmt: skip
+
+
+async def ask_for(act: Act, case: Case, kind: str) -> None:
+    """Ask for the text of a reply, note, search or action; the next message is it."""
+    if kind != "done":
+        decision = act.may(case, ASKED_FOR[kind])
+        if not decision.allowed:
+            await act.refuse(case, decision)
+            return
+    act.worker.pending = act.worker.pending.model_copy(
+        update={"kind": kind, "case": case.reference, "at": act.now}
+    )
+    cancel = [[act.button("staff_cancel", "cancel")]]
+    act.say("staff/prompt", kind=kind, reference=case.reference,
+            name=case.summary.about_the_person.name, buttons=cancel)  # fmt: skip
+
+
+async def reply(act: Act, case: Case, text: str = "") -> None:
+    """`/reply REF words` sends them; with no words, asks for them."""
+    if not text:
+        await ask_for(act, case, "reply")
+        return
+    if len(text) > REPLY_LIMIT:
+        act.say("staff/too_long", limit=REPLY_LIMIT, length=len(text))
+        return
+    patient = await patient_by_id(act.session, case.patient_id)
+    if patient is None or patient.blocked_at is not None:
+        decision = act.may(case, "reply")
+        if decision.allowed:
+            act.say("staff/not_delivered", reference=case.reference)
+        else:
+            await act.refuse(case, decision)
+        return
+    if not (await act.move(case, "reply")).allowed:
+        return
+    await act.tell_patient(case, "referral/from_link_worker", text=text)
+    await act.team.conversations.talking_with_worker(act.session, case.patient_id, act.now)
+    add_entry(act.session, case.id, "reply", text, act.now, act.worker.id)
+    audit(act.session, act.worker, "reply", case, act.now)
+    act.say("staff/done", what="replied", reference=case.reference,
+            buttons=act.case_buttons(case))  # fmt: skip
+
+
+async def note(act: Act, case: Case, text: str = "") -> None:
+    """`/note REF words` keeps them on the case; with no words, asks for them."""
+    if not text:
+        await ask_for(act, case, "note")
+        return
+    if not (await act.move(case, "note")).allowed:
+        return
+    add_entry(act.session, case.id, "note", text, act.now, act.worker.id)
+    audit(act.session, act.worker, "note", case, act.now)
+    act.say("staff/done", what="noted", reference=case.reference,
+            buttons=act.case_buttons(case))  # fmt: skip
+
+
+def expired(pending: Pending, now: datetime) -> bool:
+    return pending.at is not None and now - pending.at > PENDING_FOR

@@ -1,0 +1,260 @@
+"""The outbox: every message we owe someone, written in the same transaction as the
+change that caused it, and the queries delivery drains it with.
+
+Nothing is sent while a transaction is open (docs/architecture.md rule 1): a
+handler only writes rows here, and `bot.delivery` sends them afterwards, in order
+per chat, retrying until each is sent or cannot be. So a crash after the commit
+loses no message, and a crash before it sends none that should not exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, NotRequired, TypedDict
+
+from sqlalchemy import JSON, BigInteger, String, and_, delete, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, aliased, mapped_column
+
+from bot.store.base import Base, locks_rows, utcnow
+
+
+class ButtonSpec(TypedDict):
+    """One button: its label, and the callback data a tap sends back (bot/taps.py)."""
+
+    text: str
+    data: str
+
+
+Keyboard = list[list[ButtonSpec]]
+
+
+class OutboxPayload(TypedDict):
+    """What a message shows, and how delivery should treat it."""
+
+    text: str  # Telegram HTML
+    buttons: Keyboard
+    #: A crisis reply or alert: delivery never gives up on it.
+    urgent: NotRequired[bool]
+    #: A question whose buttons were taken off once it was answered.
+    closed: NotRequired[bool]
+    #: A list page (queue, my cases) that taps on its buttons edit in place.
+    list: NotRequired[bool]
+
+
+class OutboxMessage(Base):
+    """A message we owe someone, and how its delivery went."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    #: "send" a new message, or "edit" the message sent for `target_id`.
+    action: Mapped[str] = mapped_column(String(8), default="send")
+    target_id: Mapped[int | None] = mapped_column(default=None)
+    payload: Mapped[OutboxPayload] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    #: Telegram's message_id once sent, so later edits can find it.
+    message_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    failed_reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    #: What the message shows now in the chat (a digest of text and buttons), so an
+    #: edit that would change nothing is skipped instead of refused by Telegram.
+    delivered_digest: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+def digest(text: str, buttons: Keyboard) -> str:
+    """What a message shows, in 64 characters: to tell whether an edit changes it."""
+    shown = json.dumps({"text": text, "buttons": buttons}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(shown.encode()).hexdigest()
+
+
+# --- Writing ---------------------------------------------------------------------------
+
+
+class Outbox:
+    """Writes outgoing messages for one chat within the current transaction."""
+
+    def __init__(self, session: AsyncSession, channel: str, chat_id: int, now: datetime) -> None:
+        self.session = session
+        self.channel = channel
+        self.chat_id = chat_id
+        self.now = now
+        self.rows: list[OutboxMessage] = []
+
+    def send(
+        self,
+        text: str,
+        buttons: Keyboard | None = None,
+        *,
+        urgent: bool = False,
+        as_list: bool = False,
+    ) -> OutboxMessage:
+        """`urgent`: a crisis reply or alert, which delivery never gives up on.
+        `as_list`: a list page that later taps edit in place."""
+        payload: OutboxPayload = {"text": text, "buttons": buttons or []}
+        if urgent:
+            payload["urgent"] = True
+        if as_list:
+            payload["list"] = True
+        return self._add("send", payload)
+
+    def edit(self, target: OutboxMessage, text: str, buttons: Keyboard) -> None:
+        """Change a message already sent (or still to send) to show this instead."""
+        target.payload = {**target.payload, "text": text, "buttons": buttons}
+        self._add("edit", {"text": text, "buttons": buttons}, target_id=target.id)
+
+    def close_prompt(self, prompt: OutboxMessage, chosen: str | None = None) -> None:
+        """Take the buttons off a question (once), showing what was chosen."""
+        if prompt.payload.get("closed") or not prompt.payload.get("buttons"):
+            return
+        text = prompt.payload["text"] + (f"\n\n{chosen}" if chosen else "")
+        prompt.payload = {**prompt.payload, "closed": True}
+        self._add("edit", {"text": text, "buttons": []}, target_id=prompt.id)
+
+    def _add(
+        self, action: str, payload: OutboxPayload, target_id: int | None = None
+    ) -> OutboxMessage:
+        row = OutboxMessage(channel=self.channel, chat_id=self.chat_id, action=action, target_id=target_id,
+                            payload=payload, created_at=self.now, next_attempt_at=self.now)  # fmt: skip
+        self.session.add(row)
+        self.rows.append(row)
+        return row
+
+
+async def outbox_row(session: AsyncSession, row_id: int | None) -> OutboxMessage | None:
+    """A message we wrote earlier (a question, a card), to edit it."""
+    return await session.get(OutboxMessage, row_id) if row_id is not None else None
+
+
+async def list_page_shown(
+    session: AsyncSession, channel: str, chat_id: int, message_id: int
+) -> OutboxMessage | None:
+    """The list page a tapped button is on, if it is one of ours (to page in place)."""
+    row = (
+        await session.execute(
+            select(OutboxMessage).where(
+                OutboxMessage.channel == channel,
+                OutboxMessage.chat_id == chat_id,
+                OutboxMessage.message_id == message_id,
+                OutboxMessage.action == "send",
+            )
+        )
+    ).scalar_one_or_none()
+    return row if row is not None and row.payload.get("list") else None
+
+
+async def forget_sent(session: AsyncSession, channel: str, chat_id: int) -> None:
+    """Forget what was already sent to a chat: it quotes the person's name and
+    words. Unsent rows stay, so a goodbye still reaches them."""
+    await session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.sent_at.is_not(None),
+        )
+    )
+
+
+# --- Delivering ------------------------------------------------------------------------
+
+
+async def due_ids(session: AsyncSession, channel: str, now: datetime, limit: int) -> list[int]:
+    """Rows ready to go, oldest first, each the oldest unsent one in its chat: a
+    chat's messages arrive in the order they were written."""
+    earlier = aliased(OutboxMessage)
+    query = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.failed_reason.is_(None),
+            OutboxMessage.next_attempt_at <= now,
+            ~exists().where(
+                and_(
+                    earlier.chat_id == OutboxMessage.chat_id,
+                    earlier.channel == OutboxMessage.channel,
+                    earlier.id < OutboxMessage.id,
+                    earlier.sent_at.is_(None),
+                    earlier.failed_reason.is_(None),
+                )
+            ),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+@dataclass(frozen=True)
+class Leased:
+    """A row taken for delivery, and the Telegram message an edit changes."""
+
+    row: OutboxMessage
+    target_message_id: int | None
+
+
+async def lease(
+    session: AsyncSession, row_id: int, now: datetime, lease_for: timedelta
+) -> Leased | None:
+    """Take a row for a short lease so no other instance sends it meanwhile (the
+    network call itself happens outside any transaction). None when another
+    instance has it, it went already, or it is an edit with nothing to do: its
+    message never arrived, or already shows exactly this."""
+    query = select(OutboxMessage).where(
+        OutboxMessage.id == row_id,
+        OutboxMessage.sent_at.is_(None),
+        OutboxMessage.next_attempt_at <= now,
+    )
+    if locks_rows(session):
+        query = query.with_for_update(skip_locked=True)
+    row = (await session.execute(query)).scalar_one_or_none()
+    if row is None:
+        return None
+    target_message_id = None
+    if row.action == "edit":
+        target = await outbox_row(session, row.target_id)
+        target_message_id = target.message_id if target else None
+        if target is None or target_message_id is None:
+            row.sent_at = now  # the original never arrived: nothing to edit
+            return None
+        if target.delivered_digest == digest(row.payload["text"], row.payload["buttons"]):
+            row.sent_at = now  # it already shows exactly this
+            return None
+    row.next_attempt_at = now + lease_for
+    return Leased(row, target_message_id)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """How one delivery attempt went: sent, postponed, or given up."""
+
+    sent_at: datetime | None = None
+    message_id: int | None = None
+    delivered_digest: str | None = None
+    next_attempt_at: datetime | None = None
+    failed_reason: str | None = None
+
+    def values(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+async def record_attempt(session: AsyncSession, row: OutboxMessage, attempt: Attempt) -> None:
+    """Write down an attempt; a sent edit also changes what its original shows."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row.id)
+        .values(attempts=OutboxMessage.attempts + 1, **attempt.values())
+    )
+    if row.action == "edit" and attempt.sent_at is not None:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.target_id)
+            .values(delivered_digest=attempt.delivered_digest)
+        )

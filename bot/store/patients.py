@@ -1,0 +1,196 @@
+"""Patients and their conversations: who is talking to us, where they are in a
+flow and what they answered, their consent, and their wellbeing scores.
+
+A conversation's state only ever changes in `save_conversation`, from what a flow
+returned (docs/architecture.md rule 7): every move is a row of a flow's table.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint, delete, select
+from sqlalchemy import update as sql_update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
+
+from bot.store.base import Base, JSONModel, is_sqlite, locks_rows, utcnow
+from flows.core import FlowResult
+from flows.referral import ReferralControl
+
+
+class Patient(Base):
+    """Someone who messaged the bot. `channel` + `chat_id` say how to reach them."""
+
+    __tablename__ = "patient"
+    __table_args__ = (UniqueConstraint("channel", "chat_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))  # "telegram" | "console"
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Set when Telegram says the patient blocked the bot (403): we stop sending.
+    blocked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    conversation: Mapped[Conversation] = relationship(
+        back_populates="patient", cascade="all, delete-orphan", uselist=False
+    )
+
+
+class Conversation(Base):
+    """Where the patient is in a flow, every answer so far (word for word), and the
+    flow's typed control fields (kept apart from the answers)."""
+
+    __tablename__ = "conversation"
+
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patient.id", ondelete="CASCADE"), primary_key=True
+    )
+    flow: Mapped[str] = mapped_column(String(32), default="referral")
+    state: Mapped[str] = mapped_column(String(64))
+    #: Increases every time a question is asked; buttons carry it, so a tap on an
+    #: earlier question's button is recognised and has no effect.
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    control: Mapped[ReferralControl] = mapped_column(
+        JSONModel(ReferralControl), default=ReferralControl
+    )
+    #: The outbox row of the last question asked, so its buttons can be closed.
+    prompt_outbox_id: Mapped[int | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    patient: Mapped[Patient] = relationship(back_populates="conversation")
+
+
+class Consent(Base):
+    """Explicit consent to keep special-category data: when, and to which wording."""
+
+    __tablename__ = "consent"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
+    notice_version: Mapped[str] = mapped_column(String(32))
+    given_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class WellbeingScore(Base):
+    """ONS4 answers (0-10; None = skipped) at one moment."""
+
+    __tablename__ = "wellbeing_score"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id", ondelete="SET NULL"))
+    context: Mapped[str] = mapped_column(String(16))  # "baseline" | "check_in"
+    measured_at: Mapped[datetime] = mapped_column(default=utcnow)
+    life_satisfaction: Mapped[int | None]
+    worthwhile: Mapped[int | None]
+    happiness: Mapped[int | None]
+    anxiety: Mapped[int | None]
+
+
+# --- Finding them ----------------------------------------------------------------------
+
+
+async def patient_for_update(
+    session: AsyncSession, channel: str, chat_id: int, now: datetime
+) -> Patient:
+    """The patient writing from this chat, with their conversation, locked for this
+    transaction on PostgreSQL (their next message waits its turn). Created on their
+    first message; ON CONFLICT because their second message may be racing it."""
+    query = (
+        select(Patient)
+        .where(Patient.channel == channel, Patient.chat_id == chat_id)
+        .options(selectinload(Patient.conversation))
+    )
+    if locks_rows(session):
+        query = query.with_for_update(of=Patient)
+    patient = (await session.execute(query)).scalar_one_or_none()
+    if patient is None:
+        insert = sqlite_insert if is_sqlite(session) else postgresql_insert
+        await session.execute(
+            insert(Patient)
+            .values(channel=channel, chat_id=chat_id, created_at=now)
+            .on_conflict_do_nothing()
+        )
+        patient = (await session.execute(query)).scalar_one()
+    if patient.conversation is None:
+        patient.conversation = Conversation(state="new", step=0, answers={}, updated_at=now)
+        session.add(patient.conversation)
+    return patient
+
+
+async def patient_by_id(session: AsyncSession, patient_id: int) -> Patient | None:
+    return await session.get(Patient, patient_id)
+
+
+async def conversation_for_update(session: AsyncSession, patient_id: int) -> Conversation | None:
+    """A patient's conversation, locked on PostgreSQL, to move it from the staff side."""
+    query = select(Conversation).where(Conversation.patient_id == patient_id)
+    if locks_rows(session):
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+# --- Changing them ---------------------------------------------------------------------
+
+
+def save_conversation(
+    conversation: Conversation, result: FlowResult[ReferralControl], now: datetime
+) -> None:
+    """Keep what a flow returned. The only place a conversation's state changes."""
+    conversation.state = result.state
+    conversation.step = result.step
+    conversation.answers = result.answers
+    conversation.control = result.control
+    conversation.updated_at = now
+
+
+def record_consent(
+    session: AsyncSession, patient_id: int, notice_version: str, now: datetime
+) -> None:
+    session.add(Consent(patient_id=patient_id, notice_version=notice_version, given_at=now))
+
+
+def record_wellbeing(
+    session: AsyncSession,
+    patient_id: int,
+    context: str,
+    scores: dict[str, int | None],
+    now: datetime,
+) -> None:
+    session.add(WellbeingScore(patient_id=patient_id, context=context, measured_at=now, **scores))
+
+
+async def attach_unfiled_scores(session: AsyncSession, patient_id: int, case_id: int) -> None:
+    """The baseline was measured just before the handoff: it belongs to the case."""
+    await session.execute(
+        sql_update(WellbeingScore)
+        .where(WellbeingScore.patient_id == patient_id, WellbeingScore.case_id.is_(None))
+        .values(case_id=case_id)
+    )
+
+
+async def forget_consent_and_scores(session: AsyncSession, patient_id: int) -> None:
+    """Starting again before the handoff: what they agreed to and scored goes."""
+    await session.execute(delete(Consent).where(Consent.patient_id == patient_id))
+    await session.execute(delete(WellbeingScore).where(WellbeingScore.patient_id == patient_id))
+
+
+async def delete_patient(session: AsyncSession, patient: Patient) -> None:
+    """Everything about them goes (their conversation, consent, scores and cases
+    cascade): not even that they talked to us is kept."""
+    await session.delete(patient)
+
+
+async def mark_blocked(session: AsyncSession, channel: str, chat_id: int, now: datetime) -> None:
+    """Telegram said they blocked the bot: stop writing to them."""
+    await session.execute(
+        sql_update(Patient)
+        .where(Patient.channel == channel, Patient.chat_id == chat_id)
+        .values(blocked_at=now)
+    )
