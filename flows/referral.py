@@ -32,6 +32,7 @@ from flows.core import (
     Command,
     Crisis,
     Edited,
+    Effect,
     Event,
     FlowResult,
     ForgetPatient,
@@ -337,9 +338,9 @@ class Referral:
         self.answers = dict(conversation.answers)
         self.control = conversation.control
         self.ctx = ctx
-        self.result: FlowResult[ReferralControl] = FlowResult(
-            state=self.state, step=self.step, answers=self.answers, control=self.control
-        )
+        self.replies: list[Reply | CloseQuestion] = []
+        self.effects: list[Effect] = []
+        self.tap_notice: str | None = None
         # What this one event brought; never stored.
         self.chosen: Any = None  # the value of the answer being recorded
         self.something_else = False  # "Something else" was tapped in tick boxes
@@ -402,25 +403,25 @@ class Referral:
         self.control = ReferralControl()
 
     def record_consent(self, _: EventData) -> None:
-        self.result.effects.append(RecordConsent(NOTICE_VERSION))
+        self.effects.append(RecordConsent(NOTICE_VERSION))
 
     def forget_declined(self, _: EventData) -> None:
-        self.result.effects.append(ForgetPatient("declined"))
+        self.effects.append(ForgetPatient("declined"))
 
     def forget_under_18(self, _: EventData) -> None:
-        self.result.effects.append(ForgetPatient("under_18"))
+        self.effects.append(ForgetPatient("under_18"))
 
     def record_baseline(self, _: EventData) -> None:
         scores = {key: self.answers.get(key) for key in ONS4.values()}
-        self.result.effects.append(RecordWellbeing("baseline", scores))
+        self.effects.append(RecordWellbeing("baseline", scores))
 
     def open_case(self, _: EventData) -> None:
-        self.result.effects.append(OpenCase(case_summary(self.answers)))
+        self.effects.append(OpenCase(case_summary(self.answers)))
         self._say("referral/handed_off", answers=self.answers)
 
     def keep_on_case(self, _: EventData) -> None:
         assert self.note is not None
-        self.result.effects.append(AddToCase(self.note))
+        self.effects.append(AddToCase(self.note))
         self.just_noted = True
 
     def remember_where(self, event: EventData) -> None:
@@ -432,7 +433,7 @@ class Referral:
         self.answers.clear()
         self.control = ReferralControl(case_reference=reference)
         if not reference:
-            self.result.effects.append(ForgetPatient("restart"))
+            self.effects.append(ForgetPatient("restart"))
         self._say("referral/restarted")
 
     def carry_on(self, _: EventData) -> None:
@@ -464,14 +465,11 @@ class Referral:
         elif isinstance(event, Edited):
             self._edited(event)
         elif isinstance(event, Button) and event.step != self.step:
-            self.result.tap_notice = "stale"
+            self.tap_notice = "stale"
         else:
             self._answer(event)
-        self.result.state = self.state
-        self.result.step = self.step
-        self.result.answers = self.answers
-        self.result.control = self.control
-        return self.result
+        return FlowResult(self.state, self.step, self.answers, self.control,
+                          self.replies, self.effects, self.tap_notice)  # fmt: skip
 
     def _set_control(self, **changes: Any) -> None:
         self.control = self.control.model_copy(update=changes)
@@ -502,16 +500,16 @@ class Referral:
                 self._ask()
 
     def _crisis(self, event: Crisis) -> None:
-        self.result.effects.append(RaiseSafetyAlert(event.category, event.text, event.reasons))
+        self.effects.append(RaiseSafetyAlert(event.category, event.text, event.reasons))
         self._say(f"safety/{event.category}")
         if self.state == "handed_off":
-            self.result.effects.append(AddToCase(event.text))
+            self.effects.append(AddToCase(event.text))
         elif self.state != "new":
             self._ask()  # where they were: they can carry on whenever they are ready
 
     def _edited(self, event: Edited) -> None:
         if self.state == "handed_off":
-            self.result.effects.append(AddToCase(event.text[:4000], edited=True))
+            self.effects.append(AddToCase(event.text[:4000], edited=True))
             self._say("referral/added_to_case", edited=True)
         else:
             self._say("referral/edited")
@@ -533,7 +531,7 @@ class Referral:
         if ask.key:
             self.answers[ask.key] = outcome.value
         if ask.kind != "note":
-            self.result.replies.append(CloseQuestion(outcome.chosen_label, outcome.chosen_context))
+            self.replies.append(CloseQuestion(outcome.chosen_label, outcome.chosen_context))
         self.answer()
         self._ask()
 
@@ -543,7 +541,7 @@ class Referral:
 
     # Saying things -------------------------------------------------------------------
     def _say(self, template: str, **context: Any) -> None:
-        self.result.replies.append(Reply(template, {**self._common(), **context}))
+        self.replies.append(Reply(template, {**self._common(), **context}))
 
     def _common(self) -> dict[str, Any]:
         return {"name": self.answers.get("name"), "first_name": self.ctx.first_name}
@@ -587,7 +585,7 @@ class Referral:
             ]
         else:
             options = [c.option() for c in self._choices(ask)]
-        self.result.replies.append(
+        self.replies.append(
             Reply(ask.template, context, tuple(options), step=self.step, columns=_columns(ask))
         )
 
@@ -629,7 +627,7 @@ class Referral:
 
     # Tick boxes ----------------------------------------------------------------------
     def _update_multi(self, ask: Ask) -> None:
-        self.result.replies.append(
+        self.replies.append(
             Reply(
                 ask.template,
                 {**self._common(), "answers": self.answers},

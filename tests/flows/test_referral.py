@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from flows import referral
@@ -17,9 +19,10 @@ from flows.core import (
     RecordConsent,
     RecordWellbeing,
     Unsupported,
+    WorkerTookOver,
 )
 from tests.fakes import FakeDirectory
-from tests.flows.harness import HAPPY_PATH, Patient, walk_to
+from tests.flows.harness import HAPPY_PATH, Patient, label_of, walk_to
 
 
 def test_first_message_welcomes_and_asks_for_consent_with_three_buttons() -> None:
@@ -403,3 +406,45 @@ def test_a_crisis_at_any_state_gets_its_reply_an_alert_and_keeps_the_place(
         assert p.templates()[-1] == referral.QUESTIONS[state].template  # the same question again
     text = p.render_all()[0]
     assert "999" in text and "not an emergency service" in text
+
+
+def test_a_link_worker_taking_over_mid_referral_pauses_the_questions() -> None:
+    p = Patient()
+    walk_to(p, "what_matters")
+    step = p.conversation.step
+    result = p.send(WorkerTookOver())
+    assert p.state == "handed_off" and p.control.paused_at == "what_matters"
+    assert p.conversation.step == step + 1  # the unanswered question's buttons stop counting
+    assert result.replies == [] and result.effects == []
+    p.send("Thanks Sam, mornings are best")  # now for the worker, not an answer
+    assert AddToCase("Thanks Sam, mornings are best") in p.effects
+    assert "what_matters" not in p.answers
+
+
+def test_a_link_worker_taking_over_after_the_handoff_changes_nothing() -> None:
+    p = Patient()
+    walk_to(p, "handed_off")
+    before = p.conversation
+    p.send(WorkerTookOver())
+    assert p.conversation == before
+
+
+def test_conditions_only_look() -> None:
+    """Every condition named in the table, asked at every step of a referral,
+    changes nothing: moving is the table's job, recording the callbacks'."""
+    names = {c for row in referral.TRANSITIONS for c in _as_list(row.get("conditions"))}
+    event = SimpleNamespace(transition=SimpleNamespace(source="group", dest="consent"))
+    for state in [*dict.fromkeys(at for at, _ in HAPPY_PATH), "handed_off"]:
+        p = Patient()
+        walk_to(p, state)
+        ctx = referral.FlowContext(FakeDirectory(), label_of, p.now)
+        model = referral.Referral(p.conversation, ctx)
+        answers, control = dict(model.answers), model.control
+        for name in sorted(names):
+            getattr(model, name)(event)
+        assert (model.answers, model.control) == (answers, control), state
+        assert model.replies == [] and model.effects == [], state
+
+
+def _as_list(value: object) -> list[str]:
+    return [] if value is None else [value] if isinstance(value, str) else list(value)  # type: ignore[call-overload]

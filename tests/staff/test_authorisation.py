@@ -130,3 +130,26 @@ async def test_a_closed_case_is_reopened_only_by_its_holder_or_an_admin(database
         await t.act(JO_ID, event)
         assert "Sam's case" in (await t.said(JO_ID))[-1]
     assert (await snapshot(database))["case"][0] == "closed"
+
+
+async def test_telling_a_patient_from_a_worker_only_reads(tmp_path: Any) -> None:
+    """Every patient update is first offered to the staff side. Finding out that
+    the sender is not on the team must not take SQLite's write lock: it returns
+    while another transaction is writing, instead of queueing behind it."""
+    import asyncio
+
+    from bot.staff import StaffInbound
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'read.sqlite3'}")
+    await db.upgrade()
+    try:
+        t = await team(db)
+        async with db.transaction() as writer:
+            await writer.execute(select(func.count()).select_from(Case))  # holds the write lock
+            handled = await asyncio.wait_for(
+                t.staff.handle(StaffInbound(PATIENT_ID, PATIENT_ID, True, Text("hello"), 1)),
+                timeout=5,
+            )
+        assert handled is None
+    finally:
+        await db.close()

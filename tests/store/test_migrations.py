@@ -1,6 +1,5 @@
 from sqlalchemy import inspect
 
-import bot.store.all_models  # noqa: F401
 from bot.store import Base, Database
 
 
@@ -43,3 +42,64 @@ async def test_an_unmigrated_postgresql_is_reported_as_not_up_to_date() -> None:
         async with admin.engine.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         await admin.close()
+
+
+async def test_the_migrations_make_exactly_the_schema_the_models_declare(
+    database: Database,
+) -> None:
+    """A model changed without a migration (or the other way round) shows up here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    def differences(connection: object) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})  # type: ignore[arg-type]
+        return list(compare_metadata(context, Base.metadata))
+
+    async with database.engine.connect() as conn:
+        assert await conn.run_sync(differences) == []
+
+
+async def test_an_old_conversation_keeps_its_control_fields_apart_after_upgrading(
+    tmp_path: object,
+) -> None:
+    """Conversations stored before control fields had a column of their own: the
+    migration moves them out of the answers, and drops per-message flags."""
+    import json
+    from pathlib import Path
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from bot.store.db import _alembic_config
+    from bot.store.patients import Conversation
+
+    db = Database(f"sqlite+aiosqlite:///{Path(str(tmp_path)) / 'old.sqlite3'}")
+    try:
+
+        def to_before(connection: object) -> None:
+            config = _alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "701ba9917973")
+
+        async with db.engine.begin() as conn:
+            await conn.run_sync(to_before)
+            await conn.execute(text("INSERT INTO patient (id, channel, chat_id, created_at) "
+                                    "VALUES (1, 'telegram', 5, '2026-11-30 10:00:00')"))  # fmt: skip
+            answers = {"name": "Alex", "case_reference": "SP-ABCD", "suggestion_offset": 3,
+                       "_back_to": "group", "_note": "stale", "paused_at": "mode"}  # fmt: skip
+            await conn.execute(
+                text("INSERT INTO conversation (patient_id, flow, state, step, answers, "
+                     "updated_at) VALUES (1, 'referral', 'handed_off', 7, :a, "
+                     "'2026-11-30 10:00:00')"),
+                {"a": json.dumps(answers)},
+            )  # fmt: skip
+        await db.upgrade()
+        async with db.sessions() as s:
+            conversation = await s.get(Conversation, 1)
+        assert conversation is not None
+        assert conversation.answers == {"name": "Alex"}
+        control = conversation.control
+        assert (control.case_reference, control.suggestion_offset) == ("SP-ABCD", 3)
+        assert (control.back_to, control.paused_at) == ("group", "mode")
+    finally:
+        await db.close()

@@ -4,8 +4,7 @@
 
 from alembic import context
 
-import bot.store.all_models  # noqa: F401  (registers every table on Base.metadata)
-from bot.store.models import Base
+from bot.store import Base  # with every table on Base.metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only reached by calling alembic directly
