@@ -1,7 +1,10 @@
-"""A small in-memory activity directory for tests that are not about matching."""
+"""Small stand-ins: an in-memory activity directory for tests that are not about
+matching, and a sender that records what delivery would send to Telegram."""
 
 from __future__ import annotations
 
+from bot.delivery import Limits
+from bot.store.outbox import Keyboard
 from flows.directory import Profile, Reason, Session, Suggestion
 
 ACTIVITIES = [
@@ -30,3 +33,23 @@ class FakeDirectory:
         self.profiles.append(profile)
         fitting = [a for a in self.activities if a.activity_id not in profile.declined]
         return fitting[offset : offset + n]
+
+
+class RecordingSender:
+    def __init__(self, fail_with: list[Exception] | None = None) -> None:
+        self.sent: list[tuple[int, str, Keyboard]] = []
+        self.edits: list[tuple[int, int, str]] = []
+        self.fail_with = fail_with or []
+
+    async def send(self, chat_id: int, text: str, buttons: Keyboard) -> int:
+        if self.fail_with:
+            raise self.fail_with.pop(0)
+        self.sent.append((chat_id, text, buttons))
+        return len(self.sent)
+
+    async def edit(self, chat_id: int, message_id: int, text: str, buttons: Keyboard) -> None:
+        self.edits.append((chat_id, message_id, text))
+
+
+#: Delivery with no rate limits, for tests.
+FAST = Limits(1000, 1000, 1)

@@ -297,7 +297,7 @@ async def open_cases_by_worker(session: AsyncSession) -> dict[int, int]:
         .group_by(Case.link_worker_id)
     )
     rows = await session.execute(query)
-    return {worker: count for worker, count in rows.tuples() if worker is not None}
+    return {worker: count for worker, count in rows.all() if worker is not None}
 
 
 async def unclaimed_since(session: AsyncSession, before: datetime, limit: int) -> list[Case]:

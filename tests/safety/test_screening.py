@@ -12,8 +12,6 @@ recall, false-alarm rate, and every miss and false alarm with its reasons.
 
 from __future__ import annotations
 
-import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -358,13 +356,11 @@ def test_how_people_really_write(text: str, category: str) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=400))
-def test_random_text_never_raises_and_is_fast(text: str) -> None:
-    start = time.perf_counter()
+def test_random_text_never_raises(text: str) -> None:
+    """(How fast, even on text like this, is measured by `make bench`.)"""
     s = screen(text)
-    elapsed = time.perf_counter() - start
     assert isinstance(s, Screening)
     assert s.category in (None, *CATEGORIES)
-    assert elapsed < 0.05, f"{elapsed * 1000:.1f} ms for {text!r}"
 
 
 _WORDS = st.sampled_from(
@@ -432,21 +428,3 @@ def test_empty_and_blank_messages() -> None:
 def test_screening_is_deterministic() -> None:
     text = "i'm not suicidal but sometimes i want to die, he hits me"
     assert screen(text) == screen(text)
-
-
-def test_one_screen_takes_well_under_a_millisecond() -> None:
-    message = (
-        "Hi, my GP said to get in touch. I've been on my own since my husband passed and "
-        "some days I don't see anyone. I'd like to find a walking group or maybe a choir "
-        "near Bootle or Litherland, thanks"
-    )
-    assert 180 <= len(message) <= 220
-    crisis = message.replace("thanks", "honestly i dont want to be here anymore")
-    for text in (message, crisis):
-        screen(text)  # warm the stemmer's cache as a running bot would be
-        timings = []
-        for _ in range(200):
-            start = time.perf_counter()
-            screen(text)
-            timings.append(time.perf_counter() - start)
-        assert statistics.median(timings) < 0.001, f"{statistics.median(timings) * 1e3:.2f} ms"

@@ -20,8 +20,9 @@ from bot.store.outbox import OutboxMessage
 from bot.store.staff import LinkWorker
 from bot.taps import StaffTap
 from flows.core import Command, Event, Text
+from tests import factories
 from tests.fakes import FakeDirectory
-from tests.service.test_patient_service import Chat
+from tests.patients.helpers import Chat
 
 TEAM = -100200300
 #: Monday 23 November 2026, 10:00 in London (UTC in November): working hours.
@@ -96,9 +97,11 @@ class Team:
         return chat
 
     async def referred_patient(self, chat_id: int = 42) -> tuple[Chat, Case]:
-        chat = self.patient(chat_id)
-        await chat.walk_to("end")
-        return chat, await self.case()
+        """A patient whose referral is in the queue (made directly: tests/factories.py)."""
+        case = await factories.referred_patient(
+            self.db, self.settings, self.patients.listener, self.clock(), chat_id
+        )
+        return self.patient(chat_id), case
 
     async def worker(self, telegram_id: int) -> LinkWorker:
         async with self.db.sessions() as s:
@@ -107,9 +110,13 @@ class Team:
             ).scalar_one()
 
 
+def settings_for(*, staff_chat: int | None = TEAM, **settings: Any) -> Settings:
+    return Settings(organisation_name="Test Team", response_time_text="within 2 working days",
+                    staff_chat_id=staff_chat, **settings)  # fmt: skip
+
+
 async def team(db: Database, *, staff_chat: int | None = TEAM, **settings: Any) -> Team:
-    config = Settings(organisation_name="Test Team", response_time_text="within 2 working days",
-                      staff_chat_id=staff_chat, **settings)  # fmt: skip
+    config = settings_for(staff_chat=staff_chat, **settings)
     clock = Clock()
     messages = messages_for(config)
     patients = PatientService(db, messages, FakeDirectory, config, clock=clock,

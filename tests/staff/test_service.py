@@ -18,7 +18,7 @@ from bot.store.cases import Case, CaseEntry, Referral, SafetyAlert
 from bot.store.patients import Conversation, Patient
 from bot.store.staff import LinkWorker, Pending
 from flows.core import Edited, Text, Unsupported
-from tests.service.test_patient_service import Chat
+from tests.patients.helpers import Chat
 from tests.staff.helpers import ADMIN_ID, JO_ID, SAM_ID, TEAM, Team, team
 
 

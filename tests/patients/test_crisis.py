@@ -16,7 +16,7 @@ from bot.store.cases import Case, CaseEntry, SafetyAlert
 from bot.store.outbox import OutboxMessage
 from bot.store.patients import Conversation, Patient
 from tests.fakes import FakeDirectory
-from tests.service.test_patient_service import Chat
+from tests.patients.helpers import Chat
 
 TEAM = -100777
 SUNDAY_NIGHT = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)

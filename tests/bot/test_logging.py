@@ -1,5 +1,5 @@
 """Logs carry ids and events, never message text, names or phone numbers
-(ARCHITECTURE.md rule 6): a whole referral, a crisis message and a message after
+(docs/architecture.md rule 6): a whole referral, a crisis message and a message after
 the handoff, at DEBUG level, and nothing a person wrote appears in any log record."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 
 from bot.app import configure_logging
 from bot.store import Database
-from tests.service.test_patient_service import Chat
+from tests.patients.helpers import Chat
 
 SECRETS = ["Alex", "meet people", "lonely since my wife died", "7911", "123456", "wheelchair",
            "want to kill myself", "L20 3AB"]  # fmt: skip

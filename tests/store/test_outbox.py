@@ -1,0 +1,60 @@
+"""The outbox in the store: a chat's messages go in the order they were written,
+one chat never waits for another, and an edit with nothing to change is dropped."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.store import Database
+from bot.store.outbox import Attempt, Outbox, OutboxMessage, digest, due_ids, lease, record_attempt
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=30)
+
+
+async def test_each_chat_offers_only_its_oldest_unsent_message(database: Database) -> None:
+    async with database.transaction() as s:
+        a, b = Outbox(s, "telegram", 1, NOW), Outbox(s, "telegram", 2, NOW)
+        first, second, other = a.send("a1"), a.send("a2"), b.send("b1")
+        Outbox(s, "console", 1, NOW).send("elsewhere")
+    async with database.reading() as s:
+        assert await due_ids(s, "telegram", NOW, 10) == [first.id, other.id]
+    async with database.transaction() as s:
+        row = await s.get(OutboxMessage, first.id)
+        assert row is not None
+        await record_attempt(s, row, Attempt(sent_at=NOW, message_id=7))
+    async with database.reading() as s:
+        assert await due_ids(s, "telegram", NOW, 10) == [second.id, other.id]
+
+
+async def test_a_leased_row_is_not_offered_again_until_the_lease_ends(database: Database) -> None:
+    async with database.transaction() as s:
+        row = Outbox(s, "telegram", 1, NOW).send("hello")
+    async with database.transaction() as s:
+        assert await lease(s, row.id, NOW, LEASE) is not None
+    async with database.transaction() as s:
+        assert await lease(s, row.id, NOW, LEASE) is None  # someone has it
+    async with database.reading() as s:
+        assert await due_ids(s, "telegram", NOW + LEASE, 10) == [row.id]  # they died
+
+
+async def test_an_edit_with_nothing_to_do_is_settled_without_sending(database: Database) -> None:
+    async with database.transaction() as s:
+        out = Outbox(s, "telegram", 1, NOW)
+        never_sent = out.send("v1")
+        shown = out.send("v1")
+        await s.flush()
+        out.edit(never_sent, "v2", [])
+        out.edit(shown, "v1", [])  # shows this already
+        await s.flush()
+        edits = [r.id for r in out.rows if r.action == "edit"]
+    async with database.transaction() as s:
+        target = await s.get(OutboxMessage, shown.id)
+        assert target is not None
+        target.message_id, target.delivered_digest = 8, digest("v1", [])
+    for edit in edits:
+        async with database.transaction() as s:
+            assert await lease(s, edit, NOW, LEASE) is None
+    async with database.reading() as s:
+        settled = [await s.get(OutboxMessage, e) for e in edits]
+    assert all(r is not None and r.sent_at is not None for r in settled)
