@@ -12,11 +12,13 @@ from bot.app import messages_for
 from bot.config import Settings
 from bot.messages import html_to_text
 from bot.patients import PatientService
+from bot.patients.effects import raise_alert
 from bot.staff import CaseNotices, StaffHandled, StaffInbound, StaffService
 from bot.staff.admin import add_worker
 from bot.store import Database
 from bot.store.cases import Case
 from bot.store.outbox import OutboxMessage
+from bot.store.patients import Patient
 from bot.store.staff import LinkWorker
 from bot.taps import StaffTap
 from flows.core import Command, Event, Text
@@ -102,6 +104,15 @@ class Team:
             self.db, self.settings, self.patients.listener, self.clock(), chat_id
         )
         return self.patient(chat_id), case
+
+    async def crisis(self, case: Case, category: str = "suicide") -> None:
+        """The patient side raises a safety alert on the case, as crisis words
+        ("zz-their-words") would."""
+        async with self.db.transaction() as s:
+            patient = await s.get(Patient, case.patient_id)
+            assert patient is not None
+            await raise_alert(s, patient, {}, category, "zz-their-words", (), self.settings,
+                              self.patients.listener, self.clock())  # fmt: skip
 
     async def worker(self, telegram_id: int) -> LinkWorker:
         async with self.db.sessions() as s:

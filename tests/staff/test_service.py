@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.messages import html_to_text
-from bot.patients.effects import raise_alert
 from bot.staff import StaffInbound
 from bot.staff.admin import audit_trail, create_invite, remove_worker
 from bot.store import Database
@@ -258,21 +257,7 @@ async def test_a_long_case_is_split_between_paragraphs_and_nothing_is_lost(
 async def test_a_safety_alert_is_taken_and_what_was_done_recorded(database: Database) -> None:
     t = await team(database)
     _, case = await claimed(t)
-    async with database.transaction() as s:
-        patient = await s.get(Patient, case.patient_id)
-        stored = await s.get(Case, case.id)
-        assert patient is not None and stored is not None
-        await raise_alert(
-            s,
-            patient,
-            {},
-            "suicide",
-            "zz-their-words",
-            (),
-            t.settings,
-            t.patients.listener,
-            t.clock(),
-        )
+    await t.crisis(case, "suicide")
     holder_alert = (await t.rows(SAM_ID))[-1]
     assert (
         "Urgent" in holder_alert.payload["text"] and "zz-their" not in holder_alert.payload["text"]
@@ -306,20 +291,7 @@ async def test_a_safety_alert_is_taken_and_what_was_done_recorded(database: Data
 async def test_done_command_records_the_action_on_the_latest_alert(database: Database) -> None:
     t = await team(database)
     _, case = await t.referred_patient()
-    async with database.transaction() as s:
-        patient = await s.get(Patient, case.patient_id)
-        assert patient is not None
-        await raise_alert(
-            s,
-            patient,
-            {},
-            "self_harm",
-            "zz-their-words",
-            (),
-            t.settings,
-            t.patients.listener,
-            t.clock(),
-        )
+    await t.crisis(case, "self_harm")
     await t.act(SAM_ID, f"/done {case.reference} Called, arranged a visit")
     async with database.sessions() as s:
         alert = (await s.execute(select(SafetyAlert))).scalar_one()
@@ -445,20 +417,7 @@ async def test_without_a_team_chat_an_alert_on_an_unclaimed_case_reaches_every_w
 ) -> None:
     t = await team(database, staff_chat=None)
     _, case = await t.referred_patient()
-    async with database.transaction() as s:
-        patient = await s.get(Patient, case.patient_id)
-        assert patient is not None
-        await raise_alert(
-            s,
-            patient,
-            {},
-            "suicide",
-            "zz-their-words",
-            (),
-            t.settings,
-            t.patients.listener,
-            t.clock(),
-        )
+    await t.crisis(case, "suicide")
     for worker in (SAM_ID, JO_ID, ADMIN_ID):
         [alert] = await t.rows(worker)
         assert "Urgent" in alert.payload["text"] and "tap Seen" in alert.payload["text"]
