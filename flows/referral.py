@@ -424,7 +424,7 @@ class Referral:
         self.effects.append(AddToCase(self.note))
         self.just_noted = True
 
-    def remember_where(self, event: EventData) -> None:
+    def remember_where(self, _: EventData) -> None:
         self._set_control(back_to=self.state)
 
     def start_again(self, _: EventData) -> None:
