@@ -1,0 +1,1 @@
+"""Fault injection: the bot against a database that refuses, hangs or drops connections."""
