@@ -25,8 +25,9 @@ demo: $(STAMP)
 	DATABASE_URL=sqlite+aiosqlite:///demo.sqlite3 $(BIN)/spbot directory import --sample
 	DATABASE_URL=sqlite+aiosqlite:///demo.sqlite3 $(BIN)/spbot chat
 
+# Both cores: the tests are independent (own files, schemas and ports).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot flows tests

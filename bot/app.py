@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.config import Settings, SettingsError
 from bot.directory import directory_version, load_directory
@@ -21,12 +21,24 @@ class App:
     settings: Settings
     db: Database
     messages: Messages
-    patients: PatientService
     directory: Directory
     #: The import the loaded directory reflects (None: a directory given by a test).
-    directory_version: int | None = None
-    #: The link worker side (set by build_app).
-    staff: StaffService = None  # type: ignore[assignment]
+    directory_version: int | None
+    #: What the link worker side hears (also told of messages that cannot be delivered).
+    notices: CaseNotices
+    patients: PatientService = field(init=False)
+    staff: StaffService = field(init=False)
+
+    def __post_init__(self) -> None:
+        # The two front doors stand on one store and meet only here: the staff side
+        # hears of cases through CaseNotices and moves conversations through patients.
+        def current() -> Directory:
+            return self.directory
+
+        self.patients = PatientService(
+            self.db, self.messages, current, self.settings, listener=self.notices
+        )
+        self.staff = StaffService(self.db, self.messages, current, self.settings, self.patients)
 
     async def refresh_directory(self) -> None:
         """Reload the activity directory if an import has changed it since."""
@@ -53,7 +65,7 @@ def messages_for(settings: Settings) -> Messages:
 
 
 async def build_app(settings: Settings, *, directory: Directory | None = None) -> App:
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, timeout=settings.database_timeout)
     if db.is_sqlite:
         await db.upgrade()  # one process owns the file: migrating on start is safe
     elif not await db.is_up_to_date():
@@ -67,14 +79,7 @@ async def build_app(settings: Settings, *, directory: Directory | None = None) -
     if directory is None:
         directory = await load_directory(db)  # an empty directory suggests nothing
         version = await directory_version(db)
-    app = App(settings, db, messages, None, directory, version)  # type: ignore[arg-type]
-    app.patients = PatientService(
-        db, messages, lambda: app.directory, settings, listener=CaseNotices(messages, settings)
-    )
-    # The two front doors stand on one store and meet only here: the staff side
-    # hears of cases through CaseNotices and moves conversations through patients.
-    app.staff = StaffService(db, messages, lambda: app.directory, settings, app.patients)
-    return app
+    return App(settings, db, messages, directory, version, CaseNotices(messages, settings))
 
 
 #: Libraries that, below WARNING, log SQL parameters or Bot API payloads, which

@@ -62,14 +62,22 @@ def _plugins() -> list[Callable[[argparse._SubParsersAction], None]]:
 
 def _run(args: argparse.Namespace) -> int:
     from bot.app import build_app, configure_logging
-    from bot.telegram import TelegramBot
+    from bot.telegram import WATCHDOG_SECONDS, TelegramBot
 
     settings = load_settings()
     settings.require_token()
     settings.require_staff_chat()
     configure_logging(settings.log_level)
-    app = asyncio.run(build_app(settings))
-    TelegramBot(app).run_polling()
+
+    async def serve() -> None:
+        # Built and run in one event loop: connections made while building belong to it.
+        app = await build_app(settings)
+        try:
+            await TelegramBot(app, watchdog_seconds=WATCHDOG_SECONDS).run()
+        finally:
+            await app.close()
+
+    asyncio.run(serve())
     return 0
 
 

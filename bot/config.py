@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     #: up is told the day ("will message you here by Thursday").
     response_working_days: int = Field(default=2, ge=0, le=30)
     log_level: str = "INFO"
+    #: Seconds to wait for the database (to connect, or for one statement) before
+    #: giving up and trying again: a database that hangs must not hang the bot.
+    database_timeout: float = Field(default=15.0, gt=0)
+    #: Seconds to wait for Telegram's Bot API (one request; long polling waits longer).
+    telegram_timeout: float = Field(default=10.0, gt=0)
 
     @field_validator("working_hours")
     @classmethod

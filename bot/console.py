@@ -9,11 +9,12 @@ import sys
 from typing import TextIO
 
 from bot.app import App
-from bot.delivery import Delivery, Limits
+from bot.delivery import Delivery, Limits, Sent
 from bot.messages import html_to_text
 from bot.patients import Inbound
+from bot.store.base import utcnow
 from bot.store.outbox import ButtonSpec, Keyboard
-from bot.taps import decode
+from bot.taps import decode, whole_number
 from flows.core import Button, Command, Event, Text
 
 CONSOLE_CHAT_ID = 1
@@ -27,11 +28,11 @@ class ConsoleSender:
         self.buttons: list[ButtonSpec] = []
         self.next_id = 1
 
-    async def send(self, chat_id: int, text: str, buttons: Keyboard) -> int:
+    async def send(self, chat_id: int, text: str, buttons: Keyboard) -> Sent:
         self.out.write("\n" + html_to_text(text) + "\n")
         self._show(buttons)
         self.next_id += 1
-        return self.next_id
+        return Sent(self.next_id, utcnow())
 
     async def edit(self, chat_id: int, message_id: int, text: str, buttons: Keyboard) -> None:
         if buttons:  # ticks changed: show the options again
@@ -60,8 +61,8 @@ def read_event(line: str, buttons: list[ButtonSpec]) -> Event:
     if line.startswith("/"):
         name, _, args = line[1:].partition(" ")
         return Command(name.lower(), args)
-    if line.isdigit() and 1 <= int(line) <= len(buttons):
-        tap = decode(buttons[int(line) - 1]["data"])
+    if (n := whole_number(line)) is not None and 1 <= n <= len(buttons):
+        tap = decode(buttons[n - 1]["data"])
         return tap if isinstance(tap, Button) else Text(line)
     return Text(line)
 

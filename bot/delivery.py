@@ -1,8 +1,12 @@
 """Delivers the outbox: in order within each chat, within Telegram's limits, retried.
 
 Delivery is separate from handling (docs/architecture.md rule 2): a message written to
-the outbox is sent even if the process restarts in between. Several instances can
-drain one outbox: on PostgreSQL each row is taken with FOR UPDATE SKIP LOCKED.
+the outbox is sent even if the process restarts in between. The most urgent go
+first (crisis replies and alerts), chats are sent to side by side so one slow call
+holds up only its own chat, and a message the channel refuses for good is reported
+(without its content) rather than dropped in silence. Several instances can drain
+one outbox: on PostgreSQL each row is taken with FOR UPDATE SKIP LOCKED, and a
+lease dies with the instance that held it.
 """
 
 from __future__ import annotations
@@ -10,16 +14,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from aiolimiter import AsyncLimiter
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.lanes import Lanes
 from bot.store import Database
 from bot.store.base import utcnow
-from bot.store.outbox import Attempt, Keyboard, Leased, digest, due_ids, lease, record_attempt
+from bot.store.db import trouble
+from bot.store.outbox import (
+    Attempt,
+    Keyboard,
+    Leased,
+    OutboxMessage,
+    digest,
+    due,
+    lease,
+    record_attempt,
+)
 from bot.store.patients import mark_blocked
 
 log = logging.getLogger(__name__)
@@ -48,12 +66,25 @@ class Undeliverable(Exception):
     """Telegram refused this message for good (400): retrying will not help."""
 
 
+@dataclass(frozen=True)
+class Sent:
+    """What the channel says of a message it sent: its id (to edit it later) and
+    when it appeared in the chat, by the channel's own clock."""
+
+    message_id: int | None
+    shown_at: datetime | None = None
+
+
 class Sender(Protocol):
     """What a channel must do to deliver. Raises the exceptions above."""
 
-    async def send(self, chat_id: int, text: str, buttons: Keyboard) -> int | None: ...
+    async def send(self, chat_id: int, text: str, buttons: Keyboard) -> Sent: ...
 
     async def edit(self, chat_id: int, message_id: int, text: str, buttons: Keyboard) -> None: ...
+
+
+#: Told of a message the channel refused for good, in the transaction that records it.
+Refused = Callable[[AsyncSession, OutboxMessage, str, datetime], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -62,6 +93,8 @@ class Limits:
     #: A short burst per chat is fine; over time about one message a second.
     per_chat_burst: int = 3
     per_chat_seconds: float = 3.0
+    #: Chats sent to at the same time: one slow call holds up only its own chat.
+    chats_at_once: int = 16
 
 
 DEFAULT_LIMITS = Limits()
@@ -74,50 +107,73 @@ class Delivery:
         sender: Sender,
         channel: str,
         *,
+        instance: str = "local",
         limits: Limits = DEFAULT_LIMITS,
         clock: Callable[[], datetime] = utcnow,
+        on_refused: Refused | None = None,
     ) -> None:
         self.db = db
         self.sender = sender
         self.channel = channel
+        self.instance = instance
         self.clock = clock
         self.limits = limits
+        self.on_refused = on_refused
         self.overall = AsyncLimiter(limits.overall_per_second, 1)
-        self.per_chat: dict[int, AsyncLimiter] = {}
+        self.per_chat: OrderedDict[int, AsyncLimiter] = OrderedDict()
         self.wake = asyncio.Event()
+        self.lanes = Lanes(limits.chats_at_once, self.wake.set)
+        #: When a pass last finished (the watchdog reads it).
+        self.last_pass = time.monotonic()
+        #: Set to stop after the pass under way.
+        self.stopping = False
 
     async def run(self, idle_seconds: float = 1.0) -> None:
-        """Deliver for as long as the bot runs; `wake` is set after each update."""
-        while True:
-            try:
-                sent = await self.deliver_due()
-            except Exception:
-                log.exception("delivery pass failed; retrying")
-                sent = 0
-            if sent:
-                continue
+        """Deliver until `stopping`, a lane per chat; `wake` is set after each update
+        and whenever a chat's lane finishes."""
+        while not self.stopping:
+            # Cleared before looking: a wake-up that comes meanwhile is not lost.
             self.wake.clear()
+            try:
+                for chat_id, row_ids in (await self._due_by_chat(100)).items():
+                    if not self.lanes.is_busy(chat_id):
+                        self.lanes.start(chat_id, self._deliver_chat(row_ids))
+            except Exception as exc:
+                # The outbox is safe in the database: wait a little and look again.
+                log.warning("delivery pass failed (%s); retrying", trouble(exc))
+            self.last_pass = time.monotonic()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), idle_seconds)
 
-    async def deliver_due(self, batch: int = 50) -> int:
-        """One pass over due rows (each the oldest unsent one in its chat). Returns
-        how many were dealt with (sent, postponed or given up), so 0 means idle."""
-        handled = 0
-        for row_id in await self._due_ids(batch):
-            if await self._deliver_one(row_id):
-                handled += 1
-        return handled
+    async def finish(self, within: float) -> None:
+        """Let sends under way finish (after `stopping`), for up to `within` seconds."""
+        await self.lanes.finish(within)
 
-    async def _due_ids(self, batch: int) -> list[int]:
+    async def deliver_due(self, batch: int = 100) -> int:
+        """One pass over due rows, waiting for it to end (for the terminal and tests).
+        Returns how many were dealt with (sent, postponed or given up): 0 means idle."""
+        by_chat = await self._due_by_chat(batch)
+        done = await asyncio.gather(*(self._deliver_chat(ids) for ids in by_chat.values()))
+        return sum(done)
+
+    async def _due_by_chat(self, batch: int) -> dict[int, list[int]]:
         async with self.db.reading() as session:
-            return await due_ids(session, self.channel, self.clock(), batch)
+            rows = await due(session, self.channel, self.clock(), batch)
+        by_chat: dict[int, list[int]] = {}
+        for row_id, chat_id in rows:
+            by_chat.setdefault(chat_id, []).append(row_id)
+        return by_chat
+
+    async def _deliver_chat(self, row_ids: list[int]) -> int:
+        """A chat's due rows, one after another, in order."""
+        handled = 0
+        for row_id in row_ids:
+            handled += await self._deliver_one(row_id)
+        return handled
 
     async def _deliver_one(self, row_id: int) -> bool:
         async with self.db.transaction() as session:
-            # A short lease, so no other instance sends it meanwhile; the network
-            # call itself happens outside any transaction.
-            leased = await lease(session, row_id, self.clock(), LEASE)
+            leased = await lease(session, row_id, self.instance, self.clock(), LEASE)
         if leased is None:  # another instance has it, it went already, or nothing to do
             return False
         row = leased.row
@@ -127,6 +183,8 @@ class Delivery:
             await record_attempt(session, row, attempt)
             if attempt.failed_reason == BLOCKED:
                 await mark_blocked(session, row.channel, row.chat_id, self.clock())
+            elif attempt.failed_reason is not None and self.on_refused is not None:
+                await self.on_refused(session, row, attempt.failed_reason, self.clock())
         return True
 
     async def _attempt(self, leased: Leased) -> Attempt:
@@ -134,13 +192,12 @@ class Delivery:
         row, chat_id = leased.row, leased.row.chat_id
         text, buttons = row.payload["text"], row.payload["buttons"]
         try:
-            message_id = None
             if leased.target_message_id is not None:  # an edit
                 await self.sender.edit(chat_id, leased.target_message_id, text, buttons)
-            else:
-                message_id = await self.sender.send(chat_id, text, buttons)
-            return Attempt(sent_at=self.clock(), message_id=message_id,
-                           delivered_digest=digest(text, buttons))  # fmt: skip
+                return Attempt(sent_at=self.clock(), delivered_digest=digest(text, buttons))
+            sent = await self.sender.send(chat_id, text, buttons)
+            return Attempt(sent_at=self.clock(), message_id=sent.message_id,
+                           shown_at=sent.shown_at, delivered_digest=digest(text, buttons))  # fmt: skip
         except RetryLater as exc:
             tries = row.attempts + 1
             if tries >= MAX_ATTEMPTS and not row.payload.get("urgent"):
@@ -164,9 +221,11 @@ class Delivery:
             return Attempt(failed_reason=str(exc)[:200])
 
     async def _throttle(self, chat_id: int) -> None:
-        limiter = self.per_chat.get(chat_id)
+        limiter = self.per_chat.pop(chat_id, None)
         if limiter is None:
             limiter = AsyncLimiter(self.limits.per_chat_burst, self.limits.per_chat_seconds)
-            self.per_chat[chat_id] = limiter
+        self.per_chat[chat_id] = limiter  # most recently used last
+        while len(self.per_chat) > 10_000:  # forget the chats quiet the longest
+            self.per_chat.popitem(last=False)
         async with self.overall, limiter:
             return

@@ -1,7 +1,8 @@
 """Splitting a long Telegram HTML message into several, never cutting a word.
 
-Telegram refuses a message longer than 4096 characters (counted after the HTML is
-parsed). A case view can be longer: a patient may have written a lot. It is split
+Telegram refuses a message longer than 4096 characters, counted after the HTML is
+parsed and counted as Telegram counts them: in UTF-16 code units, so an emoji
+counts two. A case view can be longer: a patient may have written a lot. It is split
 where a person would: between paragraphs if it can be, else between lines, else
 between words, and only as a last resort inside a word. A tag still open where it
 is split (a <b> around a long quote) is closed at the end of one part and opened
@@ -11,10 +12,14 @@ space or line break at the split is dropped; no other text is.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 
-#: Telegram's limit is 4096; a little room for the emoji that count double in UTF-16.
+from flows.questions import telegram_length
+
+#: Telegram's limit (UTF-16 code units), less a little room to be safe.
+TELEGRAM_LIMIT = 4096
 LIMIT = 4000
 
 _UNIT = re.compile(r"<[^>]*>|&#?\w+;|[\s\S]")
@@ -24,7 +29,7 @@ _TAG_NAME = re.compile(r"</?\s*([A-Za-z][\w-]*)")
 @dataclass(frozen=True)
 class _Unit:
     source: str
-    length: int  # characters it adds to the text a person reads
+    length: int  # UTF-16 code units it adds to the text a person reads
     opens: str | None = None  # tag name, for an opening tag
     closes: str | None = None  # tag name, for a closing tag
 
@@ -37,7 +42,7 @@ class _Break:
 
 
 def split_html(text: str, limit: int = LIMIT) -> list[str]:
-    """Parts of `text`, each at most `limit` characters as read, in order."""
+    """Parts of `text`, each at most `limit` UTF-16 code units as read, in order."""
     units = _units(text)
     parts: list[str] = []
     start, length = 0, 0
@@ -100,8 +105,15 @@ def _units(text: str) -> list[_Unit]:
             else:
                 units.append(_Unit(source, 0, opens=tag))
         else:
-            units.append(_Unit(source, 1))
+            units.append(_Unit(source, telegram_length(html.unescape(source))))
     return units
+
+
+def shorten_html(text: str, limit: int = LIMIT) -> str:
+    """`text` cut to fit one message (at a paragraph, line or word), marked as cut.
+    For edits, which cannot become several messages."""
+    parts = split_html(text, limit - 2)
+    return parts[0] + "\n…" if len(parts) > 1 else text
 
 
 def _readable(part: str) -> bool:

@@ -44,7 +44,15 @@ def decode(data: str) -> Tap:
         verb, _, rest = rest.partition(":")
         reference, _, arg = rest.partition(":")
         return StaffTap(verb, reference, arg)
-    return Button(int(prefix) if prefix.isdigit() else -1, rest)
+    step = whole_number(prefix)
+    return Button(step if step is not None else -1, rest)
+
+
+def whole_number(text: str) -> int | None:
+    """A number written with the digits 0-9 and nothing else. (Python's isdigit()
+    also says yes to "²", which int() then refuses: data from a button or a command
+    is never trusted that far.)"""
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def button(text: str, tap: Tap) -> ButtonSpec:

@@ -1,17 +1,35 @@
-"""The Telegram adapter: translates updates into events for the two front doors
-(link workers first, then patients) and delivers the outbox with
-python-telegram-bot. It decides nothing: conversation state lives in the
-database, not in PTB's ConversationHandler or persistence (docs/architecture.md
-rule 3), so a restart resumes every conversation where it was."""
+"""The Telegram adapter: receives updates, translates them into events for the two
+front doors (link workers first, then patients), and delivers the outbox, with
+python-telegram-bot's `Bot`. It decides nothing.
+
+Nothing is confirmed to Telegram before it is safe (docs/architecture.md rule 1):
+python-telegram-bot's own updater confirms an update as soon as it fetches it, so
+the bot fetches for itself, keeps each batch in the inbox (committed), and only
+then moves the `getUpdates` offset. Updates are handled from the inbox
+(bot/inbox.py). Crisis language is looked for the moment an update arrives: if the
+database cannot keep it, the person still gets the crisis contacts at once.
+
+Conversation state lives in the database, never in python-telegram-bot's
+ConversationHandler, persistence or JobQueue (rule 3), so a restart resumes every
+conversation where it was.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, timedelta
+from typing import Any
 
+from telegram import Bot as TelegramApi
 from telegram import (
     BotCommand,
     CallbackQuery,
@@ -19,17 +37,25 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
+    Message,
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.request import HTTPXRequest
 
+from bot import safety
 from bot.app import App
-from bot.delivery import DEFAULT_LIMITS, Blocked, Delivery, Limits, RetryLater, Undeliverable
+from bot.delivery import DEFAULT_LIMITS, Blocked, Delivery, Limits, RetryLater, Sent, Undeliverable
+from bot.inbox import InboxDrain
 from bot.patients import Inbound
 from bot.staff import StaffInbound
+from bot.store import inbox as kept
+from bot.store import instances
+from bot.store.base import utcnow
+from bot.store.db import trouble
 from bot.store.outbox import Keyboard
+from bot.store.updates import forget_before
 from bot.taps import StaffTap, decode
 from flows.core import Button, Command, Edited, Event, Text, Unsupported
 
@@ -39,6 +65,17 @@ COMMANDS = ("start", "status", "help", "restart")
 #: Message attributes we cannot read, in the order PTB would report them.
 UNSUPPORTED_KINDS = ("sticker", "photo", "voice", "video", "video_note", "audio", "animation",
                      "document", "location", "venue", "contact", "poll", "dice")  # fmt: skip
+#: How long a `getUpdates` waits for something to happen (long polling).
+POLL_SECONDS = 20
+HEARTBEAT = timedelta(seconds=2)
+#: An instance silent for this long is dead: what it held is let go.
+DEAD_AFTER = timedelta(seconds=10)
+#: Handled-update ids are kept this long (Telegram redelivers within a day).
+KEEP_HANDLED_FOR = timedelta(days=7)
+#: `spbot run` exits (for its supervisor to restart it) if a loop stalls this long.
+WATCHDOG_SECONDS = 180.0
+#: How long a stop waits for work under way to finish.
+STOP_GRACE = 4.0
 
 
 def translate(update: Update) -> Event | StaffTap | None:
@@ -56,34 +93,131 @@ def translate(update: Update) -> Event | StaffTap | None:
             return Command(name.split("@")[0].lower(), args.strip())
         return Text(message.text)
     kind = next((k for k in UNSUPPORTED_KINDS if getattr(message, k, None)), "other")
-    return Unsupported(kind)
+    return Unsupported(kind, message.caption or "")
+
+
+def _written_at(update: Update) -> Any:
+    """When the person wrote it, by Telegram's clock (None for a tap)."""
+    message = update.message or update.edited_message
+    return message.date.astimezone(UTC) if message is not None and message.date else None
 
 
 class TelegramBot:
     def __init__(
-        self, app: App, *, limits: Limits = DEFAULT_LIMITS, poll_interval: float = 0.0
+        self,
+        app: App,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        poll_seconds: int = POLL_SECONDS,
+        watchdog_seconds: float | None = None,
     ) -> None:
         self.app = app
         token = app.settings.require_token()
-        self.application: Application = (
-            ApplicationBuilder()
-            .token(token)
-            .base_url(app.settings.telegram_api_url)
-            .post_init(self._started)
-            .post_shutdown(self._stopped)
-            .build()
-        )
-        self.application.add_handler(TypeHandler(Update, self.on_update))
+        timeout = app.settings.telegram_timeout
+        self.api = TelegramApi(
+            token,
+            base_url=app.settings.telegram_api_url,
+            request=HTTPXRequest(
+                connection_pool_size=limits.chats_at_once + 8, connect_timeout=timeout,
+                read_timeout=timeout, write_timeout=timeout, pool_timeout=timeout,
+            ),
+            get_updates_request=HTTPXRequest(connect_timeout=timeout, read_timeout=timeout),
+        )  # fmt: skip
+        self.instance = uuid.uuid4().hex
+        self.poll_seconds = poll_seconds
+        self.watchdog_seconds = watchdog_seconds
         self.delivery = Delivery(
-            app.db, TelegramSender(self.application), "telegram", limits=limits
+            app.db, TelegramSender(self.api), "telegram", instance=self.instance, limits=limits,
+            on_refused=app.notices.message_refused,
+        )  # fmt: skip
+        self.inbox = InboxDrain(
+            app.db, self._handle, instance=self.instance, given_up=self._given_up
         )
-        self.poll_interval = poll_interval
-        self._delivery_task: asyncio.Task[None] | None = None
+        #: Updates whose crisis reply went out directly, when the database could not
+        #: take them: the reply is not sent again when they are handled.
+        self.crisis_answered: set[int] = set()
+        self.last_receive = time.monotonic()
+        self._tasks: list[asyncio.Task[None]] = []
 
-    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    # --- receiving ----------------------------------------------------------------------
+    async def _receive(self) -> None:
+        """Fetch updates; keep each batch; only then confirm it (the next offset)."""
+        offset: int | None = None
+        failures = 0
+        while True:
+            self.last_receive = time.monotonic()
+            try:
+                updates = await self.api.get_updates(
+                    offset=offset, timeout=self.poll_seconds, allowed_updates=Update.ALL_TYPES
+                )
+            except TimedOut:
+                continue
+            except Conflict:
+                log.error("another bot instance is polling with this token")
+                await asyncio.sleep(5)
+                continue
+            except NetworkError as exc:  # Telegram's 5xx, or the network
+                failures += 1
+                log.warning("getUpdates failed", extra={"error": str(exc)[:100]})
+                await asyncio.sleep(min(2.0 ** (failures - 1), 30.0))
+                continue
+            if not updates:
+                failures = 0
+                continue
+            try:
+                async with self.app.db.durable_transaction() as session:
+                    await kept.keep(session, [_received(u) for u in updates], utcnow())
+            except Exception as exc:
+                # Not confirmed: Telegram keeps them, and gives them again. Whoever
+                # wrote crisis words hears where to get help now, all the same.
+                failures += 1
+                log.warning("cannot keep updates (%s); Telegram keeps them for now", trouble(exc),
+                            extra={"error": type(exc).__name__, "count": len(updates)})  # fmt: skip
+                for update in updates:
+                    await self._answer_crisis_directly(update)
+                await asyncio.sleep(min(2.0 ** (failures - 1), 30.0))
+                continue
+            failures = 0
+            offset = updates[-1].update_id + 1
+            self.inbox.wake.set()
+
+    async def _handle(self, payload: dict[str, Any]) -> None:
+        """Handle one kept update (raises if it could not be: it is tried again)."""
+        update = Update.de_json(payload, self.api)
+        try:
+            await self.on_update(update)
+        except Exception:
+            await self._answer_crisis_directly(update)
+            raise
+
+    async def _answer_crisis_directly(self, update: Update) -> None:
+        """Crisis contacts straight to the person, when their words cannot be
+        handled yet (the database is down): safety does not wait for storage."""
+        chat, action = update.effective_chat, translate(update)
+        if chat is None or chat.type != Chat.PRIVATE or update.update_id in self.crisis_answered:
+            return
+        text = action.text if isinstance(action, Text | Edited | Unsupported) else ""
+        screening = safety.screen(text) if text else None
+        if screening is None or not screening.is_crisis or screening.category is None:
+            return
+        self.crisis_answered.add(update.update_id)
+        reply = self.app.messages.render(f"safety/{screening.category}")
+        log.warning("crisis reply sent directly", extra={"update_id": update.update_id})
+        with contextlib.suppress(Exception):
+            await TelegramSender(self.api).send(chat.id, reply, [])
+
+    async def _given_up(self, payload: dict[str, Any]) -> None:
+        update = Update.de_json(payload, self.api)
+        chat = update.effective_chat
+        if chat is not None and chat.type == Chat.PRIVATE:
+            await self.app.patients.not_handled("telegram", chat.id)
+            self.delivery.wake.set()
+
+    async def on_update(self, update: Update) -> None:
         action = translate(update)
         chat, user, query = update.effective_chat, update.effective_user, update.callback_query
         if action is None or chat is None:
+            await _answer_tap(query, None)
             return
         # A link worker's update goes to the staff side; anyone else's (it returns
         # None, having written nothing) carries on below, as a patient's.
@@ -108,107 +242,166 @@ class TelegramBot:
             await _answer_tap(query, None)
             return
         handled = await self.app.patients.handle(
-            Inbound("telegram", chat.id, event, update.update_id, user.first_name if user else None)
-        )
+            Inbound(
+                "telegram", chat.id, event, update.update_id, user.first_name if user else None,
+                written_at=_written_at(update),
+                crisis_answered=update.update_id in self.crisis_answered,
+            )
+        )  # fmt: skip
+        self.crisis_answered.discard(update.update_id)
         await _answer_tap(query, handled.tap_notice)
         self.delivery.wake.set()
 
-    async def _started(self, application: Application) -> None:
-        commands = [
-            BotCommand(name, self.app.messages.label(f"command_{name}")) for name in COMMANDS
-        ]
-        await application.bot.set_my_commands(commands)
-        self._delivery_task = asyncio.create_task(self._keep_going())
-
-    async def _keep_going(self) -> None:
-        """Deliver the outbox, and pick up directory imports made while running."""
-        refresher = asyncio.create_task(self._refresh_directory())
-        reminders = asyncio.create_task(self._remind_unclaimed())
-        try:
-            await self.delivery.run()
-        finally:
-            refresher.cancel()
-            reminders.cancel()
-
-    async def _remind_unclaimed(self, every_seconds: float = 60) -> None:
-        """Re-announce unclaimed cases in the team chat (CLAIM_REMINDER_HOURS)."""
-        while True:
-            await asyncio.sleep(every_seconds)
-            try:
-                if await self.app.staff.remind_unclaimed():
-                    self.delivery.wake.set()
-            except Exception:
-                log.exception("claim reminders failed; trying again later")
-
-    async def _refresh_directory(self, every_seconds: float = 60) -> None:
-        while True:
-            await asyncio.sleep(every_seconds)
-            try:
-                await self.app.refresh_directory()
-            except Exception:
-                log.exception("directory refresh failed; keeping the loaded one")
-
-    async def _stopped(self, application: Application) -> None:
-        if self._delivery_task is not None:
-            self._delivery_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._delivery_task
-
-    # Used by `spbot run` (blocking) and by tests (start/stop around a conversation).
-    def run_polling(self) -> None:
-        self.application.run_polling(
-            allowed_updates=Update.ALL_TYPES, poll_interval=self.poll_interval
-        )
-
+    # --- running ------------------------------------------------------------------------
     async def start(self) -> None:
-        await self.application.initialize()
-        await self._started(self.application)
-        await self.application.start()
-        assert self.application.updater is not None
-        await self.application.updater.start_polling(
-            poll_interval=self.poll_interval, timeout=1, allowed_updates=Update.ALL_TYPES
-        )
+        await self.api.initialize()
+        now = utcnow()
+        async with self.app.db.transaction() as session:
+            # SQLite: one process runs the bot, so every other instance is gone.
+            silent = None if self.app.db.is_sqlite else DEAD_AFTER
+            released = await instances.release_the_dead(session, self.instance, now, silent)
+            await instances.register(session, self.instance, socket.gethostname(), os.getpid(), now)
+        if released:
+            log.info("released what a stopped instance held", extra={"count": released})
+        with contextlib.suppress(NetworkError):
+            commands = [BotCommand(c, self.app.messages.label(f"command_{c}")) for c in COMMANDS]
+            await self.api.set_my_commands(commands)
+        self._tasks = [
+            asyncio.create_task(self._receive(), name="receive"),
+            asyncio.create_task(self.inbox.run(), name="inbox"),
+            asyncio.create_task(self.delivery.run(), name="delivery"),
+            asyncio.create_task(self._keep_house(), name="housekeeping"),
+        ]
+        self.inbox.wake.set()
+        self.delivery.wake.set()
 
     async def stop(self) -> None:
-        assert self.application.updater is not None
-        await self.application.updater.stop()
-        await self.application.stop()
-        await self._stopped(self.application)
-        await self.application.shutdown()
+        """Stop taking updates, give work under way a few seconds to finish, then
+        let go of whatever this instance still holds."""
+        receive, inbox, delivery, housekeeping = self._tasks
+        receive.cancel()
+        housekeeping.cancel()
+        self.inbox.stopping = self.delivery.stopping = True
+        self.inbox.wake.set()
+        self.delivery.wake.set()
+        await asyncio.gather(inbox, delivery, return_exceptions=True)  # stop looking for work
+        # Work under way finishes: updates being handled, then what they wrote.
+        await self.inbox.finish(STOP_GRACE / 2)
+        await self.delivery.finish(STOP_GRACE / 2)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        # Let go of what this instance holds (if the database answers in time: a
+        # stop must not hang on a database that does not; others release it later).
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2):
+                async with self.app.db.transaction() as session:
+                    await instances.stop(session, self.instance, utcnow())
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2):
+                await self.api.shutdown()
+
+    async def run(self) -> None:
+        """`spbot run`: until SIGTERM or SIGINT, then a clean stop."""
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        await self.start()
+        if self.watchdog_seconds:
+            Watchdog(self, self.watchdog_seconds).start()
+        log.info("bot running", extra={"instance": self.instance})
+        await stopping.wait()
+        log.info("stopping")
+        await self.stop()
+
+    async def _keep_house(self) -> None:
+        """Heartbeat; let go of what dead instances held; prune old records; claim
+        reminders; pick up directory imports made while running."""
+        ticks = 0
+        while True:
+            await asyncio.sleep(HEARTBEAT.total_seconds())
+            ticks += 1
+            try:
+                now = utcnow()
+                async with self.app.db.transaction() as session:
+                    await instances.beat(session, self.instance, now)
+                    if ticks % 5 == 0:
+                        await instances.release_the_dead(session, self.instance, now, DEAD_AFTER)
+                    if ticks % 1800 == 0:  # about hourly
+                        await forget_before(session, now - KEEP_HANDLED_FOR)
+                        await kept.forget_failed_before(session, now - KEEP_HANDLED_FOR)
+                if ticks % 30 == 0:  # about a minute
+                    if await self.app.staff.remind_unclaimed():
+                        self.delivery.wake.set()
+                    await self.app.refresh_directory()
+            except Exception as exc:
+                log.warning(
+                    "housekeeping failed; trying again", extra={"error": type(exc).__name__}
+                )
+
+
+class Watchdog(threading.Thread):
+    """Exits the process (for its supervisor to start it again) when a loop stops
+    making progress: a thread, so that it works even if the event loop is stuck."""
+
+    def __init__(self, bot: TelegramBot, seconds: float) -> None:
+        super().__init__(name="watchdog", daemon=True)
+        self.bot = bot
+        self.seconds = seconds
+
+    def run(self) -> None:
+        while True:
+            time.sleep(self.seconds / 6)
+            now = time.monotonic()
+            stalled = [
+                name for name, last in (("receive", self.bot.last_receive),
+                                        ("inbox", self.bot.inbox.last_pass),
+                                        ("delivery", self.bot.delivery.last_pass))
+                if now - last > self.seconds
+            ]  # fmt: skip
+            if stalled:
+                log.critical("no progress: exiting to be restarted", extra={"stalled": stalled})
+                logging.shutdown()
+                os._exit(70)
+
+
+def _received(update: Update) -> kept.Received:
+    chat = update.effective_chat
+    return kept.Received(update.update_id, chat.id if chat else None, update.to_dict())
+
+
+async def _answer_tap(query: CallbackQuery | None, notice: str | None) -> None:
+    """Every tap is answered, or the button keeps spinning on their phone."""
+    if query is not None:
+        with contextlib.suppress(BadRequest, NetworkError):
+            await query.answer(notice)
 
 
 class TelegramSender:
     """Delivery through the Bot API, with its errors turned into what they mean."""
 
-    def __init__(self, application: Application) -> None:
-        self.bot = application.bot
+    def __init__(self, api: TelegramApi) -> None:
+        self.api = api
 
-    async def send(self, chat_id: int, text: str, buttons: Keyboard) -> int:
+    async def send(self, chat_id: int, text: str, buttons: Keyboard) -> Sent:
         with _meaning_of_errors():
-            message = await self.bot.send_message(
+            message: Message = await self.api.send_message(
                 chat_id, text, parse_mode=ParseMode.HTML, reply_markup=_markup(buttons),
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )  # fmt: skip
-            return message.message_id
+            return Sent(message.message_id, message.date.astimezone(UTC) if message.date else None)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def edit(self, chat_id: int, message_id: int, text: str, buttons: Keyboard) -> None:
         with _meaning_of_errors():
             try:
-                await self.bot.edit_message_text(
+                await self.api.edit_message_text(
                     text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML,
                     reply_markup=_markup(buttons), link_preview_options=LinkPreviewOptions(is_disabled=True),
                 )  # fmt: skip
             except BadRequest as exc:
                 if "not modified" not in exc.message.lower():
                     raise
-
-
-async def _answer_tap(query: CallbackQuery | None, notice: str | None) -> None:
-    """Every tap is answered, or the button keeps spinning on their phone."""
-    if query is not None:
-        with contextlib.suppress(BadRequest):
-            await query.answer(notice)
 
 
 def _markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:

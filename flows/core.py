@@ -57,9 +57,11 @@ class Crisis:
 
 @dataclass(frozen=True)
 class Unsupported:
-    """Something we cannot read: a sticker, photo, voice note, location, file..."""
+    """Something we cannot read: a sticker, photo, voice note, location, file...
+    `text` is its caption, if it has one (screened like any other words)."""
 
     kind: str
+    text: str = ""
 
 
 @dataclass(frozen=True)

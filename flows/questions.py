@@ -31,6 +31,12 @@ NUMBER_WORDS = {
 }  # fmt: skip
 
 
+def telegram_length(text: str) -> int:
+    """Length as Telegram counts it, in UTF-16 code units: an emoji counts two.
+    Every limit on what a person writes or is sent is in these units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def simplify(text: str) -> str:
     """Lower case, no punctuation, single spaces: how we compare typed words."""
     text = text.lower().replace("'", "").replace("’", "")
@@ -110,6 +116,8 @@ def read_text(event: Text | Button, limit: int) -> str | Invalid:
     text = event.text.strip()
     if not text:
         return Invalid("referral/errors/empty")
-    if len(text) > limit:
-        return Invalid("referral/errors/too_long", {"limit": limit, "length": len(text)})
+    if telegram_length(text) > limit:
+        return Invalid(
+            "referral/errors/too_long", {"limit": limit, "length": telegram_length(text)}
+        )
     return text

@@ -157,6 +157,9 @@ TRANSITIONS: list[dict[str, Any]] = [
 LIMIT_NAME = 60
 LIMIT_LONG = 2000
 LIMIT_SHORT = 500
+#: The longest one Telegram message can be (4,096 characters, up to 8,192 UTF-16
+#: units): what they write to their link worker is kept whole, however long.
+LIMIT_MESSAGE = 8192
 
 NEED_CHOICES = tuple(Choice(area, f"need_{area}") for area in NEED_AREAS)
 BARRIER_CHOICES = (
@@ -256,7 +259,7 @@ QUESTIONS: dict[str, Ask] = {
         Choice("evenings", "best_evenings", ("evening", "evenings", "night")),
         Choice("any", "best_any", ("any", "anytime", "any time", "whenever")),
     ), kind="text", columns=2),
-    "handed_off": Ask("referral/added_to_case", "", kind="note", limit=4000),
+    "handed_off": Ask("referral/added_to_case", "", kind="note", limit=LIMIT_MESSAGE),
     "confirm_restart": Ask("referral/confirm_restart", "", (
         Choice("yes", "restart_yes", YES),
         Choice("no", "restart_no", NO + ("carry on", "continue", "back")),
@@ -288,6 +291,12 @@ class FlowContext:
     first_name: str | None = None
     case: CaseView | None = None
     last_seen: datetime | None = None
+    #: When they wrote this message, and when the question they are on appeared in
+    #: their chat (both by the channel's clock; None when not known).
+    written_at: datetime | None = None
+    question_shown_at: datetime | None = None
+    #: The question they are on has not gone out yet: they cannot have seen it.
+    question_unsent: bool = False
 
 
 class ReferralControl(Record):
@@ -304,6 +313,11 @@ class ReferralControl(Record):
     case_reference: str | None = None
     #: The question they had not answered when a link worker took over.
     paused_at: str | None = None
+    #: Their last typed answer (free text or a number), and the step at which the
+    #: same words were already let through once: a message sent twice, or answered
+    #: twice, must not become the answer to the next question.
+    last_typed: str | None = None
+    same_again_at: int | None = None
 
 
 @dataclass
@@ -509,7 +523,7 @@ class Referral:
 
     def _edited(self, event: Edited) -> None:
         if self.state == "handed_off":
-            self.effects.append(AddToCase(event.text[:4000], edited=True))
+            self.effects.append(AddToCase(event.text, edited=True))
             self._say("referral/added_to_case", edited=True)
         else:
             self._say("referral/edited")
@@ -517,6 +531,8 @@ class Referral:
 
     def _answer(self, event: Text | Button) -> None:
         ask = QUESTIONS[self.state]
+        if isinstance(event, Text) and ask.kind != "note" and self._not_for_this_question(event):
+            return
         outcome = READERS[ask.kind](self, ask, event)
         if outcome is None:  # handled in place (a tick in a multi-select)
             return
@@ -532,8 +548,29 @@ class Referral:
             self.answers[ask.key] = outcome.value
         if ask.kind != "note":
             self.replies.append(CloseQuestion(outcome.chosen_label, outcome.chosen_context))
+        self._set_control(last_typed=_as_typed(ask, event, outcome))
         self.answer()
         self._ask()
+
+    def _not_for_this_question(self, event: Text) -> bool:
+        """Typed words that were not written for the question they are on: sent
+        before it appeared (our messages crossed), or the same words as their last
+        answer (sent twice, or answered on a repeated question). They are not taken
+        as its answer; the same words sent again on purpose are."""
+        ctx, text = self.ctx, event.text.strip()
+        early = (
+            ctx.written_at is not None
+            and ctx.question_shown_at is not None
+            and (ctx.written_at < ctx.question_shown_at)
+        )
+        if ctx.question_unsent or early:
+            self._say("referral/crossed")
+            return True
+        if text and text == self.control.last_typed and self.control.same_again_at != self.step:
+            self._set_control(same_again_at=self.step)
+            self._say("referral/sent_twice", text=text)
+            return True
+        return False
 
     def _been_away(self) -> bool:
         last = self.ctx.last_seen
@@ -637,6 +674,16 @@ class Referral:
                 mode="update",
             )
         )
+
+
+def _as_typed(ask: Ask, event: Text | Button, outcome: Answer) -> str | None:
+    """An answer as words someone might send again by mistake: what they typed in
+    their own words, or a number on a scale (typed or tapped)."""
+    if ask.kind == "scale":
+        return None if outcome.value is None else str(outcome.value)
+    if isinstance(event, Text) and outcome.chosen_label == "typed" and ask.kind != "note":
+        return event.text.strip()
+    return None
 
 
 def _columns(ask: Ask) -> int:

@@ -3,7 +3,8 @@ matching, and a sender that records what delivery would send to Telegram."""
 
 from __future__ import annotations
 
-from bot.delivery import Limits
+from bot.delivery import Limits, Sent
+from bot.store.base import utcnow
 from bot.store.outbox import Keyboard
 from flows.directory import Profile, Reason, Session, Suggestion
 
@@ -41,11 +42,11 @@ class RecordingSender:
         self.edits: list[tuple[int, int, str]] = []
         self.fail_with = fail_with or []
 
-    async def send(self, chat_id: int, text: str, buttons: Keyboard) -> int:
+    async def send(self, chat_id: int, text: str, buttons: Keyboard) -> Sent:
         if self.fail_with:
             raise self.fail_with.pop(0)
         self.sent.append((chat_id, text, buttons))
-        return len(self.sent)
+        return Sent(len(self.sent), utcnow())
 
     async def edit(self, chat_id: int, message_id: int, text: str, buttons: Keyboard) -> None:
         self.edits.append((chat_id, message_id, text))

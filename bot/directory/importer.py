@@ -197,7 +197,7 @@ def read_package(path: Path) -> ReadSource:
 def _package_label(label: str, file_name: str) -> str:
     if label.startswith("service "):
         number, _, rest = label.removeprefix("service ").partition(" ")
-        if number.isdigit():
+        if number.isascii() and number.isdigit():
             return f"{file_name} row {int(number) + 1}" + (f" {rest}" if rest else "")
     return label
 

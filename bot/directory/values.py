@@ -137,7 +137,7 @@ def parse_day(value: Any) -> int:
             return int(value) - 1
         raise BadValue(f"is {value!r}, which is not a day (1 = Monday ... 7 = Sunday)")
     text = (clean_text(value) or "").strip().rstrip(".")
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # not "²": int() would fail
         return parse_day(int(text))
     if text.upper() in DAY_CODES:
         return DAY_CODES.index(text.upper())

@@ -38,6 +38,12 @@ class CaseListener(Protocol):
         """Crisis language: the case is urgent; `escalated` when more serious than
         the alert the team already has."""
 
+    async def message_not_handled(
+        self, session: AsyncSession, case: Case | None, now: datetime
+    ) -> None:
+        """A message from the patient (whose latest case this is, if any) could not
+        be handled however often it was tried: someone should reach them."""
+
 
 class NobodyListening:
     """For a patient side with no team behind it (tests of the conversation alone)."""
@@ -60,5 +66,10 @@ class NobodyListening:
         alert: SafetyAlert,
         escalated: bool,
         now: datetime,
+    ) -> None:
+        return None
+
+    async def message_not_handled(
+        self, session: AsyncSession, case: Case | None, now: datetime
     ) -> None:
         return None

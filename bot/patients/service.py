@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,18 +26,29 @@ from bot.patients.replies import ReplyWriter
 from bot.store import Database
 from bot.store.base import utcnow
 from bot.store.cases import Case, has_urgent_case, latest_case
-from bot.store.outbox import Outbox
+from bot.store.outbox import Outbox, outbox_row
 from bot.store.patients import (
     Conversation,
     conversation_for_update,
     delete_patient,
+    find_patient,
     patient_for_update,
     save_conversation,
 )
 from bot.store.staff import worker_name
 from bot.store.updates import first_delivery
 from flows import referral
-from flows.core import Crisis, Edited, Event, Text, WorkerTookOver
+from flows.core import (
+    CloseQuestion,
+    Crisis,
+    Edited,
+    Event,
+    ForgetPatient,
+    Reply,
+    Text,
+    Unsupported,
+    WorkerTookOver,
+)
 from flows.directory import Directory
 
 log = logging.getLogger(__name__)
@@ -51,6 +63,11 @@ class Inbound:
     event: Event
     update_id: int | None = None
     first_name: str | None = None
+    #: When they wrote it, by the channel's clock (a typed answer written before a
+    #: question appeared is not an answer to it).
+    written_at: datetime | None = None
+    #: Their crisis reply went out already, straight away (the database was down).
+    crisis_answered: bool = False
 
 
 @dataclass
@@ -93,6 +110,9 @@ class PatientService:
             conversation = patient.conversation
             case = await latest_case(session, patient.id)
             ctx = await self._context(session, now, inbound.first_name, conversation, case)
+            ctx = replace(
+                ctx, written_at=inbound.written_at, **await _question_shown(session, conversation)
+            )
             result = referral.handle(stored(conversation), event, ctx)
             log.info(
                 "handled event",
@@ -102,8 +122,11 @@ class PatientService:
             forgotten = await record_effects(
                 session, patient, result, self.settings, self.listener, now
             )
+            replies = result.replies
+            if inbound.crisis_answered:  # it went out already, straight away
+                replies = [r for r in replies if not _is_crisis_reply(r)]
             outbox_ids = await self.replies.write(
-                session, inbound.channel, inbound.chat_id, conversation, result.replies,
+                session, inbound.channel, inbound.chat_id, conversation, replies,
                 reference=result.control.case_reference, now=now,
             )  # fmt: skip
             if (forgotten or result.state == "new") and not await has_urgent_case(
@@ -117,7 +140,9 @@ class PatientService:
             notice = None
             if result.tap_notice:
                 notice = html_to_text(self.messages.render(f"referral/{result.tap_notice}_tap"))
-            return Handled(tap_notice=notice, outbox_ids=outbox_ids)
+        if any(isinstance(effect, ForgetPatient) for effect in result.effects):
+            await self.db.checkpoint()  # what was erased lingers nowhere on disk
+        return Handled(tap_notice=notice, outbox_ids=outbox_ids)
 
     async def talking_with_worker(
         self, session: AsyncSession, patient_id: int, now: datetime
@@ -133,6 +158,18 @@ class PatientService:
         if (result.state, result.step) != (conversation.state, conversation.step):
             log.info("link worker took over", extra={"patient_id": patient_id})
             save_conversation(conversation, result, now)
+
+    async def not_handled(self, channel: str, chat_id: int) -> None:
+        """A message of theirs could not be handled, however often it was tried (a
+        fault of ours): tell them, once, and tell the team, without its content."""
+        async with self.db.transaction() as session:
+            now = self.clock()
+            patient = await find_patient(session, channel, chat_id)
+            case = await latest_case(session, patient.id) if patient is not None else None
+            Outbox(session, channel, chat_id, now).send(
+                self.messages.render("referral/not_handled"), urgent=True
+            )
+            await self.listener.message_not_handled(session, case, now)
 
     async def tell_group(self, chat_id: int) -> None:
         """Someone wrote to the bot in a group: health information does not belong
@@ -164,8 +201,9 @@ class PatientService:
 
 
 def screened(event: Event) -> Event:
-    """Safety runs first: crisis language in any free text becomes a Crisis."""
-    if not isinstance(event, Text | Edited):
+    """Safety runs first: crisis language in any free text (a photo's caption too)
+    becomes a Crisis."""
+    if not isinstance(event, Text | Edited | Unsupported) or not event.text:
         return event
     screening = safety.screen(event.text)
     if not screening.is_crisis:
@@ -173,6 +211,20 @@ def screened(event: Event) -> Event:
     assert screening.category is not None
     log.warning("crisis language", extra={"category": screening.category})
     return Crisis(screening.category, event.text, tuple(screening.reasons))
+
+
+async def _question_shown(session: AsyncSession, conversation: Conversation) -> dict[str, Any]:
+    """Whether the question they are on has gone out yet, and when it appeared."""
+    prompt = await outbox_row(session, conversation.prompt_outbox_id)
+    if prompt is None or prompt.payload.get("closed"):
+        return {}
+    unsent = prompt.sent_at is None and prompt.leased_by is None and prompt.attempts == 0
+    return {"question_unsent": unsent and prompt.failed_reason is None,
+            "question_shown_at": prompt.shown_at}  # fmt: skip
+
+
+def _is_crisis_reply(reply: Reply | CloseQuestion) -> bool:
+    return isinstance(reply, Reply) and reply.template.startswith("safety/")
 
 
 def stored(conversation: Conversation) -> referral.Conversation:

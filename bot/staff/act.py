@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.messages import Messages, html_to_text
-from bot.split import split_html
 from bot.staff.cards import TeamCards
 from bot.store.cases import Case, SafetyAlert, case_by_reference, move_case, normalise_reference
 from bot.store.outbox import ButtonSpec, Keyboard, Outbox
@@ -98,7 +97,7 @@ class Act:
 
     def send(self, text: str, buttons: Keyboard) -> None:
         """Rendered text to the worker, privately (in parts, if it is long)."""
-        send_long(self.me, text, buttons)
+        self.me.send(text, buttons)
 
     def toast(self, what: str, **context: Any) -> str:
         return html_to_text(self.team.messages.render("staff/toast", what=what, **context))
@@ -188,11 +187,3 @@ class Act:
             self.notice = self.toast("refused", **context)
         if self.private:
             self.say("staff/refused", **context)
-
-
-def send_long(outbox: Outbox, text: str, buttons: Keyboard) -> None:
-    """A message that may be longer than Telegram allows, as several; the buttons
-    go on the last part, where the reader ends up."""
-    parts = split_html(text)
-    for i, part in enumerate(parts):
-        outbox.send(part, buttons if i == len(parts) - 1 else [])

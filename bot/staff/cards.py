@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.messages import Messages
 from bot.store.cases import Case, SafetyAlert
-from bot.store.outbox import Keyboard, Outbox, outbox_row
+from bot.store.outbox import NOTICE, Keyboard, Outbox, outbox_row
 from bot.store.staff import worker_name
 from bot.taps import StaffTap, button
 
@@ -70,7 +70,7 @@ class TeamCards:
             superseded, _ = await self.render(session, case, superseded=True)
             team.edit(old, superseded, [])
         text, buttons = await self.render(session, case, waited_hours=waited_hours)
-        row = team.send(text, buttons)
+        row = team.send(text, buttons, priority=NOTICE)
         await session.flush()
         case.team_card_id = row.id
         case.announced_at = now

@@ -17,9 +17,11 @@ from bot.store.cases import Case, add_entry
 from bot.store.patients import patient_by_id
 from bot.store.staff import Pending, worker_name
 from flows import case as case_life
+from flows.questions import telegram_length
 from flows.wellbeing import MEASURES, band
 
-#: A worker's text goes to the patient in one message, with room for "Sam, your link worker:".
+#: A worker's text goes to the patient in one message, with room for "Sam, your link
+#: worker:" (UTF-16 code units, as Telegram counts).
 REPLY_LIMIT = 3500
 #: "Type your reply" is forgotten after this long: a message typed much later is not
 #: sent to a patient by surprise.
@@ -123,8 +125,8 @@ async def reply(act: Act, case: Case, text: str = "") -> None:
     if not text:
         await ask_for(act, case, "reply")
         return
-    if len(text) > REPLY_LIMIT:
-        act.say("staff/too_long", limit=REPLY_LIMIT, length=len(text))
+    if telegram_length(text) > REPLY_LIMIT:
+        act.say("staff/too_long", limit=REPLY_LIMIT, length=telegram_length(text))
         return
     patient = await patient_by_id(act.session, case.patient_id)
     if patient is None or patient.blocked_at is not None:

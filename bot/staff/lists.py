@@ -19,6 +19,7 @@ from bot.store.cases import (
 )
 from bot.store.outbox import Keyboard, list_page_shown
 from bot.store.staff import Pending, worker_name
+from bot.taps import whole_number
 
 PAGE_SIZE = 5
 
@@ -72,7 +73,7 @@ async def mine(act: Act, arg: str = "") -> None:
 
 def _page(arg: str, total: int) -> tuple[int, int]:
     pages = max(1, -(-total // PAGE_SIZE))
-    page = int(arg) if arg.isdigit() else 1
+    page = whole_number(arg) or 1
     return min(max(page, 1), pages), pages
 
 

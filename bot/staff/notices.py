@@ -14,16 +14,17 @@ imports the other; `bot.app` wires them):
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.messages import Messages
-from bot.staff.act import send_long
 from bot.staff.cards import TeamCards
-from bot.store.cases import Case, SafetyAlert
-from bot.store.outbox import Keyboard, Outbox
-from bot.store.staff import active_holder, active_workers
+from bot.store.cases import Case, SafetyAlert, latest_case
+from bot.store.outbox import NOTICE, Keyboard, Outbox, OutboxMessage, add_to_notice
+from bot.store.patients import find_patient
+from bot.store.staff import active_holder, active_workers, worker_by_telegram_id
 from bot.taps import StaffTap, button
 
 
@@ -48,10 +49,17 @@ class CaseNotices:
                                            name=case.summary.about_the_person.name,
                                            text=text, edited=edited)  # fmt: skip
             me = Outbox(session, "telegram", holder.telegram_id, now)
-            send_long(me, message, self._buttons(case, "staff_reply", "reply"))
-        elif self.settings.staff_chat_id is not None:
-            team = Outbox(session, "telegram", self.settings.staff_chat_id, now)
-            team.send(self.messages.render("staff/team_new_message", case=case))
+            me.send(message, self._buttons(case, "staff_reply", "reply"))
+        elif (team := self.settings.staff_chat_id) is not None:
+            # One notice for a burst of messages: "3 new messages on SP-7K3Q".
+            def notice(count: int) -> str:
+                return self.messages.render("staff/team_new_message", case=case, count=count)
+
+            key = f"new_message:{case.reference}"
+            if not await add_to_notice(session, "telegram", team, key, notice):
+                Outbox(session, "telegram", team, now).send(
+                    notice(1), priority=NOTICE, coalesce=key
+                )
 
     async def alert_raised(
         self,
@@ -75,8 +83,34 @@ class CaseNotices:
         )
         buttons = self.cards.seen_button(case) + self._buttons(case, "staff_open", "open")
         for worker in told:
-            Outbox(session, "telegram", worker.telegram_id, now).send(text, buttons)
+            Outbox(session, "telegram", worker.telegram_id, now).send(text, buttons, urgent=True)
         await self.cards.alert(session, case, alert, escalated, now)
+
+    async def message_not_handled(
+        self, session: AsyncSession, case: Case | None, now: datetime
+    ) -> None:
+        self._tell_team(session, "staff/not_handled", now, case=case)
+
+    async def message_refused(
+        self, session: AsyncSession, row: OutboxMessage, reason: str, now: datetime
+    ) -> None:
+        """A message Telegram refused for good (delivery calls this): never dropped in
+        silence. The team hears whose it was and why, not what it said."""
+        if row.channel != "telegram" or row.chat_id == self.settings.staff_chat_id:
+            return  # the team chat itself: only the log can say it
+        patient = await find_patient(session, row.channel, row.chat_id)
+        case = await latest_case(session, patient.id) if patient is not None else None
+        worker = await worker_by_telegram_id(session, row.chat_id) if patient is None else None
+        self._tell_team(session, "staff/undelivered", now, case=case,
+                        worker=worker.name if worker else None, reason=reason)  # fmt: skip
+
+    def _tell_team(
+        self, session: AsyncSession, template: str, now: datetime, **context: Any
+    ) -> None:
+        if self.settings.staff_chat_id is None:
+            return
+        text = self.messages.render(template, **context)
+        Outbox(session, "telegram", self.settings.staff_chat_id, now).send(text, priority=NOTICE)
 
     def _buttons(self, case: Case, label: str, verb: str) -> Keyboard:
         ref = case.reference

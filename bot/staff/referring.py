@@ -10,6 +10,7 @@ from bot.store.audit import audit
 from bot.store.cases import Case, record_referral
 from bot.store.outbox import Keyboard
 from bot.store.staff import Offer, OfferedActivity, Pending
+from bot.taps import whole_number
 from flows.directory import Profile
 
 #: How many activities a search offers, and a list shows at most.
@@ -69,16 +70,11 @@ def _offer(
 
 async def pick(act: Act, case: Case, arg: str = "") -> None:
     """A tap on one of the offered activities: the referral is made."""
-    offer = act.worker.pending.choices
-    if (
-        offer is None
-        or offer.case != case.reference
-        or not arg.isdigit()
-        or int(arg) >= len(offer.items)
-    ):
+    offer, index = act.worker.pending.choices, whole_number(arg)
+    if offer is None or offer.case != case.reference or index is None or index >= len(offer.items):
         act.say("staff/pending_expired", kind="refer", reference=case.reference)
         return
-    chosen = offer.items[int(arg)]
+    chosen = offer.items[index]
     if not (await act.move(case, "refer")).allowed:
         return
     record_referral(act.session, case, act.worker.id, chosen.id, chosen.name, chosen.organisation,

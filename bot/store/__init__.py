@@ -8,7 +8,9 @@ makes as a named, typed function (docs/architecture.md rule 8). Nothing outside
     cases       cases, what happened on them, safety alerts, referrals, references
     case_file   a whole case as the case view shows it
     outbox      messages owed, and the queries delivery drains them with
+    inbox       updates kept before they are confirmed to Telegram, until handled
     updates     Telegram updates already handled (dedupe)
+    instances   running bot processes, so a dead one's leases are let go
     staff       link workers, invitations, what a worker's next message is for
     audit       who did what to which case
     directory   the activity directory and postcode centroids
@@ -20,6 +22,8 @@ from bot.store import (  # noqa: F401
     case_file,
     cases,
     directory,
+    inbox,
+    instances,
     outbox,
     patients,
     staff,

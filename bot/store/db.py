@@ -8,6 +8,8 @@ locked with `SELECT ... FOR UPDATE [SKIP LOCKED]` (see `Database.locks_rows`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +21,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -32,10 +36,10 @@ READING = "spbot_reading"
 
 
 class Database:
-    def __init__(self, url: str, *, schema: str | None = None) -> None:
+    def __init__(self, url: str, *, schema: str | None = None, timeout: float = 15.0) -> None:
         self.url = url
         self.schema = schema
-        self.engine: AsyncEngine = create_async_engine(url, **_engine_options(url, schema))
+        self.engine: AsyncEngine = create_async_engine(url, **_engine_options(url, schema, timeout))
         # Sessions know their Database, so the store's queries ask it whether to lock.
         self.sessions = async_sessionmaker(
             self.engine, expire_on_commit=False, info={"database": self}
@@ -44,8 +48,19 @@ class Database:
             **({READING: True} if self.is_sqlite else {"postgresql_readonly": True})
         )
         self._readers = async_sessionmaker(reader, expire_on_commit=False, info={"database": self})
+        self._durable = self.sessions
         if self.is_sqlite:
-            _sqlite_pragmas(self.engine)
+            _sqlite_pragmas(self.engine, synchronous="NORMAL")
+            # One connection that syncs every commit to disk: for keeping updates
+            # before Telegram is told it may forget them (see `durable_transaction`).
+            durable = create_async_engine(url, **_engine_options(url, schema, timeout))
+            _sqlite_pragmas(durable, synchronous="FULL")
+            self._durable_engine: AsyncEngine | None = durable
+            self._durable = async_sessionmaker(
+                durable, expire_on_commit=False, info={"database": self}
+            )
+        else:
+            self._durable_engine = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -61,6 +76,16 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits on success, rolls back on any error."""
         async with self.sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def durable_transaction(self) -> AsyncIterator[AsyncSession]:
+        """A transaction whose commit survives a power cut, not only the process
+        dying. On SQLite other transactions are synced less often (WAL with
+        synchronous=NORMAL: never corrupt, and a process crash loses nothing, but a
+        power cut may roll back the last few); this one is, for what may not be
+        lost in any case. PostgreSQL commits are always durable."""
+        async with self._durable() as session, session.begin():
             yield session
 
     @asynccontextmanager
@@ -82,22 +107,51 @@ class Database:
         async with self.engine.connect() as conn:
             return bool(await conn.run_sync(_at_heads))
 
+    async def checkpoint(self) -> None:
+        """SQLite: move the write-ahead log into the database file and empty it, so
+        that what was just erased lingers nowhere on disk."""
+        if self.is_sqlite:
+            await self._outside_a_transaction("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    async def _outside_a_transaction(self, pragma: str) -> None:
+        """SQLite checkpoints cannot run inside a transaction, and SQLAlchemy would
+        begin one: go to the driver's own connection."""
+        async with self.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            cursor = await raw.driver_connection.execute(pragma)  # type: ignore[union-attr]
+            await cursor.close()
+
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._durable_engine is not None:
+            await self._durable_engine.dispose()
 
 
-def _engine_options(url: str, schema: str | None) -> dict[str, Any]:
-    backend = make_url(url).get_backend_name()
-    if backend == "sqlite":
+def _engine_options(url: str, schema: str | None, timeout: float) -> dict[str, Any]:
+    """What the engine waits for, and what it never says. `hide_parameters`: an
+    error's text must not quote the values of a statement, which are what patients
+    wrote (docs/architecture.md rule 6)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        _private_file(parsed.database)
         # Waiting for the write lock beats failing: several tasks share one file.
-        return {"connect_args": {"timeout": 30}}
-    options: dict[str, Any] = {"pool_pre_ping": True}
+        return {"connect_args": {"timeout": max(timeout, 30.0)}, "hide_parameters": True}
+    connect: dict[str, Any] = {"timeout": timeout, "command_timeout": timeout}
     if schema:
-        options["connect_args"] = {"server_settings": {"search_path": schema}}
-    return options
+        connect["server_settings"] = {"search_path": schema}
+    return {"pool_pre_ping": True, "pool_timeout": timeout, "connect_args": connect,
+            "hide_parameters": True}  # fmt: skip
 
 
-def _sqlite_pragmas(engine: AsyncEngine) -> None:
+def _private_file(path: str | None) -> None:
+    """Create the SQLite file readable by its owner only (0600): it holds health data."""
+    if not path or path == ":memory:":
+        return
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
+def _sqlite_pragmas(engine: AsyncEngine, *, synchronous: str) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy issue BEGIN itself so that BEGIN IMMEDIATE below takes the
@@ -106,6 +160,9 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
+        # What is deleted (a forgotten story) is overwritten, not left in free pages.
+        cursor.execute("PRAGMA secure_delete=ON")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -130,6 +187,14 @@ def _run_upgrade(connection: Any, schema: str | None) -> None:
     config.attributes["connection"] = connection
     config.attributes["schema"] = schema
     command.upgrade(config, "heads")
+
+
+def trouble(exc: BaseException) -> str:
+    """What went wrong, in words a log may carry (never the exception's own text,
+    which can quote what a patient wrote)."""
+    if isinstance(exc, DBAPIError | SQLAlchemyTimeout | TimeoutError | ConnectionError):
+        return "database unreachable or slow"
+    return type(exc).__name__
 
 
 def upgrade(url: str) -> None:

@@ -2,24 +2,37 @@
 change that caused it, and the queries delivery drains it with.
 
 Nothing is sent while a transaction is open (docs/architecture.md rule 1): a
-handler only writes rows here, and `bot.delivery` sends them afterwards, in order
-per chat, retrying until each is sent or cannot be. So a crash after the commit
-loses no message, and a crash before it sends none that should not exist.
+handler only writes rows here, and `bot.delivery` sends them afterwards, retrying
+until each is sent or cannot be. So a crash after the commit loses no message,
+and a crash before it sends none that should not exist.
+
+Each message has a priority. Within a chat, messages go in the order they were
+written, except that a more urgent one overtakes less urgent ones: a crisis alert
+never waits in the team chat behind notices (docs/architecture.md rule 2).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NotRequired, TypedDict
 
-from sqlalchemy import JSON, BigInteger, String, and_, delete, exists, select, update
+from sqlalchemy import JSON, BigInteger, SmallInteger, String, and_, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
+from bot.split import TELEGRAM_LIMIT, shorten_html, split_html
 from bot.store.base import Base, locks_rows, utcnow
+from flows.questions import telegram_length
+
+#: Priorities, most urgent first.
+URGENT = 0  # crisis replies and safety alerts: never given up on
+CONVERSATION = 1  # replies to someone talking with us now
+NOTICE = 2  # the team chat's cards and notices
+CHECK_IN = 3  # messages nobody is waiting for
 
 
 class ButtonSpec(TypedDict):
@@ -43,6 +56,10 @@ class OutboxPayload(TypedDict):
     closed: NotRequired[bool]
     #: A list page (queue, my cases) that taps on its buttons edit in place.
     list: NotRequired[bool]
+    #: A notice that later ones of the same key add to while it is unsent
+    #: ("3 new messages on SP-7K3Q"), and how many it stands for.
+    coalesce: NotRequired[str]
+    count: NotRequired[int]
 
 
 class OutboxMessage(Base):
@@ -57,12 +74,19 @@ class OutboxMessage(Base):
     action: Mapped[str] = mapped_column(String(8), default="send")
     target_id: Mapped[int | None] = mapped_column(default=None)
     payload: Mapped[OutboxPayload] = mapped_column(JSON, default=dict)
+    priority: Mapped[int] = mapped_column(SmallInteger, default=CONVERSATION)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     sent_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     #: Telegram's message_id once sent, so later edits can find it.
     message_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    #: When Telegram says it appeared in the chat (Telegram's clock, as the date of
+    #: the person's messages): a typed answer written before a question appeared
+    #: is not an answer to it.
+    shown_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: The bot instance sending it now (its lease ends with the instance).
+    leased_by: Mapped[str | None] = mapped_column(String(32), default=None)
     failed_reason: Mapped[str | None] = mapped_column(String(200), default=None)
     #: What the message shows now in the chat (a digest of text and buttons), so an
     #: edit that would change nothing is skipped instead of refused by Telegram.
@@ -94,21 +118,37 @@ class Outbox:
         buttons: Keyboard | None = None,
         *,
         urgent: bool = False,
+        priority: int = CONVERSATION,
         as_list: bool = False,
+        coalesce: str | None = None,
     ) -> OutboxMessage:
-        """`urgent`: a crisis reply or alert, which delivery never gives up on.
-        `as_list`: a list page that later taps edit in place."""
-        payload: OutboxPayload = {"text": text, "buttons": buttons or []}
-        if urgent:
-            payload["urgent"] = True
-        if as_list:
-            payload["list"] = True
-        return self._add("send", payload)
+        """A new message; one longer than Telegram allows becomes several, with the
+        buttons on the last (which is returned). `urgent`: a crisis reply or alert,
+        sent first and never given up on. `as_list`: a list page that later taps edit
+        in place. `coalesce`: see `add_to_notice`."""
+        parts = split_html(text) if telegram_length(text) > TELEGRAM_LIMIT else [text]
+        row = None
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            payload: OutboxPayload = {"text": part, "buttons": (buttons or []) if last else []}
+            if urgent:
+                payload["urgent"] = True
+            if as_list and last:
+                payload["list"] = True
+            if coalesce:
+                payload["coalesce"], payload["count"] = coalesce, 1
+            row = self._add("send", payload, priority=URGENT if urgent else priority)
+        assert row is not None
+        return row
 
     def edit(self, target: OutboxMessage, text: str, buttons: Keyboard) -> None:
-        """Change a message already sent (or still to send) to show this instead."""
+        """Change a message already sent (or still to send) to show this instead.
+        An edit cannot become several messages: a text too long is cut short."""
+        if telegram_length(text) > TELEGRAM_LIMIT:
+            text = shorten_html(text)
         target.payload = {**target.payload, "text": text, "buttons": buttons}
-        self._add("edit", {"text": text, "buttons": buttons}, target_id=target.id)
+        self._add("edit", {"text": text, "buttons": buttons}, target_id=target.id,
+                  priority=target.priority)  # fmt: skip
 
     def close_prompt(self, prompt: OutboxMessage, chosen: str | None = None) -> None:
         """Take the buttons off a question (once), showing what was chosen."""
@@ -116,16 +156,46 @@ class Outbox:
             return
         text = prompt.payload["text"] + (f"\n\n{chosen}" if chosen else "")
         prompt.payload = {**prompt.payload, "closed": True}
-        self._add("edit", {"text": text, "buttons": []}, target_id=prompt.id)
+        self._add("edit", {"text": text, "buttons": []}, target_id=prompt.id,
+                  priority=prompt.priority)  # fmt: skip
 
     def _add(
-        self, action: str, payload: OutboxPayload, target_id: int | None = None
+        self,
+        action: str,
+        payload: OutboxPayload,
+        target_id: int | None = None,
+        priority: int = CONVERSATION,
     ) -> OutboxMessage:
-        row = OutboxMessage(channel=self.channel, chat_id=self.chat_id, action=action, target_id=target_id,
-                            payload=payload, created_at=self.now, next_attempt_at=self.now)  # fmt: skip
+        row = OutboxMessage(channel=self.channel, chat_id=self.chat_id, action=action,
+                            target_id=target_id, payload=payload, priority=priority,
+                            created_at=self.now, next_attempt_at=self.now)  # fmt: skip
         self.session.add(row)
         self.rows.append(row)
         return row
+
+
+async def add_to_notice(
+    session: AsyncSession, channel: str, chat_id: int, key: str, text_for: Callable[[int], str]
+) -> bool:
+    """Add one to a notice with this key that has not been sent yet ("3 new messages
+    on SP-7K3Q" instead of three notices), rewriting its text with `text_for(count)`.
+    False when there is none to add to (send a new one, with `coalesce=key`)."""
+    rows = await session.execute(
+        select(OutboxMessage).where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.action == "send",
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.failed_reason.is_(None),
+            OutboxMessage.leased_by.is_(None),
+        )
+    )
+    for row in rows.scalars():
+        if row.payload.get("coalesce") == key:
+            count = row.payload.get("count", 1) + 1
+            row.payload = {**row.payload, "text": text_for(count), "count": count}
+            return True
+    return False
 
 
 async def outbox_row(session: AsyncSession, row_id: int | None) -> OutboxMessage | None:
@@ -165,12 +235,16 @@ async def forget_sent(session: AsyncSession, channel: str, chat_id: int) -> None
 # --- Delivering ------------------------------------------------------------------------
 
 
-async def due_ids(session: AsyncSession, channel: str, now: datetime, limit: int) -> list[int]:
-    """Rows ready to go, oldest first, each the oldest unsent one in its chat: a
-    chat's messages arrive in the order they were written."""
+async def due(
+    session: AsyncSession, channel: str, now: datetime, limit: int
+) -> list[tuple[int, int]]:
+    """(id, chat) of rows ready to go, most urgent first, then oldest. In a chat a row waits for
+    every earlier unsent row as urgent as it or more (so a chat's messages arrive in
+    the order they were written, and an edit after what it edits), but not for less
+    urgent ones: an alert overtakes notices."""
     earlier = aliased(OutboxMessage)
     query = (
-        select(OutboxMessage.id)
+        select(OutboxMessage.id, OutboxMessage.chat_id)
         .where(
             OutboxMessage.channel == channel,
             OutboxMessage.sent_at.is_(None),
@@ -181,15 +255,16 @@ async def due_ids(session: AsyncSession, channel: str, now: datetime, limit: int
                     earlier.chat_id == OutboxMessage.chat_id,
                     earlier.channel == OutboxMessage.channel,
                     earlier.id < OutboxMessage.id,
+                    earlier.priority <= OutboxMessage.priority,
                     earlier.sent_at.is_(None),
                     earlier.failed_reason.is_(None),
                 )
             ),
         )
-        .order_by(OutboxMessage.id)
+        .order_by(OutboxMessage.priority, OutboxMessage.id)
         .limit(limit)
     )
-    return list((await session.execute(query)).scalars())
+    return [(row_id, chat_id) for row_id, chat_id in (await session.execute(query)).all()]
 
 
 @dataclass(frozen=True)
@@ -201,12 +276,14 @@ class Leased:
 
 
 async def lease(
-    session: AsyncSession, row_id: int, now: datetime, lease_for: timedelta
+    session: AsyncSession, row_id: int, instance: str, now: datetime, lease_for: timedelta
 ) -> Leased | None:
     """Take a row for a short lease so no other instance sends it meanwhile (the
     network call itself happens outside any transaction). None when another
-    instance has it, it went already, or it is an edit with nothing to do: its
-    message never arrived, or already shows exactly this."""
+    instance has it, it went already, or there is nothing to do: an edit whose
+    message never arrived or already shows exactly this, or a question answered
+    before a retry could send it (Telegram may have shown it already: it is not
+    sent a second time)."""
     query = select(OutboxMessage).where(
         OutboxMessage.id == row_id,
         OutboxMessage.sent_at.is_(None),
@@ -218,6 +295,9 @@ async def lease(
     if row is None:
         return None
     target_message_id = None
+    if row.action == "send" and row.attempts and row.payload.get("closed"):
+        row.failed_reason = "answered before it was sent again"
+        return None
     if row.action == "edit":
         target = await outbox_row(session, row.target_id)
         target_message_id = target.message_id if target else None
@@ -227,7 +307,7 @@ async def lease(
         if target.delivered_digest == digest(row.payload["text"], row.payload["buttons"]):
             row.sent_at = now  # it already shows exactly this
             return None
-    row.next_attempt_at = now + lease_for
+    row.next_attempt_at, row.leased_by = now + lease_for, instance
     return Leased(row, target_message_id)
 
 
@@ -237,6 +317,7 @@ class Attempt:
 
     sent_at: datetime | None = None
     message_id: int | None = None
+    shown_at: datetime | None = None
     delivered_digest: str | None = None
     next_attempt_at: datetime | None = None
     failed_reason: str | None = None
@@ -250,7 +331,7 @@ async def record_attempt(session: AsyncSession, row: OutboxMessage, attempt: Att
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == row.id)
-        .values(attempts=OutboxMessage.attempts + 1, **attempt.values())
+        .values(attempts=OutboxMessage.attempts + 1, leased_by=None, **attempt.values())
     )
     if row.action == "edit" and attempt.sent_at is not None:
         await session.execute(

@@ -124,6 +124,12 @@ async def patient_for_update(
     return patient
 
 
+async def find_patient(session: AsyncSession, channel: str, chat_id: int) -> Patient | None:
+    """Who writes from this chat, if anyone we know."""
+    query = select(Patient).where(Patient.channel == channel, Patient.chat_id == chat_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 async def patient_by_id(session: AsyncSession, patient_id: int) -> Patient | None:
     return await session.get(Patient, patient_id)
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger
+from sqlalchemy import BigInteger, delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.store.base import Base, is_sqlite, utcnow
+from bot.store.inbox import InboxUpdate
 
 
 class ProcessedUpdate(Base):
@@ -29,8 +30,19 @@ class ProcessedUpdate(Base):
 
 
 async def first_delivery(session: AsyncSession, update_id: int, now: datetime) -> bool:
-    """Record the update as handled; False if it already was (a redelivery)."""
+    """Record the update as handled, in the transaction that handles it (and take it
+    out of the inbox there too: no second commit); False if it already was."""
     insert = sqlite_insert if is_sqlite(session) else postgresql_insert
     statement = insert(ProcessedUpdate).values(update_id=update_id, processed_at=now)
     result = await session.execute(statement.on_conflict_do_nothing())
+    await session.execute(delete(InboxUpdate).where(InboxUpdate.update_id == update_id))
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def forget_before(session: AsyncSession, before: datetime) -> int:
+    """Ids handled long ago: Telegram never redelivers after a day, so a week is
+    plenty to dedupe, and nothing is kept for ever."""
+    result = await session.execute(
+        delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < before)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

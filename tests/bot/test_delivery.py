@@ -17,7 +17,7 @@ from tests.patients.helpers import Chat
 
 
 async def test_delivery_sends_in_order_and_edits_the_right_message(database: Database) -> None:
-    chat = Chat(database)
+    chat = Chat(database, reads=False)
     await chat.walk_to("age")
     sender = RecordingSender()
     delivery = Delivery(database, sender, "telegram", limits=FAST)
@@ -29,7 +29,7 @@ async def test_delivery_sends_in_order_and_edits_the_right_message(database: Dat
 
 
 async def test_delivery_waits_when_telegram_says_slow_down(database: Database) -> None:
-    chat = Chat(database)
+    chat = Chat(database, reads=False)
     await chat.send("/help")
     sender = RecordingSender([RetryLater(30, "429")])
     delivery = Delivery(database, sender, "telegram", limits=FAST)
@@ -41,7 +41,7 @@ async def test_delivery_waits_when_telegram_says_slow_down(database: Database) -
 
 
 async def test_a_patient_who_blocked_the_bot_is_marked_not_retried(database: Database) -> None:
-    chat = Chat(database)
+    chat = Chat(database, reads=False)
     await chat.walk_to("age")
     sender = RecordingSender([Blocked()])
     delivery = Delivery(database, sender, "telegram", limits=FAST)
@@ -57,7 +57,7 @@ async def test_a_patient_who_blocked_the_bot_is_marked_not_retried(database: Dat
 
 
 async def test_a_refused_message_does_not_hold_up_the_next(database: Database) -> None:
-    chat = Chat(database)
+    chat = Chat(database, reads=False)
     await chat.walk_to("age")
     sender = RecordingSender([Undeliverable("Bad Request: can't parse entities")])
     delivery = Delivery(database, sender, "telegram", limits=FAST)

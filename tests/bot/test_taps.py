@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.taps import StaffTap, button, decode, encode
+from bot.taps import StaffTap, button, decode, encode, whole_number
 from flows.core import Button
 
 SAFE = st.text(st.characters(blacklist_characters=":", blacklist_categories=("Cs",)), max_size=12)
@@ -32,6 +32,13 @@ def test_data_from_elsewhere_is_an_answer_to_no_question() -> None:
     assert decode("") == Button(-1, "")
     assert decode("x:yes") == Button(-1, "yes")
     assert decode("s") == Button(-1, "")
+    assert decode("²:x") == Button(-1, "x")  # isdigit() says yes to "²"; int() does not
+
+
+def test_a_whole_number_is_the_digits_0_to_9_only() -> None:
+    assert [whole_number(t) for t in ("12", "0", "²", "٣", "-1", "1.5", "")] == [
+        12, 0, None, None, None, None, None
+    ]  # fmt: skip
 
 
 def test_a_button_is_its_label_and_its_data() -> None:

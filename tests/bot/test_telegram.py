@@ -54,6 +54,7 @@ def tap(data: str) -> Update:
         (tap("s:claim:SP-7K3Q:"), StaffTap("claim", "SP-7K3Q", "")),
         (tap("s:queue::2"), StaffTap("queue", "", "2")),
         (tap("nonsense"), Button(-1, "")),
+        (tap("²:x"), Button(-1, "x")),
     ],
     ids=lambda v: type(v).__name__,
 )
@@ -74,3 +75,33 @@ def test_updates_that_are_not_a_person_writing_to_us_are_ignored() -> None:
               "new_chat_member": {"status": "kicked", "user": PERSON, "until_date": 0}}  # fmt: skip
     update = Update.de_json({"update_id": 4, "my_chat_member": member}, None)  # type: ignore[arg-type]
     assert translate(update) is None
+
+
+def test_the_watchdog_exits_for_a_restart_when_a_loop_stalls(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Something hung (a frozen connection, a stuck call): better to exit and be
+    restarted by the supervisor than to sit silent."""
+    import time
+    from types import SimpleNamespace
+
+    from bot import telegram
+
+    exits: list[int] = []
+
+    def exit_now(code: int) -> None:
+        exits.append(code)
+        raise SystemExit(code)
+
+    monkeypatch.setattr(telegram.os, "_exit", exit_now)
+    fresh = time.monotonic()
+    stalled = SimpleNamespace(
+        last_receive=fresh,
+        inbox=SimpleNamespace(last_pass=fresh - 100),
+        delivery=SimpleNamespace(last_pass=fresh),
+    )
+    watchdog = telegram.Watchdog(stalled, seconds=0.6)  # type: ignore[arg-type]
+    with pytest.raises(SystemExit):
+        watchdog.run()
+    assert exits == [70]
+    assert any("no progress" in r.getMessage() for r in caplog.records)

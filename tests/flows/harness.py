@@ -37,11 +37,13 @@ class Patient:
         self.last: FlowResult | None = None
         self.effects: list[Any] = []
 
-    def send(self, event: Event | str) -> FlowResult:
+    def send(self, event: Event | str, **seen: Any) -> FlowResult:
+        """`seen`: what the service knows of timing (`written_at`,
+        `question_shown_at`, `question_unsent`)."""
         if isinstance(event, str):
             event = Command(event[1:]) if event.startswith("/") else Text(event)
         ctx = referral.FlowContext(self.directory, label_of, self.now, self.first_name,
-                                   last_seen=self.now - timedelta(minutes=1))  # fmt: skip
+                                   last_seen=self.now - timedelta(minutes=1), **seen)  # fmt: skip
         result = referral.handle(self.conversation, event, ctx)
         self.conversation = referral.Conversation(
             result.state, result.step, result.answers, result.control

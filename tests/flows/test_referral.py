@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -448,3 +449,58 @@ def test_conditions_only_look() -> None:
 
 def _as_list(value: object) -> list[str]:
     return [] if value is None else [value] if isinstance(value, str) else list(value)  # type: ignore[call-overload]
+
+
+# --- Typed words that were not written for the question they are on ----------------
+
+
+def test_words_written_before_the_question_appeared_are_not_its_answer() -> None:
+    p = Patient()
+    walk_to(p, "what_matters")
+    shown = p.now
+    p.send("Ron", written_at=shown - timedelta(seconds=2), question_shown_at=shown)
+    assert p.templates() == ["referral/crossed"] and "what_matters" not in p.answers
+    p.send("Meeting people", written_at=shown + timedelta(seconds=9), question_shown_at=shown)
+    assert p.answers["what_matters"] == "Meeting people" and p.state == "need_areas"
+
+
+def test_words_sent_while_the_question_had_not_gone_out_are_not_its_answer() -> None:
+    """Someone who repeats themselves into a silence (the bot slow to answer)."""
+    p = Patient()
+    walk_to(p, "phone")
+    p.send("07911 123456")
+    assert p.state == "best_time"
+    p.send("07911 123456", question_unsent=True)
+    assert p.templates() == ["referral/crossed"] and "best_time" not in p.answers
+
+
+def test_the_same_words_again_are_checked_once_then_taken() -> None:
+    p = Patient()
+    walk_to(p, "phone")
+    p.send("07911 123456")
+    step = p.conversation.step
+    p.send("07911 123456")  # the same again: for this question too?
+    assert p.templates() == ["referral/sent_twice"] and "best_time" not in p.answers
+    assert "07911 123456" in p.render_all()[0] and p.conversation.step == step
+    p.send("07911 123456")  # yes, on purpose
+    assert p.answers["best_time"] == "07911 123456" and p.state == "handed_off"
+
+
+def test_the_same_number_on_two_scales_is_checked_once() -> None:
+    p = Patient()
+    walk_to(p, "ons_happy")
+    p.tap("10")
+    p.send("10")  # anxiety: the number they just tapped, typed
+    assert p.templates() == ["referral/sent_twice"] and "anxiety" not in p.answers
+    p.send("1")
+    assert p.answers["anxiety"] == 1
+
+
+def test_the_same_choice_typed_twice_is_simply_taken() -> None:
+    """Typed choices ("yes", "no") repeat all the time; only their own words and
+    numbers are checked."""
+    p = Patient()
+    p.send("hello")
+    p.send("yes")
+    p.send("yes")
+    assert p.state == "name"

@@ -8,22 +8,31 @@ from sqlalchemy import func, select
 
 from bot.app import messages_for
 from bot.config import Settings
+from bot.delivery import Delivery
 from bot.patients import Inbound, PatientService
 from bot.store import Database
 from bot.store.patients import Conversation, Patient
 from flows.core import Button, Command, Event, Text
-from tests.fakes import FakeDirectory
+from tests.fakes import FAST, FakeDirectory, RecordingSender
 from tests.flows.harness import HAPPY_PATH, TYPED
 
 SETTINGS = Settings(organisation_name="Test Team", response_time_text="within 2 working days")
 
 
 class Chat:
-    def __init__(self, db: Database, chat_id: int = 42) -> None:
+    """A patient writing to the patient service. `reads=False`: nothing is delivered
+    to them (for tests of delivery itself; they can then only tap, not type)."""
+
+    def __init__(self, db: Database, chat_id: int = 42, *, reads: bool = True) -> None:
         self.db = db
         self.chat_id = chat_id
         self.service = PatientService(db, messages_for(SETTINGS), FakeDirectory, SETTINGS)
         self.update_id = 1000
+        #: What reaches their phone. They read what the bot said before they answer:
+        #: a typed answer to a question that never reached them is not taken as one.
+        self.phone = RecordingSender()
+        self.delivery = Delivery(db, self.phone, "telegram", limits=FAST)
+        self.reads = reads
 
     async def step(self) -> int:
         async with self.db.sessions() as s:
@@ -36,6 +45,8 @@ class Chat:
         if isinstance(event, str):
             event = Command(event[1:]) if event.startswith("/") else Text(event)
         self.update_id += 1
+        while self.reads and await self.delivery.deliver_due():
+            pass
         return await self.service.handle(
             Inbound("telegram", self.chat_id, event, update_id or self.update_id, "Alex")
         )

@@ -103,9 +103,8 @@ async def test_crisis_before_consent_opens_an_urgent_case_that_declining_does_no
         patients = (await s.execute(select(Patient))).scalars().all()
     assert case.urgent and len(patients) == 1
     rows = await outbox(database, chat.chat_id)
-    assert any(
-        "0808 2000 247" in r.payload["text"] for r in rows
-    )  # National Domestic Abuse Helpline
+    reached_them = [text for _, text, _ in chat.phone.sent]
+    assert any("0808 2000 247" in t for t in reached_them)  # National Domestic Abuse Helpline
     goodbye = rows[-1].payload["text"]
     assert "only kept what you told us about your safety" in goodbye  # honest: not "nothing"
     assert "not kept anything" not in goodbye
@@ -177,3 +176,19 @@ async def test_crisis_replies_and_alert_cards_are_marked_for_delivery_never_to_g
     assert not question.payload.get("urgent")  # ordinary messages are not
     [alert] = [r for r in await alert_cards(database) if r.action == "send"]
     assert alert.payload.get("urgent") is True
+
+
+async def test_a_photo_captioned_with_crisis_words_gets_the_crisis_reply(
+    database: Database,
+) -> None:
+    from flows.core import Unsupported
+
+    chat = team_chat(database)
+    await chat.walk_to("what_matters")
+    handled = await chat.send(Unsupported("photo", "I want to end my life"))
+    async with database.sessions() as s:
+        sent = [await s.get(OutboxMessage, i) for i in handled.outbox_ids]
+        case = (await s.execute(select(Case))).scalar_one()
+    texts = [r.payload["text"] for r in sent if r is not None and r.chat_id == chat.chat_id]
+    assert "116 123" in texts[0] and case.urgent
+    assert len(await alert_cards(database)) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import select
 
 from bot.delivery import Delivery
@@ -150,3 +152,33 @@ async def test_answering_closes_the_question_and_marks_the_choice(database: Data
     edit = rows[0]
     assert edit is not None and edit.action == "edit" and edit.payload["buttons"] == []
     assert edit.payload["text"].endswith("✓ <i>In a group</i>")
+
+
+async def test_a_forgotten_story_is_nowhere_in_the_database_files(tmp_path: Path) -> None:
+    """Starting again before the handoff forgets what they said: not only in the
+    tables, but on disk (no copy left in free pages or the write-ahead log). The
+    file is readable by its owner only."""
+    import os
+    import stat
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'private.sqlite3'}")
+    await db.upgrade()
+    try:
+        chat = Chat(db)
+        await chat.walk_to("what_matters")
+        story = "Zebedee Quill looks after my cat Marmaduke since the flood"
+        await chat.send(story)
+        await chat.send("/restart")
+        await chat.tap("yes")
+        assert _files_holding(tmp_path, "private.sqlite3", b"Marmaduke") == []
+        mode = stat.S_IMODE(os.stat(tmp_path / "private.sqlite3").st_mode)
+        assert mode == 0o600, oct(mode)
+    finally:
+        await db.close()
+
+
+def _files_holding(folder: Path, prefix: str, needle: bytes) -> list[str]:
+    """The database's files (main, -wal, -shm) that contain `needle` anywhere."""
+    files = [p for p in folder.iterdir() if p.name.startswith(prefix)]
+    assert files
+    return [p.name for p in files if needle in p.read_bytes()]

@@ -101,3 +101,26 @@ async def test_with_no_team_chat_and_nobody_holding_it_every_worker_is_told(
     for worker in (SAM_ID, JO_ID, ADMIN_ID):
         [told] = await t.rows(worker, since=before)
         assert case.reference in told.payload["text"] and "tap Seen" in told.payload["text"]
+
+
+async def test_a_message_telegram_refuses_is_reported_to_the_team_without_its_words(
+    database: Database,
+) -> None:
+    from bot.delivery import Delivery, Undeliverable
+    from tests.fakes import FAST, RecordingSender
+
+    t = await team(database)
+    _, case = await t.referred_patient()
+    await t.act(SAM_ID, f"/claim {case.reference}")
+    await t.act(SAM_ID, f"/reply {case.reference} Zebedee will meet you at the library")
+    before = await t.last_id()
+    refusing = RecordingSender([Undeliverable("Bad Request: message is too long")] * 10)
+    notices = CaseNotices(t.staff.messages, t.settings)
+    delivery = Delivery(
+        database, refusing, "telegram", limits=FAST, on_refused=notices.message_refused
+    )
+    while await delivery.deliver_due():
+        pass
+    reports = [m for m in await t.said(TEAM, since=before) if "could not be delivered" in m]
+    assert any(case.reference in m and "message is too long" in m for m in reports)
+    assert not any("Zebedee" in m for m in reports)

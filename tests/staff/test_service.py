@@ -506,3 +506,10 @@ async def test_once_claimed_a_crisis_case_opened_before_the_referral_routes_to_t
             .all()
         )
     assert kept == ["hes asleep now"]
+
+
+async def test_a_page_number_that_is_not_0_to_9_shows_the_first_page(database: Database) -> None:
+    t = await team(database)
+    await t.referred_patient()
+    handled = await t.act(SAM_ID, "/queue ²")
+    assert handled is not None and "Waiting for a link worker: 1" in (await t.said(SAM_ID))[-1]

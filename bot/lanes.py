@@ -1,0 +1,56 @@
+"""Work for many chats side by side, each chat's in order.
+
+Handling updates and delivering messages both run one lane per chat: a chat's work
+goes one piece at a time, in order, and a chat whose work is slow (a Bot API call
+that takes seconds) holds up nobody else. The loop that finds work never waits
+for a lane; a lane that finishes wakes it to look for more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class Lanes:
+    def __init__(self, at_once: int, finished: Callable[[], None]) -> None:
+        """`at_once`: lanes working at the same time. `finished` is called when a
+        lane ends (to look for more work)."""
+        self.at_once = asyncio.Semaphore(at_once)
+        self.finished = finished
+        self.busy: dict[int, asyncio.Task[None]] = {}
+
+    def is_busy(self, chat: int) -> bool:
+        return chat in self.busy
+
+    def start(self, chat: int, work: Coroutine[Any, Any, object]) -> None:
+        """Start `work` in the chat's lane (the chat must not be busy)."""
+
+        async def lane() -> None:
+            try:
+                async with self.at_once:
+                    await work
+            except Exception as exc:  # the work says what went wrong; never stop the loop
+                log.warning("a lane failed", extra={"error": type(exc).__name__})
+
+        task = asyncio.create_task(lane())
+        self.busy[chat] = task
+        task.add_done_callback(lambda _: self._done(chat))
+
+    def _done(self, chat: int) -> None:
+        self.busy.pop(chat, None)
+        self.finished()
+
+    async def finish(self, within: float) -> None:
+        """Let work under way finish, for up to `within` seconds; cancel the rest."""
+        tasks = list(self.busy.values())
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=within)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)

@@ -1,0 +1,156 @@
+"""The inbox: every update Telegram sends, kept before it is confirmed.
+
+Telegram forgets an update once the next `getUpdates` offset passes it, so the
+receiver commits each batch here first and only then moves the offset
+(docs/architecture.md rule 1). Updates are handled from here, oldest first and
+one at a time per chat, and deleted once handled (what they say is special-category
+data: it stays no longer than it must). A crash at any point loses nothing: an
+update not yet kept is still at Telegram, and one kept but not handled is here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, String, and_, delete, exists, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, aliased, mapped_column
+
+from bot.store.base import Base, is_sqlite, locks_rows, utcnow
+
+
+class InboxUpdate(Base):
+    """One update as Telegram sent it, until it has been handled."""
+
+    __tablename__ = "inbox_update"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    #: The chat it came from: a chat's updates are handled in order, one at a time.
+    chat_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    #: The bot instance handling it now (its lease ends with the instance).
+    leased_by: Mapped[str | None] = mapped_column(String(32), default=None)
+    #: What went wrong last (an exception's type, never its text).
+    last_error: Mapped[str | None] = mapped_column(String(100), default=None)
+    #: Given up on after repeated failures (the patient and the team were told).
+    failed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+@dataclass(frozen=True)
+class Received:
+    update_id: int
+    chat_id: int | None
+    payload: dict[str, Any]
+
+
+async def keep(session: AsyncSession, updates: Sequence[Received], now: datetime) -> None:
+    """Keep a batch of updates (one already kept is left as it is)."""
+    if not updates:
+        return
+    insert = sqlite_insert if is_sqlite(session) else postgresql_insert
+    rows = [
+        {"update_id": u.update_id, "chat_id": u.chat_id, "payload": u.payload,
+         "received_at": now, "next_attempt_at": now}
+        for u in updates
+    ]  # fmt: skip
+    await session.execute(insert(InboxUpdate).values(rows).on_conflict_do_nothing())
+
+
+async def due(session: AsyncSession, now: datetime, limit: int) -> list[tuple[int, int | None]]:
+    """(update, chat) of updates ready to handle, oldest first: in each chat only the
+    oldest one not yet handled, so a chat's messages are handled in the order sent."""
+    earlier = aliased(InboxUpdate)
+    query = (
+        select(InboxUpdate.update_id, InboxUpdate.chat_id)
+        .where(
+            InboxUpdate.failed_at.is_(None),
+            InboxUpdate.next_attempt_at <= now,
+            ~exists().where(
+                and_(
+                    InboxUpdate.chat_id.is_not(None),
+                    earlier.chat_id == InboxUpdate.chat_id,
+                    earlier.update_id < InboxUpdate.update_id,
+                    earlier.failed_at.is_(None),
+                )
+            ),
+        )
+        .order_by(InboxUpdate.update_id)
+        .limit(limit)
+    )
+    return [(update_id, chat_id) for update_id, chat_id in (await session.execute(query)).all()]
+
+
+async def lease(
+    session: AsyncSession, update_id: int, instance: str, now: datetime, lease_for: timedelta
+) -> InboxUpdate | None:
+    """Take an update to handle, so no other instance handles it meanwhile."""
+    query = select(InboxUpdate).where(
+        InboxUpdate.update_id == update_id,
+        InboxUpdate.failed_at.is_(None),
+        InboxUpdate.next_attempt_at <= now,
+    )
+    if locks_rows(session):
+        query = query.with_for_update(skip_locked=True)
+    row = (await session.execute(query)).scalar_one_or_none()
+    if row is None:
+        return None
+    row.leased_by, row.next_attempt_at = instance, now + lease_for
+    return row
+
+
+async def handled(session: AsyncSession, update_id: int) -> None:
+    """Handled: what it said now lives where it belongs (or was forgotten). Usually
+    done already by `bot.store.updates.first_delivery`, in the handling transaction."""
+    await session.execute(delete(InboxUpdate).where(InboxUpdate.update_id == update_id))
+
+
+async def still_kept(session: AsyncSession, update_id: int) -> bool:
+    return await session.get(InboxUpdate, update_id) is not None
+
+
+async def failed(
+    session: AsyncSession,
+    update_id: int,
+    error: str,
+    now: datetime,
+    pause: Callable[[int], timedelta],
+) -> int:
+    """Handling failed: try again after `pause(attempts)`. Returns how many
+    attempts have failed."""
+    row = await session.get(InboxUpdate, update_id)
+    if row is None:
+        return 0
+    row.attempts += 1
+    row.last_error, row.next_attempt_at, row.leased_by = (
+        error[:100],
+        now + pause(row.attempts),
+        None,
+    )
+    return row.attempts
+
+
+async def give_up(session: AsyncSession, update_id: int, now: datetime) -> None:
+    """Stop trying (it keeps failing): the chat's later messages are handled."""
+    await session.execute(
+        update(InboxUpdate)
+        .where(InboxUpdate.update_id == update_id)
+        .values(failed_at=now, leased_by=None)
+    )
+
+
+async def forget_failed_before(session: AsyncSession, before: datetime) -> int:
+    """Updates given up on long ago: nobody will look at them now."""
+    result = await session.execute(
+        delete(InboxUpdate).where(
+            InboxUpdate.failed_at.is_not(None), InboxUpdate.failed_at < before
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

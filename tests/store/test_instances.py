@@ -1,0 +1,59 @@
+"""A bot process that dies lets go of what it held within seconds: the messages it
+was sending and the updates it was handling are taken up by whoever is alive."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.store import Database
+from bot.store import inbox as kept
+from bot.store.instances import beat, register, release_the_dead
+from bot.store.outbox import Outbox, due, lease
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+MINUTE = timedelta(seconds=60)
+
+
+async def test_what_a_silent_instance_held_is_let_go(database: Database) -> None:
+    async with database.transaction() as s:
+        await register(s, "dead", "host-a", 1, NOW)
+        await register(s, "alive", "host-b", 2, NOW)
+        message = Outbox(s, "telegram", 5, NOW).send("Are you 18 or over?")
+        await kept.keep(s, [kept.Received(77, 5, {"update_id": 77})], NOW)
+    async with database.transaction() as s:
+        assert await lease(s, message.id, "dead", NOW, MINUTE) is not None
+        assert await kept.lease(s, 77, "dead", NOW, MINUTE) is not None
+    later = NOW + timedelta(seconds=12)
+    async with database.transaction() as s:
+        await beat(s, "alive", later)
+        released = await release_the_dead(s, "alive", later, timedelta(seconds=10))
+    assert released == 2
+    async with database.reading() as s:
+        assert await due(s, "telegram", later, 10) == [(message.id, 5)]  # not a minute later
+        assert await kept.due(s, later, 10) == [(77, 5)]
+
+
+async def test_an_instance_still_beating_keeps_what_it_holds(database: Database) -> None:
+    async with database.transaction() as s:
+        await register(s, "busy", "host-a", 1, NOW)
+        message = Outbox(s, "telegram", 5, NOW).send("hello")
+    async with database.transaction() as s:
+        assert await lease(s, message.id, "busy", NOW, MINUTE) is not None
+    later = NOW + timedelta(seconds=12)
+    async with database.transaction() as s:
+        await beat(s, "busy", later)
+        assert await release_the_dead(s, "me", later, timedelta(seconds=10)) == 0
+    async with database.reading() as s:
+        assert await due(s, "telegram", later, 10) == []
+
+
+async def test_on_sqlite_a_new_start_lets_go_of_everything_else(database: Database) -> None:
+    """One process runs the bot on SQLite: whatever another instance holds, it held
+    before this process started, so it is dead."""
+    async with database.transaction() as s:
+        await register(s, "before", "host", 1, NOW)
+        message = Outbox(s, "telegram", 5, NOW).send("hello")
+    async with database.transaction() as s:
+        assert await lease(s, message.id, "before", NOW, MINUTE) is not None
+    async with database.transaction() as s:
+        assert await release_the_dead(s, "now", NOW, None) == 1
