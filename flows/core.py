@@ -19,9 +19,12 @@ from flows.summary import CaseSummary
 
 @dataclass(frozen=True)
 class Text:
-    """Typed text (already screened for crisis language by the service)."""
+    """Typed text (already screened for crisis language by the service).
+    `concern`: what the screen saw short of a crisis: "weak_sign" (ask directly
+    about thoughts of harm) or "health_worry" (worth NHS 111 or a GP, not 999)."""
 
     text: str
+    concern: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,10 +144,12 @@ class OpenCase:
 
 @dataclass(frozen=True)
 class AddToCase:
-    """Keep something the patient wrote after handoff on their case."""
+    """Keep something the patient wrote after handoff on their case.
+    `kept_already`: the words are on the case as a crisis message: only pass them on."""
 
     text: str
     edited: bool = False
+    kept_already: bool = False
 
 
 @dataclass(frozen=True)

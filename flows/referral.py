@@ -18,6 +18,7 @@ they were on, so they can carry on when they are ready.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -87,17 +88,34 @@ STATES = [
     "contact_wanted", "contact_method", "phone", "best_time",
     "handed_off", "finished",
     "confirm_restart",
+    "crisis_check", "paused", "safety_question",
 ]  # fmt: skip
 
+#: The referral's questions, from consent to the best time to call: where someone
+#: can be interrupted (a crisis, a direct question) and come back to.
+QUESTION_STATES = STATES[STATES.index("consent") : STATES.index("handed_off")]
+QUESTION_STATES = [s for s in QUESTION_STATES if s not in ("declined", "under_18")]
 #: Where /restart may be asked from, and where "No, carry on" goes back to.
 #: (Declined and under 18 keep nothing: any message there starts afresh.)
 RESUMABLE = [s for s in STATES if s not in ("new", "confirm_restart", "declined", "under_18")]
+#: Where crisis words lead to "Carry on / Stop for now / Talk to someone": anywhere
+#: before the handoff. (After it, the team has their case: no referral to carry on.)
+BEFORE_HANDOFF = [
+    "new",
+    *QUESTION_STATES,
+    "confirm_restart",
+    "crisis_check",
+    "paused",
+    "safety_question",
+]
 #: Where a link worker can take over from: anywhere but talking with one already.
 NOT_WITH_A_WORKER = [s for s in STATES if s != "handed_off"]
 #: Rows that apply to many states are drawn once, to or from the group's name.
 GROUPS = {
     "any_question": ("any question, from consent to handed_off", RESUMABLE),
     "not_with_a_worker": ("any state but handed_off", NOT_WITH_A_WORKER),
+    "a_question": ("the question they were on (consent to best_time)", QUESTION_STATES),
+    "before_handoff": ("any state before the handoff", BEFORE_HANDOFF),
 }
 
 # trigger, source, dest, prepare (looks things up first), conditions (all must
@@ -150,6 +168,21 @@ TRANSITIONS: list[dict[str, Any]] = [
        "after": "carry_on"} for state in RESUMABLE),
     # A link worker took over (bot/staff): the patient's next words are for them.
     {"trigger": "worker_took_over", "source": NOT_WITH_A_WORKER, "dest": "handed_off", "after": "pause"},
+    # Crisis words before the handoff: the contacts, then "Carry on" (back to the
+    # question they were on), "Stop for now" or "Talk to someone".
+    {"trigger": "crisis", "source": BEFORE_HANDOFF, "dest": "crisis_check", "before": "remember_crisis_place"},
+    {"trigger": "answer", "source": "crisis_check", "dest": "contact_method", "conditions": "wants_to_talk", "after": "to_talk"},
+    {"trigger": "answer", "source": "crisis_check", "dest": "paused", "conditions": "stops_for_now", "after": "stop_for_now"},
+    *({"trigger": "answer", "source": "crisis_check", "dest": state, "conditions": "resumes_there",
+       "after": "carry_on"} for state in QUESTION_STATES),
+    *({"trigger": "resume", "source": "paused", "dest": state, "conditions": "resumes_there",
+       "after": "welcome_back"} for state in QUESTION_STATES),
+    # A direct question, asked once, when there are signs (low mood ticked, low
+    # wellbeing scores, or a weaker sign in what they wrote). "Yes" is a crisis.
+    {"trigger": "ask_directly", "source": QUESTION_STATES, "dest": "safety_question", "before": "remember_question_place"},
+    {"trigger": "answer", "source": "safety_question", "dest": "crisis_check", "conditions": "said_yes", "after": "raise_from_answer"},
+    *({"trigger": "answer", "source": "safety_question", "dest": state, "conditions": "resumes_there",
+       "after": "thank"} for state in QUESTION_STATES),
 ]  # fmt: skip
 
 # --- What each state asks -----------------------------------------------------------
@@ -264,6 +297,17 @@ QUESTIONS: dict[str, Ask] = {
         Choice("yes", "restart_yes", YES),
         Choice("no", "restart_no", NO + ("carry on", "continue", "back")),
     ), columns=2),
+    "crisis_check": Ask("referral/crisis_check", "", (
+        Choice("carry_on", "crisis_carry_on", YES + ("carry on", "continue", "go on", "ok carry on")),
+        Choice("stop", "crisis_stop", NO + ("stop", "stop for now", "not now", "later", "another time")),
+        Choice("talk", "crisis_talk", ("talk", "talk to someone", "someone", "call me", "ring me",
+                                      "speak to someone", "a person", "help")),
+    ), kind="crisis_check"),
+    "safety_question": Ask("referral/safety_question", "thoughts_of_harm", (
+        Choice("no", "safety_no", NO),
+        Choice("yes", "safety_yes", YES + ("i have", "yes i have", "sometimes", "a bit")),
+        Choice("rather_not_say", "safety_rather_not", SKIP + ("rather not", "id rather not say")),
+    )),
 }  # fmt: skip
 
 DONE_CHOICE = Choice("done", "done", DONE)
@@ -281,6 +325,8 @@ class CaseView:
     reference: str
     status: str  # waiting | claimed | in_contact | referred | closed
     link_worker: str | None = None
+    #: Something they wrote raised a safety alert that nobody has acted on yet.
+    flagged: bool = False
 
 
 @dataclass(frozen=True)
@@ -318,6 +364,11 @@ class ReferralControl(Record):
     #: twice, must not become the answer to the next question.
     last_typed: str | None = None
     same_again_at: int | None = None
+    #: Where "Carry on" goes after a crisis reply or the direct question (and where
+    #: someone who stopped for now comes back to).
+    resume_at: str | None = None
+    #: The direct question ("Have you had thoughts like that recently?") is asked once.
+    asked_directly: bool = False
 
 
 @dataclass
@@ -345,6 +396,9 @@ class Referral:
     restart: Callable[[], bool]
     start_afresh: Callable[[], bool]
     worker_took_over: Callable[[], bool]
+    crisis: Callable[[], bool]
+    resume: Callable[[], bool]
+    ask_directly: Callable[[], bool]
 
     def __init__(self, conversation: Conversation, ctx: FlowContext) -> None:
         self.state = conversation.state
@@ -362,6 +416,7 @@ class Referral:
         self.just_noted = False
         self.wrapped = False  # "Show me others" went past the end and round again
         self.suggestions_shown: list[Suggestion] = []
+        self.crisis_text: str | None = None  # crisis words being answered now
 
     # Conditions (named in TRANSITIONS): they only look -------------------------------
     def agreed(self, _: EventData) -> bool:
@@ -396,6 +451,21 @@ class Referral:
 
     def confirmed(self, _: EventData) -> bool:
         return self.chosen == "yes"
+
+    def wants_to_talk(self, _: EventData) -> bool:
+        return self.chosen == "talk"
+
+    def stops_for_now(self, _: EventData) -> bool:
+        return self.chosen == "stop"
+
+    def said_yes(self, _: EventData) -> bool:
+        return self.chosen == "yes"
+
+    def resumes_there(self, event: EventData) -> bool:
+        """The row back to the question a crisis reply or the direct question came
+        between."""
+        assert event.transition is not None
+        return event.transition.dest == (self.control.resume_at or "consent")
 
     def goes_back_there(self, event: EventData) -> bool:
         """'No, carry on': the row back to the question /restart interrupted."""
@@ -451,8 +521,51 @@ class Referral:
         self._say("referral/restarted")
 
     def carry_on(self, _: EventData) -> None:
-        self._set_control(back_to=None)
+        self._set_control(back_to=None, resume_at=None)
         self._say("referral/carry_on", state=self.state)
+
+    def remember_crisis_place(self, event: EventData) -> None:
+        """Where "Carry on" goes back to. Words written for "what matters to you"
+        were their answer: they are kept as it, and the next question follows."""
+        assert event.transition is not None
+        source = event.transition.source
+        if source in ("crisis_check", "paused", "safety_question"):
+            return  # already between questions: the place is kept
+        if source == "new":
+            place = "consent"
+        elif source == "confirm_restart":
+            place = self.control.back_to or "consent"
+        elif source == "what_matters" and self.crisis_text:
+            self.answers["what_matters"] = self.crisis_text
+            place = "need_areas"
+        else:
+            place = source
+        self._set_control(resume_at=place)
+
+    def remember_question_place(self, event: EventData) -> None:
+        assert event.transition is not None
+        self._set_control(resume_at=event.transition.source, asked_directly=True)
+
+    def to_talk(self, _: EventData) -> None:
+        self.answers["contact_wanted"] = "yes"
+        self._set_control(resume_at=None)
+        self._say("referral/talk_to_someone")
+
+    def stop_for_now(self, _: EventData) -> None:
+        self._say("referral/paused")
+
+    def welcome_back(self, _: EventData) -> None:
+        self._set_control(resume_at=None)
+        self._say("referral/welcome_back", state=self.state)
+
+    def thank(self, _: EventData) -> None:
+        self._set_control(resume_at=None)
+        self._say("referral/safety_thanks", said=self.chosen)
+
+    def raise_from_answer(self, _: EventData) -> None:
+        why = "said yes when asked about thoughts of harming themselves or ending their life"
+        self.effects.append(RaiseSafetyAlert("suicide", f"({why})", ("the direct question",)))
+        self._say("safety/suicide", young=self._maybe_young(""))
 
     def pause(self, event: EventData) -> None:
         assert event.transition is not None
@@ -463,9 +576,15 @@ class Referral:
     def handle(self, event: Event) -> FlowResult[ReferralControl]:
         if self.state in ("declined", "under_18") and not isinstance(event, WorkerTookOver):
             self.start_afresh()
+        if isinstance(event, Text) and event.concern == "health_worry":
+            # Worth seeing a doctor about, not an emergency now: say so, then go on.
+            self._say("safety/health_worry")
         if isinstance(event, WorkerTookOver):
             if self.state != "handed_off":
                 self.worker_took_over()
+        elif self.state == "paused" and _brings_them_back(event):
+            self.resume()
+            self._ask()
         elif isinstance(event, Crisis):
             self._crisis(event)
         elif isinstance(event, Command):
@@ -514,12 +633,25 @@ class Referral:
                 self._ask()
 
     def _crisis(self, event: Crisis) -> None:
+        """The contacts at once, and an alert for the team. Before the handoff they
+        choose what next (no cheerful next question straight after a disclosure);
+        after it, they hear that the team has been told."""
         self.effects.append(RaiseSafetyAlert(event.category, event.text, event.reasons))
-        self._say(f"safety/{event.category}")
-        if self.state == "handed_off":
-            self.effects.append(AddToCase(event.text))
-        elif self.state != "new":
-            self._ask()  # where they were: they can carry on whenever they are ready
+        young = self._maybe_young(event.text)
+        if self.state in ("handed_off", "finished"):
+            self._say(f"safety/{event.category}", with_team=True, young=young)
+            if self.state == "handed_off":  # their words reach the worker (kept once)
+                self.effects.append(AddToCase(event.text, kept_already=True))
+            return
+        self.crisis_text = event.text
+        self.crisis()
+        self._say(f"safety/{event.category}", with_team=False, young=young)
+        self._ask()
+
+    def _maybe_young(self, text: str) -> bool:
+        """Childline and Papyrus are shown while their age is not known, or when they
+        mention an age under 18."""
+        return self.answers.get("adult") != "yes" or mentions_an_age_under_18(text)
 
     def _edited(self, event: Edited) -> None:
         if self.state == "handed_off":
@@ -549,8 +681,25 @@ class Referral:
         if ask.kind != "note":
             self.replies.append(CloseQuestion(outcome.chosen_label, outcome.chosen_context))
         self._set_control(last_typed=_as_typed(ask, event, outcome))
+        answered = self.state
         self.answer()
+        ask_now = self._signs(answered, event) and not self.control.asked_directly
+        if ask_now and self.state in QUESTION_STATES:
+            self.ask_directly()
         self._ask()
+
+    def _signs(self, answered: str, event: Text | Button) -> bool:
+        """Whether to ask directly about thoughts of harm: they ticked low mood, or
+        their wellbeing answers are low, or the screen saw a weaker sign."""
+        if isinstance(event, Text) and event.concern == "weak_sign":
+            return True
+        if answered == "need_areas":
+            return "mood" in (self.answers.get("need_areas") or ())
+        if answered == "ons_anxious":
+            low = [self.answers.get("life_satisfaction"), self.answers.get("happiness")]
+            anxious = self.answers.get("anxiety")
+            return any(v is not None and v <= 4 for v in low) or (anxious or 0) >= 6
+        return False
 
     def _not_for_this_question(self, event: Text) -> bool:
         """Typed words that were not written for the question they are on: sent
@@ -674,6 +823,26 @@ class Referral:
                 mode="update",
             )
         )
+
+
+def _brings_them_back(event: Event) -> bool:
+    """Someone who stopped for now comes back with anything but a question about
+    where they are (/status, /help) or crisis words (answered as such)."""
+    if isinstance(event, Command):
+        return event.name == "start"
+    return not isinstance(event, Crisis | WorkerTookOver)
+
+
+_UNDER_18 = re.compile(
+    r"\b(?:i\s*(?:'|’)?\s*a?m|im|i\s+am|aged?|age)\s+(?:only\s+|just\s+)?(1[0-7]|[5-9])\b"
+    r"|\b(1[0-7]|[5-9])\s*(?:years?\s*old|yrs?\s*old|yo|y/o)\b",
+    re.IGNORECASE,
+)
+
+
+def mentions_an_age_under_18(text: str) -> bool:
+    """'im 16', 'I am 15', '14 years old', 'aged 13'."""
+    return bool(_UNDER_18.search(text))
 
 
 def _as_typed(ask: Ask, event: Text | Button, outcome: Answer) -> str | None:
@@ -815,6 +984,23 @@ def _read_note(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
     return Answer(None, "typed", {"text": text})
 
 
+def _read_crisis_check(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
+    """Carry on, stop for now, or talk to someone. Other words are theirs to say:
+    kept for the team, and the choice offered again."""
+    choice = match_choice(event, list(ask.choices), flow.ctx.label_of)
+    if choice is not None:
+        return Answer(choice.value, choice.label, dict(choice.label_context))
+    if isinstance(event, Button):
+        return Invalid("referral/errors/choose", {"count": len(ask.choices)})
+    text = read_text(event, LIMIT_MESSAGE)
+    if isinstance(text, Invalid):
+        return text
+    flow.effects.append(AddToCase(text))
+    flow._say("referral/kept_for_team")
+    flow._ask()
+    return None
+
+
 READERS: dict[str, Callable[[Referral, Ask, Text | Button], Outcome]] = {
     "choice": _read_choice,
     "text": _read_choice,  # typed text, with any offered buttons still working
@@ -822,6 +1008,7 @@ READERS: dict[str, Callable[[Referral, Ask, Text | Button], Outcome]] = {
     "scale": _read_scale,
     "suggestions": _read_suggestion,
     "note": _read_note,
+    "crisis_check": _read_crisis_check,
 }
 
 MACHINE = Machine(

@@ -32,6 +32,7 @@ REFERRAL = [
     ("tap", "6"),
     ("tap", "3"),
     ("tap", "Skip"),
+    ("tap", "No"),  # low scores: asked once, directly, about thoughts of harm
     ("tap", "I'm interested in 1"),
     ("tap", "Yes please"),
     ("tap", "Phone me"),

@@ -1,5 +1,6 @@
 """Crisis language through python-telegram-bot: the reply within the same update,
-the team chat alerted, and the conversation carries on where it was."""
+the team chat alerted, a choice of what next, and the conversation carries on
+where it was."""
 
 from __future__ import annotations
 
@@ -25,8 +26,12 @@ async def test_crisis_mid_referral_and_after_handoff(running: Running, api: BotA
     for how, what in REFERRAL[:5]:
         await act(running, api, how, what)
     await act(running, api, "type", "tbh i just wanna end it all")
-    reply, question = api.messages_to(CHAT)[-2:]
+    reply, choice = api.messages_to(CHAT)[-2:]
     assert "116 123" in reply.plain_text and "999" in reply.plain_text
+    assert "carry on with your referral" not in reply.plain_text
+    assert choice.button_labels == ["Carry on", "Stop for now", "Talk to someone"]
+    await act(running, api, "tap", "Carry on")
+    question = api.messages_to(CHAT)[-1]
     assert question.plain_text.startswith("Thank you for telling me.")  # need areas, again
     [alert] = alert_cards(api)
     assert "Urgent" in alert.plain_text and "tbh" not in alert.plain_text
@@ -37,7 +42,9 @@ async def test_crisis_mid_referral_and_after_handoff(running: Running, api: BotA
     assert "Your reference is SP-" in api.messages_to(CHAT)[-1].plain_text
 
     await act(running, api, "type", "i have taken all my tablets")
-    assert "999" in api.messages_to(CHAT)[-1].plain_text
+    after = api.messages_to(CHAT)[-1]
+    assert "999" in after.plain_text and "get in touch with you" in after.plain_text
+    assert not after.buttons  # after the handoff: nothing to carry on
     # More serious than before: a new alert (Telegram notifies new messages, not
     # edits), counting both messages, and the first card points to it.
     [alert] = alert_cards(api)

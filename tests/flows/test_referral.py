@@ -19,6 +19,7 @@ from flows.core import (
     RaiseSafetyAlert,
     RecordConsent,
     RecordWellbeing,
+    Text,
     Unsupported,
     WorkerTookOver,
 )
@@ -252,6 +253,7 @@ def test_with_no_suggestions_the_patient_is_offered_a_link_worker() -> None:
     p = Patient(directory=FakeDirectory([]))
     walk_to(p, "ons_anxious")
     p.tap("5")
+    p.tap("no")  # the direct question (their scores were low)
     assert p.state == "contact_wanted"
     assert "couldn't find an activity" in p.render_all()[-1]
 
@@ -389,24 +391,154 @@ def test_the_profile_carries_what_matching_needs() -> None:
 @pytest.mark.parametrize(
     "category", ["suicide", "self_harm", "harm_to_others", "unsafe_at_home", "medical_emergency"]
 )
-def test_a_crisis_at_any_state_gets_its_reply_an_alert_and_keeps_the_place(
+def test_a_crisis_at_any_state_gets_a_reply_that_fits_where_they_are(
     state: str, category: str
 ) -> None:
+    """The contacts at once and an alert, whatever the state. Before the handoff
+    they then choose: carry on (back to the same question), stop for now, or talk
+    to someone; no cheerful next question straight after a disclosure. After the
+    handoff they hear that the team has been told, and nothing about carrying on."""
     p = Patient()
     if state != "new":
         walk_to(p, state)
     before = dict(p.answers)
     p.send(Crisis(category, "words", ("rule",)))
-    assert p.state == state
     assert p.templates()[0] == f"safety/{category}"
     assert RaiseSafetyAlert(category, "words", ("rule",)) in p.effects
-    assert {k: v for k, v in p.answers.items() if not k.startswith("_")} == {
-        k: v for k, v in before.items() if not k.startswith("_")
-    }
-    if state not in ("new", "handed_off"):
-        assert p.templates()[-1] == referral.QUESTIONS[state].template  # the same question again
     text = p.render_all()[0]
     assert "999" in text and "not an emergency service" in text
+    assert "carry on with your referral" not in text
+    if state == "handed_off":
+        assert p.state == "handed_off" and p.templates() == [f"safety/{category}"]
+        assert "get in touch with you" in text
+        assert AddToCase("words", kept_already=True) in p.effects
+        return
+    assert p.state == "crisis_check" and p.templates()[-1] == "referral/crisis_check"
+    assert [o.value for o in p.question().options] == ["carry_on", "stop", "talk"]
+    kept = {"what_matters": "words"} if state == "what_matters" else {}
+    assert p.answers == {**before, **kept}  # nothing they said is lost
+    p.tap("carry_on")
+    # Back to the question they were on (after "what matters", their words were
+    # its answer; the direct question was on the way to the suggestions).
+    back = {"new": "consent", "what_matters": "need_areas", "safety_question": "suggestions"}
+    back = back.get(state, state)
+    assert p.state == back and p.templates()[-1] == referral.QUESTIONS[back].template
+
+
+def test_words_of_crisis_given_for_what_matters_are_kept_as_their_answer() -> None:
+    p = Patient()
+    walk_to(p, "what_matters")
+    p.send(Crisis("suicide", "honestly i dont want to be here anymore", ("rule",)))
+    assert p.answers["what_matters"] == "honestly i dont want to be here anymore"
+    p.send("yes")  # "carry on", typed: not stored as anything
+    assert p.state == "need_areas" and p.answers["what_matters"].startswith("honestly")
+
+
+def test_stop_for_now_then_any_message_carries_on_where_they_were() -> None:
+    p = Patient()
+    walk_to(p, "postcode")
+    p.send(Crisis("self_harm", "words", ("rule",)))
+    p.tap("stop")
+    assert p.state == "paused" and p.templates()[-1] == "referral/paused"
+    p.send("hi again")
+    assert p.state == "postcode"
+    assert p.templates() == ["referral/welcome_back", "referral/postcode"]
+    assert "postcode" not in p.answers  # "hi again" was not taken as their postcode
+
+
+def test_talk_to_someone_goes_to_how_to_contact_them() -> None:
+    p = Patient()
+    walk_to(p, "mode")
+    p.send(Crisis("unsafe_at_home", "words", ("rule",)))
+    p.send("talk to someone")
+    assert p.state == "contact_method" and p.answers["contact_wanted"] == "yes"
+    assert p.templates() == ["referral/talk_to_someone", "referral/contact_method"]
+
+
+def test_other_words_after_a_crisis_reply_are_kept_for_the_team() -> None:
+    p = Patient()
+    walk_to(p, "group")
+    p.send(Crisis("suicide", "words", ("rule",)))
+    p.send("I just feel so alone all the time")
+    assert AddToCase("I just feel so alone all the time") in p.effects
+    assert p.state == "crisis_check"
+    assert p.templates() == ["referral/kept_for_team", "referral/crisis_check"]
+
+
+def test_childline_and_papyrus_when_the_age_is_not_known_or_under_18() -> None:
+    p = Patient()
+    p.send(Crisis("self_harm", "im 16 and i cut myself", ("rule",)))
+    text = p.render_all()[0]
+    assert "Childline" in text and "0800 1111" in text and "Papyrus" in text
+    adult = Patient()
+    walk_to(adult, "name")
+    adult.send(Crisis("self_harm", "i cut myself", ("rule",)))
+    assert "Childline" not in adult.render_all()[0]
+    adult.send(Crisis("suicide", "im 15 and i want to die", ("rule",)))
+    assert "Childline" in adult.render_all()[0]
+
+
+@pytest.mark.parametrize(
+    "text", ["im 16", "I am 15 years old", "14 yo", "aged 13", "I'm only 17 and"]
+)
+def test_an_age_under_18_is_noticed(text: str) -> None:
+    assert referral.mentions_an_age_under_18(text)
+
+
+@pytest.mark.parametrize("text", ["I'm 18", "since I was 16", "16 L20 3AB", "room 12"])
+def test_an_age_over_18_or_a_number_is_not(text: str) -> None:
+    assert not referral.mentions_an_age_under_18(text)
+
+
+def test_low_mood_ticked_brings_one_direct_question() -> None:
+    p = Patient()
+    walk_to(p, "need_areas")
+    p.tap("mood")
+    p.tap("done")
+    assert p.state == "safety_question"
+    assert [o.value for o in p.question().options] == ["no", "yes", "rather_not_say"]
+    p.tap("no")
+    assert p.state == "postcode" and p.templates()[:1] == ["referral/safety_thanks"]
+    assert p.control.asked_directly
+
+
+def test_yes_to_the_direct_question_is_a_crisis() -> None:
+    p = Patient()
+    walk_to(p, "ons_anxious")
+    p.tap("8")  # anxious: asked directly
+    assert p.state == "safety_question"
+    p.tap("yes")
+    assert any(isinstance(e, RaiseSafetyAlert) and e.category == "suicide" for e in p.effects)
+    assert p.state == "crisis_check" and p.templates()[0] == "safety/suicide"
+    p.tap("carry_on")
+    assert p.state == "suggestions"
+
+
+def test_the_direct_question_is_not_asked_when_all_is_well() -> None:
+    p = Patient()
+    walk_to(p, "ons_life")
+    for score in ("8", "8", "8", "2"):
+        p.tap(score)
+    assert p.state == "suggestions" and not p.control.asked_directly
+
+
+def test_a_weaker_sign_brings_the_direct_question_after_the_answer() -> None:
+    p = Patient()
+    walk_to(p, "what_matters")
+    p.send(Text("nothing really matters anymore to be honest", concern="weak_sign"))
+    assert p.answers["what_matters"].startswith("nothing really")
+    assert p.state == "safety_question"
+
+
+def test_a_health_worry_gets_111_advice_and_the_answer_is_kept() -> None:
+    p = Patient()
+    walk_to(p, "what_matters")
+    p.send(Text("getting fit, but my chest hurts when I walk up hills", concern="health_worry"))
+    assert p.templates()[0] == "safety/health_worry"
+    assert "NHS 111" in p.render_all()[0] and not any(
+        isinstance(e, RaiseSafetyAlert) for e in p.effects
+    )
+    assert p.state == "need_areas" and p.answers["what_matters"].startswith("getting fit")
 
 
 def test_a_link_worker_taking_over_mid_referral_pauses_the_questions() -> None:

@@ -62,8 +62,8 @@ async def test_crisis_mid_referral_gets_the_reply_an_alert_and_keeps_the_place(
         entries = (await s.execute(select(CaseEntry.kind, CaseEntry.text))).all()
     patient_texts = [r.payload["text"] for r in sent if r and r.chat_id == chat.chat_id]
     assert "116 123" in patient_texts[0] and "999" in patient_texts[0]
-    assert "postcode" in patient_texts[-1]  # the question they were on, again
-    assert conv.state == "postcode" and "postcode" not in conv.answers
+    assert "What would you like to do now?" in patient_texts[-1]  # carry on, stop or talk
+    assert conv.state == "crisis_check" and "postcode" not in conv.answers
     assert case.urgent and case.status == "waiting"
     assert ("crisis_message", "honestly i dont want to be here anymore") in entries
     alert_rows = await alert_cards(database)
@@ -71,7 +71,11 @@ async def test_crisis_mid_referral_gets_the_reply_an_alert_and_keeps_the_place(
     card = alert_rows[0].payload["text"]
     assert case.reference in card and "suicide" in card and "Out of hours" in card
     assert "be here" not in card and "Alex" not in card  # no free text, no name in a group
-    # The next message carries on exactly where they were.
+    # "Carry on" goes back exactly where they were.
+    await chat.tap("carry_on")
+    async with database.sessions() as s:
+        conv = (await s.execute(select(Conversation))).scalar_one()
+    assert conv.state == "postcode"
     await chat.send("L20")
     async with database.sessions() as s:
         conv = (await s.execute(select(Conversation))).scalar_one()
@@ -97,6 +101,7 @@ async def test_crisis_before_consent_opens_an_urgent_case_that_declining_does_no
     chat = team_chat(database)
     await chat.send("/start")
     await chat.send("he hits me and im scared to go home")
+    await chat.tap("carry_on")  # back to the consent question
     await chat.tap("decline")
     async with database.sessions() as s:
         case = (await s.execute(select(Case))).scalar_one()

@@ -66,8 +66,14 @@ def test_each_reply_is_honest_about_what_the_bot_is(messages: Messages, category
     assert "Nobody is watching it all the time" in text
     assert "I have told our link worker team" in text
     assert "when they are next at work" in text
-    last = text.strip().splitlines()[-1]
-    assert last.endswith("?") and "carry on" in last, last
+    # What next is asked apart (before the handoff) or not at all (after it): the
+    # reply itself never talks of carrying on a referral.
+    assert "carry on" not in text.lower()
+    with_team = html_to_text(
+        messages.render(f"safety/{category}", with_team=True, local_crisis_lines=[],
+                        response_time_text="within 2 working days")
+    )  # fmt: skip
+    assert "get in touch with you within 2 working days" in with_team
 
 
 @pytest.mark.parametrize("category", CATEGORIES)
@@ -127,3 +133,20 @@ def test_reply_is_short_and_plain(messages: Messages, category: str) -> None:
     assert longest <= 20, f"{category} reply has a {longest}-word sentence"
     long_words = [w for w in re.findall(r"[A-Za-z]+", text) if len(w) > 10]
     assert len(long_words) <= 2, long_words
+
+
+def test_a_health_worry_is_pointed_to_111_or_a_gp_not_999_now(messages: Messages) -> None:
+    text = html_to_text(messages.render("safety/health_worry"))
+    assert "NHS 111" in text and "GP" in text and "call 999 now" not in text.lower()
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+def test_childline_and_papyrus_for_someone_who_may_be_under_18(
+    messages: Messages, category: str
+) -> None:
+    young = html_to_text(messages.render(f"safety/{category}", young=True, local_crisis_lines=[]))
+    adult = html_to_text(messages.render(f"safety/{category}", young=False, local_crisis_lines=[]))
+    if category != "medical_emergency":
+        assert "Childline" in young and "0800 1111" in young and "Papyrus" in young
+        assert young.count("Papyrus") == 1
+    assert "Childline" not in adult

@@ -458,8 +458,9 @@ async def test_after_a_worker_writes_mid_referral_the_patients_answer_reaches_th
             .scalars()
             .all()
         )
-    assert "what_matters" not in conv.answers  # not taken as the bot's answer
-    assert conv.control.paused_at == "what_matters"
+    # Not taken as the bot's answer (their crisis words were what matters to them).
+    assert conv.answers["what_matters"] == "i want to kill myself"
+    assert conv.control.paused_at == "crisis_check"
     assert kept == ["yes im ok now thanks, my sister is here"]
 
 
