@@ -34,11 +34,16 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "close", "source": OPEN, "dest": "closed", "conditions": "holds"},
     {"trigger": "release", "source": OPEN, "dest": "waiting", "conditions": "holds_or_admin", "after": "let_go"},
     {"trigger": "reopen", "source": "closed", "dest": "claimed", "conditions": "holds_or_admin", "after": "take"},
+    # Crisis words from someone whose case is closed: it opens again, with the worker
+    # who knows them if they are still on the team, else in the queue.
+    {"trigger": "reopen_for_safety", "source": "closed", "dest": "claimed", "conditions": ["by_the_bot", "holder_still_here"]},
+    {"trigger": "reopen_for_safety", "source": "closed", "dest": "waiting", "conditions": "by_the_bot", "after": "let_go"},
     {"trigger": "note", "source": STATES, "dest": None, "conditions": "can_note"},
 ]  # fmt: skip
 
-Action = Literal["claim", "reply", "refer", "close", "release", "reopen", "note"]
-ACTIONS: tuple[Action, ...] = ("claim", "reply", "refer", "close", "release", "reopen", "note")
+Action = Literal["claim", "reply", "refer", "close", "release", "reopen", "note", "reopen_for_safety"]
+ACTIONS: tuple[Action, ...] = ("claim", "reply", "refer", "close", "release", "reopen", "note",
+                               "reopen_for_safety")  # fmt: skip
 Refusal = Literal["taken", "not_yours", "not_claimed", "closed", "not_closed"]
 
 #: How a case can end (`close`). "other" needs a note saying what happened.
@@ -57,7 +62,11 @@ class Actor:
     """The link worker acting, as the database says they are now."""
 
     worker_id: int
-    role: str = "link_worker"  # "link_worker" | "admin"
+    role: str = "link_worker"  # "link_worker" | "admin" | "system"
+
+
+#: The bot itself, acting on what a patient wrote (a case reopened for safety).
+SYSTEM = Actor(worker_id=0, role="system")
 
 
 @dataclass(frozen=True)
@@ -71,10 +80,13 @@ class Decision:
 class CaseLife:
     """The model the machine drives for one decision."""
 
-    def __init__(self, status: str, holder_id: int | None, actor: Actor) -> None:
+    def __init__(
+        self, status: str, holder_id: int | None, actor: Actor, holder_active: bool = False
+    ) -> None:
         self.state = status
         self.holder_id = holder_id
         self.actor = actor
+        self.holder_active = holder_active
 
     # Conditions (named in TRANSITIONS)
     def holds(self) -> bool:
@@ -82,6 +94,12 @@ class CaseLife:
 
     def holds_or_admin(self) -> bool:
         return self.holds() or self.actor.role == "admin"
+
+    def by_the_bot(self) -> bool:
+        return self.actor.role == "system"
+
+    def holder_still_here(self) -> bool:
+        return self.holder_id is not None and self.holder_active
 
     def can_note(self) -> bool:
         # Anyone may add what they know to a case nobody holds yet; after that,
@@ -106,9 +124,12 @@ MACHINE = Machine(
 )
 
 
-def decide(status: str, holder_id: int | None, actor: Actor, action: Action) -> Decision:
-    """May `actor` do `action` to a case in `status` held by `holder_id`? Pure."""
-    model = CaseLife(status, holder_id, actor)
+def decide(
+    status: str, holder_id: int | None, actor: Actor, action: Action, *, holder_active: bool = False
+) -> Decision:
+    """May `actor` do `action` to a case in `status` held by `holder_id`? Pure.
+    `holder_active`: the holder is still on the team (for reopening for safety)."""
+    model = CaseLife(status, holder_id, actor, holder_active)
     MACHINE.add_model(model, initial=status)
     try:
         trigger: Callable[[], bool] = getattr(model, action)

@@ -500,7 +500,7 @@ class Referral:
         self.effects.append(RecordWellbeing("baseline", scores))
 
     def open_case(self, _: EventData) -> None:
-        self.effects.append(OpenCase(case_summary(self.answers)))
+        self.effects.append(OpenCase(case_summary(self.answers, finished=True)))
         self._say("referral/handed_off", answers=self.answers)
 
     def keep_on_case(self, _: EventData) -> None:
@@ -1057,9 +1057,10 @@ def profile_from(answers: dict[str, Any]) -> Profile:
     )  # fmt: skip
 
 
-def case_summary(answers: dict[str, Any]) -> CaseSummary:
+def case_summary(answers: dict[str, Any], *, finished: bool = False) -> CaseSummary:
     """The case record under the PRSB Social Prescribing Information Standard's
-    headings: about the person; needs and what matters; support offered; outcomes."""
+    headings: about the person; needs and what matters; support offered; outcomes.
+    `finished`: every question was answered (the handoff)."""
 
     def given(key: str) -> Any:
         value = answers.get(key)
@@ -1070,6 +1071,7 @@ def case_summary(answers: dict[str, Any]) -> CaseSummary:
         about_the_person=AboutThePerson(
             name=given("name"),
             adult=answers.get("adult") == "yes",
+            contact_wanted={"yes": True, "no": False}.get(answers.get("contact_wanted") or ""),
             postcode=given("postcode"),
             contact_method=given("contact_method"),
             phone=given("phone"),
@@ -1096,4 +1098,5 @@ def case_summary(answers: dict[str, Any]) -> CaseSummary:
         outcomes=Outcomes(
             wellbeing_baseline={key: answers.get(key) for key in ONS4.values()},
         ),
+        referral_finished=finished,
     )  # fmt: skip

@@ -39,6 +39,8 @@ class AboutThePerson(Record):
     name: str | None = None
     adult: bool = False
     postcode: str | None = None  # "L20 3AB" or a district, "L20"
+    #: Whether they want a link worker to contact them (None: not asked yet).
+    contact_wanted: bool | None = None
     contact_method: str | None = None  # message | phone | either
     phone: str | None = None
     best_time: str | None = None
@@ -77,3 +79,6 @@ class CaseSummary(Record):
     outcomes: Outcomes = Outcomes()
     #: Set when crisis language opened the case before the referral was finished.
     opened_because: str | None = None
+    #: The referral's questions were all answered (a case a crisis opened may be
+    #: completed later, or never).
+    referral_finished: bool = False

@@ -16,14 +16,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import safety
 from bot.config import Settings
 from bot.patients.listener import CaseListener
-from bot.store.cases import Case, SafetyAlert, add_entry, latest_case, open_case, unseen_alert
+from bot.store.audit import audit
+from bot.store.cases import (
+    Case,
+    SafetyAlert,
+    add_entry,
+    latest_case,
+    move_case,
+    open_case,
+    unseen_alert,
+)
 from bot.store.outbox import forget_sent
 from bot.store.patients import (
     Patient,
+    attach_unfiled_scores,
     forget_consent_and_scores,
     record_consent,
     record_wellbeing,
 )
+from bot.store.staff import active_holder
+from flows import case as case_life
 from flows import referral
 from flows.core import (
     AddToCase,
@@ -59,12 +71,13 @@ async def record_effects(
             case OpenCase(summary=summary):
                 opened = await _hand_off(session, patient, summary, listener, now)
                 _remember_case(result, opened)
-            case AddToCase(text=text, edited=edited):
+            case AddToCase(text=text, edited=edited, kept_already=kept_already):
                 current = await latest_case(session, patient.id)
                 if current is not None:
-                    kind = "patient_message_edited" if edited else "patient_message"
-                    add_entry(session, current.id, kind, text, now)
-                    log.info("patient message kept on case", extra={"case_id": current.id})
+                    if not kept_already:  # crisis words are on the case already, once
+                        kind = "patient_message_edited" if edited else "patient_message"
+                        add_entry(session, current.id, kind, text, now)
+                        log.info("patient message kept on case", extra={"case_id": current.id})
                     await listener.patient_wrote(session, current, text, edited, now)
             case RaiseSafetyAlert(category=category, text=text, reasons=reasons):
                 case = await raise_alert(
@@ -94,6 +107,21 @@ async def record_effects(
     return forgotten
 
 
+async def _reopen_for_safety(session: AsyncSession, case: Case, now: datetime) -> None:
+    holder = await active_holder(session, case.link_worker_id)
+    decision = case_life.decide(case.status, case.link_worker_id, case_life.SYSTEM,
+                                "reopen_for_safety", holder_active=holder is not None)  # fmt: skip
+    if not decision.allowed or not await move_case(
+        session, case, decision.status, decision.holder_id
+    ):
+        return
+    case.closed_at, case.outcome = None, None
+    case.claimed_at = now if decision.holder_id is not None else None
+    add_entry(session, case.id, "event", "reopened: crisis language after it was closed", now)
+    audit(session, None, "reopen", case, now, "crisis language", actor="safety screen")
+    log.info("case reopened for safety", extra={"case_id": case.id})
+
+
 def _remember_case(result: FlowResult[referral.ReferralControl], case: Case) -> None:
     result.control = result.control.model_copy(update={"case_reference": case.reference})
 
@@ -113,6 +141,7 @@ async def _hand_off(
             update={"opened_because": current.summary.opened_because}
         )
         add_entry(session, current.id, "event", "referral completed", now)
+        await attach_unfiled_scores(session, patient.id, current.id)  # the baseline too
         await listener.case_updated(session, current, now)  # its card has more to show
         return current
     case = await open_case(session, patient.id, summary, now)
@@ -135,7 +164,11 @@ async def raise_alert(
     """Flag the case urgent, first in the queue (opening one if needed: vital
     interests), and tell the team once per open alert."""
     case = await latest_case(session, patient.id)
-    if case is None or case.status == "closed":
+    if case is not None and case.status == "closed":
+        # Someone the team knows: their case opens again, with its notes and the
+        # worker who knows them (if still on the team), who is told.
+        await _reopen_for_safety(session, case, now)
+    if case is None:
         # Only what is needed: who (the chat, to reach them) and why.
         summary = referral.case_summary(answers).model_copy(
             update={"opened_because": "crisis language"}

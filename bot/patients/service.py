@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +25,7 @@ from bot.patients.listener import CaseListener, NobodyListening
 from bot.patients.replies import ReplyWriter
 from bot.store import Database
 from bot.store.base import utcnow
-from bot.store.cases import Case, has_urgent_case, latest_case
+from bot.store.cases import Case, has_urgent_case, latest_alert, latest_case, unseen_alert
 from bot.store.outbox import Outbox, outbox_row
 from bot.store.patients import (
     Conversation,
@@ -52,6 +52,10 @@ from flows.core import (
 from flows.directory import Directory
 
 log = logging.getLogger(__name__)
+
+#: A message this soon after a safety alert is read as a possible follow-up to it
+#: ("I've got the pills here").
+FOLLOW_UP_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -105,10 +109,12 @@ class PatientService:
             ):
                 log.info("duplicate update", extra={"update_id": inbound.update_id})
                 return Handled(duplicate=True)
-            event = screened(inbound.event)
             patient = await patient_for_update(session, inbound.channel, inbound.chat_id, now)
             conversation = patient.conversation
             case = await latest_case(session, patient.id)
+            alert = await latest_alert(session, case.id) if case is not None else None
+            recent = alert is not None and now - alert.last_at < FOLLOW_UP_WINDOW
+            event = screened(inbound.event, after_alert=recent)
             ctx = await self._context(session, now, inbound.first_name, conversation, case)
             ctx = replace(
                 ctx, written_at=inbound.written_at, **await _question_shown(session, conversation)
@@ -189,7 +195,8 @@ class PatientService:
         view = None
         if case is not None:
             holder = await worker_name(session, case.link_worker_id)
-            view = referral.CaseView(case.reference, case.status, holder)
+            flagged = case.urgent and await unseen_alert(session, case.id) is not None
+            view = referral.CaseView(case.reference, case.status, holder, flagged)
         return referral.FlowContext(
             directory=self.directory(),
             label_of=self.replies.label_of,
@@ -200,13 +207,17 @@ class PatientService:
         )
 
 
-def screened(event: Event) -> Event:
+def screened(event: Event, *, after_alert: bool = False) -> Event:
     """Safety runs first: crisis language in any free text (a photo's caption too)
-    becomes a Crisis."""
+    becomes a Crisis; in typed text, a sign short of a crisis is passed on with it.
+    `after_alert`: they raised an alert a short while ago (a follow-up counts)."""
     if not isinstance(event, Text | Edited | Unsupported) or not event.text:
         return event
-    screening = safety.screen(event.text)
+    screening = safety.screen(event.text, after_alert=after_alert)
     if not screening.is_crisis:
+        if screening.concern and isinstance(event, Text):
+            log.info("a sign short of a crisis", extra={"concern": screening.concern})
+            return Text(event.text, concern=screening.concern)
         return event
     assert screening.category is not None
     log.warning("crisis language", extra={"category": screening.category})

@@ -20,11 +20,12 @@ imported. `screen` is pure and deterministic.
 
 from __future__ import annotations
 
-from bot.safety.rules import CATEGORIES, RULES_FILE, RulesError, RuleSet, load_rules
+from bot.safety.rules import CATEGORIES, CONCERNS, RULES_FILE, RulesError, RuleSet, load_rules
 from bot.safety.screening import Screener, Screening
 
 __all__ = [
     "CATEGORIES",
+    "CONCERNS",
     "RULES_FILE",
     "RuleSet",
     "RulesError",
@@ -38,9 +39,10 @@ __all__ = [
 _screener = Screener(load_rules())
 
 
-def screen(text: str) -> Screening:
-    """Screen one message for crisis language (see bot/safety/screening.py)."""
-    return _screener.screen(text)
+def screen(text: str, *, after_alert: bool = False) -> Screening:
+    """Screen one message for crisis language (see bot/safety/screening.py).
+    `after_alert`: they raised a safety alert a short while ago."""
+    return _screener.screen(text, after_alert=after_alert)
 
 
 def more_serious(category: str, than: str) -> bool:

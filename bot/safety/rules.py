@@ -38,6 +38,9 @@ from bot.safety.text import Normaliser, english_words
 RULES_FILE = Path(__file__).with_name("rules.yaml")
 
 CATEGORIES = ("suicide", "self_harm", "harm_to_others", "unsafe_at_home", "medical_emergency")
+#: Signs short of a crisis: a health problem worth NHS 111 or a GP (not 999), and a
+#: weaker sign that earns the direct question about thoughts of harm.
+CONCERNS = ("health_worry", "weak_sign")
 IDIOM_PREFIX = "idiom."
 _ID = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
 
@@ -58,6 +61,8 @@ class Rule:
     negatable: bool
     #: stems of which a message must contain one to possibly match (None: any)
     needs: frozenset[str] | None
+    #: Counts only just after a safety alert, as a follow-up ("I've got the pills here").
+    after_alert: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,9 +165,11 @@ class _Entry(BaseModel, extra="forbid"):
 
 
 class RuleEntry(_Entry):
-    """A rule, in the list of its category under `rules`."""
+    """A rule, in the list of its category under `rules` (or of its concern under
+    `concerns`). `after_alert`: only a follow-up to a recent alert counts."""
 
     negatable: Annotated[StrictBool, _says("negatable must be true or false")] = True
+    after_alert: Annotated[StrictBool, _says("after_alert must be true or false")] = False
 
 
 class IdiomEntry(_Entry):
@@ -208,6 +215,14 @@ class RulesFile(BaseModel):
     negation: Annotated[NegationSection, _none_is({})] = NegationSection()
     not_a_crisis: Annotated[list[IdiomEntry], _none_is([])] = []
     rules: dict[str, list[RuleEntry]]
+    concerns: Annotated[dict[str, list[RuleEntry]], _none_is({})] = {}
+
+    @field_validator("concerns", mode="before")
+    @classmethod
+    def _known_concerns(cls, concerns: Any) -> Any:
+        if isinstance(concerns, dict) and set(concerns) - set(CONCERNS):
+            raise ValueError(f"concerns may only list {CONCERNS}")
+        return concerns
 
     @model_validator(mode="before")
     @classmethod
@@ -245,6 +260,7 @@ class RulesFile(BaseModel):
         its category (or that it is an idiom) and point to one entry."""
         entries: list[tuple[str, _Entry]] = [(IDIOM_PREFIX, e) for e in self.not_a_crisis]
         entries += [(f"{c}.", e) for c, rules in self.rules.items() for e in rules]
+        entries += [(f"{c}.", e) for c, rules in self.concerns.items() for e in rules]
         seen: set[str] = set()
         for prefix, entry in entries:
             if not entry.id.startswith(prefix):
@@ -325,7 +341,7 @@ def build_rules(data: Any, *, source: str = "rules.yaml") -> RuleSet:
             )
         )
     rules = []
-    for category, entries in checked.rules.items():
+    for category, entries in [*checked.rules.items(), *checked.concerns.items()]:
         for rule in entries:
             regex, needs = compiled(rule.phrases, rule.id)
             rules.append(
@@ -337,6 +353,7 @@ def build_rules(data: Any, *, source: str = "rules.yaml") -> RuleSet:
                     unless=optional(rule.unless, f"{rule.id} unless"),
                     negatable=rule.negatable,
                     needs=needs,
+                    after_alert=rule.after_alert,
                 )
             )
     negation = Negation(

@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.safety.rules import CATEGORIES, Negation, RuleSet
+from bot.safety.rules import CATEGORIES, CONCERNS, Negation, RuleSet
 from bot.safety.text import SENTENCE, Prepared, Token
 
 MASKED = "_"
@@ -49,6 +49,8 @@ class Screening:
     category: str | None
     categories: tuple[str, ...]
     reasons: tuple[str, ...]
+    #: A sign short of a crisis ("health_worry", "weak_sign"), when no category matched.
+    concern: str | None = None
 
     @property
     def is_crisis(self) -> bool:
@@ -112,8 +114,11 @@ class Screener:
     def __init__(self, rules: RuleSet) -> None:
         self.rules = rules
         self._rank = {c: rules.severity.index(c) for c in CATEGORIES}
+        self._rank.update({c: len(CATEGORIES) + i for i, c in enumerate(CONCERNS)})
 
-    def screen(self, text: str) -> Screening:
+    def screen(self, text: str, *, after_alert: bool = False) -> Screening:
+        """`after_alert`: this person raised a safety alert a short while ago, so a
+        follow-up ("I've got the pills here") counts."""
         prepared = self.rules.normaliser.prepare(text)
         if not prepared.tokens:
             return Screening(None, (), ())
@@ -131,6 +136,8 @@ class Screener:
         found: dict[str, list[str]] = {}
         for rule in self.rules.rules:
             if rule.needs is not None and rule.needs.isdisjoint(stems):
+                continue
+            if rule.after_alert and not after_alert:
                 continue
             exceptions: list[tuple[int, int]] | None = None
             denied_reason = None
@@ -184,12 +191,15 @@ class Screener:
                 if denied_reason is not None:
                     reasons.append(denied_reason)
 
-        categories = tuple(sorted(found, key=self._rank.__getitem__))
-        ordered = [r for c in categories for r in found[c]]
+        matched = tuple(sorted(found, key=self._rank.__getitem__))
+        categories = tuple(c for c in matched if c in CATEGORIES)
+        concerns = [c for c in matched if c in CONCERNS]
+        ordered = [r for c in matched for r in found[c]]
         return Screening(
             category=categories[0] if categories else None,
             categories=categories,
             reasons=tuple(ordered + reasons),
+            concern=concerns[0] if concerns and not categories else None,
         )
 
     def _hide_idioms(self, prepared: Prepared, reasons: list[str]) -> tuple[Token, ...]:

@@ -47,6 +47,7 @@ class TeamCards:
             need_areas=[self.messages.label(f"need_{a}") for a in needs.need_areas],
             district=about.district,
             contact_method=about.contact_method,
+            contact_wanted=about.contact_wanted,
             waited_hours=waited_hours,
             superseded=superseded,
             zone=self.settings.zone,

@@ -87,6 +87,7 @@ def _line(act: Act, case: Case) -> dict[str, Any]:
         "need_areas": [act.team.messages.label(f"need_{a}") for a in needs.need_areas],
         "district": about.district,
         "contact_method": about.contact_method,
+        "contact_wanted": about.contact_wanted,
         "opened_because": case.summary.opened_because,
     }
 

@@ -328,6 +328,12 @@ async def unseen_alert(session: AsyncSession, case_id: int) -> SafetyAlert | Non
     return (await session.execute(query.limit(1))).scalar_one_or_none()
 
 
+async def latest_alert(session: AsyncSession, case_id: int) -> SafetyAlert | None:
+    """The case's newest safety alert, seen or not."""
+    query = select(SafetyAlert).where(SafetyAlert.case_id == case_id).order_by(SafetyAlert.id.desc())
+    return (await session.execute(query.limit(1))).scalar_one_or_none()
+
+
 async def alert_to_see(session: AsyncSession, case_id: int) -> SafetyAlert | None:
     """For "Seen – I'm on it": the unseen alert if there is one, else the newest."""
     query = (

@@ -43,8 +43,9 @@ def test_the_happy_path_opens_a_case_with_the_prsb_summary() -> None:
     assert len(opened) == 1
     summary = opened[0].summary
     assert set(summary.model_dump(exclude_none=True)) == {
-        "about_the_person", "needs", "support_offered", "outcomes"
+        "about_the_person", "needs", "support_offered", "outcomes", "referral_finished"
     }  # fmt: skip
+    assert summary.referral_finished and summary.about_the_person.contact_wanted is True
     assert summary.about_the_person.name == "Alex"
     assert summary.about_the_person.phone == "+447911123456"
     assert (

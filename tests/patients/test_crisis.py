@@ -122,7 +122,8 @@ async def test_crisis_after_handoff_is_kept_on_the_case_and_alerts(database: Dat
     async with database.sessions() as s:
         case = (await s.execute(select(Case))).scalar_one()
         kinds = (await s.execute(select(CaseEntry.kind))).scalars().all()
-    assert case.urgent and "patient_message" in kinds and "crisis_message" in kinds
+    # Their words are on the case once, as the crisis message.
+    assert case.urgent and kinds.count("crisis_message") == 1 and "patient_message" not in kinds
     card = (await alert_cards(database))[0].payload["text"]
     assert "medical emergency" in card and "Out of hours" not in card
 
@@ -197,3 +198,41 @@ async def test_a_photo_captioned_with_crisis_words_gets_the_crisis_reply(
     texts = [r.payload["text"] for r in sent if r is not None and r.chat_id == chat.chat_id]
     assert "116 123" in texts[0] and case.urgent
     assert len(await alert_cards(database)) == 1
+
+
+async def test_a_health_worry_gets_111_advice_keeps_the_answer_and_alerts_nobody(
+    database: Database,
+) -> None:
+    chat = team_chat(database)
+    await chat.walk_to("what_matters")
+    handled = await chat.send("to get fit, though my chest hurts when I walk up hills")
+    async with database.sessions() as s:
+        sent = [await s.get(OutboxMessage, i) for i in handled.outbox_ids]
+        conv = (await s.execute(select(Conversation))).scalar_one()
+    texts = [r.payload["text"] for r in sent if r is not None]
+    assert "NHS 111" in texts[0] and "call 999 now" not in texts[0].lower()
+    assert conv.state == "need_areas" and conv.answers["what_matters"].startswith("to get fit")
+    assert await alert_cards(database) == []
+    async with database.sessions() as s:
+        assert (await s.execute(select(Case))).first() is None  # no urgent case opened
+
+
+async def test_a_follow_up_soon_after_an_alert_counts(database: Database) -> None:
+    chat = team_chat(database)
+    await chat.walk_to("what_matters")
+    await chat.send("i want to end my life")
+    await chat.send("I've got the pills here.")
+    async with database.sessions() as s:
+        alert = (await s.execute(select(SafetyAlert))).scalar_one()
+    assert alert.count == 2
+
+
+async def test_status_after_a_crisis_says_the_team_was_told(database: Database) -> None:
+    chat = team_chat(database)
+    await chat.walk_to("postcode")
+    await chat.send("he hits me and im scared to go home")
+    handled = await chat.send("/status")
+    async with database.sessions() as s:
+        sent = [await s.get(OutboxMessage, i) for i in handled.outbox_ids]
+    status = next(r.payload["text"] for r in sent if r and "Your referral" in r.payload["text"])
+    assert "our team has been told" in status and "116 123" in status

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from bot.safety import CATEGORIES, RULES_FILE, RulesError, Screener, load_rules
-from bot.safety.rules import build_rules
+from bot.safety.rules import CONCERNS, build_rules
 
 
 @pytest.fixture(scope="module")
@@ -26,13 +26,15 @@ def _all_ids(data: dict[str, Any]) -> list[str]:
     ids = [entry["id"] for entry in data["not_a_crisis"]]
     for category in CATEGORIES:
         ids += [entry["id"] for entry in data["rules"][category]]
+    for concern in data.get("concerns") or {}:
+        ids += [entry["id"] for entry in data["concerns"][concern]]
     return ids
 
 
 def test_rules_file_loads() -> None:
     rules = load_rules()
     assert rules.version == 1
-    assert {r.category for r in rules.rules} == set(CATEGORIES)
+    assert {r.category for r in rules.rules} == set(CATEGORIES) | set(CONCERNS)
     assert rules.idioms
 
 

@@ -428,3 +428,63 @@ def test_empty_and_blank_messages() -> None:
 def test_screening_is_deterministic() -> None:
     text = "i'm not suicidal but sometimes i want to die, he hits me"
     assert screen(text) == screen(text)
+
+
+# --- Precision where it is cheap, concerns short of a crisis, follow-ups -------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I want to get fit", "I want to be fit and healthy", "get fit and lose weight",
+     "trying to keep fit now I've retired", "my sister says I'm fit for my age"],
+)  # fmt: skip
+def test_getting_fit_is_a_goal_not_a_seizure(text: str) -> None:
+    s = screen(text)
+    assert not s.is_crisis and s.concern is None, s.reasons
+
+
+@pytest.mark.parametrize("text", ["he's fitting and his lips are blue", "i'm having a fit"])
+def test_a_seizure_still_is(text: str) -> None:
+    assert screen(text).category == "medical_emergency"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["my chest hurts when I walk up hills", "chest gets tight on the stairs",
+     "had pains in my chest for a few weeks now, on and off"],
+)  # fmt: skip
+def test_chest_pain_with_effort_is_a_health_worry_not_999(text: str) -> None:
+    s = screen(text)
+    assert not s.is_crisis and s.concern == "health_worry", s.reasons
+
+
+def test_chest_pain_now_is_still_an_emergency() -> None:
+    assert screen("crushing pain in my chest and my arm has gone numb").category == (
+        "medical_emergency"
+    )
+
+
+def test_wishing_to_take_the_tablets_is_about_suicide_not_an_overdose_taken() -> None:
+    s = screen("better off if I just took all his tablets myself")
+    assert s.category == "suicide" and "medical_emergency" not in s.categories
+
+
+@pytest.mark.parametrize("text", ["I've got the pills here.", "I've got them in my hand now", "it's tonight"])
+def test_a_follow_up_counts_only_just_after_an_alert(text: str) -> None:
+    assert not screen(text).is_crisis
+    assert screen(text, after_alert=True).category == "suicide"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["whats the point of anything", "I feel so hopeless lately", "nothing to look forward to",
+     "I can't cope anymore with the bills and the kids"],
+)  # fmt: skip
+def test_a_weaker_sign_is_a_concern_not_a_crisis(text: str) -> None:
+    s = screen(text)
+    assert not s.is_crisis and s.concern == "weak_sign", s.reasons
+
+
+def test_a_crisis_outranks_a_concern() -> None:
+    s = screen("whats the point, i want to die")
+    assert s.category == "suicide" and s.concern is None

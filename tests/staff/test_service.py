@@ -14,7 +14,7 @@ from bot.staff.admin import audit_trail, create_invite, remove_worker
 from bot.store import Database
 from bot.store.audit import AuditEntry
 from bot.store.cases import Case, CaseEntry, Referral, SafetyAlert
-from bot.store.patients import Conversation, Patient
+from bot.store.patients import Conversation, Patient, WellbeingScore
 from bot.store.staff import LinkWorker, Pending
 from flows.core import Edited, Text, Unsupported
 from tests.patients.helpers import Chat
@@ -514,3 +514,42 @@ async def test_a_page_number_that_is_not_0_to_9_shows_the_first_page(database: D
     await t.referred_patient()
     handled = await t.act(SAM_ID, "/queue ²")
     assert handled is not None and "Waiting for a link worker: 1" in (await t.said(SAM_ID))[-1]
+
+
+async def test_crisis_words_after_a_case_was_closed_reopen_it_for_the_worker_who_knows_them(
+    database: Database,
+) -> None:
+    t = await team(database)
+    chat, case = await claimed(t)
+    await t.act(SAM_ID, f"/close {case.reference} signposted")
+    before = await t.last_id()
+    await chat.send("i want to end it all")
+    async with database.sessions() as s:
+        cases = (await s.execute(select(Case))).scalars().all()
+    [reopened] = cases  # the same case, not a new one with no history
+    sam = await t.worker(SAM_ID)
+    assert reopened.status == "claimed" and reopened.link_worker_id == sam.id and reopened.urgent
+    told = await t.said(SAM_ID, since=before)
+    assert any(case.reference in m and "your case" in m for m in told)
+    actions = [e.action for e in await audit_trail(database, case.reference)]
+    assert actions[-1] == "reopen"
+
+
+async def test_the_case_view_says_only_what_is_true_after_a_crisis(database: Database) -> None:
+    t = await team(database)
+    chat = t.patient(44)
+    await chat.walk_to("postcode")
+    await chat.send("i want to kill myself")
+    case = await t.case()
+    await t.act(SAM_ID, f"/case {case.reference}")
+    view = "\n".join(await t.said(SAM_ID))
+    assert "Contact: not asked yet" in view and "no contact wanted" not in view
+    assert "some answers may be missing" in view
+    await chat.tap("carry_on")
+    await chat.walk_to("end")
+    await t.act(SAM_ID, f"/case {case.reference}")
+    later = (await t.said(SAM_ID))[-1]
+    assert "some answers may be missing" not in later and "Contact: phone call" in later
+    async with database.sessions() as s:
+        score = (await s.execute(select(WellbeingScore))).scalar_one()
+    assert score.case_id == case.id  # the baseline taken after the crisis is on the case
