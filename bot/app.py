@@ -95,11 +95,22 @@ CHATTY_LIBRARIES = (
 )
 
 
-def configure_logging(level: str) -> None:
-    """Ids and events only: message text and names never reach a log line."""
+def configure_logging(level: str, *, to_file: str | None = None, quiet: bool = False) -> None:
+    """Ids and events only: message text and names never reach a log line. To
+    `to_file` if given; `quiet`: nowhere else (not even Python's last-resort
+    printing of warnings to the terminal)."""
+    handlers: list[logging.Handler]
+    if to_file:
+        handlers = [logging.FileHandler(to_file, encoding="utf-8")]
+    elif quiet:
+        handlers = [logging.NullHandler()]
+    else:
+        handlers = [logging.StreamHandler()]
     logging.basicConfig(
         level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        handlers=handlers,
+        force=True,
     )
     for name in CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -67,7 +67,7 @@ def _run(args: argparse.Namespace) -> int:
     settings = load_settings()
     settings.require_token()
     settings.require_staff_chat()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, to_file=settings.log_file)
 
     async def serve() -> None:
         # Built and run in one event loop: connections made while building belong to it.
@@ -82,10 +82,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _chat(args: argparse.Namespace) -> int:
-    from bot.app import build_app
+    from bot.app import build_app, configure_logging
     from bot.console import chat
 
     settings = load_settings()
+    # The person types in this terminal: log lines never appear on it (they would
+    # say "crisis language" on their screen). To a file, if LOG_FILE says so.
+    configure_logging(settings.log_level, to_file=settings.log_file, quiet=True)
 
     async def go() -> None:
         app = await build_app(settings)

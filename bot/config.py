@@ -59,10 +59,16 @@ class Settings(BaseSettings):
     #: Re-announce a case in the team chat when nobody has claimed it after this
     #: many working hours (0: never).
     claim_reminder_hours: float = Field(default=4.0, ge=0)
+    #: A safety alert nobody has taken (Seen) is posted again after this many
+    #: minutes of working time, and sent to the worker holding the case.
+    alert_resend_minutes: float = Field(default=15.0, gt=0)
     #: The working days RESPONSE_TIME_TEXT promises: a patient whose case is picked
     #: up is told the day ("will message you here by Thursday").
     response_working_days: int = Field(default=2, ge=0, le=30)
     log_level: str = "INFO"
+    #: Write logs to this file (`spbot chat` never writes them to the terminal the
+    #: person types in; `spbot run` writes them to stderr unless this is set).
+    log_file: str | None = None
     #: Seconds to wait for the database (to connect, or for one statement) before
     #: giving up and trying again: a database that hangs must not hang the bot.
     database_timeout: float = Field(default=15.0, gt=0)

@@ -330,6 +330,8 @@ class TelegramBot:
                     if ticks % 1800 == 0:  # about hourly
                         await forget_before(session, now - KEEP_HANDLED_FOR)
                         await kept.forget_failed_before(session, now - KEEP_HANDLED_FOR)
+                if ticks % 15 == 0 and await self.app.staff.remind_unseen_alerts():
+                    self.delivery.wake.set()  # about every half a minute
                 if ticks % 30 == 0:  # about a minute
                     if await self.app.staff.remind_unclaimed():
                         self.delivery.wake.set()

@@ -184,7 +184,7 @@ async def raise_alert(
     escalated = False
     if alert is None:
         alert = SafetyAlert(case_id=case.id, category=category, first_at=now, last_at=now,
-                            count=1, out_of_hours=out_of_hours)  # fmt: skip
+                            count=1, out_of_hours=out_of_hours, announced_at=now)  # fmt: skip
         session.add(alert)
         await session.flush()
     else:

@@ -96,25 +96,32 @@ class TeamCards:
     async def alert(
         self, session: AsyncSession, case: Case, alert: SafetyAlert, escalated: bool, now: datetime
     ) -> None:
-        """Post the alert, or bring its card up to date for a repeat. A more serious
-        one goes out as a new card (Telegram notifies nobody of an edit); the old
-        card points on to it."""
+        """Post the alert. A repeat, or a reminder, goes out as a new card (Telegram
+        notifies nobody of an edit) and the old card points on to it, so an alert
+        nobody has taken can never sit silent at the top of the chat."""
         if self.chat_id is None:
             return
         team = Outbox(session, "telegram", self.chat_id, now)
-        card = self._alert_text(alert, case)
         previous = await outbox_row(session, alert.outbox_id)
-        if previous is not None and escalated:
-            team.edit(
-                previous, self.messages.render("staff/safety_alert_superseded", case=case), []
-            )
-            previous = None
         if previous is not None:
-            team.edit(previous, card, self.seen_button(case))
-        else:
-            row = team.send(card, self.seen_button(case), urgent=True)
-            await session.flush()
-            alert.outbox_id = row.id
+            pointer = self.messages.render(
+                "staff/safety_alert_superseded", case=case, more_serious=escalated
+            )
+            team.edit(previous, pointer, [])
+        row = team.send(self._alert_text(alert, case), self.seen_button(case), urgent=True)
+        await session.flush()
+        alert.outbox_id, alert.announced_at = row.id, now
+
+    async def overnight(
+        self, session: AsyncSession, alerts: list[tuple[SafetyAlert, Case]], now: datetime
+    ) -> None:
+        """The day starts with the alerts raised while nobody was working."""
+        if self.chat_id is None or not alerts:
+            return
+        text = self.messages.render(
+            "staff/overnight_alerts", alerts=alerts, zone=self.settings.zone
+        )
+        Outbox(session, "telegram", self.chat_id, now).send(text, urgent=True)
 
     async def refresh_alert(
         self, session: AsyncSession, case: Case, alert: SafetyAlert, now: datetime

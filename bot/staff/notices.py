@@ -70,6 +70,19 @@ class CaseNotices:
         now: datetime,
     ) -> None:
         await self.cards.refresh(session, case, now)
+        await self._tell_of_alert(session, case, alert, now)
+        await self.cards.alert(session, case, alert, escalated, now)
+        alert.announced_at = now
+
+    async def _tell_of_alert(
+        self,
+        session: AsyncSession,
+        case: Case,
+        alert: SafetyAlert,
+        now: datetime,
+        *,
+        reminder: bool = False,
+    ) -> None:
         holder = await active_holder(session, case.link_worker_id)
         if holder is not None:
             told = [holder]
@@ -79,12 +92,24 @@ class CaseNotices:
         else:
             told = []  # the team chat has the alert card
         text = self.messages.render(
-            "staff/holder_alert", case=case, alert=alert, yours=holder is not None
+            "staff/holder_alert",
+            case=case,
+            alert=alert,
+            yours=holder is not None,
+            reminder=reminder,
         )
         buttons = self.cards.seen_button(case) + self._buttons(case, "staff_open", "open")
         for worker in told:
             Outbox(session, "telegram", worker.telegram_id, now).send(text, buttons, urgent=True)
-        await self.cards.alert(session, case, alert, escalated, now)
+
+    async def alert_reminder(
+        self, session: AsyncSession, case: Case, alert: SafetyAlert, now: datetime
+    ) -> None:
+        """Nobody has taken the alert yet: a new card, and the worker holding the
+        case (or, with no team chat and nobody holding it, every worker) told."""
+        await self._tell_of_alert(session, case, alert, now, reminder=True)
+        await self.cards.alert(session, case, alert, False, now)
+        alert.announced_at = now
 
     async def message_not_handled(
         self, session: AsyncSession, case: Case | None, now: datetime

@@ -1,8 +1,14 @@
-"""Claim reminders: a case nobody has claimed after CLAIM_REMINDER_HOURS of working
-time is announced again in the team chat (the old card points to the new one).
+"""Reminders in the team chat, so nothing waits unseen.
 
-Several bot instances may run this at once: each case is taken with SKIP LOCKED,
-so it is announced once.
+- A case nobody has claimed after CLAIM_REMINDER_HOURS of working time is
+  announced again (the old card points to the new one).
+- A safety alert nobody has taken (tapped Seen) after ALERT_RESEND_MINUTES of
+  working time is posted again, as a new message, and sent to the worker holding
+  the case. The working day starts with a list of the alerts raised while nobody
+  was working.
+
+Several bot instances may run these at once: each case or alert is taken with
+SKIP LOCKED, so it is announced once.
 """
 
 from __future__ import annotations
@@ -13,9 +19,10 @@ from datetime import datetime, timedelta
 from bot.config import Settings
 from bot.staff.cards import TeamCards
 from bot.staff.hours import working_seconds_between
+from bot.staff.notices import CaseNotices
 from bot.store import Database
 from bot.store.audit import audit
-from bot.store.cases import unclaimed_since
+from bot.store.cases import unclaimed_since, unseen_alerts_announced_before
 
 log = logging.getLogger(__name__)
 
@@ -41,3 +48,36 @@ async def remind_unclaimed(
         if reminded:
             log.info("unclaimed cases re-announced", extra={"count": reminded})
         return reminded
+
+
+async def remind_unseen_alerts(
+    db: Database, notices: CaseNotices, settings: Settings, now: datetime
+) -> int:
+    """Post again what nobody has taken. Returns how many alerts were reposted."""
+    if not settings.is_working_time(now):
+        return 0
+    wait = timedelta(minutes=settings.alert_resend_minutes)
+    async with db.transaction() as session:
+        unseen = await unseen_alerts_announced_before(session, now)
+        overnight = [
+            (a, c) for a, c in unseen if not settings.is_working_time(a.announced_at or now)
+        ]
+        due = overnight + [
+            (a, c) for a, c in unseen
+            if (a, c) not in overnight and a.announced_at is not None and a.announced_at <= now - wait
+        ]  # fmt: skip
+        await notices.cards.overnight(session, overnight, now)
+        for alert, case in due:
+            await notices.alert_reminder(session, case, alert, now)
+            audit(
+                session,
+                None,
+                "alert_reminder",
+                case,
+                now,
+                f"alert {alert.id}",
+                actor="alert reminder",
+            )
+        if due:
+            log.info("unseen safety alerts posted again", extra={"count": len(due)})
+        return len(due)

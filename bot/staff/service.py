@@ -24,7 +24,8 @@ from bot.staff import alerts, casework, closing, lists, referring
 from bot.staff.act import Act, Conversations, StaffInbound, Team
 from bot.staff.cards import TeamCards
 from bot.staff.joining import join, joined_already
-from bot.staff.reminders import remind_unclaimed
+from bot.staff.notices import CaseNotices
+from bot.staff.reminders import remind_unclaimed, remind_unseen_alerts
 from bot.store import Database
 from bot.store.base import utcnow
 from bot.store.cases import Case
@@ -107,6 +108,7 @@ class StaffService:
         self.settings = settings
         self.clock = clock
         self.cards = TeamCards(messages, settings)
+        self.notices = CaseNotices(messages, settings)
         self.team = Team(messages, settings, self.cards, directory, conversations)
 
     async def handle(self, inbound: StaffInbound) -> StaffHandled | None:
@@ -159,6 +161,10 @@ class StaffService:
     async def remind_unclaimed(self) -> int:
         """Re-announce cases nobody has claimed (bot/staff/reminders.py)."""
         return await remind_unclaimed(self.db, self.cards, self.settings, self.clock())
+
+    async def remind_unseen_alerts(self) -> int:
+        """Post again safety alerts nobody has taken (bot/staff/reminders.py)."""
+        return await remind_unseen_alerts(self.db, self.notices, self.settings, self.clock())
 
     async def _do(self, act: Act, name: str, reference: str, arg: str, *, typed: bool) -> None:
         verb = VERBS.get(name)

@@ -89,8 +89,10 @@ class SafetyAlert(Base):
     last_at: Mapped[datetime] = mapped_column(default=utcnow)
     count: Mapped[int] = mapped_column(default=1)
     out_of_hours: Mapped[bool] = mapped_column(default=False)
-    #: The team chat message, so that repeats edit it in place.
+    #: Its newest card in the team chat, and when it went out (a card nobody takes
+    #: is posted again, after ALERT_RESEND_MINUTES in working hours).
     outbox_id: Mapped[int | None] = mapped_column(default=None)
+    announced_at: Mapped[datetime | None] = mapped_column(default=None)
     seen_by: Mapped[str | None] = mapped_column(String(100), default=None)
     seen_at: Mapped[datetime | None] = mapped_column(default=None)
     action_taken: Mapped[str | None] = mapped_column(Text, default=None)
@@ -328,9 +330,27 @@ async def unseen_alert(session: AsyncSession, case_id: int) -> SafetyAlert | Non
     return (await session.execute(query.limit(1))).scalar_one_or_none()
 
 
+async def unseen_alerts_announced_before(
+    session: AsyncSession, before: datetime
+) -> list[tuple[SafetyAlert, Case]]:
+    """Alerts nobody has taken whose card went out before `before`, oldest first.
+    Several instances may ask at once: each alert is taken by one (SKIP LOCKED)."""
+    query = (
+        select(SafetyAlert, Case)
+        .join(Case, Case.id == SafetyAlert.case_id)
+        .where(SafetyAlert.seen_at.is_(None), SafetyAlert.announced_at < before)
+        .order_by(SafetyAlert.first_at)
+    )
+    if locks_rows(session):
+        query = query.with_for_update(of=SafetyAlert, skip_locked=True)
+    return [(alert, case) for alert, case in (await session.execute(query)).all()]
+
+
 async def latest_alert(session: AsyncSession, case_id: int) -> SafetyAlert | None:
     """The case's newest safety alert, seen or not."""
-    query = select(SafetyAlert).where(SafetyAlert.case_id == case_id).order_by(SafetyAlert.id.desc())
+    query = (
+        select(SafetyAlert).where(SafetyAlert.case_id == case_id).order_by(SafetyAlert.id.desc())
+    )
     return (await session.execute(query.limit(1))).scalar_one_or_none()
 
 

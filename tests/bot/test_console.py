@@ -52,3 +52,17 @@ def test_spbot_chat_runs_as_a_command_with_piped_input(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "Are you 18 or over?" in result.stdout
     assert "How would you like to take part?" not in result.stdout
+
+
+def test_no_log_line_reaches_the_screen_the_person_types_on(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'q.sqlite3'}", "PATH": "",
+           "LOG_LEVEL": "DEBUG"}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "chat"], input="1\ni want to kill myself\n",
+        capture_output=True, text=True, env=env, timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "116 123" in result.stdout  # the crisis reply, on their screen
+    screen = result.stdout + result.stderr
+    assert "crisis language" not in screen and "safety alert" not in screen and "INFO" not in screen

@@ -82,7 +82,11 @@ async def test_crisis_mid_referral_gets_the_reply_an_alert_and_keeps_the_place(
     assert conv.state == "mode" and conv.answers["postcode"] == "L20"
 
 
-async def test_repeated_crisis_messages_update_one_alert(database: Database) -> None:
+async def test_a_repeat_on_an_alert_nobody_has_taken_is_a_new_message(
+    database: Database,
+) -> None:
+    """One alert counts the messages; while nobody has tapped Seen, each repeat is a
+    new card (Telegram notifies nobody of an edit) and the old one points on."""
     chat = team_chat(database)
     await chat.walk_to("what_matters")
     await chat.send("i want to kill myself")
@@ -91,7 +95,8 @@ async def test_repeated_crisis_messages_update_one_alert(database: Database) -> 
         alert = (await s.execute(select(SafetyAlert))).scalar_one()
     assert alert.count == 2
     rows = await alert_cards(database)
-    assert [r.action for r in rows] == ["send", "edit"]
+    assert [r.action for r in rows] == ["send", "edit", "send"]
+    assert "still not seen" in rows[1].payload["text"]
     assert "2 messages like this" in rows[-1].payload["text"]
 
 

@@ -79,9 +79,11 @@ async def test_a_card_is_edited_only_when_what_it_shows_changes(database: Databa
     assert "URGENT" in rows[-1].payload["text"]
 
 
-async def test_an_alert_card_is_posted_updated_and_replaced_when_more_serious(
+async def test_every_alert_card_is_a_new_message_and_the_old_one_points_on(
     database: Database,
 ) -> None:
+    """Telegram notifies nobody of an edit: a repeat, a reminder or a more serious
+    message is a new card, and the card before says to look below."""
     case = await quiet_case(database)
     cards = cards_for()
     async with database.transaction() as s:
@@ -94,17 +96,19 @@ async def test_an_alert_card_is_posted_updated_and_replaced_when_more_serious(
         await cards.alert(s, stored, alert, False, MONDAY)
         first_card = alert.outbox_id
         alert.count = 2
-        await cards.alert(s, stored, alert, False, MONDAY)  # a repeat: the same card
+        await cards.alert(s, stored, alert, False, MONDAY)  # a repeat, not yet seen
+        second_card = alert.outbox_id
         alert.category = "medical_emergency"
-        await cards.alert(s, stored, alert, True, MONDAY)  # more serious: a new card
+        await cards.alert(s, stored, alert, True, MONDAY)  # more serious
     rows = await team_rows(database)
     assert [(r.action, r.target_id) for r in rows] == [
-        ("send", None), ("edit", first_card), ("edit", first_card), ("send", None)
+        ("send", None), ("edit", first_card), ("send", None), ("edit", second_card), ("send", None)
     ]  # fmt: skip
-    assert rows[0].payload.get("urgent") and rows[-1].payload.get("urgent")
-    assert "2 messages like this" in rows[1].payload["text"]
-    assert "newer alert below" in rows[2].payload["text"] and rows[2].payload["buttons"] == []
+    assert all(r.payload.get("urgent") for r in rows if r.action == "send")
+    assert "still not seen" in rows[1].payload["text"] and rows[1].payload["buttons"] == []
+    assert "more serious" in rows[3].payload["text"]
     assert "medical emergency" in rows[-1].payload["text"]
+    assert "2 messages like this" in rows[-1].payload["text"]
     assert rows[-1].payload["buttons"][0][0]["data"] == f"s:seen:{case.reference}:"
     assert not any(secret in r.payload["text"] for r in rows for secret in PRIVATE)
 

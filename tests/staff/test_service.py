@@ -18,7 +18,7 @@ from bot.store.patients import Conversation, Patient, WellbeingScore
 from bot.store.staff import LinkWorker, Pending
 from flows.core import Edited, Text, Unsupported
 from tests.patients.helpers import Chat
-from tests.staff.helpers import ADMIN_ID, JO_ID, SAM_ID, TEAM, Team, team
+from tests.staff.helpers import ADMIN_ID, JO_ID, MONDAY, SAM_ID, TEAM, Team, team
 
 
 async def claimed(t: Team, worker: int = SAM_ID) -> tuple[Chat, Case]:
@@ -553,3 +553,35 @@ async def test_the_case_view_says_only_what_is_true_after_a_crisis(database: Dat
     async with database.sessions() as s:
         score = (await s.execute(select(WellbeingScore))).scalar_one()
     assert score.case_id == case.id  # the baseline taken after the crisis is on the case
+
+
+async def test_an_alert_nobody_takes_is_posted_again_and_sent_to_the_holder(
+    database: Database,
+) -> None:
+    t = await team(database)
+    _, case = await claimed(t)
+    await t.crisis(case)
+    before = await t.last_id()
+    t.clock.advance(minutes=10)
+    assert await t.staff.remind_unseen_alerts() == 0  # not yet
+    t.clock.advance(minutes=6)
+    assert await t.staff.remind_unseen_alerts() == 1
+    new_cards = [r for r in await t.rows(TEAM, since=before) if r.action == "send"]
+    assert len(new_cards) == 1 and new_cards[0].payload.get("urgent")
+    assert "Still not seen" in (await t.said(SAM_ID, since=before))[-1]
+    await t.tap(JO_ID, "seen", case.reference, chat_id=TEAM)
+    t.clock.advance(minutes=30)
+    assert await t.staff.remind_unseen_alerts() == 0  # taken: no more reminders
+
+
+async def test_the_working_day_starts_with_the_alerts_raised_overnight(database: Database) -> None:
+    t = await team(database)
+    _, case = await t.referred_patient()
+    t.clock.now = MONDAY.replace(hour=2)  # nobody working
+    await t.crisis(case, "unsafe_at_home")
+    assert await t.staff.remind_unseen_alerts() == 0  # nobody is there to see it
+    before = await t.last_id()
+    t.clock.now = MONDAY.replace(hour=9, minute=1)
+    assert await t.staff.remind_unseen_alerts() == 1
+    said = await t.said(TEAM, since=before)
+    assert any("Raised while nobody was working (1)" in m and case.reference in m for m in said)
