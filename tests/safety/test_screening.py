@@ -469,7 +469,9 @@ def test_wishing_to_take_the_tablets_is_about_suicide_not_an_overdose_taken() ->
     assert s.category == "suicide" and "medical_emergency" not in s.categories
 
 
-@pytest.mark.parametrize("text", ["I've got the pills here.", "I've got them in my hand now", "it's tonight"])
+@pytest.mark.parametrize(
+    "text", ["I've got the pills here.", "I've got them in my hand now", "it's tonight"]
+)
 def test_a_follow_up_counts_only_just_after_an_alert(text: str) -> None:
     assert not screen(text).is_crisis
     assert screen(text, after_alert=True).category == "suicide"
