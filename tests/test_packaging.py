@@ -31,7 +31,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # From a clean copy: a build/ folder left in the checkout would smuggle files in.
     source = where / "source"
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache", "*.sqlite3*"))  # fmt: skip
+        ".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache", "*.sqlite3*", "models"))  # fmt: skip
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
          "--no-index", "-q", "-w", str(where / "dist"), str(source)],
