@@ -31,6 +31,8 @@ async def test_no_words_names_or_numbers_reach_the_logs(
     database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     configure_logging("DEBUG")  # what an operator debugging a problem would set
+    # configure_logging replaces the root handlers (force=True), caplog's among them
+    logging.getLogger().addHandler(caplog.handler)
     caplog.set_level(logging.DEBUG)
     chat = Chat(database)
     await chat.walk_to("end")
