@@ -4,18 +4,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo test lint typecheck bench diagram clean
+.PHONY: help install demo test lint typecheck bench diagram clean safety-model
 
 help:
 	@echo "make demo   - try a self-referral in the terminal (fresh SQLite file, sample directory)"
 	@echo "make test   - run the tests (PostgreSQL ones too when SPBOT_TEST_POSTGRES_URL is set)"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - speed benchmarks"
+	@echo "make safety-model - retrain the crisis screen's head after changing its examples"
 
 $(STAMP): pyproject.toml
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# The crisis screen's embedding model (83 MB, pinned and checked). Without it the
+	@# bot runs on the rules alone and says so; the tests that need it are skipped.
+	@$(BIN)/spbot safety fetch-model || echo "Could not fetch the embedding model (see above): the bot will screen with the rules alone. Try again with: $(BIN)/spbot safety fetch-model"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -33,6 +37,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check bot flows tests
 	$(BIN)/ruff format --check bot flows tests
 	$(BIN)/mypy
+
+# Rebuild the meaning screen's head (bot/safety/model/) from its written examples,
+# bit for bit: run after changing bot/safety/model/examples.yaml.
+safety-model: $(STAMP)
+	$(BIN)/python -m bot.safety.model.train
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest -q tests/benchmarks -p no:cacheprovider --benchmark-columns=min,median,mean,max,rounds

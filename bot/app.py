@@ -9,6 +9,8 @@ from bot.config import Settings, SettingsError
 from bot.directory import directory_version, load_directory
 from bot.messages import Messages
 from bot.patients import PatientService
+from bot.safety.embedding import ModelUnavailable
+from bot.safety.meaning import MeaningScreen
 from bot.staff import CaseNotices, StaffService
 from bot.store import Database
 from flows.directory import Directory
@@ -26,6 +28,8 @@ class App:
     directory_version: int | None
     #: What the link worker side hears (also told of messages that cannot be delivered).
     notices: CaseNotices
+    #: The meaning-based crisis screen (None: the rules alone).
+    meaning: MeaningScreen | None = None
     patients: PatientService = field(init=False)
     staff: StaffService = field(init=False)
 
@@ -36,8 +40,9 @@ class App:
             return self.directory
 
         self.patients = PatientService(
-            self.db, self.messages, current, self.settings, listener=self.notices
-        )
+            self.db, self.messages, current, self.settings, listener=self.notices,
+            meaning=self.meaning,
+        )  # fmt: skip
         self.staff = StaffService(self.db, self.messages, current, self.settings, self.patients)
 
     async def refresh_directory(self) -> None:
@@ -79,7 +84,30 @@ async def build_app(settings: Settings, *, directory: Directory | None = None) -
     if directory is None:
         directory = await load_directory(db)  # an empty directory suggests nothing
         version = await directory_version(db)
-    return App(settings, db, messages, directory, version, CaseNotices(messages, settings))
+    notices = CaseNotices(messages, settings)
+    return App(settings, db, messages, directory, version, notices, meaning_screen(settings))
+
+
+_loaded: dict[str | None, MeaningScreen | None] = {}
+
+
+def meaning_screen(settings: Settings) -> MeaningScreen | None:
+    """The meaning screen, loaded once per process; None (said once, in the log)
+    when it is switched off or its model files are not there."""
+    if not settings.meaning_screen:
+        return None
+    folder = settings.embedding_model_dir
+    if folder not in _loaded:
+        try:
+            loaded = _loaded[folder] = MeaningScreen.load(folder)
+            log.info("meaning screen on", extra={"threshold": loaded.threshold})
+        except ModelUnavailable as exc:
+            _loaded[folder] = None
+            log.warning(
+                "meaning screen off (%s): crisis screening runs on the rules alone; "
+                "`spbot safety fetch-model` fetches the model", exc,
+            )  # fmt: skip
+    return _loaded[folder]
 
 
 #: Libraries that, below WARNING, log SQL parameters or Bot API payloads, which

@@ -55,9 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _plugins() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Command groups that live with their area (directory, staff...)."""
     from bot.directory.cli import register as directory_commands
+    from bot.safety.cli import register as safety_commands
     from bot.staff.cli import register as staff_commands
 
-    return [directory_commands, staff_commands]
+    return [directory_commands, staff_commands, safety_commands]
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     #: The working days RESPONSE_TIME_TEXT promises: a patient whose case is picked
     #: up is told the day ("will message you here by Thursday").
     response_working_days: int = Field(default=2, ge=0, le=30)
+    #: Read every message for its meaning too, with the sentence-embedding model
+    #: (bot/safety/meaning.py), beside the rules. Off: the rules alone.
+    meaning_screen: bool = True
+    #: Where the embedding model's files are (default: ~/.cache/spbot/...; fetched
+    #: by `make install` or `spbot safety fetch-model`).
+    embedding_model_dir: str | None = None
     log_level: str = "INFO"
     #: Write logs to this file (`spbot chat` never writes them to the terminal the
     #: person types in; `spbot run` writes them to stderr unless this is set).

@@ -197,7 +197,8 @@ class TelegramBot:
         if chat is None or chat.type != Chat.PRIVATE or update.update_id in self.crisis_answered:
             return
         text = action.text if isinstance(action, Text | Edited | Unsupported) else ""
-        screening = safety.screen(text) if text else None
+        meaning = await self.app.patients.read_meaning(text)
+        screening = safety.screen(text, meaning=meaning) if text else None
         if screening is None or not screening.is_crisis or screening.category is None:
             return
         self.crisis_answered.add(update.update_id)

@@ -41,7 +41,9 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "note", "source": STATES, "dest": None, "conditions": "can_note"},
 ]  # fmt: skip
 
-Action = Literal["claim", "reply", "refer", "close", "release", "reopen", "note", "reopen_for_safety"]
+Action = Literal[
+    "claim", "reply", "refer", "close", "release", "reopen", "note", "reopen_for_safety"
+]
 ACTIONS: tuple[Action, ...] = ("claim", "reply", "refer", "close", "release", "reopen", "note",
                                "reopen_for_safety")  # fmt: skip
 Refusal = Literal["taken", "not_yours", "not_claimed", "closed", "not_closed"]

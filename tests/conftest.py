@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from bot.safety import model_files
+from bot.safety.meaning import MeaningScreen
+from bot.safety.model_files import ModelFilesError
 from bot.store import Database
 
 POSTGRES_URL = os.environ.get("SPBOT_TEST_POSTGRES_URL")
@@ -54,3 +57,26 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
 @pytest.fixture
 def sqlite_database_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    """The embedding model's folder, fetched once if it is not there (`make install`
+    fetches it); the test is skipped, saying why, when it cannot be had."""
+    pytest.importorskip("tokenizers", reason="the encoder needs the `tokenizers` package")
+    folder = model_files.default_model_dir()
+    try:
+        return model_files.verify(folder)
+    except ModelFilesError as missing:
+        if os.environ.get("SPBOT_NO_MODEL_FETCH"):
+            pytest.skip(f"embedding model not available (SPBOT_NO_MODEL_FETCH is set): {missing}")
+    try:
+        return model_files.fetch(folder)
+    except ModelFilesError as exc:
+        pytest.skip(f"embedding model not available and could not be fetched: {exc}")
+
+
+@pytest.fixture(scope="session")
+def meaning_screen(model_dir: Path) -> MeaningScreen:
+    """The meaning-based crisis screen, loaded once per test process."""
+    return MeaningScreen.load(model_dir)

@@ -57,12 +57,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run(
-    bin_dir: Path, args: list[str], cwd: Path, stdin: str = ""
+    bin_dir: Path, args: list[str], cwd: Path, stdin: str = "", **env_vars: str
 ) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
         "DATABASE_URL": f"sqlite+aiosqlite:///{cwd / 'installed.sqlite3'}",
         "HOME": str(cwd),
+        "SPBOT_NO_MODEL_FETCH": "1",
+        **env_vars,
     }
     return subprocess.run(
         [str(bin_dir / "spbot"), *args], input=stdin, capture_output=True, text=True,
@@ -100,3 +102,26 @@ def test_the_diagram_check_finds_the_projects_readme_from_anywhere(tmp_path: Pat
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+
+
+def test_the_installed_wheel_carries_the_crisis_screens_trained_head(
+    installed: Path, tmp_path: Path, model_dir: Path
+) -> None:
+    checked = run(
+        installed, ["safety", "check-model"], tmp_path, EMBEDDING_MODEL_DIR=str(model_dir)
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "meaning screen ready" in checked.stdout
+    screened = run(installed, ["safety", "screen", "I've sorted my affairs and said my goodbyes"],
+                   tmp_path, EMBEDDING_MODEL_DIR=str(model_dir))  # fmt: skip
+    assert screened.stdout.startswith("crisis: suicide"), screened.stdout
+
+
+def test_without_the_model_the_installed_bot_says_it_runs_on_the_rules(
+    installed: Path, tmp_path: Path
+) -> None:
+    checked = run(installed, ["safety", "check-model"], tmp_path)  # HOME is empty: no model
+    assert checked.returncode == 1
+    assert "rules" in checked.stdout and "spbot safety fetch-model" in checked.stdout
+    screened = run(installed, ["safety", "screen", "I want to kill myself"], tmp_path)
+    assert "crisis: suicide" in screened.stdout  # the rules still screen

@@ -9,6 +9,7 @@ anything itself: `bot.delivery` does, so a crash after the commit loses nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -23,6 +24,7 @@ from bot.messages import Messages, html_to_text
 from bot.patients.effects import record_effects
 from bot.patients.listener import CaseListener, NobodyListening
 from bot.patients.replies import ReplyWriter
+from bot.safety.meaning import Meaning, MeaningScreen
 from bot.store import Database
 from bot.store.base import utcnow
 from bot.store.cases import Case, has_urgent_case, latest_alert, latest_case, unseen_alert
@@ -92,8 +94,10 @@ class PatientService:
         *,
         clock: Callable[[], datetime] = utcnow,
         listener: CaseListener | None = None,
+        meaning: MeaningScreen | None = None,
     ) -> None:
         self.db = db
+        self.meaning = meaning
         self.messages = messages
         self.directory = directory
         self.settings = settings
@@ -102,6 +106,9 @@ class PatientService:
         self.replies = ReplyWriter(messages)
 
     async def handle(self, inbound: Inbound) -> Handled:
+        # Read for meaning before the transaction: it is CPU work (about 15 ms a
+        # sentence) that must hold no database connection or lock.
+        meaning = await self.read_meaning(_free_text(inbound.event))
         async with self.db.transaction() as session:
             now = self.clock()
             if inbound.update_id is not None and not await first_delivery(
@@ -114,7 +121,7 @@ class PatientService:
             case = await latest_case(session, patient.id)
             alert = await latest_alert(session, case.id) if case is not None else None
             recent = alert is not None and now - alert.last_at < FOLLOW_UP_WINDOW
-            event = screened(inbound.event, after_alert=recent)
+            event = screened(inbound.event, after_alert=recent, meaning=meaning)
             ctx = await self._context(session, now, inbound.first_name, conversation, case)
             ctx = replace(
                 ctx, written_at=inbound.written_at, **await _question_shown(session, conversation)
@@ -149,6 +156,17 @@ class PatientService:
         if any(isinstance(effect, ForgetPatient) for effect in result.effects):
             await self.db.checkpoint()  # what was erased lingers nowhere on disk
         return Handled(tap_notice=notice, outbox_ids=outbox_ids)
+
+    async def read_meaning(self, text: str | None) -> Meaning | None:
+        """What the meaning screen reads in `text` (None: no text, no screen, or it
+        failed, when the rules still run)."""
+        if self.meaning is None or not text or not text.strip():
+            return None
+        try:
+            return await asyncio.to_thread(self.meaning.read, text)
+        except Exception:
+            log.exception("meaning screen failed; the rules alone screened this message")
+            return None
 
     async def talking_with_worker(
         self, session: AsyncSession, patient_id: int, now: datetime
@@ -207,13 +225,19 @@ class PatientService:
         )
 
 
-def screened(event: Event, *, after_alert: bool = False) -> Event:
+def _free_text(event: Event) -> str | None:
+    """The words in an event that are screened: typed text, an edit, a caption."""
+    return event.text if isinstance(event, Text | Edited | Unsupported) else None
+
+
+def screened(event: Event, *, after_alert: bool = False, meaning: Meaning | None = None) -> Event:
     """Safety runs first: crisis language in any free text (a photo's caption too)
     becomes a Crisis; in typed text, a sign short of a crisis is passed on with it.
-    `after_alert`: they raised an alert a short while ago (a follow-up counts)."""
+    `after_alert`: they raised an alert a short while ago (a follow-up counts);
+    `meaning`: what the meaning screen read in the same text."""
     if not isinstance(event, Text | Edited | Unsupported) or not event.text:
         return event
-    screening = safety.screen(event.text, after_alert=after_alert)
+    screening = safety.screen(event.text, after_alert=after_alert, meaning=meaning)
     if not screening.is_crisis:
         if screening.concern and isinstance(event, Text):
             log.info("a sign short of a crisis", extra={"concern": screening.concern})

@@ -20,8 +20,13 @@ imported. `screen` is pure and deterministic.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.safety.rules import CATEGORIES, CONCERNS, RULES_FILE, RulesError, RuleSet, load_rules
 from bot.safety.screening import Screener, Screening
+
+if TYPE_CHECKING:
+    from bot.safety.meaning import Meaning
 
 __all__ = [
     "CATEGORIES",
@@ -39,10 +44,11 @@ __all__ = [
 _screener = Screener(load_rules())
 
 
-def screen(text: str, *, after_alert: bool = False) -> Screening:
+def screen(text: str, *, after_alert: bool = False, meaning: Meaning | None = None) -> Screening:
     """Screen one message for crisis language (see bot/safety/screening.py).
-    `after_alert`: they raised a safety alert a short while ago."""
-    return _screener.screen(text, after_alert=after_alert)
+    `after_alert`: they raised a safety alert a short while ago; `meaning`: what
+    the meaning-based screen read in it (bot/safety/meaning.py), if it ran."""
+    return _screener.screen(text, after_alert=after_alert, meaning=meaning)
 
 
 def more_serious(category: str, than: str) -> bool:

@@ -30,9 +30,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.safety.rules import CATEGORIES, CONCERNS, Negation, RuleSet
 from bot.safety.text import SENTENCE, Prepared, Token
+
+if TYPE_CHECKING:
+    from bot.safety.meaning import Meaning
 
 MASKED = "_"
 
@@ -116,14 +120,21 @@ class Screener:
         self._rank = {c: rules.severity.index(c) for c in CATEGORIES}
         self._rank.update({c: len(CATEGORIES) + i for i, c in enumerate(CONCERNS)})
 
-    def screen(self, text: str, *, after_alert: bool = False) -> Screening:
+    def screen(
+        self, text: str, *, after_alert: bool = False, meaning: Meaning | None = None
+    ) -> Screening:
         """`after_alert`: this person raised a safety alert a short while ago, so a
-        follow-up ("I've got the pills here") counts."""
+        follow-up ("I've got the pills here") counts. `meaning`: what the
+        meaning-based screen read in the same text (bot/safety/meaning.py), if it ran."""
         prepared = self.rules.normaliser.prepare(text)
         if not prepared.tokens:
             return Screening(None, (), ())
         reasons: list[str] = []
         tokens = self._hide_idioms(prepared, reasons)
+        # What the rules explained away (an idiom, a listed exception, a denial): the
+        # meaning screen, which cannot tell "I've never self harmed" from its opposite,
+        # does not overrule them (see _add_meaning).
+        explained = {"an idiom"} if tokens is not prepared.tokens else set()
         stems = {t.stem for t in tokens}
         line = _Line(tokens)
         negation = self.rules.negation
@@ -149,6 +160,7 @@ class Screener:
                         exceptions = line.spans(rule.unless)
                     hit = _overlaps(span, exceptions)
                     if hit is not None:
+                        explained.add("a listed exception")
                         reasons.append(
                             f"{rule.id}: matched '{quote}' but not counted, because "
                             f"'{prepared.quote(*hit)}' is a listed exception"
@@ -189,8 +201,11 @@ class Screener:
                     )
             else:
                 if denied_reason is not None:
+                    explained.add("a denial")
                     reasons.append(denied_reason)
 
+        if meaning is not None:
+            _add_meaning(meaning, found, reasons, explained)
         matched = tuple(sorted(found, key=self._rank.__getitem__))
         categories = tuple(c for c in matched if c in CATEGORIES)
         concerns = [c for c in matched if c in CONCERNS]
@@ -231,6 +246,34 @@ class Screener:
             Token(MASKED, MASKED, t.start, t.end) if i in hidden else t
             for i, t in enumerate(tokens)
         )
+
+
+def _add_meaning(
+    meaning: Meaning, found: dict[str, list[str]], reasons: list[str], explained: set[str]
+) -> None:
+    """A message is flagged when the rules or the meaning screen fire. The rules
+    choose the category when they fired (they say exactly why); otherwise the
+    meaning screen's category counts, or its weaker sign (the direct question).
+
+    Where the rules read the alarming words as an idiom or a listed exception, the
+    meaning screen does not overrule them; where they read a denial ("I've never
+    self harmed"), its crisis becomes a weaker sign: the person is asked directly."""
+    rules_fired = any(c in CATEGORIES for c in found)
+    if meaning.category is None:
+        if meaning.weak and not found and not explained:
+            found["weak_sign"] = [meaning.reason]
+        return
+    if rules_fired:
+        reasons.append(meaning.reason)
+    elif explained - {"a denial"}:
+        what = " and ".join(sorted(explained))
+        reasons.append(f"{meaning.reason}; not counted: the rules read {what} here")
+    elif explained:
+        found.setdefault("weak_sign", []).append(
+            f"{meaning.reason}; the rules read a denial here, so it is asked directly"
+        )
+    else:
+        found[meaning.category] = [meaning.reason]
 
 
 def _sentence_numbers(tokens: tuple[Token, ...]) -> list[int]:

@@ -53,3 +53,38 @@ async def test_crisis_mid_referral_and_after_handoff(running: Running, api: BotA
     [card] = case_cards(api)  # one case; its card now shows the finished referral
     assert "Needs: not said" not in card.plain_text and "Area: L20" in card.plain_text
     assert api.rejected == [] and api.unanswered_callback_queries() == []
+
+
+async def test_indirect_crisis_language_is_caught_by_its_meaning(
+    running: Running, api: BotApiStandIn, meaning_screen: object
+) -> None:
+    """Words no rule knows, read for their meaning: the crisis reply and an alert
+    whose reason names the nearest written example, not the person's words."""
+    await running.stop()
+    running.settings = running.settings.model_copy(update={"staff_chat_id": TEAM})
+    await running.start()
+    assert running.app is not None and running.app.meaning is not None
+    for how, what in REFERRAL[:5]:
+        await act(running, api, how, what)
+    words = "I've left the spare key with my neighbour and written to my daughter. It's all in order now."
+    await act(running, api, "type", words)
+    reply, choice = api.messages_to(CHAT)[-2:]
+    assert "116 123" in reply.plain_text  # Samaritans: the suicide reply
+    assert choice.button_labels == ["Carry on", "Stop for now", "Talk to someone"]
+    [alert] = alert_cards(api)
+    assert "spare key" not in alert.plain_text
+    assert api.rejected == [] and api.unanswered_callback_queries() == []
+
+
+async def test_without_the_model_the_rules_still_screen(
+    running: Running, api: BotApiStandIn
+) -> None:
+    await running.stop()
+    running.settings = running.settings.model_copy(update={"meaning_screen": False})
+    await running.start()
+    assert running.app is not None and running.app.meaning is None
+    for how, what in REFERRAL[:5]:
+        await act(running, api, how, what)
+    await act(running, api, "type", "i want to kill myself")
+    reply, _ = api.messages_to(CHAT)[-2:]
+    assert "116 123" in reply.plain_text

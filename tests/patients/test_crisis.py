@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
 from bot.app import messages_for
@@ -241,3 +242,26 @@ async def test_status_after_a_crisis_says_the_team_was_told(database: Database) 
         sent = [await s.get(OutboxMessage, i) for i in handled.outbox_ids]
     status = next(r.payload["text"] for r in sent if r and "Your referral" in r.payload["text"])
     assert "our team has been told" in status and "116 123" in status
+
+
+class BrokenMeaningScreen:
+    """A meaning screen that fails (a bug, memory): the rules must still screen."""
+
+    def read(self, text: str) -> object:
+        raise MemoryError("no room for the model")
+
+
+async def test_when_the_meaning_screen_fails_the_rules_still_screen(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    chat = team_chat(database)
+    chat.service.meaning = BrokenMeaningScreen()  # type: ignore[assignment]
+    await chat.walk_to("postcode")
+    handled = await chat.send("honestly i dont want to be here anymore")
+    async with database.sessions() as s:
+        sent = [await s.get(OutboxMessage, i) for i in handled.outbox_ids]
+        alerts = (await s.execute(select(SafetyAlert))).scalars().all()
+    assert any("116 123" in m.payload["text"] for m in sent if m is not None)
+    assert len(alerts) == 1
+    assert "meaning screen failed" in caplog.text
+    assert "anymore" not in caplog.text  # still no words in the log

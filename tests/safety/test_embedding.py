@@ -9,7 +9,6 @@ module; the whole file takes a few seconds.
 
 from __future__ import annotations
 
-import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -29,7 +28,6 @@ from bot.safety.embedding import (
 from bot.safety.model_files import (
     ModelFetchFailed,
     ModelFilesCorrupt,
-    ModelFilesError,
     ModelFilesMissing,
 )
 
@@ -41,21 +39,6 @@ HELLO_WORLD = [-0.034478, 0.03102, 0.00673, 0.02611, -0.039362]
 #: by code, so its bytes are reproducible; change this only with the graph.
 GRAPH_SHA256 = "c19d0facc3715d6b655b7856be2768548947bfab09daebe342096cf59d3ecdcd"
 CLS, SEP, UNK = 101, 102, 100
-
-
-@pytest.fixture(scope="module")
-def model_dir() -> Path:
-    pytest.importorskip("tokenizers", reason="the encoder needs the `tokenizers` package")
-    folder = model_files.default_model_dir()
-    try:
-        return model_files.verify(folder)
-    except ModelFilesError as missing:
-        if os.environ.get("SPBOT_NO_MODEL_FETCH"):
-            pytest.skip(f"embedding model not available (SPBOT_NO_MODEL_FETCH is set): {missing}")
-    try:
-        return model_files.fetch(folder)
-    except ModelFilesError as exc:
-        pytest.skip(f"embedding model not available and could not be fetched: {exc}")
 
 
 @pytest.fixture(scope="module")
