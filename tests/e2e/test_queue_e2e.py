@@ -4,12 +4,16 @@ they talk through the bot, and the worker refers and closes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
 from bot.staff.admin import add_worker, audit_trail, create_invite
 from bot.store.base import utcnow
+from bot.store.cases import SafetyAlert
 from tests.e2e.conftest import Running
 from tests.e2e.test_referral_e2e import CHAT, REFERRAL, act
 from tests.standin.server import BotApiStandIn
@@ -131,3 +135,85 @@ async def test_a_long_case_arrives_in_parts_within_telegrams_limit(
     joined = "\n".join(parts)
     assert all(text in joined for text in long_messages)
     api.assert_clean()  # the stand-in refused nothing: no part too long, none badly formed
+
+
+async def test_an_alert_nobody_takes_is_posted_again_after_the_wait(
+    team: Running, api: BotApiStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bot's own housekeeping (ticking fast), after the wait: an alert nobody marked Seen is
+    posted again as a new message (Telegram notifies no edits) and sent to the
+    worker holding the case; once taken, never again."""
+    await team.stop()
+    monkeypatch.setattr("bot.telegram.HEARTBEAT", timedelta(milliseconds=20))
+    team.settings = team.settings.model_copy(update={"working_hours": "Mon-Sun 00:00-23:59"})
+    await team.start()
+    assert team.app is not None
+    reference = await refer(team, api)
+    [card] = api.messages_to(TEAM)
+    await team.handled(api.tap(TEAM, card.message_id, card.callback_data(f"✋ Claim {reference}"),
+                               user_id=SAM, first_name="Sam"))  # fmt: skip
+    await act(team, api, "type", "i cant do this anymore, i want to end my life")
+    [first] = alert_cards(api)
+    to_sam = len(api.messages_to(SAM))
+
+    await announced_ago(team, minutes=16)  # the wait has passed, in working hours
+    await until(lambda: alert_cards(api) and alert_cards(api)[-1].message_id != first.message_id)
+    [again] = alert_cards(api)
+    assert reference in again.plain_text and again.message_id > first.message_id  # a new message
+    old = api.message(TEAM, first.message_id).plain_text
+    assert "still not seen. See the newer alert below" in old  # the old one points on
+    await until(
+        lambda: any("Still not seen" in m.plain_text for m in api.messages_to(SAM)[to_sam:])
+    )
+
+    await team.handled(api.tap(TEAM, again.message_id, again.callback_data(again.button_labels[0]),
+                               user_id=SAM, first_name="Sam"))  # fmt: skip
+    count = len(api.messages_to(TEAM))
+    await announced_ago(team, minutes=120)
+    await asyncio.sleep(0.7)  # housekeeping has looked twice
+    assert len(api.messages_to(TEAM)) == count  # taken: no more reminders
+    api.assert_clean()
+
+
+async def test_crisis_words_after_the_case_was_closed_reach_the_worker_who_closed_it(
+    team: Running, api: BotApiStandIn
+) -> None:
+    reference = await refer(team, api)
+    [card] = api.messages_to(TEAM)
+    await team.handled(api.tap(TEAM, card.message_id, card.callback_data(f"✋ Claim {reference}"),
+                               user_id=SAM, first_name="Sam"))  # fmt: skip
+    await sam(team, api, f"/close {reference}")
+    await sam_presses(team, api, "Referred to an activity")
+    before = len(api.messages_to(SAM))
+
+    await act(team, api, "type", "everything's gone wrong again. i want to end it all")
+    reply = api.messages_to(CHAT)[-1].plain_text
+    assert "116 123" in reply and "carry on with your referral" not in reply
+    told = [m.plain_text for m in api.messages_to(SAM)[before:]]
+    assert any(reference in m and "your case" in m for m in told), told
+    assert team.app is not None
+    actions = [e.action for e in await audit_trail(team.app.db, reference)]
+    assert actions[-1] == "reopen"
+    api.assert_clean()
+
+
+def alert_cards(api: BotApiStandIn) -> list:  # type: ignore[type-arg]
+    return [m for m in api.messages_to(TEAM) if "wrote words about" in m.plain_text]
+
+
+async def announced_ago(bot: Running, minutes: int) -> None:
+    """Move the alerts' announcement back in time, as if the wait had passed (the
+    bot's clock is the real one: a message dated ahead would wait to be sent)."""
+    assert bot.app is not None
+    async with bot.app.db.transaction() as session:
+        await session.execute(
+            update(SafetyAlert).values(announced_at=utcnow() - timedelta(minutes=minutes))
+        )
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.02)

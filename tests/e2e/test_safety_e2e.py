@@ -4,6 +4,9 @@ where it was."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from bot.store.cases import Case
 from tests.e2e.conftest import Running
 from tests.e2e.test_referral_e2e import CHAT, REFERRAL, act
 from tests.standin.server import BotApiStandIn
@@ -88,3 +91,41 @@ async def test_without_the_model_the_rules_still_screen(
     await act(running, api, "type", "i want to kill myself")
     reply, _ = api.messages_to(CHAT)[-2:]
     assert "116 123" in reply.plain_text
+
+
+async def test_a_crisis_at_every_step_gets_the_reply_that_fits_and_loses_nothing(
+    running: Running, api: BotApiStandIn
+) -> None:
+    """Crisis words typed at each question of the referral in turn: each time the
+    contacts and the choice (Carry on / Stop for now / Talk to someone); Carry on
+    goes back to the question they were on; at the end the referral is whole.
+    After the handoff: the team has been told, and no buttons."""
+    await act(running, api, *REFERRAL[0])
+    for step, (how, what) in enumerate(REFERRAL[1:], start=1):
+        question = api.messages_to(CHAT)[-1]
+        await act(running, api, "type", "i want to end my life")
+        reply, choice = api.messages_to(CHAT)[-2:]
+        assert "116 123" in reply.plain_text, (step, reply.plain_text)
+        assert "carry on with your referral" not in reply.plain_text
+        assert choice.button_labels == ["Carry on", "Stop for now", "Talk to someone"], step
+        await act(running, api, "tap", "Carry on")
+        back = api.messages_to(CHAT)[-1]
+        if step == 4:  # "what matters to you?": their words were kept as the answer
+            assert back.plain_text.startswith("Thank you for telling me.")
+            continue
+        if "thoughts like that" in question.plain_text:  # the direct question: answered now
+            continue
+        assert back.button_labels == question.button_labels, step  # the same question again
+        await act(running, api, how, what)
+    done = api.messages_to(CHAT)[-1].plain_text
+    assert "Your reference is SP-" in done
+
+    await act(running, api, "type", "i want to end my life")
+    after = api.messages_to(CHAT)[-1]
+    assert "116 123" in after.plain_text and "get in touch with you" in after.plain_text
+    assert not after.buttons
+    async with running.app.db.sessions() as s:  # type: ignore[union-attr]
+        case = (await s.execute(select(Case))).scalar_one()  # one case for it all
+    assert case.summary.about_the_person.name == "Alex" and case.urgent
+    assert case.summary.needs.need_areas == ["loneliness", "activity"]
+    assert api.rejected == [] and api.unanswered_callback_queries() == []
