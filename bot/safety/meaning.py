@@ -71,7 +71,9 @@ class Meaning:
     def reason(self) -> str:
         """One line for the link worker and the clinical safety officer."""
         what = self.category or "a weaker sign"
-        return f"meaning.{what}: close in meaning to: “{self.nearest}” ({self.chance:.0%} sure)"
+        return (
+            f"meaning.{what}: close in meaning to: “{self.nearest}” (model score {self.chance:.2f})"
+        )
 
 
 def examples_digest() -> str:
