@@ -69,13 +69,13 @@ async def test_indirect_crisis_language_is_caught_by_its_meaning(
     assert running.app is not None and running.app.meaning is not None
     for how, what in REFERRAL[:5]:
         await act(running, api, how, what)
-    words = "I've left the spare key with my neighbour and written to my daughter. It's all in order now."
+    words = "Gave the cat to my sister today. Told her it was just for a while."
     await act(running, api, "type", words)
     reply, choice = api.messages_to(CHAT)[-2:]
     assert "116 123" in reply.plain_text  # Samaritans: the suicide reply
     assert choice.button_labels == ["Carry on", "Stop for now", "Talk to someone"]
     [alert] = alert_cards(api)
-    assert "spare key" not in alert.plain_text
+    assert "cat to my sister" not in alert.plain_text
     assert api.rejected == [] and api.unanswered_callback_queries() == []
 
 

@@ -3,10 +3,10 @@ two together do on language nobody tuned them for.
 
 `test_evaluation_report` prints, for each evaluation set, recall by category and
 false alarms with 95% (Wilson) intervals, for the rules alone and for the rules
-with the meaning screen. The independent set (independent/messages.yaml) was
-written by someone who never saw the rules, the training examples or the
-corpus, and nothing is ever trained or tuned on it: its figures are the honest
-ones. The floors below only catch a regression; the figures measured at each
+with the meaning screen. The independent sets (independent/ and independent2/)
+were written by people who never saw the rules, the training examples or the
+corpus, and nothing is ever trained or tuned on them: their figures are the
+honest ones (the second's most of all: its first run was its only one). The floors below only catch a regression; the figures measured at each
 change are in docs/safety.md.
 
 Needs the embedding model (see tests/conftest.py `model_dir`): skipped without it.
@@ -27,12 +27,15 @@ from bot.safety.meaning import HeadStale, MeaningScreen, sentences
 
 HERE = Path(__file__).parent
 
-#: The rules and the meaning screen together, on the independent set: measured
-#: 76.6% recall and 7.1% false alarms (docs/clinical-safety/hazard-log.md, H01;
-#: the targets, 85% and 5%, are not met yet). These floors sit a little under
-#: what was measured, so a change that makes things worse fails here.
-MIN_INDEPENDENT_RECALL = 0.72
-MAX_INDEPENDENT_FALSE_ALARMS = 0.09
+#: The rules and the meaning screen together, measured at the shipped head
+#: (docs/clinical-safety/hazard-log.md, H01 and H03): on the first independent set
+#: 80.2% recall and 7.1% false alarms; on the second, at its first and only run,
+#: 83.2% and 16.8%. The targets (85%, 5%) are not met. These floors sit a little
+#: under what was measured, so a change that makes things worse fails here.
+FLOORS = {  # set: (least recall, most false alarms)
+    "independent": (0.75, 0.09),
+    "independent 2": (0.78, 0.20),
+}
 #: On the hand-written corpus and held-out sets the rules alone reach 99.8%
 #: recall and 0.7% false alarms; the meaning screen adds false alarms (5.9%
 #: measured): no more than this.
@@ -55,8 +58,8 @@ def _corpus(name: str) -> list[Message]:
     return out
 
 
-def _independent() -> list[Message]:
-    data = yaml.safe_load((HERE / "independent" / "messages.yaml").read_text(encoding="utf-8"))
+def _independent(folder: str) -> list[Message]:
+    data = yaml.safe_load((HERE / folder / "messages.yaml").read_text(encoding="utf-8"))
     return [
         Message(m["text"], None if m["category"] == "ordinary" else m["category"])
         for m in data["messages"]
@@ -64,7 +67,8 @@ def _independent() -> list[Message]:
 
 
 SETS = {
-    "independent": _independent(),
+    "independent": _independent("independent"),
+    "independent 2": _independent("independent2"),
     "corpus + held-out": _corpus("corpus.yaml")
     + _corpus("holdout.yaml")
     + _corpus("holdout2.yaml"),
@@ -158,11 +162,12 @@ def test_evaluation_report(
     text = report(figures)
     with capsys.disabled():
         print(text)
-    both = figures[("independent", "rules + meaning")]
-    hits, n = both.recall()
-    assert hits / n >= MIN_INDEPENDENT_RECALL, text
-    alarms, ordinary = both.false_alarms()
-    assert alarms / ordinary <= MAX_INDEPENDENT_FALSE_ALARMS, text
+    for name, (least_recall, most_false_alarms) in FLOORS.items():
+        both = figures[(name, "rules + meaning")]
+        hits, n = both.recall()
+        assert hits / n >= least_recall, text
+        alarms, ordinary = both.false_alarms()
+        assert alarms / ordinary <= most_false_alarms, text
     alarms, ordinary = figures[("corpus + held-out", "rules + meaning")].false_alarms()
     assert alarms / ordinary <= MAX_CORPUS_FALSE_ALARMS, text
 
@@ -170,15 +175,16 @@ def test_evaluation_report(
 def test_the_meaning_screen_catches_far_more_indirect_language_than_the_rules(
     figures: dict[tuple[str, str], Figures],
 ) -> None:
-    rules, _ = figures[("independent", "rules alone")].recall()
-    both, n = figures[("independent", "rules + meaning")].recall()
-    assert both >= rules * 1.5, (rules, both, n)
+    for name in FLOORS:
+        rules, _ = figures[(name, "rules alone")].recall()
+        both, n = figures[(name, "rules + meaning")].recall()
+        assert both >= rules * 1.5, (name, rules, both, n)
 
 
 def test_a_message_the_rules_miss_is_flagged_with_the_nearest_example(
     meaning_screen: MeaningScreen,
 ) -> None:
-    text = "I've left the spare key with my neighbour and written to my daughter. It's all in order now."
+    text = "Gave the cat to my sister today. Told her it was just for a while."
     assert not screen(text).is_crisis  # no rule knows these words
     read = meaning_screen.read(text)
     screening = screen(text, meaning=read)

@@ -48,7 +48,7 @@ from bot.safety.meaning import (
 )
 from bot.safety.rules import CATEGORIES
 
-TARGET_FALSE_ALARMS = 0.03
+TARGET_FALSE_ALARMS = 0.05
 WEAK_FALSE_ALARMS = 0.08
 STRENGTHS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 FOLDS = 5
