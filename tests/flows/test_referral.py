@@ -346,6 +346,17 @@ def test_things_we_cannot_read_get_a_kind_reply_and_the_question_again(kind: str
     assert "only read typed messages" in p.render_all()[0]
 
 
+@pytest.mark.parametrize("kind", ["voice", "video_note", "photo"])
+def test_what_we_cannot_read_is_answered_with_where_to_get_help_now(kind: str) -> None:
+    """A voice note may hold a crisis the screen cannot hear: the reply says where
+    to get help now, whatever it was (hazard log A6)."""
+    p = Patient()
+    walk_to(p, "postcode")
+    p.send(Unsupported(kind))
+    reply = p.render_all()[0]
+    assert "999" in reply and "111" in reply and "116 123" in reply
+
+
 def test_a_tap_on_an_earlier_question_changes_nothing() -> None:
     p = Patient()
     walk_to(p, "mode")
