@@ -59,8 +59,9 @@ class Settings(BaseSettings):
     #: Re-announce a case in the team chat when nobody has claimed it after this
     #: many working hours (0: never).
     claim_reminder_hours: float = Field(default=4.0, ge=0)
-    #: A safety alert nobody has taken (Seen) is posted again after this many
-    #: minutes of working time, and sent to the worker holding the case.
+    #: A safety alert nobody has taken (Seen) is posted again this many minutes
+    #: after its card went out, and sent to the worker holding the case (only in
+    #: working hours: one left from the day before goes out as the next day starts).
     alert_resend_minutes: float = Field(default=15.0, gt=0)
     #: The working days RESPONSE_TIME_TEXT promises: a patient whose case is picked
     #: up is told the day ("will message you here by Thursday").

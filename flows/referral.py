@@ -93,8 +93,8 @@ STATES = [
 
 #: The referral's questions, from consent to the best time to call: where someone
 #: can be interrupted (a crisis, a direct question) and come back to.
-QUESTION_STATES = STATES[STATES.index("consent") : STATES.index("handed_off")]
-QUESTION_STATES = [s for s in QUESTION_STATES if s not in ("declined", "under_18")]
+QUESTION_STATES = [s for s in STATES[STATES.index("consent") : STATES.index("handed_off")]
+                   if s not in ("declined", "under_18")]  # fmt: skip
 #: Where /restart may be asked from, and where "No, carry on" goes back to.
 #: (Declined and under 18 keep nothing: any message there starts afresh.)
 RESUMABLE = [s for s in STATES if s not in ("new", "confirm_restart", "declined", "under_18")]

@@ -27,7 +27,7 @@ from bot.patients.replies import ReplyWriter
 from bot.safety.meaning import Meaning, MeaningScreen
 from bot.store import Database
 from bot.store.base import utcnow
-from bot.store.cases import Case, has_urgent_case, latest_alert, latest_case, unseen_alert
+from bot.store.cases import Case, SafetyAlert, has_urgent_case, latest_alert, latest_case
 from bot.store.outbox import Outbox, outbox_row
 from bot.store.patients import (
     Conversation,
@@ -122,7 +122,7 @@ class PatientService:
             alert = await latest_alert(session, case.id) if case is not None else None
             recent = alert is not None and now - alert.last_at < FOLLOW_UP_WINDOW
             event = screened(inbound.event, after_alert=recent, meaning=meaning)
-            ctx = await self._context(session, now, inbound.first_name, conversation, case)
+            ctx = await self._context(session, now, inbound.first_name, conversation, case, alert)
             ctx = replace(
                 ctx, written_at=inbound.written_at, **await _question_shown(session, conversation)
             )
@@ -211,11 +211,14 @@ class PatientService:
         first_name: str | None,
         conversation: Conversation,
         case: Case | None,
+        alert: SafetyAlert | None = None,
     ) -> referral.FlowContext:
+        """`alert`: the case's newest safety alert (a new one is raised only when none
+        is unseen, so the newest says whether one is waiting to be seen)."""
         view = None
         if case is not None:
             holder = await worker_name(session, case.link_worker_id)
-            flagged = case.urgent and await unseen_alert(session, case.id) is not None
+            flagged = case.urgent and alert is not None and alert.seen_at is None
             view = referral.CaseView(case.reference, case.status, holder, flagged)
         return referral.FlowContext(
             directory=self.directory(),

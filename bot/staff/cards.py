@@ -110,7 +110,7 @@ class TeamCards:
             team.edit(previous, pointer, [])
         row = team.send(self._alert_text(alert, case), self.seen_button(case), urgent=True)
         await session.flush()
-        alert.outbox_id, alert.announced_at = row.id, now
+        alert.outbox_id = row.id
 
     async def overnight(
         self, session: AsyncSession, alerts: list[tuple[SafetyAlert, Case]], now: datetime

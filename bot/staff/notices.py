@@ -72,7 +72,7 @@ class CaseNotices:
         await self.cards.refresh(session, case, now)
         await self._tell_of_alert(session, case, alert, now)
         await self.cards.alert(session, case, alert, escalated, now)
-        alert.announced_at = now
+        alert.announced_at = now  # the wait before a reminder starts again
 
     async def _tell_of_alert(
         self,

@@ -2,10 +2,11 @@
 
 - A case nobody has claimed after CLAIM_REMINDER_HOURS of working time is
   announced again (the old card points to the new one).
-- A safety alert nobody has taken (tapped Seen) after ALERT_RESEND_MINUTES of
-  working time is posted again, as a new message, and sent to the worker holding
-  the case. The working day starts with a list of the alerts raised while nobody
-  was working.
+- A safety alert nobody has taken (tapped Seen) ALERT_RESEND_MINUTES after its
+  card went out is posted again, as a new message, and sent to the worker holding
+  the case; only in working hours, so one left from the day before is posted
+  again as the next working day starts. That day starts with a list of the alerts
+  raised while nobody was working.
 
 Several bot instances may run these at once: each case or alert is taken with
 SKIP LOCKED, so it is announced once.
@@ -58,15 +59,16 @@ async def remind_unseen_alerts(
         return 0
     wait = timedelta(minutes=settings.alert_resend_minutes)
     async with db.transaction() as session:
-        unseen = await unseen_alerts_announced_before(session, now)
-        overnight = [
-            (a, c) for a, c in unseen if not settings.is_working_time(a.announced_at or now)
-        ]
-        due = overnight + [
-            (a, c) for a, c in unseen
-            if (a, c) not in overnight and a.announced_at is not None and a.announced_at <= now - wait
-        ]  # fmt: skip
+        overnight, waited = [], []
+        for alert, case in await unseen_alerts_announced_before(session, now):
+            announced = alert.announced_at
+            assert announced is not None  # the query asks for a time
+            if not settings.is_working_time(announced):
+                overnight.append((alert, case))  # the day starts with these, at once
+            elif announced <= now - wait:
+                waited.append((alert, case))
         await notices.cards.overnight(session, overnight, now)
+        due = overnight + waited
         for alert, case in due:
             await notices.alert_reminder(session, case, alert, now)
             audit(

@@ -4,6 +4,7 @@ case from claim to close, the patient kept informed, the team chat, the audit.""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -585,3 +586,16 @@ async def test_the_working_day_starts_with_the_alerts_raised_overnight(database:
     assert await t.staff.remind_unseen_alerts() == 1
     said = await t.said(TEAM, since=before)
     assert any("Raised while nobody was working (1)" in m and case.reference in m for m in said)
+
+
+async def test_an_alert_left_at_the_end_of_the_day_is_posted_again_as_the_next_day_starts(
+    database: Database,
+) -> None:
+    t = await team(database)
+    _, case = await claimed(t)
+    t.clock.now = MONDAY.replace(hour=16, minute=55)
+    await t.crisis(case)
+    t.clock.now = MONDAY.replace(hour=17, minute=20)
+    assert await t.staff.remind_unseen_alerts() == 0  # nobody is working
+    t.clock.now = MONDAY.replace(hour=9, minute=1) + timedelta(days=1)
+    assert await t.staff.remind_unseen_alerts() == 1  # the next day starts with it
