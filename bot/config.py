@@ -7,10 +7,10 @@ and says how to fix it: the people who deploy this are not always developers.
 from __future__ import annotations
 
 import re
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -30,6 +30,25 @@ def parse_working_hours(value: str) -> tuple[set[int], time, time]:
     days = set(range(DAYS.index(first), DAYS.index(last) + 1))
     start, end = time(int(match[3]), int(match[4])), time(int(match[5]), int(match[6]))
     return days, start, end
+
+
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(value: str, name: str) -> timedelta:
+    """'7d', '2w', '2h', '30m' -> a timedelta."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*", value.lower())
+    if not match:
+        raise ValueError(f"{name}={value!r} should be a number and a unit, like 30m, 2h, 3d or 2w")
+    return timedelta(**{_UNITS[match[2]]: float(match[1])})
+
+
+def parse_quiet_hours(value: str) -> tuple[time, time]:
+    """'21:00-09:00' -> (21:00, 09:00): from the first to the second, across midnight."""
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", value)
+    if not match or int(match[1]) > 23 or int(match[3]) > 23 or int(match[2]) > 59 or int(match[4]) > 59:
+        raise ValueError(f"QUIET_HOURS={value!r} should look like 21:00-09:00")
+    return time(int(match[1]), int(match[2])), time(int(match[3]), int(match[4]))
 
 
 class SettingsError(Exception):
@@ -72,6 +91,18 @@ class Settings(BaseSettings):
     #: Where the embedding model's files are (default: ~/.cache/spbot/...; fetched
     #: by `make install` or `spbot safety fetch-model`).
     embedding_model_dir: str | None = None
+    #: When check-ins go after a referral: offsets from it, like "7d,28d,84d".
+    checkin_schedule: str = "7d,28d,84d"
+    #: No check-in or nudge is sent in these hours (in TIMEZONE), across midnight.
+    quiet_hours: str = "21:00-09:00"
+    #: A check-in waits while the patient is talking with us or their link worker:
+    #: until this long after the last message either way.
+    checkin_hold_off: str = "2h"
+    #: One gentle reminder when a check-in is not answered after this long; after
+    #: as long again it is marked unanswered.
+    checkin_reminder: str = "3d"
+    #: Someone who stops halfway through the referral gets one nudge after this long.
+    nudge_after: str = "24h"
     log_level: str = "INFO"
     #: Write logs to this file (`spbot chat` never writes them to the terminal the
     #: person types in; `spbot run` writes them to stderr unless this is set).
@@ -92,6 +123,49 @@ class Settings(BaseSettings):
         days, start, end = parse_working_hours(self.working_hours)
         local = when.astimezone(self.zone)
         return local.weekday() in days and start <= local.time() < end
+
+    @field_validator("checkin_schedule")
+    @classmethod
+    def _readable_schedule(cls, value: str) -> str:
+        offsets = [part for part in value.split(",") if part.strip()]
+        if not offsets:
+            raise ValueError(f"CHECKIN_SCHEDULE={value!r} should list offsets, like 7d,28d,84d")
+        for part in offsets:
+            parse_duration(part, "CHECKIN_SCHEDULE")
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _readable_quiet_hours(cls, value: str) -> str:
+        parse_quiet_hours(value)
+        return value
+
+    @field_validator("checkin_hold_off", "checkin_reminder", "nudge_after")
+    @classmethod
+    def _readable_duration(cls, value: str, info: ValidationInfo) -> str:
+        parse_duration(value, str(info.field_name).upper())
+        return value
+
+    @property
+    def checkin_offsets(self) -> list[timedelta]:
+        parts = [p for p in self.checkin_schedule.split(",") if p.strip()]
+        return sorted(parse_duration(p, "CHECKIN_SCHEDULE") for p in parts)
+
+    @property
+    def hold_off(self) -> timedelta:
+        return parse_duration(self.checkin_hold_off, "CHECKIN_HOLD_OFF")
+
+    @property
+    def reminder_after(self) -> timedelta:
+        return parse_duration(self.checkin_reminder, "CHECKIN_REMINDER")
+
+    @property
+    def nudge_delay(self) -> timedelta:
+        return parse_duration(self.nudge_after, "NUDGE_AFTER")
+
+    @property
+    def quiet(self) -> tuple[time, time]:
+        return parse_quiet_hours(self.quiet_hours)
 
     @field_validator("timezone")
     @classmethod

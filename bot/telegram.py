@@ -316,8 +316,8 @@ class TelegramBot:
         await self.stop()
 
     async def _keep_house(self) -> None:
-        """Heartbeat; let go of what dead instances held; prune old records; claim
-        reminders; pick up directory imports made while running."""
+        """Heartbeat; let go of what dead instances held; prune old records; check-ins
+        due; claim reminders; pick up directory imports made while running."""
         ticks = 0
         while True:
             await asyncio.sleep(HEARTBEAT.total_seconds())
@@ -331,6 +331,9 @@ class TelegramBot:
                     if ticks % 1800 == 0:  # about hourly
                         await forget_before(session, now - KEEP_HANDLED_FOR)
                         await kept.forget_failed_before(session, now - KEEP_HANDLED_FOR)
+                # Check-ins, reminders and nudges that are due (the database says which).
+                if await self.app.patients.checkins.tick():
+                    self.delivery.wake.set()
                 if ticks % 15 == 0 and await self.app.staff.remind_unseen_alerts():
                     self.delivery.wake.set()  # about every half a minute
                 if ticks % 30 == 0:  # about a minute

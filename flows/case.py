@@ -38,14 +38,20 @@ TRANSITIONS: list[dict[str, Any]] = [
     # who knows them if they are still on the team, else in the queue.
     {"trigger": "reopen_for_safety", "source": "closed", "dest": "claimed", "conditions": ["by_the_bot", "holder_still_here"]},
     {"trigger": "reopen_for_safety", "source": "closed", "dest": "waiting", "conditions": "by_the_bot", "after": "let_go"},
+    # The patient asked at a check-in to talk to someone: a closed case opens again
+    # the same way; an open one stays with whoever has it (who is told).
+    {"trigger": "ask_for_contact", "source": "closed", "dest": "claimed", "conditions": ["by_the_bot", "holder_still_here"]},
+    {"trigger": "ask_for_contact", "source": "closed", "dest": "waiting", "conditions": "by_the_bot", "after": "let_go"},
+    {"trigger": "ask_for_contact", "source": ["waiting", *OPEN], "dest": None, "conditions": "by_the_bot"},
     {"trigger": "note", "source": STATES, "dest": None, "conditions": "can_note"},
 ]  # fmt: skip
 
 Action = Literal[
-    "claim", "reply", "refer", "close", "release", "reopen", "note", "reopen_for_safety"
-]
+    "claim", "reply", "refer", "close", "release", "reopen", "note", "reopen_for_safety",
+    "ask_for_contact",
+]  # fmt: skip
 ACTIONS: tuple[Action, ...] = ("claim", "reply", "refer", "close", "release", "reopen", "note",
-                               "reopen_for_safety")  # fmt: skip
+                               "reopen_for_safety", "ask_for_contact")  # fmt: skip
 Refusal = Literal["taken", "not_yours", "not_claimed", "closed", "not_closed"]
 
 #: How a case can end (`close`). "other" needs a note saying what happened.

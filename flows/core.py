@@ -12,7 +12,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from flows.summary import CaseSummary
+from flows.summary import ActivityRef, CaseSummary
 
 # --- Events: what the person did -------------------------------------------------
 
@@ -161,7 +161,66 @@ class RaiseSafetyAlert:
     reasons: tuple[str, ...] = ()
 
 
-Effect = RaiseSafetyAlert | RecordConsent | ForgetPatient | RecordWellbeing | OpenCase | AddToCase
+# --- Check-in effects (flows/checkin.py) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckInAnswer:
+    """An answer at a check-in, for the case: which question, the value chosen, and
+    their own words if they gave any."""
+
+    question: str
+    value: str
+    words: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordAttendance:
+    """Whether they went, on the referral: attended | not_yet | not_for_them."""
+
+    attendance: str
+
+
+@dataclass(frozen=True)
+class AskForLinkWorker:
+    """Back to a link worker: the case reopens (or stays open) marked "asked for
+    contact". `why`: "talk", or "interested" in `activity`, another suggestion."""
+
+    why: str
+    activity: ActivityRef | None = None
+
+
+@dataclass(frozen=True)
+class PauseCheckIns:
+    days: int
+
+
+@dataclass(frozen=True)
+class StopCheckIns:
+    """No more check-ins for this referral, ever (not leaving the service)."""
+
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckInSooner:
+    """"I'll try again": the next check-in comes in `days`."""
+
+    days: int
+
+
+@dataclass(frozen=True)
+class FinishCheckIn:
+    """The check-in is answered; `outcome` is what it found."""
+
+    outcome: str | None
+
+
+Effect = (
+    RaiseSafetyAlert | RecordConsent | ForgetPatient | RecordWellbeing | OpenCase | AddToCase
+    | CheckInAnswer | RecordAttendance | AskForLinkWorker | PauseCheckIns | StopCheckIns
+    | CheckInSooner | FinishCheckIn
+)  # fmt: skip
 
 
 Control = TypeVar("Control", bound=BaseModel)

@@ -14,7 +14,7 @@ from typing import Any
 
 from transitions.extensions import GraphMachine
 
-from flows import case, referral
+from flows import case, checkin, referral
 
 Row = dict[str, Any]
 Groups = dict[str, tuple[str, list[str]]]
@@ -98,8 +98,13 @@ def case_diagram() -> str:
     return mermaid(case.STATES, rows, "The life of a case") + "\n" + note
 
 
+def checkin_diagram() -> str:
+    return with_groups(checkin.STATES, checkin.TRANSITIONS, checkin.GROUPS,
+                       "Check-in after a referral")  # fmt: skip
+
+
 #: name -> how to draw it, for each diagram section the README has.
-DIAGRAMS = {"referral": referral_diagram, "case": case_diagram}
+DIAGRAMS = {"referral": referral_diagram, "case": case_diagram, "checkin": checkin_diagram}
 
 
 def markers(name: str) -> tuple[str, str]:

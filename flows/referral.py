@@ -183,6 +183,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": "safety_question", "dest": "crisis_check", "conditions": "said_yes", "after": "raise_from_answer"},
     *({"trigger": "answer", "source": "safety_question", "dest": state, "conditions": "resumes_there",
        "after": "thank"} for state in QUESTION_STATES),
+    # Stopped halfway: one nudge, NUDGE_AFTER later, with the question they were on.
+    {"trigger": "nudge", "source": QUESTION_STATES, "dest": None, "after": "nudge_gently"},
 ]  # fmt: skip
 
 # --- What each state asks -----------------------------------------------------------
@@ -319,6 +321,11 @@ SKIP_CHOICE = Choice("skip", "skip", SKIP)
 
 
 @dataclass(frozen=True)
+class Nudge:
+    """They stopped halfway, NUDGE_AFTER ago (the dispatcher sends it, once)."""
+
+
+@dataclass(frozen=True)
 class CaseView:
     """What /status can tell the patient about their case."""
 
@@ -399,6 +406,7 @@ class Referral:
     crisis: Callable[[], bool]
     resume: Callable[[], bool]
     ask_directly: Callable[[], bool]
+    nudge: Callable[[], bool]
 
     def __init__(self, conversation: Conversation, ctx: FlowContext) -> None:
         self.state = conversation.state
@@ -567,14 +575,17 @@ class Referral:
         self.effects.append(RaiseSafetyAlert("suicide", f"({why})", ("the direct question",)))
         self._say("safety/suicide", young=self._maybe_young(""))
 
+    def nudge_gently(self, _: EventData) -> None:
+        self._say("referral/nudge", state=self.state)
+
     def pause(self, event: EventData) -> None:
         assert event.transition is not None
         self._set_control(paused_at=event.transition.source)
         self.step += 1  # the unanswered question's buttons no longer count
 
     # Handling one event -------------------------------------------------------------
-    def handle(self, event: Event) -> FlowResult[ReferralControl]:
-        if self.state in ("declined", "under_18") and not isinstance(event, WorkerTookOver):
+    def handle(self, event: Event | Nudge) -> FlowResult[ReferralControl]:
+        if self.state in ("declined", "under_18") and not isinstance(event, WorkerTookOver | Nudge):
             self.start_afresh()
         if isinstance(event, Text) and event.concern == "health_worry":
             # Worth seeing a doctor about, not an emergency now: say so, then go on.
@@ -582,6 +593,10 @@ class Referral:
         if isinstance(event, WorkerTookOver):
             if self.state != "handed_off":
                 self.worker_took_over()
+        elif isinstance(event, Nudge):
+            if self.state in QUESTION_STATES:
+                self.nudge()
+                self._ask()
         elif self.state == "paused" and _brings_them_back(event):
             self.resume()
             self._ask()
@@ -1022,7 +1037,7 @@ MACHINE = Machine(
 
 
 def handle(
-    conversation: Conversation, event: Event, ctx: FlowContext
+    conversation: Conversation, event: Event | Nudge, ctx: FlowContext
 ) -> FlowResult[ReferralControl]:
     """Run one event through the referral conversation. Pure: no I/O."""
     model = Referral(conversation, ctx)

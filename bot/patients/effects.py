@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import safety
 from bot.config import Settings
 from bot.patients.listener import CaseListener
+from bot.store import milestones
 from bot.store.audit import audit
 from bot.store.cases import (
     Case,
@@ -66,11 +67,21 @@ async def record_effects(
         match effect:
             case RecordConsent(notice_version=version):
                 record_consent(session, patient.id, version, now)
+                milestones.record(session, patient.journey, "consented", now)
             case RecordWellbeing(context=context, scores=scores):
                 record_wellbeing(session, patient.id, context, scores, now)
+                milestones.record(session, patient.journey, "wellbeing", now,
+                                  context=context, scores=scores)  # fmt: skip
             case OpenCase(summary=summary):
                 opened = await _hand_off(session, patient, summary, listener, now)
                 _remember_case(result, opened)
+                about = summary.about_the_person
+                if not await milestones.reached(session, patient.journey, "finished"):
+                    milestones.record(session, patient.journey, "finished", now)
+                milestones.record(session, patient.journey, "handed_off", now,
+                                  reference=opened.reference,
+                                  need_areas=list(summary.needs.need_areas),
+                                  district=about.district, mode=about.takes_part.mode)  # fmt: skip
             case AddToCase(text=text, edited=edited, kept_already=kept_already):
                 current = await latest_case(session, patient.id)
                 if current is not None:
@@ -101,6 +112,7 @@ async def record_effects(
                     log.info("answers forgotten on restart", extra={"patient_id": patient.id})
                 else:
                     forgotten = True
+                    milestones.record(session, patient.journey, reason, now)
                     log.info(
                         "patient forgotten", extra={"patient_id": patient.id, "reason": reason}
                     )

@@ -44,6 +44,12 @@ class CaseListener(Protocol):
         """A message from the patient (whose latest case this is, if any) could not
         be handled however often it was tried: someone should reach them."""
 
+    async def asked_for_contact(
+        self, session: AsyncSession, case: Case, reopened: bool, now: datetime
+    ) -> None:
+        """At a check-in the patient asked for a link worker (the case is marked so;
+        `reopened`: it had been closed)."""
+
 
 class NobodyListening:
     """For a patient side with no team behind it (tests of the conversation alone)."""
@@ -71,5 +77,10 @@ class NobodyListening:
 
     async def message_not_handled(
         self, session: AsyncSession, case: Case | None, now: datetime
+    ) -> None:
+        return None
+
+    async def asked_for_contact(
+        self, session: AsyncSession, case: Case, reopened: bool, now: datetime
     ) -> None:
         return None

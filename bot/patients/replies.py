@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Messages
-from bot.store.outbox import Keyboard, Outbox, outbox_row
+from bot.store.outbox import CONVERSATION, Keyboard, Outbox, outbox_row
 from bot.store.patients import Conversation
 from bot.taps import button
 from flows.core import Button, CloseQuestion, Option, Reply
@@ -31,8 +31,11 @@ class ReplyWriter:
         *,
         reference: str | None,
         now: datetime,
+        priority: int = CONVERSATION,
     ) -> list[int]:
-        """Write the replies for one chat; returns the outbox ids, in order."""
+        """Write the replies for one chat; returns the outbox ids, in order.
+        `priority`: CHECK_IN for what nobody is waiting for (crisis replies are
+        always urgent)."""
         outbox = Outbox(session, channel, chat_id, now)
         prompt = await outbox_row(session, conversation.prompt_outbox_id)
         for reply in replies:
@@ -51,7 +54,8 @@ class ReplyWriter:
                 continue
             if buttons and prompt is not None:
                 outbox.close_prompt(prompt)  # an older keyboard must not mislead
-            row = outbox.send(text, buttons, urgent=reply.template.startswith("safety/"))
+            row = outbox.send(text, buttons, urgent=reply.template.startswith("safety/"),
+                              priority=priority)  # fmt: skip
             if buttons:
                 await session.flush()
                 prompt = row

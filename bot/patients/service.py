@@ -21,16 +21,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import safety
 from bot.config import Settings
 from bot.messages import Messages, html_to_text
+from bot.patients.checkins import CheckIns
 from bot.patients.effects import record_effects
 from bot.patients.listener import CaseListener, NobodyListening
 from bot.patients.replies import ReplyWriter
 from bot.safety.meaning import Meaning, MeaningScreen
-from bot.store import Database
+from bot.store import Database, milestones
 from bot.store.base import utcnow
 from bot.store.cases import Case, SafetyAlert, has_urgent_case, latest_alert, latest_case
+from bot.store.checkins import live_check_in
 from bot.store.outbox import Outbox, outbox_row
 from bot.store.patients import (
     Conversation,
+    Patient,
     conversation_for_update,
     delete_patient,
     find_patient,
@@ -45,6 +48,7 @@ from flows.core import (
     Crisis,
     Edited,
     Event,
+    FlowResult,
     ForgetPatient,
     Reply,
     Text,
@@ -104,6 +108,8 @@ class PatientService:
         self.clock = clock
         self.listener: CaseListener = listener or NobodyListening()
         self.replies = ReplyWriter(messages)
+        self.checkins = CheckIns(db, messages, directory, settings, self.replies, self.listener,
+                                 clock)  # fmt: skip
 
     async def handle(self, inbound: Inbound) -> Handled:
         # Read for meaning before the transaction: it is CPU work (about 15 ms a
@@ -122,6 +128,14 @@ class PatientService:
             alert = await latest_alert(session, case.id) if case is not None else None
             recent = alert is not None and now - alert.last_at < FOLLOW_UP_WINDOW
             event = screened(inbound.event, after_alert=recent, meaning=meaning)
+            check_in = await live_check_in(session, patient.id) if case is not None else None
+            if check_in is not None and not isinstance(event, WorkerTookOver):
+                # A check-in is under way: what they do answers it.
+                ids, tap = await self.checkins.answer(
+                    session, patient, conversation, check_in, event, now,
+                    crisis_answered=inbound.crisis_answered,
+                )  # fmt: skip
+                return Handled(tap_notice=self._tap_notice(tap), outbox_ids=ids)
             ctx = await self._context(session, now, inbound.first_name, conversation, case, alert)
             ctx = replace(
                 ctx, written_at=inbound.written_at, **await _question_shown(session, conversation)
@@ -132,6 +146,7 @@ class PatientService:
                 extra={"patient_id": patient.id, "event": type(event).__name__,
                        "from_state": conversation.state, "to_state": result.state},
             )  # fmt: skip
+            await self._milestones(session, patient, conversation.state, result, now)
             forgotten = await record_effects(
                 session, patient, result, self.settings, self.listener, now
             )
@@ -150,12 +165,32 @@ class PatientService:
                 await delete_patient(session, patient)
             else:
                 save_conversation(conversation, result, now)
-            notice = None
-            if result.tap_notice:
-                notice = html_to_text(self.messages.render(f"referral/{result.tap_notice}_tap"))
+            notice = self._tap_notice(result.tap_notice)
         if any(isinstance(effect, ForgetPatient) for effect in result.effects):
             await self.db.checkpoint()  # what was erased lingers nowhere on disk
         return Handled(tap_notice=notice, outbox_ids=outbox_ids)
+
+    def _tap_notice(self, tap_notice: str | None) -> str | None:
+        if not tap_notice:
+            return None
+        return html_to_text(self.messages.render(f"referral/{tap_notice}_tap"))
+
+    async def _milestones(
+        self,
+        session: AsyncSession,
+        patient: Patient,
+        before: str,
+        result: FlowResult[referral.ReferralControl],
+        now: datetime,
+    ) -> None:
+        """How far their journey went, for the outcomes report (anonymous): started,
+        and finished (every question answered, whether or not they wanted contact)."""
+        if before == "new" and result.state != "new":
+            milestones.record(session, patient.journey, "started", now)
+        # (A handoff records it with the case: bot/patients/effects.py.)
+        finished = result.state == "finished" and before != "finished"
+        if finished and not await milestones.reached(session, patient.journey, "finished"):
+            milestones.record(session, patient.journey, "finished", now)
 
     async def read_meaning(self, text: str | None) -> Meaning | None:
         """What the meaning screen reads in `text` (None: no text, no screen, or it

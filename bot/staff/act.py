@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.messages import Messages, html_to_text
 from bot.staff.cards import TeamCards
+from bot.store import milestones
 from bot.store.cases import Case, SafetyAlert, case_by_reference, move_case, normalise_reference
 from bot.store.outbox import ButtonSpec, Keyboard, Outbox
 from bot.store.patients import patient_by_id
@@ -148,6 +149,17 @@ class Act:
         )
         Outbox(self.session, patient.channel, patient.chat_id, self.now).send(text)
         return True
+
+    async def milestone(self, case: Case, step: str, *, once: bool = False, **detail: Any) -> None:
+        """The case's journey reached `step`, for the outcomes report (nothing that
+        names them: bot/store/milestones.py). `once`: only the first time, per case."""
+        patient = await patient_by_id(self.session, case.patient_id)
+        if patient is None:
+            return
+        if once and await milestones.reached(self.session, patient.journey, step, case.reference):
+            return
+        milestones.record(self.session, patient.journey, step, self.now,
+                          reference=case.reference, **detail)  # fmt: skip
 
     # --- cases --------------------------------------------------------------------------
     async def find(self, reference: str) -> Case | None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.hours import working_days_after
 from bot.staff.act import Act
-from bot.staff.hours import working_days_after
 from bot.store.audit import audit
 from bot.store.case_file import load_case_file
 from bot.store.cases import Case, add_entry
@@ -50,6 +50,7 @@ async def claim(act: Act, case: Case, arg: str = "") -> None:
         return
     case.claimed_at = act.now
     audit(act.session, act.worker, "claim", case, act.now)
+    await act.milestone(case, "claimed", once=True)
     await act.team.cards.refresh(act.session, case, act.now)
     told = await act.tell_patient(case, "referral/picked_up", **promise(act, case))
     if told:
@@ -142,6 +143,8 @@ async def reply(act: Act, case: Case, text: str = "") -> None:
     await act.team.conversations.talking_with_worker(act.session, case.patient_id, act.now)
     add_entry(act.session, case.id, "reply", text, act.now, act.worker.id)
     audit(act.session, act.worker, "reply", case, act.now)
+    await act.milestone(case, "first_contact", once=True)
+    case.asked_for_contact_at = None  # they asked for someone: here they are
     act.say("staff/done", what="replied", reference=case.reference,
             buttons=act.case_buttons(case))  # fmt: skip
 

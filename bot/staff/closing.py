@@ -45,6 +45,8 @@ async def _close(act: Act, case: Case, outcome: str, note: str) -> None:
     if not (await act.move(case, "close")).allowed:
         return
     case.closed_at, case.outcome = act.now, outcome
+    case.asked_for_contact_at = None
+    await act.milestone(case, "closed", outcome=outcome)
     if note:
         add_entry(act.session, case.id, "note", note, act.now, act.worker.id)
     audit(act.session, act.worker, "close", case, act.now, f"outcome {outcome}")

@@ -8,7 +8,9 @@ imports the other; `bot.app` wires them):
   new message on the case, never what it says;
 - a safety alert: an alert card in the team chat, the holder told privately, and
   the case card shown urgent (with no team chat and nobody holding the case, every
-  active worker is told).
+  active worker is told);
+- the patient asked at a check-in to talk to someone: the holder told privately,
+  or, with nobody holding the case, a fresh card in the team chat.
 """
 
 from __future__ import annotations
@@ -110,6 +112,24 @@ class CaseNotices:
         await self._tell_of_alert(session, case, alert, now, reminder=True)
         await self.cards.alert(session, case, alert, False, now)
         alert.announced_at = now
+
+    async def asked_for_contact(
+        self, session: AsyncSession, case: Case, reopened: bool, now: datetime
+    ) -> None:
+        """The worker holding the case hears privately; with nobody holding it, the
+        team chat gets a fresh card (an edited one would notify nobody)."""
+        holder = await active_holder(session, case.link_worker_id)
+        if holder is not None:
+            text = self.messages.render("staff/asked_for_contact", case=case, reopened=reopened,
+                                        name=case.summary.about_the_person.name)  # fmt: skip
+            Outbox(session, "telegram", holder.telegram_id, now).send(
+                text, self._buttons(case, "staff_reply", "reply")
+            )
+            await self.cards.refresh(session, case, now)
+        elif case.status == "waiting":
+            await self.cards.post(session, case, now)
+        else:
+            await self.cards.refresh(session, case, now)
 
     async def message_not_handled(
         self, session: AsyncSession, case: Case | None, now: datetime

@@ -18,8 +18,8 @@ import logging
 from datetime import datetime, timedelta
 
 from bot.config import Settings
+from bot.hours import working_seconds_between
 from bot.staff.cards import TeamCards
-from bot.staff.hours import working_seconds_between
 from bot.staff.notices import CaseNotices
 from bot.store import Database
 from bot.store.audit import audit

@@ -68,6 +68,7 @@ VERBS: dict[str, Verb] = {
     "reply":   Verb(on_case=casework.reply),
     "note":    Verb(on_case=casework.note),
     "refer":   Verb(on_case=referring.refer),
+    "checkin": Verb(on_case=referring.check_in_later, tapped=False),
     "search":  Verb(on_case=referring.search, typed=False),
     "pick":    Verb(on_case=referring.pick, typed=False),
     "close":   Verb(on_case=closing.close),

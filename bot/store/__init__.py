@@ -14,6 +14,8 @@ makes as a named, typed function (docs/architecture.md rule 8). Nothing outside
     staff       link workers, invitations, what a worker's next message is for
     audit       who did what to which case
     directory   the activity directory and postcode centroids
+    checkins    check-ins after a referral, and the dispatcher's queries
+    milestones  the anonymous record of how far each journey went (the report)
 """
 
 # Every area's tables on Base.metadata (for migrations and tests). Add new areas here.
@@ -21,9 +23,11 @@ from bot.store import (  # noqa: F401
     audit,
     case_file,
     cases,
+    checkins,
     directory,
     inbox,
     instances,
+    milestones,
     outbox,
     patients,
     staff,

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.audit import AuditEntry, case_history
 from bot.store.cases import Case, CaseEntry, Referral, SafetyAlert
+from bot.store.checkins import CheckIn, check_ins_of_case
 from bot.store.patients import Patient, WellbeingScore
 from bot.store.staff import worker_names
 from flows.summary import CaseSummary
@@ -37,6 +38,7 @@ class CaseFile:
     referrals: list[tuple[Referral, str | None]] = field(default_factory=list)
     alerts: list[SafetyAlert] = field(default_factory=list)
     history: list[AuditEntry] = field(default_factory=list)
+    check_ins: list[CheckIn] = field(default_factory=list)
 
     @property
     def summary(self) -> CaseSummary:
@@ -54,6 +56,11 @@ class CaseFile:
             return {m: getattr(measured, m) for m in MEASURES}
         stored = self.summary.outcomes.wellbeing_baseline
         return {m: stored.get(m) for m in MEASURES}
+
+    @property
+    def follow_ups(self) -> list[WellbeingScore]:
+        """Wellbeing measured again at check-ins, oldest first."""
+        return [s for s in self.scores if s.context == "check_in"]
 
     @property
     def conversation(self) -> list[EntryView]:
@@ -100,4 +107,5 @@ async def load_case_file(session: AsyncSession, case: Case) -> CaseFile:
         ],
         alerts=list(alerts.scalars()),
         history=list(await case_history(session, case.id)),
+        check_ins=await check_ins_of_case(session, case.id),
     )

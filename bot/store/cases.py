@@ -50,6 +50,9 @@ class Case(Base):
     team_card_id: Mapped[int | None] = mapped_column(default=None)
     #: When the team chat was last told it is waiting (claim reminders count from it).
     announced_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: The patient asked, at a check-in, to talk to someone (cleared when a link
+    #: worker replies): the card and the case say so.
+    asked_for_contact_at: Mapped[datetime | None] = mapped_column(default=None)
 
     entries: Mapped[list[CaseEntry]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="CaseEntry.id"
@@ -117,6 +120,12 @@ class Referral(Base):
     #: "suggested" (one the patient was shown) or "search" (found by the worker).
     found_by: Mapped[str] = mapped_column(String(16))
     made_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: What the check-ins found: unknown | attended | not_yet | not_for_them.
+    attendance: Mapped[str] = mapped_column(String(16), default="unknown")
+    #: The patient paused check-ins (until then) or stopped them (for good), and why.
+    checkins_paused_until: Mapped[datetime | None] = mapped_column(default=None)
+    checkins_stopped_at: Mapped[datetime | None] = mapped_column(default=None)
+    checkins_stop_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 # --- References ------------------------------------------------------------------------
@@ -216,7 +225,7 @@ async def move_case(session: AsyncSession, case: Case, status: str, holder_id: i
     return True
 
 
-def record_referral(
+async def record_referral(
     session: AsyncSession,
     case: Case,
     worker_id: int,
@@ -225,12 +234,13 @@ def record_referral(
     organisation: str,
     found_by: str,
     now: datetime,
-) -> None:
-    session.add(
-        Referral(case_id=case.id, link_worker_id=worker_id, activity_id=activity_id,
-                 activity_name=activity_name, organisation=organisation, found_by=found_by,
-                 made_at=now)
-    )  # fmt: skip
+) -> Referral:
+    referral = Referral(case_id=case.id, link_worker_id=worker_id, activity_id=activity_id,
+                        activity_name=activity_name, organisation=organisation,
+                        found_by=found_by, made_at=now)  # fmt: skip
+    session.add(referral)
+    await session.flush()
+    return referral
 
 
 # --- Lists -----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from bot.store.base import Base, JSONModel, is_sqlite, locks_rows, utcnow
+from bot.store.milestones import new_journey
 from flows.core import FlowResult
 from flows.referral import ReferralControl
 
@@ -34,6 +35,9 @@ class Patient(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: Set when Telegram says the patient blocked the bot (403): we stop sending.
     blocked_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: A random token that ties their milestones together (bot/store/milestones.py)
+    #: and names nobody: once this row is gone, nothing leads back to them.
+    journey: Mapped[str] = mapped_column(String(24), default=new_journey)
 
     conversation: Mapped[Conversation] = relationship(
         back_populates="patient", cascade="all, delete-orphan", uselist=False
@@ -60,7 +64,12 @@ class Conversation(Base):
     )
     #: The outbox row of the last question asked, so its buttons can be closed.
     prompt_outbox_id: Mapped[int | None] = mapped_column(default=None)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: When someone who stopped halfway was nudged (once per stall: a message from
+    #: them since makes `updated_at` later than this).
+    nudged_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: When the conversation last moved (set by `save_conversation`, by the clock the
+    #: service runs on): when they last wrote, for hold-offs and nudges.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     patient: Mapped[Patient] = relationship(back_populates="conversation")
 
@@ -114,7 +123,7 @@ async def patient_for_update(
         insert = sqlite_insert if is_sqlite(session) else postgresql_insert
         await session.execute(
             insert(Patient)
-            .values(channel=channel, chat_id=chat_id, created_at=now)
+            .values(channel=channel, chat_id=chat_id, created_at=now, journey=new_journey())
             .on_conflict_do_nothing()
         )
         patient = (await session.execute(query)).scalar_one()
@@ -168,8 +177,42 @@ def record_wellbeing(
     context: str,
     scores: dict[str, int | None],
     now: datetime,
+    case_id: int | None = None,
 ) -> None:
-    session.add(WellbeingScore(patient_id=patient_id, context=context, measured_at=now, **scores))
+    session.add(WellbeingScore(patient_id=patient_id, context=context, measured_at=now,
+                               case_id=case_id, **scores))  # fmt: skip
+
+
+async def baseline_of_case(session: AsyncSession, case_id: int) -> WellbeingScore | None:
+    """The wellbeing answers given at the referral, filed on its case."""
+    query = (
+        select(WellbeingScore)
+        .where(WellbeingScore.case_id == case_id, WellbeingScore.context == "baseline")
+        .order_by(WellbeingScore.id.desc())
+    )
+    return (await session.execute(query.limit(1))).scalar_one_or_none()
+
+
+async def stalled_conversations(
+    session: AsyncSession, states: list[str], quiet_since: datetime, limit: int
+) -> list[tuple[Patient, Conversation]]:
+    """Conversations left halfway (in one of `states`) with nothing since
+    `quiet_since`, not yet nudged since their last message; locked (SKIP LOCKED)."""
+    query = (
+        select(Patient, Conversation)
+        .join(Conversation, Conversation.patient_id == Patient.id)
+        .where(
+            Conversation.state.in_(states),
+            Conversation.updated_at < quiet_since,
+            (Conversation.nudged_at.is_(None)) | (Conversation.nudged_at < Conversation.updated_at),
+            Patient.blocked_at.is_(None),
+        )
+        .order_by(Conversation.updated_at)
+        .limit(limit)
+    )
+    if locks_rows(session):
+        query = query.with_for_update(of=Conversation, skip_locked=True)
+    return [(p, c) for p, c in (await session.execute(query)).all()]
 
 
 async def attach_unfiled_scores(session: AsyncSession, patient_id: int, case_id: int) -> None:

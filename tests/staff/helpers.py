@@ -126,14 +126,18 @@ def settings_for(*, staff_chat: int | None = TEAM, **settings: Any) -> Settings:
                     staff_chat_id=staff_chat, **settings)  # fmt: skip
 
 
-async def team(db: Database, *, staff_chat: int | None = TEAM, **settings: Any) -> Team:
+async def team(
+    db: Database, *, staff_chat: int | None = TEAM, add_workers: bool = True, **settings: Any
+) -> Team:
+    """`add_workers=False`: a second instance of the bot on the same database."""
     config = settings_for(staff_chat=staff_chat, **settings)
     clock = Clock()
     messages = messages_for(config)
     patients = PatientService(db, messages, FakeDirectory, config, clock=clock,
                               listener=CaseNotices(messages, config))  # fmt: skip
     staff = StaffService(db, messages, FakeDirectory, config, patients, clock=clock)
-    await add_worker(db, SAM_ID, "Sam", "link_worker", clock())
-    await add_worker(db, JO_ID, "Jo", "link_worker", clock())
-    await add_worker(db, ADMIN_ID, "Ash", "admin", clock())
+    if add_workers:
+        await add_worker(db, SAM_ID, "Sam", "link_worker", clock())
+        await add_worker(db, JO_ID, "Jo", "link_worker", clock())
+        await add_worker(db, ADMIN_ID, "Ash", "admin", clock())
     return Team(db, config, clock, staff, patients)

@@ -1,7 +1,7 @@
 from datetime import UTC, date, datetime
 
 from bot.config import Settings
-from bot.staff.hours import working_days_after, working_seconds_between
+from bot.hours import working_days_after, working_seconds_between
 
 SETTINGS = Settings(working_hours="Mon-Fri 09:00-17:00", timezone="Europe/London")
 MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # London is on UTC in November

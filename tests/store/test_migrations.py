@@ -103,3 +103,54 @@ async def test_an_old_conversation_keeps_its_control_fields_apart_after_upgradin
         assert (control.back_to, control.paused_at) == ("group", "mode")
     finally:
         await db.close()
+
+
+async def test_upgrading_to_check_ins_keeps_every_patient_and_gives_each_a_journey(
+    tmp_path: object,
+) -> None:
+    """Adding the journey token must not rebuild the patient table: on SQLite that
+    would cascade-delete conversations and cases. Each patient gets their own token."""
+    from pathlib import Path
+
+    from alembic import command
+    from sqlalchemy import select, text
+
+    from bot.store.cases import Case, Referral
+    from bot.store.db import _alembic_config
+    from bot.store.patients import Conversation, Patient
+
+    db = Database(f"sqlite+aiosqlite:///{Path(str(tmp_path)) / 'old.sqlite3'}")
+    try:
+
+        def to_before(connection: object) -> None:
+            config = _alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "9ee851e9b3b3")
+
+        async with db.engine.begin() as conn:
+            await conn.run_sync(to_before)
+            for pid in (1, 2):
+                await conn.execute(text(
+                    "INSERT INTO patient (id, channel, chat_id, created_at) "
+                    f"VALUES ({pid}, 'telegram', {pid + 4}, '2026-11-30 10:00:00')"))
+                await conn.execute(text(
+                    "INSERT INTO conversation (patient_id, flow, state, step, answers, control, "
+                    f"updated_at) VALUES ({pid}, 'referral', 'handed_off', 7, '{{}}', '{{}}', "
+                    "'2026-11-30 10:00:00')"))
+            await conn.execute(text(
+                "INSERT INTO \"case\" (id, reference, patient_id, status, urgent, opened_at, "
+                "summary) VALUES (1, 'SP-ABCD', 1, 'referred', 0, '2026-11-30 10:00:00', '{}')"))
+            await conn.execute(text(
+                "INSERT INTO referral (case_id, activity_id, activity_name, organisation, "
+                "found_by, made_at) VALUES (1, 'walk-1', 'Walking', '', 'suggested', "
+                "'2026-11-30 11:00:00')"))  # fmt: skip
+        await db.upgrade()
+        async with db.sessions() as s:
+            journeys = (await s.execute(select(Patient.journey))).scalars().all()
+            assert len(set(journeys)) == 2 and all(len(j) == 16 for j in journeys)
+            assert len((await s.execute(select(Conversation))).scalars().all()) == 2
+            assert (await s.execute(select(Case.reference))).scalars().all() == ["SP-ABCD"]
+            referral = (await s.execute(select(Referral))).scalar_one()
+            assert referral.attendance == "unknown"
+    finally:
+        await db.close()

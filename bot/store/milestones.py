@@ -1,0 +1,110 @@
+"""Milestones: the anonymous record of how far each journey went, for the outcomes
+report and the events a GP practice codes (`spbot report`, `spbot export-events`).
+
+A row says that one journey reached one step, when, and a few facts that identify
+nobody (need areas ticked, the postcode district, the activity, a coded reason,
+wellbeing scores). It holds no name, no chat, no words anyone wrote, and no link to
+the patient's row: a journey is a random token kept on the patient, so once their
+data is erased what remains here counts them and cannot find them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, String, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.store.base import Base
+
+#: The steps a journey can reach, in the order of the funnel, then the others.
+FUNNEL = (
+    "started",  # wrote to the bot for the first time
+    "consented",  # agreed to the consent notice
+    "finished",  # answered every question of the referral conversation
+    "handed_off",  # a case reached the link worker queue
+    "claimed",  # a link worker claimed the case (first time only)
+    "referred",  # a link worker referred them to an activity
+    "attended",  # said at a check-in that they went
+    "closed",  # the case was closed, with an outcome
+)
+STEPS = (
+    *FUNNEL,
+    "declined",  # said no at consent
+    "under_18",  # under 18: nothing kept
+    "first_contact",  # the first reply a link worker sent them
+    "wellbeing",  # ONS4 answers: detail {"context": "baseline"|"check_in", "scores": {...}}
+    "checkin_sent",  # a check-in went out: detail {"activity_id", "weeks"}
+    "checkin_answered",  # detail {"went", "activity_id", "activity", "organisation", "barrier"?}
+    "checkin_unanswered",
+    "checkins_paused",
+    "checkins_stopped",
+    "nudged",  # a stalled referral conversation was nudged once
+)
+
+
+class Milestone(Base):
+    __tablename__ = "milestone"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    #: A random token per patient (Patient.journey), never anything that names them.
+    journey: Mapped[str] = mapped_column(String(24), index=True)
+    step: Mapped[str] = mapped_column(String(32), index=True)
+    #: The case's reference, for the practice's own record (export-events).
+    reference: Mapped[str | None] = mapped_column(String(16), default=None)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+def new_journey() -> str:
+    return secrets.token_hex(8)
+
+
+def record(
+    session: AsyncSession,
+    journey: str,
+    step: str,
+    now: datetime,
+    *,
+    reference: str | None = None,
+    **detail: Any,
+) -> None:
+    """One journey reached one step. `detail` must identify nobody (see the module)."""
+    assert step in STEPS, step
+    session.add(Milestone(at=now, journey=journey, step=step, reference=reference, detail=detail))
+
+
+async def reached(
+    session: AsyncSession, journey: str, step: str, reference: str | None = None
+) -> bool:
+    """Whether this journey (on this case, if given) already reached `step`: a case
+    claimed twice is one claim."""
+    query = select(Milestone.id).where(Milestone.journey == journey, Milestone.step == step)
+    if reference is not None:
+        query = query.where(Milestone.reference == reference)
+    return (await session.execute(query.limit(1))).first() is not None
+
+
+async def between(session: AsyncSession, start: datetime, end: datetime) -> list[Milestone]:
+    """Every milestone with start <= at < end, oldest first."""
+    query = (
+        select(Milestone)
+        .where(Milestone.at >= start, Milestone.at < end)
+        .order_by(Milestone.at, Milestone.id)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def of_journeys(session: AsyncSession, journeys: set[str]) -> list[Milestone]:
+    """Every milestone of these journeys, oldest first (what a cohort reached later)."""
+    if not journeys:
+        return []
+    rows: list[Milestone] = []
+    ordered = sorted(journeys)
+    for i in range(0, len(ordered), 500):  # below every database's parameter limit
+        query = select(Milestone).where(Milestone.journey.in_(ordered[i : i + 500]))
+        rows.extend((await session.execute(query)).scalars())
+    return sorted(rows, key=lambda m: (m.at, m.id))
