@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.config import Settings, SettingsError
 from bot.directory import directory_version, load_directory
@@ -13,6 +15,7 @@ from bot.safety.embedding import ModelUnavailable
 from bot.safety.meaning import MeaningScreen
 from bot.staff import CaseNotices, StaffService
 from bot.store import Database
+from bot.store.base import utcnow
 from flows.directory import Directory
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,8 @@ class App:
     notices: CaseNotices
     #: The meaning-based crisis screen (None: the rules alone).
     meaning: MeaningScreen | None = None
+    #: What time it is, for everything the app does (tests move it).
+    clock: Callable[[], datetime] = utcnow
     patients: PatientService = field(init=False)
     staff: StaffService = field(init=False)
 
@@ -41,9 +46,10 @@ class App:
 
         self.patients = PatientService(
             self.db, self.messages, current, self.settings, listener=self.notices,
-            meaning=self.meaning,
+            meaning=self.meaning, clock=self.clock,
         )  # fmt: skip
-        self.staff = StaffService(self.db, self.messages, current, self.settings, self.patients)
+        self.staff = StaffService(self.db, self.messages, current, self.settings, self.patients,
+                                  clock=self.clock)  # fmt: skip
 
     async def refresh_directory(self) -> None:
         """Reload the activity directory if an import has changed it since."""
@@ -69,7 +75,12 @@ def messages_for(settings: Settings) -> Messages:
     )
 
 
-async def build_app(settings: Settings, *, directory: Directory | None = None) -> App:
+async def build_app(
+    settings: Settings,
+    *,
+    directory: Directory | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> App:
     db = Database(settings.database_url, timeout=settings.database_timeout)
     if db.is_sqlite:
         await db.upgrade()  # one process owns the file: migrating on start is safe
@@ -85,7 +96,8 @@ async def build_app(settings: Settings, *, directory: Directory | None = None) -
         directory = await load_directory(db)  # an empty directory suggests nothing
         version = await directory_version(db)
     notices = CaseNotices(messages, settings)
-    return App(settings, db, messages, directory, version, notices, meaning_screen(settings))
+    return App(settings, db, messages, directory, version, notices, meaning_screen(settings),
+               clock)  # fmt: skip
 
 
 _loaded: dict[str | None, MeaningScreen | None] = {}

@@ -52,7 +52,6 @@ from bot.patients import Inbound
 from bot.staff import StaffInbound
 from bot.store import inbox as kept
 from bot.store import instances
-from bot.store.base import utcnow
 from bot.store.db import trouble
 from bot.store.outbox import Keyboard
 from bot.store.updates import forget_before
@@ -128,10 +127,10 @@ class TelegramBot:
         self.watchdog_seconds = watchdog_seconds
         self.delivery = Delivery(
             app.db, TelegramSender(self.api), "telegram", instance=self.instance, limits=limits,
-            on_refused=app.notices.message_refused,
+            on_refused=app.notices.message_refused, clock=app.clock,
         )  # fmt: skip
         self.inbox = InboxDrain(
-            app.db, self._handle, instance=self.instance, given_up=self._given_up
+            app.db, self._handle, instance=self.instance, given_up=self._given_up, clock=app.clock
         )
         #: Updates whose crisis reply went out directly, when the database could not
         #: take them: the reply is not sent again when they are handled.
@@ -166,7 +165,7 @@ class TelegramBot:
                 continue
             try:
                 async with self.app.db.durable_transaction() as session:
-                    await kept.keep(session, [_received(u) for u in updates], utcnow())
+                    await kept.keep(session, [_received(u) for u in updates], self.app.clock())
             except Exception as exc:
                 # Not confirmed: Telegram keeps them, and gives them again. Whoever
                 # wrote crisis words hears where to get help now, all the same.
@@ -256,7 +255,7 @@ class TelegramBot:
     # --- running ------------------------------------------------------------------------
     async def start(self) -> None:
         await self.api.initialize()
-        now = utcnow()
+        now = self.app.clock()
         async with self.app.db.transaction() as session:
             # SQLite: one process runs the bot, so every other instance is gone.
             silent = None if self.app.db.is_sqlite else DEAD_AFTER
@@ -296,7 +295,7 @@ class TelegramBot:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(2):
                 async with self.app.db.transaction() as session:
-                    await instances.stop(session, self.instance, utcnow())
+                    await instances.stop(session, self.instance, self.app.clock())
         with contextlib.suppress(Exception):
             async with asyncio.timeout(2):
                 await self.api.shutdown()
@@ -323,7 +322,7 @@ class TelegramBot:
             await asyncio.sleep(HEARTBEAT.total_seconds())
             ticks += 1
             try:
-                now = utcnow()
+                now = self.app.clock()
                 async with self.app.db.transaction() as session:
                     await instances.beat(session, self.instance, now)
                     if ticks % 5 == 0:

@@ -4,7 +4,9 @@ API stand-in on 127.0.0.1, with a real database. Nothing here mocks our code."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from sqlalchemy import func, select
 from bot.app import App, build_app
 from bot.config import Settings
 from bot.delivery import Limits
+from bot.store.base import utcnow
 from bot.store.outbox import OutboxMessage
 from bot.store.updates import ProcessedUpdate
 from bot.telegram import TelegramBot
@@ -28,11 +31,28 @@ async def api() -> AsyncIterator[BotApiStandIn]:
         yield stand_in
 
 
+class MovableClock:
+    """The bot's clock: real time passing, from `start` (default: now), plus however
+    far a test has moved it on. Everything in the app reads it (delivery too)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.origin = start or utcnow()
+        self.began = time.monotonic()
+        self.moved = timedelta()
+
+    def __call__(self) -> datetime:
+        return self.origin + timedelta(seconds=time.monotonic() - self.began) + self.moved
+
+    def move_on(self, **delta: float) -> None:
+        self.moved += timedelta(**delta)
+
+
 class Running:
     """A running bot, and ways to wait until it has dealt with what a person did."""
 
     def __init__(self, api: BotApiStandIn, db_url: str) -> None:
         self.api = api
+        self.clock = MovableClock()
         self.settings = Settings(
             telegram_bot_token=api.token, telegram_api_url=api.base_url, database_url=db_url,
             organisation_name="Sefton Social Prescribing", response_time_text="within 2 working days",
@@ -41,7 +61,7 @@ class Running:
         self.bot: TelegramBot | None = None
 
     async def start(self) -> None:
-        self.app = await build_app(self.settings, directory=FakeDirectory())
+        self.app = await build_app(self.settings, directory=FakeDirectory(), clock=self.clock)
         self.bot = TelegramBot(self.app, limits=FAST)
         await self.bot.start()
 
