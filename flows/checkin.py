@@ -393,6 +393,8 @@ class CheckIn:
             self.tap_notice = "stale"
         else:
             assert isinstance(event, Text | Button)
+            if isinstance(event, Text) and event.concern:
+                self._concern(event)
             self._answer(event)
         return FlowResult(self.state, self.step, self.answers, self.control,
                           self.replies, self.effects, self.tap_notice)  # fmt: skip
@@ -416,6 +418,17 @@ class CheckIn:
             self.effects.append(CheckInAnswer(self.state, str(outcome.value)))
         self.answer()
         self._ask()
+
+    def _concern(self, event: Text) -> None:
+        """A sign short of a crisis. A health worry: where to get it looked at. A
+        weaker sign of thoughts of harm: where to get help now, and their words go
+        to their link worker at once (the answer is still taken as an answer)."""
+        if event.concern == "health_worry":
+            self._say("safety/health_worry")
+        elif event.concern == "weak_sign":
+            self._say("checkin/weak_sign")
+            if QUESTIONS[self.state].kind != "choice":  # (a choice passes its words on itself)
+                self.effects.append(AddToCase(event.text, kept_already=True))
 
     def _went(self) -> str | None:
         """Whether they went, as the referral records it."""

@@ -267,3 +267,21 @@ def test_their_free_times_are_used_when_no_best_time_was_given() -> None:
 def test_an_aim_inside_quiet_hours_moves_to_when_they_end() -> None:
     late = at_their_time(NOW, time(22, 30), QUIET, LONDON)
     assert late == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def test_a_weaker_sign_is_signposted_and_sent_to_the_link_worker_at_once() -> None:
+    walk = Walk()
+    walk.tap("not_for_me")
+    walk.send(Text("everyone would be better off without me there", concern="weak_sign"))
+    assert walk.state == "other_suggestions"
+    assert walk.said()[0] == "checkin/weak_sign"
+    assert AddToCase("everyone would be better off without me there", kept_already=True) in (
+        walk.effects
+    )
+
+
+def test_a_health_worry_gets_the_advice_to_see_someone() -> None:
+    walk = Walk()
+    walk.tap("not_yet")
+    walk.send(Text("chest pains when I walk", concern="health_worry"))
+    assert walk.said()[0] == "safety/health_worry" and walk.state == "next_step"
