@@ -332,7 +332,12 @@ class CheckIn:
         self.effects.append(CheckInAnswer("other_suggestions", "interested", picked.name))
         self.effects.append(AskForLinkWorker("interested", picked))
         self.effects.append(FinishCheckIn("interested"))
-        self._say("checkin/pick_passed_on", activity=picked, by=self.ctx.contact_by, hours=self.ctx.working_hours)
+        self._say(
+            "checkin/pick_passed_on",
+            activity=picked,
+            by=self.ctx.contact_by,
+            hours=self.ctx.working_hours,
+        )
 
     def pause_check_ins(self, _: EventData) -> None:
         self.effects.append(PauseCheckIns(PAUSE_DAYS))
@@ -602,4 +607,3 @@ def wellbeing_due(*, last: bool, days_since_baseline: int | None) -> bool:
     after the first time."""
     return last or (days_since_baseline is not None
                     and days_since_baseline >= WELLBEING_AFTER_DAYS)  # fmt: skip
-

@@ -80,6 +80,9 @@ log = logging.getLogger(__name__)
 BATCH = 200
 #: No patient gets more than one check-in in this long.
 ONE_A_DAY = timedelta(hours=24)
+#: Where a stalled referral is nudged: after consent (before it, nothing of theirs
+#: is kept, and "your answers are saved" would not be true).
+NUDGED_STATES = [s for s in referral.QUESTION_STATES if s != "consent"]
 
 
 class CheckIns:
@@ -136,6 +139,8 @@ class CheckIns:
             *earlier, check_in = await due_of_referral(session, referral_row.id, now)
             for superseded in earlier:
                 superseded.status = "superseded"
+                if superseded.note and not check_in.note:  # a worker's line is not lost
+                    check_in.note, check_in.asked_by = superseded.note, superseded.asked_by
             later = [c for c in await pending_of_referral(session, referral_row.id)
                      if c.id != check_in.id and c.due_at > check_in.due_at]  # fmt: skip
             ctx = await self._context(session, now, check_in, referral_row, case, conversation,
@@ -165,6 +170,10 @@ class CheckIns:
         ):
             if conversation.updated_at >= busy_since:
                 continue  # they are talking with us now: later
+            if check_in.sent_at is not None and conversation.updated_at > check_in.sent_at:
+                # They wrote since (to their link worker): no reminder; it ends quietly.
+                check_in.status, check_in.reminded_at = "reminded", now
+                continue
             referral_row = await referral_by_id(session, check_in.referral_id)
             case = await session.get(Case, check_in.case_id)
             if referral_row is None or case is None:
@@ -212,7 +221,7 @@ class CheckIns:
         later, with the question they were on; then they are left alone."""
         written = 0
         for patient, conversation in await stalled_conversations(
-            session, referral.QUESTION_STATES, now - self.settings.nudge_delay, limit
+            session, NUDGED_STATES, now - self.settings.nudge_delay, limit
         ):
             ctx = referral.FlowContext(directory=self.directory(),
                                        label_of=self.replies.label_of, now=now)  # fmt: skip
@@ -396,7 +405,7 @@ class CheckIns:
         days: int,
         now: datetime,
     ) -> None:
-        """"I'll try again": a check-in in `days`, unless one comes sooner anyway."""
+        """ "I'll try again": a check-in in `days`, unless one comes sooner anyway."""
         if referral_row is None:
             return
         when = at_their_time(now + timedelta(days=days), self._aim(case), self.settings.quiet,

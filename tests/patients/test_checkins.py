@@ -239,7 +239,9 @@ async def test_asking_for_someone_with_nobody_holding_the_case_posts_a_fresh_car
     chat, _case, _ = await at_first_check_in(t)
     from bot.staff.admin import remove_worker
 
-    await remove_worker(database, messages_for(t.settings), t.settings, SAM_ID, t.clock())  # their cases go back to the queue
+    await remove_worker(
+        database, messages_for(t.settings), t.settings, SAM_ID, t.clock()
+    )  # their cases go back to the queue
     cards_before = len(await t.rows(TEAM))
     await chat.tap("talk")
     cards = await t.rows(TEAM)
@@ -272,7 +274,9 @@ async def test_try_again_brings_the_next_check_in_sooner(database: Database) -> 
     assert "I'll check in again in 7 days" in (await heard(t, chat, since))[-1]
     sooner = [r for r in await check_ins(database, case) if r.kind == "sooner"]
     assert [r.due_at for r in sooner] == [datetime(2026, 12, 7, 10, 0, tzinfo=UTC)]
-    assert any("something else: “I was poorly that week”" in n for n in await entries(database, case))
+    assert any(
+        "something else: “I was poorly that week”" in n for n in await entries(database, case)
+    )
 
 
 async def test_pause_then_carry_on_four_weeks_later(database: Database) -> None:
@@ -480,3 +484,23 @@ async def test_the_case_view_shows_the_check_ins_and_what_they_found(database: D
     assert "Did they go: not been yet" in view
     assert "Check-ins" in view and "answered" in view and "due" in view
     assert "What got in the way: nerves" in view
+
+
+async def test_someone_who_never_consented_is_not_nudged(database: Database) -> None:
+    t = await team(database)
+    chat = t.patient(79)
+    await chat.send("/start")
+    since = await t.last_id()
+    assert await tick_at(t, MONDAY + timedelta(days=2)) == 0
+    assert await heard(t, chat, since) == []
+
+
+async def test_no_reminder_for_someone_who_wrote_after_the_check_in(database: Database) -> None:
+    t = await team(database)
+    chat, _case, since = await at_first_check_in(t)
+    t.clock.now = WEEK_ON + timedelta(hours=1)
+    await chat.send("Sorry, which day is it on?")
+    for days in (3.5, 7):
+        await tick_at(t, WEEK_ON + timedelta(days=days))
+    said = await heard(t, chat, since)
+    assert not any("just checking you saw my message" in s for s in said)
