@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo test lint typecheck bench diagram clean safety-model
+.PHONY: help install demo test lint typecheck bench diagram clean safety-model report-demo
 
 help:
 	@echo "make demo   - try a self-referral in the terminal (fresh SQLite file, sample directory)"
@@ -12,6 +12,7 @@ help:
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - speed benchmarks"
 	@echo "make safety-model - retrain the crisis screen's head after changing its examples"
+	@echo "make report-demo - the outcomes report on made-up data, and a screenshot (build/report-demo/)"
 
 $(STAMP): pyproject.toml
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +43,18 @@ lint: $(STAMP)
 # bit for bit: run after changing bot/safety/model/examples.yaml.
 safety-model: $(STAMP)
 	$(BIN)/python -m bot.safety.model.train
+
+# The outcomes report on two made-up quarters (seeded: the same every time), as
+# HTML and CSV, and a headless Chromium screenshot of its first page.
+REPORT_DEMO := build/report-demo
+report-demo: $(STAMP)
+	@mkdir -p $(REPORT_DEMO) && rm -f $(REPORT_DEMO)/demo.sqlite3
+	DATABASE_URL=sqlite+aiosqlite:///$(REPORT_DEMO)/demo.sqlite3 $(BIN)/python -m bot.report.demo seed
+	DATABASE_URL=sqlite+aiosqlite:///$(REPORT_DEMO)/demo.sqlite3 ORGANISATION_NAME="Sefton Social Prescribing (demo)" \
+		$(BIN)/spbot report --from 2026-07-01 --to 2026-10-01 --output $(REPORT_DEMO)/outcomes-report.html
+	DATABASE_URL=sqlite+aiosqlite:///$(REPORT_DEMO)/demo.sqlite3 ORGANISATION_NAME="Sefton Social Prescribing (demo)" \
+		$(BIN)/spbot report --from 2026-07-01 --to 2026-10-01 --format csv --output $(REPORT_DEMO)/outcomes-report.csv
+	$(BIN)/python -m bot.report.demo screenshot $(REPORT_DEMO)/outcomes-report.html $(REPORT_DEMO)/outcomes-report.png
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest -q tests/benchmarks -p no:cacheprovider --benchmark-columns=min,median,mean,max,rounds

@@ -39,6 +39,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     diagram.set_defaults(func=_diagram)
 
+    report = sub.add_parser("report", help="the outcomes report for commissioners")
+    report.add_argument("--format", choices=("html", "csv"), default="html")
+    report.set_defaults(func=_report)
+    events = sub.add_parser("export-events", help="social-prescribing events for GP records")
+    events.add_argument("--format", choices=("csv",), required=True)
+    events.set_defaults(func=_export_events)
+    for command in (report, events):
+        for option, dest, words in (
+            ("--from", "start", "first day, YYYY-MM-DD (default: the last full quarter)"),
+            ("--to", "end", "the day after the last, YYYY-MM-DD (2026-10-01: to 30 Sep)"),
+        ):
+            command.add_argument(option, dest=dest, metavar="DATE", help=words)
+        command.add_argument("--output", metavar="PATH", help="the file ('-': standard output)")
+
     for register in _plugins():
         register(sub)
 
@@ -116,6 +130,18 @@ def _db_revision(args: argparse.Namespace) -> int:
 
     make_migration(load_settings().database_url, args.message)
     return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from bot.report.command import run_report
+
+    return run_report(args)
+
+
+def _export_events(args: argparse.Namespace) -> int:
+    from bot.report.command import run_export_events
+
+    return run_export_events(args)
 
 
 def _diagram(args: argparse.Namespace) -> int:

@@ -46,9 +46,10 @@ def parse_duration(value: str, name: str) -> timedelta:
 def parse_quiet_hours(value: str) -> tuple[time, time]:
     """'21:00-09:00' -> (21:00, 09:00): from the first to the second, across midnight."""
     match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", value)
-    if not match or int(match[1]) > 23 or int(match[3]) > 23 or int(match[2]) > 59 or int(match[4]) > 59:
+    start_h, start_m, end_h, end_m = (int(n) for n in match.groups()) if match else (99,) * 4
+    if max(start_h, end_h) > 23 or max(start_m, end_m) > 59:
         raise ValueError(f"QUIET_HOURS={value!r} should look like 21:00-09:00")
-    return time(int(match[1]), int(match[2])), time(int(match[3]), int(match[4]))
+    return time(start_h, start_m), time(end_h, end_m)
 
 
 class SettingsError(Exception):

@@ -204,7 +204,7 @@ class StopCheckIns:
 
 @dataclass(frozen=True)
 class CheckInSooner:
-    """"I'll try again": the next check-in comes in `days`."""
+    """After "I'll try again", the next check-in comes in `days`."""
 
     days: int
 

@@ -320,11 +320,13 @@ class CheckIns:
                 case RecordAttendance(attendance=attendance):
                     check_in.outcome = attendance
                     if referral_row is not None:
-                        if attendance == "attended" and referral_row.attendance != "attended":
+                        went = ("attended", "not_for_them")  # "not for me" went, too
+                        if attendance in went and referral_row.attendance not in went:
                             milestones.record(session, patient.journey, "attended", now,
                                               reference=case.reference,
                                               activity_id=activity.id, activity=activity.name,
-                                              organisation=activity.organisation)  # fmt: skip
+                                              organisation=activity.organisation,
+                                              liked=attendance == "attended")  # fmt: skip
                         referral_row.attendance = attendance
                 case RecordWellbeing(context=context, scores=scores):
                     record_wellbeing(session, patient.id, context, scores, now, case_id=case.id)

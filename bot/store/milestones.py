@@ -28,7 +28,7 @@ FUNNEL = (
     "handed_off",  # a case reached the link worker queue
     "claimed",  # a link worker claimed the case (first time only)
     "referred",  # a link worker referred them to an activity
-    "attended",  # said at a check-in that they went
+    "attended",  # said at a check-in that they went (liked it or not: detail "liked")
     "closed",  # the case was closed, with an outcome
 )
 STEPS = (

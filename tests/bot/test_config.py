@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,24 @@ def test_run_without_a_team_chat_says_why_it_is_needed(
     assert main(["run"]) == 2
     err = capsys.readouterr().err
     assert "STAFF_CHAT_ID" in err and "crisis alerts" in err
+
+
+@pytest.mark.parametrize(("setting", "value", "says"), [
+    ("checkin_schedule", "weekly", "CHECKIN_SCHEDULE='weekly' should be a number and a unit"),
+    ("quiet_hours", "9pm-9am", "QUIET_HOURS='9pm-9am' should look like 21:00-09:00"),
+    ("checkin_hold_off", "2 hours", "CHECKIN_HOLD_OFF='2 hours' should be a number and a unit"),
+    ("nudge_after", "", "NUDGE_AFTER"),
+])  # fmt: skip
+def test_a_wrong_check_in_setting_is_named_with_how_to_write_it(
+    setting: str, value: str, says: str
+) -> None:
+    with pytest.raises(SettingsError, match=re.escape(says)):
+        load_settings(**{setting: value})
+
+
+def test_the_check_in_settings_are_read_as_durations() -> None:
+    from datetime import timedelta
+
+    settings = load_settings(checkin_schedule="2w, 1d", checkin_hold_off="90m")
+    assert settings.checkin_offsets == [timedelta(days=1), timedelta(weeks=2)]
+    assert settings.hold_off == timedelta(minutes=90)

@@ -91,7 +91,9 @@ def test_it_opens_with_the_activity_and_every_choice() -> None:
 def test_went_and_liked_it_asks_what_would_help_and_keeps_the_next_one() -> None:
     walk = Walk()
     walk.tap("liked")
-    assert walk.state == "keep_going" and walk.of(RecordAttendance) == [RecordAttendance("attended")]
+    assert walk.state == "keep_going" and walk.of(RecordAttendance) == [
+        RecordAttendance("attended")
+    ]
     walk.send(Text("A lift on rainy days"))
     assert walk.state == "done" and walk.said() == ["checkin/thanks"]
     assert CheckInAnswer("keep_going", "words", "A lift on rainy days") in walk.effects

@@ -504,3 +504,12 @@ async def test_no_reminder_for_someone_who_wrote_after_the_check_in(database: Da
         await tick_at(t, WEEK_ON + timedelta(days=days))
     said = await heard(t, chat, since)
     assert not any("just checking you saw my message" in s for s in said)
+
+
+async def test_went_but_not_for_me_still_counts_as_went(database: Database) -> None:
+    t = await team(database)
+    chat, _case, _ = await at_first_check_in(t)
+    await chat.tap("not_for_me")
+    async with database.sessions() as s:
+        [went] = (await s.execute(select(Milestone).where(Milestone.step == "attended"))).scalars()
+    assert went.detail["activity"] == "Bootle Walking Football" and went.detail["liked"] is False

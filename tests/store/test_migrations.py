@@ -130,16 +130,25 @@ async def test_upgrading_to_check_ins_keeps_every_patient_and_gives_each_a_journ
         async with db.engine.begin() as conn:
             await conn.run_sync(to_before)
             for pid in (1, 2):
-                await conn.execute(text(
-                    "INSERT INTO patient (id, channel, chat_id, created_at) "
-                    f"VALUES ({pid}, 'telegram', {pid + 4}, '2026-11-30 10:00:00')"))
-                await conn.execute(text(
-                    "INSERT INTO conversation (patient_id, flow, state, step, answers, control, "
-                    f"updated_at) VALUES ({pid}, 'referral', 'handed_off', 7, '{{}}', '{{}}', "
-                    "'2026-11-30 10:00:00')"))
-            await conn.execute(text(
-                "INSERT INTO \"case\" (id, reference, patient_id, status, urgent, opened_at, "
-                "summary) VALUES (1, 'SP-ABCD', 1, 'referred', 0, '2026-11-30 10:00:00', '{}')"))
+                await conn.execute(
+                    text(
+                        "INSERT INTO patient (id, channel, chat_id, created_at) "
+                        f"VALUES ({pid}, 'telegram', {pid + 4}, '2026-11-30 10:00:00')"
+                    )
+                )
+                await conn.execute(
+                    text(
+                        "INSERT INTO conversation (patient_id, flow, state, step, answers, control, "
+                        f"updated_at) VALUES ({pid}, 'referral', 'handed_off', 7, '{{}}', '{{}}', "
+                        "'2026-11-30 10:00:00')"
+                    )
+                )
+            await conn.execute(
+                text(
+                    'INSERT INTO "case" (id, reference, patient_id, status, urgent, opened_at, '
+                    "summary) VALUES (1, 'SP-ABCD', 1, 'referred', 0, '2026-11-30 10:00:00', '{}')"
+                )
+            )
             await conn.execute(text(
                 "INSERT INTO referral (case_id, activity_id, activity_name, organisation, "
                 "found_by, made_at) VALUES (1, 'walk-1', 'Walking', '', 'suggested', "
