@@ -35,6 +35,9 @@ class Patient(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: Set when Telegram says the patient blocked the bot (403): we stop sending.
     blocked_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: They asked us to delete their data while a safety alert of theirs was not yet
+    #: seen: it is deleted as soon as a link worker has seen it (vital interests).
+    erase_requested_at: Mapped[datetime | None] = mapped_column(default=None)
     #: A random token that ties their milestones together (bot/store/milestones.py)
     #: and names nobody: once this row is gone, nothing leads back to them.
     journey: Mapped[str] = mapped_column(String(24), default=new_journey)
