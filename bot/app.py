@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import logging
+import re
+import sys
+import threading
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import TracebackType
 
 from bot.config import Settings, SettingsError
 from bot.directory import directory_version, load_directory
+from bot.encryption import start_encryption
 from bot.messages import Messages
 from bot.patients import PatientService
 from bot.safety.embedding import ModelUnavailable
@@ -65,12 +71,22 @@ class App:
         await self.db.close()
 
 
+def in_words(days: int) -> str:
+    """730 -> "2 years", 90 -> "3 months", 10 -> "10 days": as the notice says it."""
+    for size, unit in ((365, "year"), (30, "month"), (7, "week")):
+        if days % size == 0:
+            n = days // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{days} day{'s' if days != 1 else ''}"
+
+
 def messages_for(settings: Settings) -> Messages:
     return Messages(
         defaults={
             "organisation_name": settings.organisation_name,
             "response_time_text": settings.response_time_text,
             "local_crisis_lines": settings.local_crisis_lines,
+            "retention_words": in_words(settings.retention_days),
         }
     )
 
@@ -90,6 +106,7 @@ async def build_app(
             "The PostgreSQL database in DATABASE_URL needs its tables created or updated: "
             "run `spbot db upgrade` once, then start the bot again."
         )
+    await start_encryption(db, settings)  # DATA_ENCRYPTION_KEY: seal, and open what is kept
     messages = messages_for(settings)
     version = None
     if directory is None:
@@ -134,11 +151,82 @@ CHATTY_LIBRARIES = (
     "alembic",
 )
 
+#: A bot token wherever it is written: in a Bot API URL (`.../bot123:ABC/getMe`), and
+#: on its own (123456789:AA... as @BotFather gives it).
+TOKEN_PATTERNS = (
+    re.compile(r"bot\d+:[A-Za-z0-9_-]+"),
+    re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}"),
+)
+REDACTED = "<token>"
+_secrets: set[str] = set()
 
-def configure_logging(level: str, *, to_file: str | None = None, quiet: bool = False) -> None:
-    """Ids and events only: message text and names never reach a log line. To
-    `to_file` if given; `quiet`: nowhere else (not even Python's last-resort
+
+def keep_secret(secret: str) -> None:
+    """Never write `secret` (the bot token) in a log line, a traceback or an error
+    printed to the terminal, from now on: every handler's `RedactSecrets` drops it."""
+    if secret:
+        _secrets.add(secret)
+
+
+def redact(text: str) -> str:
+    """`text` without the bot token (the one in use, or anything shaped like one)."""
+    for secret in _secrets:
+        text = text.replace(secret, REDACTED)
+    for pattern in TOKEN_PATTERNS:
+        text = pattern.sub(REDACTED, text)
+    return text
+
+
+#: What every log record has; anything else on one came from `extra=`.
+_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class RedactSecrets(logging.Filter):
+    """Takes the bot token out of a record before any handler writes it: its message
+    and arguments, its exception and stack text, and its `extra` fields.
+
+    python-telegram-bot and httpx put the token in what they log (every request's
+    URL) and raise (`InvalidToken` quotes it), and a library's level can be turned
+    down by anyone debugging: so the token is removed here, on the way out, whatever
+    the level and whichever logger wrote it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: keep what there is, redacted
+            message = f"{record.msg} {record.args}"
+        record.msg, record.args = redact(message), None
+        if record.exc_info:
+            if not record.exc_text:
+                record.exc_text = _FORMATTER.formatException(record.exc_info)
+            # Only the redacted text goes on: a formatter that reads the exception
+            # itself would print the token.
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        for key, value in list(vars(record).items()):
+            if key not in _RECORD_FIELDS and value is not None:
+                shown = value if isinstance(value, str) else str(value)
+                if redact(shown) != shown:
+                    setattr(record, key, redact(shown))
+        return True
+
+
+_FORMATTER = logging.Formatter()
+_REDACT = RedactSecrets()
+
+
+def configure_logging(
+    level: str, *, to_file: str | None = None, quiet: bool = False, secrets: tuple[str, ...] = ()
+) -> None:
+    """Ids and events only: message text and names never reach a log line, and the
+    bot token (`secrets`, and anything shaped like a token) never reaches any output.
+    To `to_file` if given; `quiet`: nowhere else (not even Python's last-resort
     printing of warnings to the terminal)."""
+    for secret in secrets:
+        keep_secret(secret)
     handlers: list[logging.Handler]
     if to_file:
         handlers = [logging.FileHandler(to_file, encoding="utf-8")]
@@ -154,3 +242,35 @@ def configure_logging(level: str, *, to_file: str | None = None, quiet: bool = F
     )
     for name in CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)
+    redact_everywhere()
+
+
+def redact_everywhere() -> None:
+    """`RedactSecrets` on every handler there is (the root's, any a library added, and
+    the last resort), and on what Python prints of an exception nobody caught."""
+    loggers = [logging.getLogger(), *(
+        logger for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    )]  # fmt: skip
+    handlers = [handler for logger in loggers for handler in logger.handlers]
+    if logging.lastResort is not None:
+        handlers.append(logging.lastResort)
+    for handler in handlers:
+        if _REDACT not in handler.filters:
+            handler.addFilter(_REDACT)
+    sys.excepthook = _print_redacted
+    threading.excepthook = _print_thread_redacted
+
+
+def _print_redacted(
+    kind: type[BaseException], error: BaseException, trace: TracebackType | None
+) -> None:
+    sys.stderr.write(redact("".join(traceback.format_exception(kind, error, trace))))
+
+
+def _print_thread_redacted(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None or issubclass(args.exc_type, SystemExit):
+        return
+    name = args.thread.name if args.thread is not None else "a thread"
+    sys.stderr.write(f"Exception in {redact(name)}:\n")
+    _print_redacted(args.exc_type, args.exc_value, args.exc_traceback)

@@ -53,11 +53,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             command.add_argument(option, dest=dest, metavar="DATE", help=words)
         command.add_argument("--output", metavar="PATH", help="the file ('-': standard output)")
 
+    rotate = sub.add_parser(
+        "rotate-key", help="encrypt everything stored with the first key in DATA_ENCRYPTION_KEY"
+    )
+    rotate.add_argument("--new-key", action="store_true", help="print a new key and how to use it")
+    rotate.set_defaults(func=_rotate_key)
+
     for register in _plugins():
         register(sub)
 
     args = parser.parse_args(argv)
     try:
+        _use_encryption_key()
         return int(args.func(args) or 0)
     except SettingsError as exc:
         print(f"spbot: {exc}", file=sys.stderr)
@@ -69,10 +76,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _plugins() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Command groups that live with their area (directory, staff...)."""
     from bot.directory.cli import register as directory_commands
+    from bot.privacy import register as privacy_commands
     from bot.safety.cli import register as safety_commands
     from bot.staff.cli import register as staff_commands
 
-    return [directory_commands, staff_commands, safety_commands]
+    return [directory_commands, staff_commands, safety_commands, privacy_commands]
+
+
+def _use_encryption_key() -> None:
+    """Every command that opens the database seals and opens with DATA_ENCRYPTION_KEY
+    (bot/store/sealing.py). A command that needs no settings runs even when they are
+    wrong; one that does reads them again, and stops on the same mistake."""
+    from bot.store.sealing import use_keys
+
+    try:
+        keys = load_settings().encryption_keys
+    except SettingsError:
+        return
+    use_keys(keys)
+
+
+def _rotate_key(args: argparse.Namespace) -> int:
+    from bot.encryption import new_key_text, rotate_key
+
+    print(new_key_text() if args.new_key else rotate_key(load_settings()))
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -10,7 +10,8 @@ import re
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -52,6 +53,29 @@ def parse_quiet_hours(value: str) -> tuple[time, time]:
     return time(start_h, start_m), time(end_h, end_m)
 
 
+NEW_KEY_HOWTO = (
+    "make one with `spbot rotate-key --new-key` or "
+    '`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`'
+)
+
+
+def parse_encryption_keys(value: str) -> list[str]:
+    """'new,old' -> the Fernet keys, first the one that encrypts. The error never
+    quotes a key: it is a secret."""
+    keys = [part.strip() for part in value.split(",") if part.strip()]
+    if not keys:
+        raise ValueError(f"DATA_ENCRYPTION_KEY holds no key: {NEW_KEY_HOWTO}")
+    for number, key in enumerate(keys, 1):
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ValueError(
+                f"DATA_ENCRYPTION_KEY: key {number} of {len(keys)} is not a Fernet key "
+                f"(44 characters of url-safe base64): {NEW_KEY_HOWTO}"
+            ) from None
+    return keys
+
+
 class SettingsError(Exception):
     """A setting is wrong or missing. The message is meant for the person deploying."""
 
@@ -65,6 +89,10 @@ class Settings(BaseSettings):
     telegram_bot_token: str | None = Field(default=None)
     telegram_api_url: str = "https://api.telegram.org/bot"
     database_url: str = DEFAULT_DATABASE_URL
+    #: Encrypt at rest what people wrote, names, phone numbers and notes: Fernet keys
+    #: separated by commas; the first encrypts, every one decrypts (to rotate:
+    #: new,old, then `spbot rotate-key`). None: stored as written.
+    data_encryption_key: SecretStr | None = None
     organisation_name: str = "the Social Prescribing Team"
     response_time_text: str = "within 2 working days"
     timezone: str = "Europe/London"
@@ -104,6 +132,11 @@ class Settings(BaseSettings):
     checkin_reminder: str = "3d"
     #: Someone who stops halfway through the referral gets one nudge after this long.
     nudge_after: str = "24h"
+    #: Personal data is erased this many days after a person's last case is closed
+    #: (and after a referral finished without one). The consent notice says so.
+    retention_days: int = Field(default=730, ge=1)
+    #: A conversation left before the handoff is erased after this many days.
+    abandoned_retention_days: int = Field(default=90, ge=1)
     log_level: str = "INFO"
     #: Write logs to this file (`spbot chat` never writes them to the terminal the
     #: person types in; `spbot run` writes them to stderr unless this is set).
@@ -195,6 +228,19 @@ class Settings(BaseSettings):
                 f"(it starts with {backend}://)"
             )
         return value
+
+    @field_validator("data_encryption_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_encryption_keys(value.get_secret_value())
+        return value
+
+    @property
+    def encryption_keys(self) -> list[str]:
+        """The keys in DATA_ENCRYPTION_KEY, the one that encrypts first ([]: none)."""
+        key = self.data_encryption_key
+        return parse_encryption_keys(key.get_secret_value()) if key is not None else []
 
     @field_validator("telegram_api_url")
     @classmethod

@@ -5,7 +5,9 @@ stdin is not a terminal it reads one answer per line, so it can be scripted."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from bot.app import App
@@ -38,6 +40,17 @@ class ConsoleSender:
         if buttons:  # ticks changed: show the options again
             self._show(buttons)
 
+    async def send_document(
+        self, chat_id: int, filename: str, content: bytes, caption: str
+    ) -> Sent:
+        """A file is saved in the current folder, readable by its owner only."""
+        path = Path(Path(filename).name)
+        await asyncio.to_thread(_write_private, path, content)
+        self.out.write(f"\n{html_to_text(caption)}\n  [file saved: {path}]\n")
+        self.out.flush()
+        self.next_id += 1
+        return Sent(self.next_id, utcnow())
+
     def _show(self, buttons: Keyboard) -> None:
         flat = [b for row in buttons for b in row]
         if not flat:
@@ -53,6 +66,11 @@ class ConsoleSender:
         for number, button in enumerate(flat, start=1):
             self.out.write(f"  {number}. {button['text']}\n")
         self.out.flush()
+
+
+def _write_private(path: Path, content: bytes) -> None:
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as file:
+        file.write(content)
 
 
 def read_event(line: str, buttons: list[ButtonSpec]) -> Event:

@@ -33,6 +33,7 @@ from bot.store.outbox import (
     Keyboard,
     Leased,
     OutboxMessage,
+    OutboxPayload,
     digest,
     due,
     lease,
@@ -81,6 +82,10 @@ class Sender(Protocol):
     async def send(self, chat_id: int, text: str, buttons: Keyboard) -> Sent: ...
 
     async def edit(self, chat_id: int, message_id: int, text: str, buttons: Keyboard) -> None: ...
+
+    async def send_document(
+        self, chat_id: int, filename: str, content: bytes, caption: str
+    ) -> Sent: ...
 
 
 #: Told of a message the channel refused for good, in the transaction that records it.
@@ -195,6 +200,15 @@ class Delivery:
             if leased.target_message_id is not None:  # an edit
                 await self.sender.edit(chat_id, leased.target_message_id, text, buttons)
                 return Attempt(sent_at=self.clock(), delivered_digest=digest(text, buttons))
+            if (document := row.payload.get("document")) is not None:
+                sent = await self.sender.send_document(
+                    chat_id, document["filename"], document["content"].encode(), text
+                )
+                # Sent: the copy of their data in the outbox goes.
+                emptied: OutboxPayload = {**row.payload,
+                                          "document": {**document, "content": ""}}  # fmt: skip
+                return Attempt(sent_at=self.clock(), message_id=sent.message_id,
+                               shown_at=sent.shown_at, payload=emptied)  # fmt: skip
             sent = await self.sender.send(chat_id, text, buttons)
             return Attempt(sent_at=self.clock(), message_id=sent.message_id,
                            shown_at=sent.shown_at, delivered_digest=digest(text, buttons))  # fmt: skip

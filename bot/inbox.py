@@ -7,6 +7,14 @@ transaction, deduped by update id) and then deleted. If handling fails (the
 database is down, a bug) it is tried again with growing pauses; if it keeps
 failing while the database works, the person and the team are told once, and
 the chat's later messages are handled.
+
+A chat that sends faster than anyone types (hundreds of messages a minute) is
+flooding: past a burst, and with more of its updates waiting behind the next. It is
+told once, and slowed: while any other chat has an update waiting or under way, a
+flooding chat's next one waits for its turn at a steady pace (`FloodLimit`); when
+nobody else is waiting it carries on at full speed. Nothing of it is dropped: every
+update stays kept until it is handled. What a chat has used is counted in memory:
+it is a matter of pace, not of record (a restart starts everyone afresh).
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +40,8 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 #: After this many failed attempts (a minute or so) the person and the team are told.
 GIVE_UP_AFTER = 6
+#: Chats looked at in one pass (each chat's next update).
+BATCH = 50
 
 
 def pause(attempts: int) -> timedelta:
@@ -41,6 +52,70 @@ def pause(attempts: int) -> timedelta:
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 #: Called once for an update given up on (with the raw update).
 GivenUp = Callable[[dict[str, Any]], Awaitable[None]]
+#: Called once a flood, with the first update of the chat's that had to wait: to
+#: tell them their replies may take a moment.
+Flooding = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class FloodLimit:
+    """How fast one chat's updates are handled while other chats are waiting."""
+
+    #: Updates a chat may send at once, each handled as soon as it arrives (a
+    #: forwarded batch, a few quick taps).
+    burst: int = 20
+    #: After the burst, this many a second (300 a minute: far past anyone typing).
+    per_second: float = 5.0
+    #: A chat told it is sending very fast is not told again for this long.
+    tell_again_after: float = 3600.0
+
+
+DEFAULT_FLOOD_LIMIT = FloodLimit()
+
+
+class Budgets:
+    """What each chat may still have handled at once: a bucket of `burst` updates,
+    filled again at `per_second`. Only chats that used some of it are remembered."""
+
+    def __init__(self, limit: FloodLimit, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.clock = clock
+        self.used: dict[int, tuple[float, float]] = {}  # chat -> (updates left, as of when)
+        self.told: dict[int, float] = {}  # chat -> when it was told it is flooding
+        #: Chats whose backlog is handled at full speed whoever waits (crisis words in it).
+        self.hurried: set[int] = set()
+
+    def left(self, chat: int) -> float:
+        if chat not in self.used:
+            return float(self.limit.burst)
+        tokens, at = self.used[chat]
+        now = self.clock()
+        tokens = min(float(self.limit.burst), tokens + (now - at) * self.limit.per_second)
+        if tokens >= self.limit.burst:
+            del self.used[chat]  # full again: nothing to remember
+        else:
+            self.used[chat] = (tokens, now)
+        return tokens
+
+    def over(self, chat: int) -> bool:
+        """Past its burst: it has sent more than the pace allows."""
+        return chat not in self.hurried and self.left(chat) < 1
+
+    def spend(self, chat: int) -> None:
+        self.used[chat] = (max(self.left(chat) - 1, 0.0), self.clock())
+
+    def seconds_to_next(self, chat: int) -> float:
+        return max(1 - self.left(chat), 0.0) / self.limit.per_second
+
+    def first_notice(self, chat: int) -> bool:
+        """Whether to tell the chat it is sending fast (once, then not again for a while)."""
+        now = self.clock()
+        for quiet in [c for c, at in self.told.items() if now - at > self.limit.tell_again_after]:
+            del self.told[quiet]
+        if chat in self.told:
+            return False
+        self.told[chat] = now
+        return True
 
 
 class InboxDrain:
@@ -51,14 +126,23 @@ class InboxDrain:
         *,
         instance: str,
         given_up: GivenUp | None = None,
+        flooding: Flooding | None = None,
         clock: Callable[[], datetime] = utcnow,
         chats_at_once: int = 16,
+        flood_limit: FloodLimit = DEFAULT_FLOOD_LIMIT,
     ) -> None:
         self.db = db
         self.handle = handle
         self.instance = instance
         self.given_up = given_up
+        self.flooding = flooding
         self.clock = clock
+        self.budgets = Budgets(flood_limit)
+        #: Chats flooding now: past their burst, with more waiting behind the next.
+        self.flooding_now: set[int] = set()
+        #: Chats to tell, with the next of their updates handled, that they are flooding.
+        self.to_tell: set[int] = set()
+        self._wake_at: float | None = None
         self.wake = asyncio.Event()
         self.lanes = Lanes(chats_at_once, self.wake.set)
         self.last_pass = time.monotonic()
@@ -74,17 +158,78 @@ class InboxDrain:
             # Cleared before looking: a wake-up that comes meanwhile is not lost.
             self.wake.clear()
             try:
+                busy = set(self.lanes.busy)  # some may end while the query runs
                 async with self.db.reading() as session:
-                    due = await kept.due(session, self.clock(), 50)
-                for update_id, chat_id in due:
-                    lane = chat_id if chat_id is not None else -update_id
-                    if not self.lanes.is_busy(lane):
-                        self.lanes.start(lane, self._lane(update_id))
+                    due = await kept.due(session, self.clock(), BATCH)
+                    # Only a chat past its burst is asked how many it has waiting.
+                    past = {chat for _, chat in due if chat is not None and self.budgets.over(chat)}
+                    waiting = await kept.waiting(session, past)
+                self._start_lanes(due, waiting, busy_before=busy, everything=len(due) < BATCH)
             except Exception as exc:
                 log.warning("inbox pass failed (%s); retrying", trouble(exc))
             self.last_pass = time.monotonic()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), idle_seconds)
+
+    def _start_lanes(
+        self,
+        due: list[tuple[int, int | None]],
+        waiting: dict[int, int],
+        *,
+        busy_before: set[int],
+        everything: bool,
+    ) -> None:
+        """Each chat's next update, in its lane; a flooding chat's waits for its pace
+        while any other chat has work waiting or under way. `waiting`: how many each
+        chat past its burst has waiting; `everything`: `due` is every chat with an
+        update waiting; `busy_before`: the lanes busy when it was read."""
+        if everything:  # a chat whose backlog is done is flooding (or hurried) no more
+            still = {chat for _, chat in due} | busy_before | set(self.lanes.busy)
+            self.budgets.hurried &= still
+            self.flooding_now &= still
+        ready = [(update_id, chat) for update_id, chat in due
+                 if not self.lanes.is_busy(chat if chat is not None else -update_id)]  # fmt: skip
+        for _, chat in ready:
+            if chat is not None and self.budgets.over(chat) and waiting.get(chat, 0) > 1:
+                self.flooding_now.add(chat)
+            elif chat is not None and not self.budgets.over(chat):
+                self.flooding_now.discard(chat)
+        others = {chat for _, chat in ready if chat is not None} | set(self.lanes.busy)
+        pressing = others - self.flooding_now
+        for update_id, chat in ready:
+            if chat is None:  # not from a chat: nobody's budget
+                self.lanes.start(-update_id, self._lane(update_id, None))
+                continue
+            if chat in self.flooding_now:
+                if self.budgets.first_notice(chat):
+                    log.info("chat sending very fast: slowed", extra={"chat_id": chat})
+                    self.to_tell.add(chat)
+                if pressing - {chat} and self.budgets.left(chat) < 1:
+                    # Look again when it may go on at its pace (or when a lane ends).
+                    self._wake_in(self.budgets.seconds_to_next(chat))
+                    continue
+            self.budgets.spend(chat)
+            self.lanes.start(chat, self._lane(update_id, chat))
+
+    def _wake_in(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        at = loop.time() + seconds
+        if self._wake_at is None or self._wake_at <= loop.time() or at < self._wake_at:
+            loop.call_later(seconds, self.wake.set)
+            self._wake_at = at
+
+    def hurry(self, chat: int) -> None:
+        """Handle this chat's backlog at full speed, whoever else waits (there are
+        crisis words in it), until it has been worked through."""
+        self.budgets.hurried.add(chat)
+        self.flooding_now.discard(chat)
+
+    def is_flooding(self, chat: int, arriving: int = 1) -> bool:
+        """Whether this chat's updates will wait their turn: it is flooding, or these
+        `arriving` at once are more than its burst has left."""
+        if chat in self.budgets.hurried:
+            return False
+        return chat in self.flooding_now or (arriving > 1 and self.budgets.left(chat) < arriving)
 
     async def finish(self, within: float) -> None:
         """Let handling under way finish (after `stopping`), for up to `within` seconds."""
@@ -98,10 +243,13 @@ class InboxDrain:
         results = await asyncio.gather(*(self._one(update_id) for update_id, _ in due))
         return sum(results)
 
-    async def _lane(self, update_id: int) -> None:
-        await self._one(update_id)
+    async def _lane(self, update_id: int, chat: int | None) -> None:
+        tell = chat is not None and chat in self.to_tell
+        if tell:
+            self.to_tell.discard(chat)
+        await self._one(update_id, tell=tell)
 
-    async def _one(self, update_id: int) -> bool:
+    async def _one(self, update_id: int, *, tell: bool = False) -> bool:
         if update_id in self.in_hand:
             return False
         self.in_hand.add(update_id)
@@ -109,6 +257,11 @@ class InboxDrain:
             payload = await self._take(update_id)
             if payload is None:  # another instance has it
                 return False
+            if tell and self.flooding is not None:
+                try:
+                    await self.flooding(payload)
+                except Exception as exc:  # a notice is a kindness: the update comes first
+                    log.warning("could not tell a chat it is sending fast (%s)", trouble(exc))
             try:
                 await self.handle(payload)
             except Exception as exc:

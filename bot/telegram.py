@@ -12,6 +12,11 @@ database cannot keep it, the person still gets the crisis contacts at once.
 Conversation state lives in the database, never in python-telegram-bot's
 ConversationHandler, persistence or JobQueue (rule 3), so a restart resumes every
 conversation where it was.
+
+At start-up the bot makes sure the team chat (STAFF_CHAT_ID) is a group it is in and
+may post in, and says in one sentence what to do if not: crisis alerts go there. The
+bot token is never written anywhere (bot/app.py's `RedactSecrets`), since every
+Bot API URL carries it.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from datetime import UTC, timedelta
 from typing import Any
 
@@ -34,33 +40,48 @@ from telegram import (
     BotCommand,
     CallbackQuery,
     Chat,
+    ChatFullInfo,
+    ChatMember,
+    ChatMemberRestricted,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     LinkPreviewOptions,
     Message,
     Update,
 )
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
 from telegram.request import HTTPXRequest
 
 from bot import safety
-from bot.app import App
+from bot.app import App, keep_secret
+from bot.config import SettingsError
 from bot.delivery import DEFAULT_LIMITS, Blocked, Delivery, Limits, RetryLater, Sent, Undeliverable
-from bot.inbox import InboxDrain
+from bot.inbox import DEFAULT_FLOOD_LIMIT, FloodLimit, InboxDrain
 from bot.patients import Inbound
 from bot.staff import StaffInbound
 from bot.store import inbox as kept
 from bot.store import instances
 from bot.store.db import trouble
-from bot.store.outbox import Keyboard
+from bot.store.outbox import URGENT, Keyboard, Outbox
+from bot.store.staff import active_worker
 from bot.store.updates import forget_before
 from bot.taps import StaffTap, decode
 from flows.core import Button, Command, Edited, Event, Text, Unsupported
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "status", "help", "restart")
+COMMANDS = ("start", "status", "help", "restart", "mydata", "delete", "stop")
 #: Message attributes we cannot read, in the order PTB would report them.
 UNSUPPORTED_KINDS = ("sticker", "photo", "voice", "video", "video_note", "audio", "animation",
                      "document", "location", "venue", "contact", "poll", "dice")  # fmt: skip
@@ -107,11 +128,13 @@ class TelegramBot:
         app: App,
         *,
         limits: Limits = DEFAULT_LIMITS,
+        flood_limit: FloodLimit = DEFAULT_FLOOD_LIMIT,
         poll_seconds: int = POLL_SECONDS,
         watchdog_seconds: float | None = None,
     ) -> None:
         self.app = app
         token = app.settings.require_token()
+        keep_secret(token)  # every request's URL carries it: no log line will
         timeout = app.settings.telegram_timeout
         self.api = TelegramApi(
             token,
@@ -130,13 +153,16 @@ class TelegramBot:
             on_refused=app.notices.message_refused, clock=app.clock,
         )  # fmt: skip
         self.inbox = InboxDrain(
-            app.db, self._handle, instance=self.instance, given_up=self._given_up, clock=app.clock
-        )
+            app.db, self._handle, instance=self.instance, given_up=self._given_up,
+            flooding=self._flooding, clock=app.clock, flood_limit=flood_limit,
+        )  # fmt: skip
         #: Updates whose crisis reply went out directly, when the database could not
         #: take them: the reply is not sent again when they are handled.
         self.crisis_answered: set[int] = set()
         self.last_receive = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
+        #: Crisis replies sent from the receiver, kept until they are done.
+        self._replying: set[asyncio.Task[None]] = set()
 
     # --- receiving ----------------------------------------------------------------------
     async def _receive(self) -> None:
@@ -179,6 +205,25 @@ class TelegramBot:
             failures = 0
             offset = updates[-1].update_id + 1
             self.inbox.wake.set()
+            self._look_ahead(updates)
+
+    def _look_ahead(self, updates: Sequence[Update]) -> None:
+        """Crisis words in a flood do not wait their turn: a chat whose updates will
+        wait (bot/inbox.py slows a chat sending very fast) is read for them by the
+        rules now, and if they are there the person gets the crisis contacts at once
+        and the chat's backlog is handled at full speed, so the team hears soon too."""
+        arriving = Counter(_turn(update) for update in updates)
+        for update in updates:
+            turn = _turn(update)
+            if turn is None or not self.inbox.is_flooding(turn, arriving[turn]):
+                continue
+            action = translate(update)
+            text = action.text if isinstance(action, Text | Edited | Unsupported) else ""
+            if text and safety.screen(text).is_crisis:
+                self.inbox.hurry(turn)
+                reply = asyncio.create_task(self._answer_crisis_directly(update))
+                self._replying.add(reply)
+                reply.add_done_callback(self._replying.discard)
 
     async def _handle(self, payload: dict[str, Any]) -> None:
         """Handle one kept update (raises if it could not be: it is tried again)."""
@@ -205,6 +250,21 @@ class TelegramBot:
         log.warning("crisis reply sent directly", extra={"update_id": update.update_id})
         with contextlib.suppress(Exception):
             await TelegramSender(self.api).send(chat.id, reply, [])
+
+    async def _flooding(self, payload: dict[str, Any]) -> None:
+        """Someone is sending messages very fast (bot/inbox.py): tell them once that
+        every one will be read, and why replies are slow. Not in a group: that is
+        everyone's chat."""
+        update = Update.de_json(payload, self.api)
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None or chat.type != Chat.PRIVATE:
+            return
+        async with self.app.db.transaction() as session:
+            staff = user is not None and await active_worker(session, user.id) is not None
+            text = self.app.messages.render("staff/flooding" if staff else "referral/flooding")
+            # Ahead of the replies still owed to them: it is what explains the wait.
+            Outbox(session, "telegram", chat.id, self.app.clock()).send(text, priority=URGENT)
+        self.delivery.wake.set()
 
     async def _given_up(self, payload: dict[str, Any]) -> None:
         update = Update.de_json(payload, self.api)
@@ -254,7 +314,20 @@ class TelegramBot:
 
     # --- running ------------------------------------------------------------------------
     async def start(self) -> None:
-        await self.api.initialize()
+        try:
+            try:
+                await self.api.initialize()
+            except InvalidToken:  # its message quotes the token: not passed on
+                raise SettingsError(
+                    "Telegram refused TELEGRAM_BOT_TOKEN (mistyped, or revoked in @BotFather): "
+                    "copy your bot's token again from @BotFather (/mybots, your bot, API Token) "
+                    "into .env as TELEGRAM_BOT_TOKEN=..."
+                ) from None
+            await self._check_team_chat()
+        except SettingsError:
+            with contextlib.suppress(Exception):
+                await self.api.shutdown()
+            raise
         now = self.app.clock()
         async with self.app.db.transaction() as session:
             # SQLite: one process runs the bot, so every other instance is gone.
@@ -274,6 +347,37 @@ class TelegramBot:
         ]
         self.inbox.wake.set()
         self.delivery.wake.set()
+
+    async def _check_team_chat(self) -> None:
+        """STAFF_CHAT_ID must be a group the bot is in and may post in: crisis alerts
+        and new cases go there. (`spbot run` will not start without one; a test may.)"""
+        chat_id = self.app.settings.staff_chat_id
+        if chat_id is None:
+            return
+        try:
+            chat = await self.api.get_chat(chat_id)
+            me = await self.api.get_chat_member(chat_id, self.api.id)
+        except ChatMigrated as exc:
+            raise SettingsError(
+                f"The team group STAFF_CHAT_ID={chat_id} became a supergroup, which has a new "
+                f"id: put STAFF_CHAT_ID={exc.new_chat_id} in .env and start the bot again."
+            ) from None
+        except Forbidden:
+            raise SettingsError(not_in_team_chat(chat_id, self.api.username)) from None
+        except BadRequest:
+            raise SettingsError(
+                f"Telegram has no chat STAFF_CHAT_ID={chat_id} that the bot can see: check the "
+                "number in .env (a group's id is negative; a supergroup's starts with -100) "
+                "and that the bot has been added to your team's group."
+            ) from None
+        except (TimedOut, NetworkError) as exc:  # Telegram unreachable: it is not our call
+            log.warning("could not check the team chat; carrying on",
+                        extra={"error": type(exc).__name__})  # fmt: skip
+            return
+        problem = team_chat_problem(chat, me, self.api.username)
+        if problem is not None:
+            raise SettingsError(problem)
+        log.info("team chat checked", extra={"chat_id": chat_id, "status": me.status})
 
     async def stop(self) -> None:
         """Stop taking updates, give work under way a few seconds to finish, then
@@ -335,6 +439,8 @@ class TelegramBot:
                     self.delivery.wake.set()
                 if ticks % 15 == 0 and await self.app.staff.remind_unseen_alerts():
                     self.delivery.wake.set()  # about every half a minute
+                if ticks % 60 == 0:  # every two minutes: retention, and deletions that waited
+                    await self.app.patients.privacy_sweep()
                 if ticks % 30 == 0:  # about a minute
                     if await self.app.staff.remind_unclaimed():
                         self.delivery.wake.set()
@@ -370,9 +476,60 @@ class Watchdog(threading.Thread):
                 os._exit(70)
 
 
+def team_chat_problem(chat: ChatFullInfo, me: ChatMember, username: str) -> str | None:
+    """What is wrong with the team chat for the bot (@`username`; `me`, its
+    membership there), in one sentence saying how to put it right; None: nothing."""
+    where = f"STAFF_CHAT_ID={chat.id}"
+    if chat.type == ChatType.PRIVATE:
+        return (
+            f"{where} is a private chat, not your link worker team's group, where crisis "
+            "alerts and new cases must go: add the bot to that group, send a message there, "
+            "and put the group's id (a negative number) in .env as STAFF_CHAT_ID=..."
+        )
+    if chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
+        return (
+            f'{where} is a {chat.type} ("{chat.title}"), not a group, and link workers '
+            "cannot tap buttons or talk there: make a Telegram group for the team, add the "
+            "bot, and put the group's id in .env as STAFF_CHAT_ID=..."
+        )
+    if me.status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED):
+        return not_in_team_chat(chat.id, username)
+    if me.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR):
+        return None
+    if isinstance(me, ChatMemberRestricted):
+        may_post = me.can_send_messages
+    else:
+        may_post = chat.permissions is None or chat.permissions.can_send_messages is not False
+    if not may_post:
+        return (
+            f'The bot may not post in the team chat {where} ("{chat.title}"): in the '
+            "group's settings let members send messages, or make the bot an admin, then start "
+            "the bot again."
+        )
+    return None
+
+
+def not_in_team_chat(chat_id: int, username: str) -> str:
+    return (
+        f"The bot is not in the team chat STAFF_CHAT_ID={chat_id}: add it to your team's "
+        f"group again (the group's name, Add members, @{username}), then start the bot again."
+    )
+
+
+def _turn(update: Update) -> int | None:
+    """Whose turn an update waits for: its chat's, or in a group the person's who
+    sent it, so that one person there (a flood, a slow tap) holds up nobody else.
+    (A private chat's id is its person's: the two are one turn.)"""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None:
+        return None
+    if chat.type != Chat.PRIVATE and user is not None:
+        return user.id
+    return chat.id
+
+
 def _received(update: Update) -> kept.Received:
-    chat = update.effective_chat
-    return kept.Received(update.update_id, chat.id if chat else None, update.to_dict())
+    return kept.Received(update.update_id, _turn(update), update.to_dict())
 
 
 async def _answer_tap(query: CallbackQuery | None, notice: str | None) -> None:
@@ -393,6 +550,17 @@ class TelegramSender:
             message: Message = await self.api.send_message(
                 chat_id, text, parse_mode=ParseMode.HTML, reply_markup=_markup(buttons),
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )  # fmt: skip
+            return Sent(message.message_id, message.date.astimezone(UTC) if message.date else None)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def send_document(
+        self, chat_id: int, filename: str, content: bytes, caption: str
+    ) -> Sent:
+        with _meaning_of_errors():
+            message: Message = await self.api.send_document(
+                chat_id, InputFile(content, filename=filename), caption=caption,
+                parse_mode=ParseMode.HTML,
             )  # fmt: skip
             return Sent(message.message_id, message.date.astimezone(UTC) if message.date else None)
         raise AssertionError("unreachable")  # pragma: no cover

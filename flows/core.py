@@ -37,7 +37,7 @@ class Button:
 
 @dataclass(frozen=True)
 class Command:
-    name: str  # without the slash: "start", "help", "restart", "status"
+    name: str  # without the slash: "start", "help", "restart", "status", "mydata", "delete", "stop"
     args: str = ""
 
 
@@ -216,10 +216,31 @@ class FinishCheckIn:
     outcome: str | None
 
 
+# --- Their rights over their data --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendTheirData:
+    """/mydata: a short summary of everything held about them, and all of it as a file."""
+
+
+@dataclass(frozen=True)
+class ErasePatient:
+    """/delete, confirmed: consent withdrawn and everything about them erased. `later`:
+    a safety alert of theirs is not yet seen, so it waits until it is (vital interests)."""
+
+    later: bool = False
+
+
+@dataclass(frozen=True)
+class StopContact:
+    """/stop: no more check-ins, reminders or nudges (not leaving, not erasing)."""
+
+
 Effect = (
     RaiseSafetyAlert | RecordConsent | ForgetPatient | RecordWellbeing | OpenCase | AddToCase
     | CheckInAnswer | RecordAttendance | AskForLinkWorker | PauseCheckIns | StopCheckIns
-    | CheckInSooner | FinishCheckIn
+    | CheckInSooner | FinishCheckIn | SendTheirData | ErasePatient | StopContact
 )  # fmt: skip
 
 

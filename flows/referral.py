@@ -34,6 +34,7 @@ from flows.core import (
     Crisis,
     Edited,
     Effect,
+    ErasePatient,
     Event,
     FlowResult,
     ForgetPatient,
@@ -43,6 +44,8 @@ from flows.core import (
     RecordConsent,
     RecordWellbeing,
     Reply,
+    SendTheirData,
+    StopContact,
     Text,
     Unsupported,
     WorkerTookOver,
@@ -74,7 +77,9 @@ from flows.summary import (
 )
 from flows.validate import normalise_postcode, normalise_uk_phone
 
-NOTICE_VERSION = "2026-11-v1"  # bump when messages/en/referral/consent*.html.j2 change
+#: Bump when messages/en/referral/consent.html.j2 changes: everyone who agreed to an
+#: older one is shown the new one (referral/reconsent) before anything new is kept.
+NOTICE_VERSION = "2026-12-v2"
 SUGGESTIONS_PER_PAGE = 3
 RESUME_REMINDER_AFTER = timedelta(hours=1)
 
@@ -89,6 +94,7 @@ STATES = [
     "handed_off", "finished",
     "confirm_restart",
     "crisis_check", "paused", "safety_question",
+    "confirm_delete", "erasing", "reconsent",
 ]  # fmt: skip
 
 #: The referral's questions, from consent to the best time to call: where someone
@@ -97,7 +103,11 @@ QUESTION_STATES = [s for s in STATES[STATES.index("consent") : STATES.index("han
                    if s not in ("declined", "under_18")]  # fmt: skip
 #: Where /restart may be asked from, and where "No, carry on" goes back to.
 #: (Declined and under 18 keep nothing: any message there starts afresh.)
-RESUMABLE = [s for s in STATES if s not in ("new", "confirm_restart", "declined", "under_18")]
+RESUMABLE = [s for s in STATES if s not in ("new", "confirm_restart", "declined", "under_18",
+                                            "confirm_delete", "erasing", "reconsent")]  # fmt: skip
+#: Where a returning patient who agreed to an older consent notice is asked again
+#: before anything new is kept (not before consent, and not while deleting).
+AGREED_BEFORE = [s for s in RESUMABLE if s != "consent"]
 #: Where crisis words lead to "Carry on / Stop for now / Talk to someone": anywhere
 #: before the handoff. (After it, the team has their case: no referral to carry on.)
 BEFORE_HANDOFF = [
@@ -113,6 +123,7 @@ NOT_WITH_A_WORKER = [s for s in STATES if s != "handed_off"]
 #: Rows that apply to many states are drawn once, to or from the group's name.
 GROUPS = {
     "any_question": ("any question, from consent to handed_off", RESUMABLE),
+    "anything_kept": ("wherever something of theirs is kept", [*RESUMABLE, "confirm_restart"]),
     "not_with_a_worker": ("any state but handed_off", NOT_WITH_A_WORKER),
     "a_question": ("the question they were on (consent to best_time)", QUESTION_STATES),
     "before_handoff": ("any state before the handoff", BEFORE_HANDOFF),
@@ -185,6 +196,22 @@ TRANSITIONS: list[dict[str, Any]] = [
        "after": "thank"} for state in QUESTION_STATES),
     # Stopped halfway: one nudge, NUDGE_AFTER later, with the question they were on.
     {"trigger": "nudge", "source": QUESTION_STATES, "dest": None, "after": "nudge_gently"},
+    # /delete asks first. "Yes" withdraws consent and erases everything (once a
+    # safety alert of theirs has been seen: until then, what they write still goes
+    # to the team); "No" goes back to where they were.
+    {"trigger": "delete", "source": [*RESUMABLE, "confirm_restart"], "dest": "confirm_delete", "before": "remember_where"},
+    {"trigger": "answer", "source": "confirm_delete", "dest": "erasing", "conditions": ["confirmed", "alert_unseen"], "after": "erase_when_seen"},
+    {"trigger": "answer", "source": "confirm_delete", "dest": "new", "conditions": "confirmed", "after": "erase"},
+    *({"trigger": "answer", "source": "confirm_delete", "dest": state, "conditions": "goes_back_there",
+       "after": "carry_on"} for state in RESUMABLE),
+    {"trigger": "answer", "source": "erasing", "dest": "erasing", "after": "keep_on_case"},
+    # The consent notice changed since they agreed: the new one, before anything new
+    # is kept. Agreeing goes back to where they were; not agreeing offers erasure.
+    {"trigger": "notice_changed", "source": AGREED_BEFORE, "dest": "reconsent", "before": "remember_where"},
+    {"trigger": "answer", "source": "reconsent", "dest": "reconsent", "conditions": "wants_more"},
+    *({"trigger": "answer", "source": "reconsent", "dest": state, "conditions": ["agreed", "back_where_they_were"],
+       "after": ["record_consent", "carry_on"]} for state in AGREED_BEFORE),
+    {"trigger": "answer", "source": "reconsent", "dest": "confirm_delete"},
 ]  # fmt: skip
 
 # --- What each state asks -----------------------------------------------------------
@@ -295,6 +322,16 @@ QUESTIONS: dict[str, Ask] = {
         Choice("any", "best_any", ("any", "anytime", "any time", "whenever")),
     ), kind="text", columns=2),
     "handed_off": Ask("referral/added_to_case", "", kind="note", limit=LIMIT_MESSAGE),
+    "confirm_delete": Ask("referral/confirm_delete", "", (
+        Choice("yes", "delete_yes", YES + ("delete", "yes delete", "delete everything")),
+        Choice("no", "delete_no", NO + ("keep", "keep it", "carry on", "back")),
+    ), columns=1),
+    "erasing": Ask("referral/added_to_case", "", kind="note", limit=LIMIT_MESSAGE),
+    "reconsent": Ask("referral/reconsent", "consent", (
+        Choice("agree", "consent_agree", YES),
+        Choice("more", "consent_more", ("more", "tell me more", "what", "why", "?", "more info")),
+        Choice("decline", "reconsent_decline", NO),
+    )),
     "confirm_restart": Ask("referral/confirm_restart", "", (
         Choice("yes", "restart_yes", YES),
         Choice("no", "restart_no", NO + ("carry on", "continue", "back")),
@@ -350,6 +387,8 @@ class FlowContext:
     question_shown_at: datetime | None = None
     #: The question they are on has not gone out yet: they cannot have seen it.
     question_unsent: bool = False
+    #: The consent notice they last agreed to (None: not agreed, or not known).
+    agreed_notice: str | None = None
 
 
 class ReferralControl(Record):
@@ -407,6 +446,8 @@ class Referral:
     resume: Callable[[], bool]
     ask_directly: Callable[[], bool]
     nudge: Callable[[], bool]
+    delete: Callable[[], bool]
+    notice_changed: Callable[[], bool]
 
     def __init__(self, conversation: Conversation, ctx: FlowContext) -> None:
         self.state = conversation.state
@@ -468,6 +509,13 @@ class Referral:
 
     def said_yes(self, _: EventData) -> bool:
         return self.chosen == "yes"
+
+    def back_where_they_were(self, event: EventData) -> bool:
+        assert event.transition is not None
+        return event.transition.dest == (self.control.back_to or "age")
+
+    def alert_unseen(self, _: EventData) -> bool:
+        return self.ctx.case is not None and self.ctx.case.flagged
 
     def resumes_there(self, event: EventData) -> bool:
         """The row back to the question a crisis reply or the direct question came
@@ -575,6 +623,16 @@ class Referral:
         self.effects.append(RaiseSafetyAlert("suicide", f"({why})", ("the direct question",)))
         self._say("safety/suicide", young=self._maybe_young(""))
 
+    def erase(self, _: EventData) -> None:
+        self.effects.append(ErasePatient())
+        self.answers.clear()
+        self.control = ReferralControl()
+        self._say("referral/erased")
+
+    def erase_when_seen(self, _: EventData) -> None:
+        self.effects.append(ErasePatient(later=True))
+        self._say("referral/erase_after_alert")
+
     def nudge_gently(self, _: EventData) -> None:
         self._say("referral/nudge", state=self.state)
 
@@ -590,7 +648,11 @@ class Referral:
         if isinstance(event, Text) and event.concern == "health_worry":
             # Worth seeing a doctor about, not an emergency now: say so, then go on.
             self._say("safety/health_worry")
-        if isinstance(event, WorkerTookOver):
+        if self._notice_changed(event):
+            # Nothing new is kept before they have read and agreed to the new notice.
+            self.notice_changed()
+            self._ask()
+        elif isinstance(event, WorkerTookOver):
             if self.state != "handed_off":
                 self.worker_took_over()
         elif isinstance(event, Nudge):
@@ -623,7 +685,9 @@ class Referral:
         self.control = self.control.model_copy(update=changes)
 
     def _command(self, command: Command) -> None:
-        if self.state == "new" and command.name in ("start", "restart"):
+        if command.name in ("mydata", "delete", "stop"):
+            self._their_data(command.name)
+        elif self.state == "new" and command.name in ("start", "restart"):
             self.begin()
             self._ask()
         elif command.name == "start":
@@ -647,15 +711,43 @@ class Referral:
             if self.state != "new":
                 self._ask()
 
+    def _notice_changed(self, event: Event | Nudge) -> bool:
+        """They agreed to an older consent notice, and now do something that would
+        be kept (crisis words are answered first, whatever the notice)."""
+        agreed = self.ctx.agreed_notice
+        if agreed is None or agreed == NOTICE_VERSION or self.state not in AGREED_BEFORE:
+            return False
+        if isinstance(event, Command):
+            return event.name not in ("mydata", "delete", "stop", "help", "status")
+        return not isinstance(event, Crisis | WorkerTookOver | Nudge)
+
+    def _their_data(self, command: str) -> None:
+        """/mydata, /delete and /stop: their rights, wherever they are."""
+        if self.state in ("new", "declined", "under_18"):
+            self._say("referral/nothing_held")
+            return
+        if command == "mydata":
+            self.effects.append(SendTheirData())
+        elif command == "stop":
+            self.effects.append(StopContact())
+            self._say("referral/contact_stopped")
+            return
+        elif self.state == "erasing":
+            self._say("referral/erase_after_alert")
+            return
+        elif self.state != "confirm_delete":
+            self.delete()
+        self._ask()
+
     def _crisis(self, event: Crisis) -> None:
         """The contacts at once, and an alert for the team. Before the handoff they
         choose what next (no cheerful next question straight after a disclosure);
         after it, they hear that the team has been told."""
         self.effects.append(RaiseSafetyAlert(event.category, event.text, event.reasons))
         young = self._maybe_young(event.text)
-        if self.state in ("handed_off", "finished"):
+        if self.state in ("handed_off", "finished", "erasing", "confirm_delete"):
             self._say(f"safety/{event.category}", with_team=True, young=young)
-            if self.state == "handed_off":  # their words reach the worker (kept once)
+            if self.state in ("handed_off", "erasing"):  # their words reach the worker (kept once)
                 self.effects.append(AddToCase(event.text, kept_already=True))
             return
         self.crisis_text = event.text
@@ -669,7 +761,7 @@ class Referral:
         return self.answers.get("adult") != "yes" or mentions_an_age_under_18(text)
 
     def _edited(self, event: Edited) -> None:
-        if self.state == "handed_off":
+        if self.state in ("handed_off", "erasing"):
             self.effects.append(AddToCase(event.text, edited=True))
             self._say("referral/added_to_case", edited=True)
         else:
@@ -754,7 +846,7 @@ class Referral:
             # A message about their safety is kept (vital interests): say so honestly.
             self._say(f"referral/{self.state}", kept_for_safety=self.ctx.case is not None)
             return
-        if self.state == "handed_off":  # no question: whatever they write goes on the case
+        if self.state in ("handed_off", "erasing"):  # no question: what they write goes on the case
             if self.just_noted:
                 self._say("referral/added_to_case", edited=False)
             return

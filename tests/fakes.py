@@ -40,6 +40,7 @@ class RecordingSender:
     def __init__(self, fail_with: list[Exception] | None = None) -> None:
         self.sent: list[tuple[int, str, Keyboard]] = []
         self.edits: list[tuple[int, int, str]] = []
+        self.documents: list[tuple[int, str, bytes]] = []
         self.fail_with = fail_with or []
 
     async def send(self, chat_id: int, text: str, buttons: Keyboard) -> Sent:
@@ -50,6 +51,15 @@ class RecordingSender:
 
     async def edit(self, chat_id: int, message_id: int, text: str, buttons: Keyboard) -> None:
         self.edits.append((chat_id, message_id, text))
+
+    async def send_document(
+        self, chat_id: int, filename: str, content: bytes, caption: str
+    ) -> Sent:
+        if self.fail_with:
+            raise self.fail_with.pop(0)
+        self.documents.append((chat_id, filename, content))
+        self.sent.append((chat_id, caption, []))
+        return Sent(len(self.sent), utcnow())
 
 
 #: Delivery with no rate limits, for tests.

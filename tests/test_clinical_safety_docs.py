@@ -1,6 +1,7 @@
-"""The hazard log cites the tests that prove each control: a clinical safety
-officer relies on those names, so every one must exist (a renamed test would
-otherwise leave the log pointing at nothing)."""
+"""The hazard log and the privacy document cite the tests that prove each control:
+a clinical safety officer or a data protection officer relies on those names, so
+every one must exist (a renamed test would otherwise leave them pointing at
+nothing)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = sorted((ROOT / "docs" / "clinical-safety").glob("*.md"))
+#: The documents a clinical safety officer or a data protection officer relies on.
+DOCS = [*sorted((ROOT / "docs" / "clinical-safety").glob("*.md")), ROOT / "docs" / "privacy.md"]
 
 
 @pytest.mark.parametrize("document", DOCS, ids=lambda p: p.name)

@@ -276,6 +276,17 @@ class CheckIns:
         conversation.updated_at = now
         return ids, result.tap_notice
 
+    async def end_quietly(
+        self, session: AsyncSession, patient: Patient, check_in: CheckIn, now: datetime
+    ) -> None:
+        """End a check-in under way without a word (they asked to stop, or to delete)."""
+        case = await session.get(Case, check_in.case_id)
+        result = checkin.handle(self._state(check_in, None), checkin.TimedOut(),
+                                _bare_context(self, now))  # fmt: skip
+        if case is not None:
+            await self._record(session, patient, case, check_in, result, now)
+        save_check_in(check_in, None, result)
+
     async def _write(
         self,
         session: AsyncSession,

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import safety
 from bot.config import Settings
+from bot.messages import Messages
 from bot.patients.listener import CaseListener
+from bot.patients.privacy import erase_patient, send_their_data, stop_contact
 from bot.store import milestones
 from bot.store.audit import audit
 from bot.store.cases import (
@@ -40,16 +42,22 @@ from flows import case as case_life
 from flows import referral
 from flows.core import (
     AddToCase,
+    ErasePatient,
     FlowResult,
     ForgetPatient,
     OpenCase,
     RaiseSafetyAlert,
     RecordConsent,
     RecordWellbeing,
+    SendTheirData,
+    StopContact,
 )
 from flows.summary import CaseSummary
 
 log = logging.getLogger(__name__)
+
+#: What becomes of a patient's data after an event (see `record_effects`).
+Forgetting = Literal["kept", "forget", "erased"]
 
 
 async def record_effects(
@@ -59,12 +67,31 @@ async def record_effects(
     settings: Settings,
     listener: CaseListener,
     now: datetime,
-) -> bool:
+    messages: Messages | None = None,
+) -> Forgetting:
     """Record each effect. A case opened here is remembered on `result.control`.
-    Returns True when the patient asked to be forgotten."""
-    forgotten = False
+    Returns what becomes of the patient's data: "kept", "forget" (declined or under
+    18: the caller deletes them), or "erased" (they asked: gone already)."""
+    forgotten: Forgetting = "kept"
     for effect in result.effects:
         match effect:
+            case SendTheirData():
+                assert messages is not None
+                await send_their_data(session, patient, messages, now)
+            case ErasePatient(later=False):
+                await erase_patient(session, patient, listener, now, actor="the person",
+                                    why="they asked (/delete)")  # fmt: skip
+                return "erased"
+            case ErasePatient(later=True):
+                patient.erase_requested_at = now
+                current = await latest_case(session, patient.id)
+                if current is not None:
+                    add_entry(session, current.id, "event", "They asked us to delete their "
+                              "data: it goes once the safety alert has been seen.", now)  # fmt: skip
+                    audit(session, None, "erase_requested", current, now, actor="the person")
+            case StopContact():
+                await stop_contact(session, patient, now)
+                patient.conversation.nudged_at = now
             case RecordConsent(notice_version=version):
                 record_consent(session, patient.id, version, now)
                 milestones.record(session, patient.journey, "consented", now)
@@ -111,7 +138,7 @@ async def record_effects(
                     await forget_consent_and_scores(session, patient.id)
                     log.info("answers forgotten on restart", extra={"patient_id": patient.id})
                 else:
-                    forgotten = True
+                    forgotten = "forget"
                     milestones.record(session, patient.journey, reason, now)
                     log.info(
                         "patient forgotten", extra={"patient_id": patient.id, "reason": reason}

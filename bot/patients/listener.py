@@ -50,6 +50,9 @@ class CaseListener(Protocol):
         """At a check-in the patient asked for a link worker (the case is marked so;
         `reopened`: it had been closed)."""
 
+    async def case_withdrawn(self, session: AsyncSession, case: Case, now: datetime) -> None:
+        """The patient withdrew consent: the case is about to be erased."""
+
 
 class NobodyListening:
     """For a patient side with no team behind it (tests of the conversation alone)."""
@@ -83,4 +86,7 @@ class NobodyListening:
     async def asked_for_contact(
         self, session: AsyncSession, case: Case, reopened: bool, now: datetime
     ) -> None:
+        return None
+
+    async def case_withdrawn(self, session: AsyncSession, case: Case, now: datetime) -> None:
         return None

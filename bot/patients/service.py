@@ -24,6 +24,7 @@ from bot.messages import Messages, html_to_text
 from bot.patients.checkins import CheckIns
 from bot.patients.effects import record_effects
 from bot.patients.listener import CaseListener, NobodyListening
+from bot.patients.privacy import sweep
 from bot.patients.replies import ReplyWriter
 from bot.safety.meaning import Meaning, MeaningScreen
 from bot.store import Database, milestones
@@ -34,6 +35,7 @@ from bot.store.outbox import Outbox, outbox_row
 from bot.store.patients import (
     Conversation,
     Patient,
+    agreed_notice,
     conversation_for_update,
     delete_patient,
     find_patient,
@@ -45,6 +47,7 @@ from bot.store.updates import first_delivery
 from flows import referral
 from flows.core import (
     CloseQuestion,
+    Command,
     Crisis,
     Edited,
     Event,
@@ -128,8 +131,19 @@ class PatientService:
             alert = await latest_alert(session, case.id) if case is not None else None
             recent = alert is not None and now - alert.last_at < FOLLOW_UP_WINDOW
             event = screened(inbound.event, after_alert=recent, meaning=meaning)
+            agreed = await agreed_notice(session, patient.id)
             check_in = await live_check_in(session, patient.id) if case is not None else None
-            if check_in is not None and not isinstance(event, WorkerTookOver):
+            if check_in is not None and agreed not in (None, referral.NOTICE_VERSION):
+                # The notice changed since they agreed: it comes first (the referral
+                # flow asks), before a check-in keeps anything new.
+                await self.checkins.end_quietly(session, patient, check_in, now)
+                check_in = None
+            # Their rights (/mydata, /delete, /stop) come first, even mid check-in.
+            right = event.name if isinstance(event, Command) else None
+            rights = right in ("mydata", "delete", "stop")
+            if check_in is not None and right in ("delete", "stop"):
+                await self.checkins.end_quietly(session, patient, check_in, now)
+            if check_in is not None and not rights and not isinstance(event, WorkerTookOver):
                 # A check-in is under way: what they do answers it.
                 ids, tap = await self.checkins.answer(
                     session, patient, conversation, check_in, event, now,
@@ -138,8 +152,9 @@ class PatientService:
                 return Handled(tap_notice=self._tap_notice(tap), outbox_ids=ids)
             ctx = await self._context(session, now, inbound.first_name, conversation, case, alert)
             ctx = replace(
-                ctx, written_at=inbound.written_at, **await _question_shown(session, conversation)
-            )
+                ctx, written_at=inbound.written_at, agreed_notice=agreed,
+                **await _question_shown(session, conversation),
+            )  # fmt: skip
             result = referral.handle(stored(conversation), event, ctx)
             log.info(
                 "handled event",
@@ -147,8 +162,8 @@ class PatientService:
                        "from_state": conversation.state, "to_state": result.state},
             )  # fmt: skip
             await self._milestones(session, patient, conversation.state, result, now)
-            forgotten = await record_effects(
-                session, patient, result, self.settings, self.listener, now
+            forgetting = await record_effects(
+                session, patient, result, self.settings, self.listener, now, self.messages
             )
             replies = result.replies
             if inbound.crisis_answered:  # it went out already, straight away
@@ -157,7 +172,9 @@ class PatientService:
                 session, inbound.channel, inbound.chat_id, conversation, replies,
                 reference=result.control.case_reference, now=now,
             )  # fmt: skip
-            if (forgotten or result.state == "new") and not await has_urgent_case(
+            if forgetting == "erased":
+                pass  # they asked: everything about them is gone already
+            elif (forgetting == "forget" or result.state == "new") and not await has_urgent_case(
                 session, patient.id
             ):
                 # Nothing of theirs is kept: not even that they talked to us. (An
@@ -166,9 +183,15 @@ class PatientService:
             else:
                 save_conversation(conversation, result, now)
             notice = self._tap_notice(result.tap_notice)
-        if any(isinstance(effect, ForgetPatient) for effect in result.effects):
+        if forgetting != "kept" or any(isinstance(e, ForgetPatient) for e in result.effects):
             await self.db.checkpoint()  # what was erased lingers nowhere on disk
         return Handled(tap_notice=notice, outbox_ids=outbox_ids)
+
+    async def privacy_sweep(self, *, dry_run: bool = False) -> int:
+        """Erase whoever's data is due to go (retention, or a deletion they asked
+        for once their safety alert is seen). Returns how many were erased."""
+        return len(await sweep(self.db, self.settings, self.listener, self.clock(),
+                               dry_run=dry_run))  # fmt: skip
 
     def _tap_notice(self, tap_notice: str | None) -> str | None:
         if not tap_notice:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.messages import Messages
-from bot.store.cases import Case, SafetyAlert
+from bot.store.cases import Case, SafetyAlert, alert_cards_of
 from bot.store.outbox import NOTICE, Keyboard, Outbox, outbox_row
 from bot.store.staff import worker_name
 from bot.taps import StaffTap, button
@@ -87,6 +87,17 @@ class TeamCards:
         if row.payload.get("text") == text and row.payload.get("buttons") == buttons:
             return
         Outbox(session, row.channel, row.chat_id, now).edit(row, text, buttons)
+
+    async def withdrawn(self, session: AsyncSession, case: Case, now: datetime) -> None:
+        """The person withdrew consent: the case's card and its alert cards say only
+        that, with no buttons (the case is about to be erased)."""
+        text = self.messages.render("staff/withdrawn_card", case=case)
+        rows = [await outbox_row(session, case.team_card_id)]
+        for alert_row in await alert_cards_of(session, case.id):
+            rows.append(await outbox_row(session, alert_row))
+        for row in rows:
+            if row is not None:
+                Outbox(session, row.channel, row.chat_id, now).edit(row, text, [])
 
     # --- safety alert cards ---------------------------------------------------------------
     def seen_button(self, case: Case) -> Keyboard:

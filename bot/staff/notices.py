@@ -50,7 +50,7 @@ class CaseNotices:
             message = self.messages.render("staff/patient_wrote", case=case,
                                            name=case.summary.about_the_person.name,
                                            text=text, edited=edited)  # fmt: skip
-            me = Outbox(session, "telegram", holder.telegram_id, now)
+            me = Outbox(session, "telegram", holder.telegram_id, now, about=case.reference)
             me.send(message, self._buttons(case, "staff_reply", "reply"))
         elif (team := self.settings.staff_chat_id) is not None:
             # One notice for a burst of messages: "3 new messages on SP-7K3Q".
@@ -102,7 +102,9 @@ class CaseNotices:
         )
         buttons = self.cards.seen_button(case) + self._buttons(case, "staff_open", "open")
         for worker in told:
-            Outbox(session, "telegram", worker.telegram_id, now).send(text, buttons, urgent=True)
+            Outbox(session, "telegram", worker.telegram_id, now, about=case.reference).send(
+                text, buttons, urgent=True
+            )
 
     async def alert_reminder(
         self, session: AsyncSession, case: Case, alert: SafetyAlert, now: datetime
@@ -122,7 +124,7 @@ class CaseNotices:
         if holder is not None:
             text = self.messages.render("staff/asked_for_contact", case=case, reopened=reopened,
                                         name=case.summary.about_the_person.name)  # fmt: skip
-            Outbox(session, "telegram", holder.telegram_id, now).send(
+            Outbox(session, "telegram", holder.telegram_id, now, about=case.reference).send(
                 text, self._buttons(case, "staff_reply", "reply")
             )
             await self.cards.refresh(session, case, now)
@@ -130,6 +132,15 @@ class CaseNotices:
             await self.cards.post(session, case, now)
         else:
             await self.cards.refresh(session, case, now)
+
+    async def case_withdrawn(self, session: AsyncSession, case: Case, now: datetime) -> None:
+        """The worker holding it is told, privately, to delete what they have of it;
+        the team chat's cards say it was withdrawn (edited: nothing to act on)."""
+        holder = await active_holder(session, case.link_worker_id)
+        if holder is not None:
+            text = self.messages.render("staff/withdrawn", case=case)
+            Outbox(session, "telegram", holder.telegram_id, now).send(text)
+        await self.cards.withdrawn(session, case, now)
 
     async def message_not_handled(
         self, session: AsyncSession, case: Case | None, now: datetime

@@ -178,6 +178,7 @@ class StaffService:
         else:
             case = await act.find(reference)
             if case is not None and verb.on_case is not None:
+                act.me.about = case.reference  # what this says may quote the patient
                 await verb.on_case(act, case, arg)
 
     async def _asked_for(self, act: Act, text: str) -> None:

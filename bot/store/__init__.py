@@ -16,6 +16,9 @@ makes as a named, typed function (docs/architecture.md rule 8). Nothing outside
     directory   the activity directory and postcode centroids
     checkins    check-ins after a referral, and the dispatcher's queries
     milestones  the anonymous record of how far each journey went (the report)
+    subject     a person's data as a whole: a copy of it, erasing it, retention
+    sealing     encryption at rest for the columns that hold what people wrote
+    rotation    re-sealing every sealed column with a new key (`spbot rotate-key`)
 """
 
 # Every area's tables on Base.metadata (for migrations and tests). Add new areas here.

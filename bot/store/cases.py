@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 
-from bot.store.base import Base, JSONModel, locks_rows, utcnow
+from bot.store.base import Base, locks_rows, utcnow
 from bot.store.patients import attach_unfiled_scores
+from bot.store.sealing import SealedModel, SealedText
 from flows.case import OPEN
 from flows.summary import CaseSummary
 
@@ -39,7 +40,8 @@ class Case(Base):
     urgent: Mapped[bool] = mapped_column(default=False)
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
-    summary: Mapped[CaseSummary] = mapped_column(JSONModel(CaseSummary), default=CaseSummary)
+    #: Sealed at rest (bot/store/sealing.py), as is every word anyone wrote about them.
+    summary: Mapped[CaseSummary] = mapped_column(SealedModel(CaseSummary), default=CaseSummary)
     # The link worker side: who holds it, how it ended, its team card.
     link_worker_id: Mapped[int | None] = mapped_column(
         ForeignKey("link_worker.id", ondelete="SET NULL"), index=True, default=None
@@ -70,7 +72,7 @@ class CaseEntry(Base):
     #: patient_message | patient_message_edited | crisis_message | safety_screening |
     #: reply | note | alert_action | event
     kind: Mapped[str] = mapped_column(String(32))
-    text: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(SealedText(), default="")
     #: The link worker who wrote it (a reply or a note), if one did.
     link_worker_id: Mapped[int | None] = mapped_column(
         ForeignKey("link_worker.id", ondelete="SET NULL"), default=None
@@ -98,7 +100,7 @@ class SafetyAlert(Base):
     announced_at: Mapped[datetime | None] = mapped_column(default=None)
     seen_by: Mapped[str | None] = mapped_column(String(100), default=None)
     seen_at: Mapped[datetime | None] = mapped_column(default=None)
-    action_taken: Mapped[str | None] = mapped_column(Text, default=None)
+    action_taken: Mapped[str | None] = mapped_column(SealedText(), default=None)
 
 
 class Referral(Base):
@@ -125,7 +127,7 @@ class Referral(Base):
     #: The patient paused check-ins (until then) or stopped them (for good), and why.
     checkins_paused_until: Mapped[datetime | None] = mapped_column(default=None)
     checkins_stopped_at: Mapped[datetime | None] = mapped_column(default=None)
-    checkins_stop_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    checkins_stop_reason: Mapped[str | None] = mapped_column(SealedText(), default=None)
 
 
 # --- References ------------------------------------------------------------------------
@@ -372,6 +374,14 @@ async def alert_to_see(session: AsyncSession, case_id: int) -> SafetyAlert | Non
         .order_by(SafetyAlert.seen_at.is_(None).desc(), SafetyAlert.id.desc())
     )
     return (await session.execute(query.limit(1))).scalar_one_or_none()
+
+
+async def alert_cards_of(session: AsyncSession, case_id: int) -> list[int]:
+    """The outbox rows of the case's alert cards in the team chat."""
+    query = select(SafetyAlert.outbox_id).where(
+        SafetyAlert.case_id == case_id, SafetyAlert.outbox_id.is_not(None)
+    )
+    return [row_id for row_id in (await session.execute(query)).scalars() if row_id is not None]
 
 
 async def alert_awaiting_action(session: AsyncSession, case_id: int) -> SafetyAlert | None:

@@ -14,13 +14,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, exists, func, or_, select, update
+from sqlalchemy import ForeignKey, String, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
-from bot.store.base import Base, JSONModel, locks_rows
+from bot.store.base import Base, locks_rows
 from bot.store.cases import Case, CaseEntry, Referral
 from bot.store.patients import Conversation, Patient
+from bot.store.sealing import SealedJSON, SealedModel, SealedText
 from flows.checkin import CheckInControl
 from flows.core import FlowResult
 
@@ -48,7 +49,7 @@ class CheckIn(Base):
     #: When it may go: the offset from the referral, at the time of day that suits them.
     due_at: Mapped[datetime] = mapped_column(index=True)
     #: A link worker's own line for a one-off ("How did the first session go?").
-    note: Mapped[str | None] = mapped_column(Text, default=None)
+    note: Mapped[str | None] = mapped_column(SealedText(), default=None)
     asked_by: Mapped[int | None] = mapped_column(
         ForeignKey("link_worker.id", ondelete="SET NULL"), default=None
     )
@@ -59,9 +60,11 @@ class CheckIn(Base):
     answered_at: Mapped[datetime | None] = mapped_column(default=None)
     #: The check-in conversation while it runs (flows/checkin.py), and what it found.
     state: Mapped[str | None] = mapped_column(String(32), default=None)
-    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Sealed at rest (bot/store/sealing.py), like the note: what they said, and
+    #: the activities put to them.
+    answers: Mapped[dict[str, Any]] = mapped_column(SealedJSON(), default=dict)
     control: Mapped[CheckInControl] = mapped_column(
-        JSONModel(CheckInControl), default=CheckInControl
+        SealedModel(CheckInControl), default=CheckInControl
     )
     #: attended | not_yet | not_for_them | talk | paused | stopped (None: no answer)
     outcome: Mapped[str | None] = mapped_column(String(16), default=None)
@@ -120,6 +123,28 @@ async def cancel_pending(session: AsyncSession, referral_id: int, status: str = 
         update(CheckIn)
         .where(CheckIn.referral_id == referral_id, CheckIn.status.in_(PENDING))
         .values(status=status)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def stop_check_ins_of_patient(session: AsyncSession, patient_id: int, now: datetime) -> int:
+    """No more check-ins about any of this patient's referrals (/stop)."""
+    referrals = (
+        select(Referral.id)
+        .join(Case, Case.id == Referral.case_id)
+        .where(Case.patient_id == patient_id)
+    )
+    await session.execute(
+        update(Referral)
+        .where(Referral.id.in_(referrals), Referral.checkins_stopped_at.is_(None))
+        .values(checkins_stopped_at=now, checkins_stop_reason="/stop")
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(
+        update(CheckIn)
+        .where(CheckIn.patient_id == patient_id, CheckIn.status.in_(PENDING))
+        .values(status="cancelled")
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -113,6 +113,12 @@ class Database:
         if self.is_sqlite:
             await self._outside_a_transaction("PRAGMA wal_checkpoint(TRUNCATE)")
 
+    async def vacuum(self) -> None:
+        """SQLite: rebuild the file, leaving no free pages behind (after erasures)."""
+        if self.is_sqlite:
+            await self.checkpoint()
+            await self._outside_a_transaction("VACUUM")
+
     async def _outside_a_transaction(self, pragma: str) -> None:
         """SQLite checkpoints cannot run inside a transaction, and SQLAlchemy would
         begin one: go to the driver's own connection."""

@@ -10,18 +10,19 @@ update not yet kept is still at Telegram, and one kept but not handled is here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, String, and_, delete, exists, select, update
+from sqlalchemy import BigInteger, String, and_, delete, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from bot.store.base import Base, is_sqlite, locks_rows, utcnow
+from bot.store.sealing import SealedJSON
 
 
 class InboxUpdate(Base):
@@ -30,9 +31,11 @@ class InboxUpdate(Base):
     __tablename__ = "inbox_update"
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    #: The chat it came from: a chat's updates are handled in order, one at a time.
+    #: The chat it came from (in a group, the person who sent it): a chat's updates
+    #: are handled in order, one at a time.
     chat_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: Sealed at rest (bot/store/sealing.py): what they typed, and their name.
+    payload: Mapped[dict[str, Any]] = mapped_column(SealedJSON())
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -86,6 +89,20 @@ async def due(session: AsyncSession, now: datetime, limit: int) -> list[tuple[in
         .limit(limit)
     )
     return [(update_id, chat_id) for update_id, chat_id in (await session.execute(query)).all()]
+
+
+async def waiting(session: AsyncSession, chats: Collection[int]) -> dict[int, int]:
+    """How many updates each of these chats has waiting to be handled (a chat sending
+    faster than it is answered has more than one)."""
+    if not chats:
+        return {}
+    query = (
+        select(InboxUpdate.chat_id, func.count())
+        .where(InboxUpdate.chat_id.in_(list(chats)), InboxUpdate.failed_at.is_(None))
+        .group_by(InboxUpdate.chat_id)
+    )
+    rows = (await session.execute(query)).all()
+    return {chat: int(count) for chat, count in rows if chat is not None}
 
 
 async def lease(

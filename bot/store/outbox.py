@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NotRequired, TypedDict
 
-from sqlalchemy import JSON, BigInteger, SmallInteger, String, and_, delete, exists, select, update
+from sqlalchemy import BigInteger, SmallInteger, String, and_, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from bot.split import TELEGRAM_LIMIT, shorten_html, split_html
 from bot.store.base import Base, locks_rows, utcnow
+from bot.store.sealing import SealedJSON
 from flows.questions import telegram_length
 
 #: Priorities, most urgent first.
@@ -45,6 +46,14 @@ class ButtonSpec(TypedDict):
 Keyboard = list[list[ButtonSpec]]
 
 
+class DocumentSpec(TypedDict):
+    """A file sent with the message (the message's text is its caption)."""
+
+    filename: str
+    #: What the file holds; emptied once it is sent (it is all of someone's data).
+    content: str
+
+
 class OutboxPayload(TypedDict):
     """What a message shows, and how delivery should treat it."""
 
@@ -60,6 +69,8 @@ class OutboxPayload(TypedDict):
     #: ("3 new messages on SP-7K3Q"), and how many it stands for.
     coalesce: NotRequired[str]
     count: NotRequired[int]
+    #: A file (sendDocument), with `text` as its caption.
+    document: NotRequired[DocumentSpec]
 
 
 class OutboxMessage(Base):
@@ -73,7 +84,8 @@ class OutboxMessage(Base):
     #: "send" a new message, or "edit" the message sent for `target_id`.
     action: Mapped[str] = mapped_column(String(8), default="send")
     target_id: Mapped[int | None] = mapped_column(default=None)
-    payload: Mapped[OutboxPayload] = mapped_column(JSON, default=dict)
+    #: Sealed at rest (bot/store/sealing.py): messages quote names and words.
+    payload: Mapped[OutboxPayload] = mapped_column(SealedJSON(), default=dict)
     priority: Mapped[int] = mapped_column(SmallInteger, default=CONVERSATION)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -91,6 +103,9 @@ class OutboxMessage(Base):
     #: What the message shows now in the chat (a digest of text and buttons), so an
     #: edit that would change nothing is skipped instead of refused by Telegram.
     delivered_digest: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: For a message to a link worker about a case: its reference (it may quote the
+    #: patient, so it goes when they are erased).
+    case_reference: Mapped[str | None] = mapped_column(String(16), index=True, default=None)
 
 
 def digest(text: str, buttons: Keyboard) -> str:
@@ -105,11 +120,22 @@ def digest(text: str, buttons: Keyboard) -> str:
 class Outbox:
     """Writes outgoing messages for one chat within the current transaction."""
 
-    def __init__(self, session: AsyncSession, channel: str, chat_id: int, now: datetime) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        channel: str,
+        chat_id: int,
+        now: datetime,
+        *,
+        about: str | None = None,
+    ) -> None:
+        """`about`: the case reference a message to a link worker is about (it may
+        quote the patient): erasing the patient erases it too."""
         self.session = session
         self.channel = channel
         self.chat_id = chat_id
         self.now = now
+        self.about = about
         self.rows: list[OutboxMessage] = []
 
     def send(
@@ -141,6 +167,12 @@ class Outbox:
         assert row is not None
         return row
 
+    def send_document(self, filename: str, content: str, caption: str) -> OutboxMessage:
+        """A file, with a short caption (Telegram allows 1,024 characters)."""
+        payload: OutboxPayload = {"text": caption, "buttons": [],
+                                  "document": {"filename": filename, "content": content}}  # fmt: skip
+        return self._add("send", payload)
+
     def edit(self, target: OutboxMessage, text: str, buttons: Keyboard) -> None:
         """Change a message already sent (or still to send) to show this instead.
         An edit cannot become several messages: a text too long is cut short."""
@@ -168,7 +200,8 @@ class Outbox:
     ) -> OutboxMessage:
         row = OutboxMessage(channel=self.channel, chat_id=self.chat_id, action=action,
                             target_id=target_id, payload=payload, priority=priority,
-                            created_at=self.now, next_attempt_at=self.now)  # fmt: skip
+                            created_at=self.now, next_attempt_at=self.now,
+                            case_reference=self.about)  # fmt: skip
         self.session.add(row)
         self.rows.append(row)
         return row
@@ -218,6 +251,14 @@ async def list_page_shown(
         )
     ).scalar_one_or_none()
     return row if row is not None and row.payload.get("list") else None
+
+
+async def forget_about_cases(session: AsyncSession, references: list[str]) -> None:
+    """Forget messages to link workers about these cases (they may quote the patient)."""
+    if references:
+        await session.execute(
+            delete(OutboxMessage).where(OutboxMessage.case_reference.in_(references))
+        )
 
 
 async def forget_sent(session: AsyncSession, channel: str, chat_id: int) -> None:
@@ -321,6 +362,8 @@ class Attempt:
     delivered_digest: str | None = None
     next_attempt_at: datetime | None = None
     failed_reason: str | None = None
+    #: What the row holds from now on (a sent file's content is not kept).
+    payload: OutboxPayload | None = None
 
     def values(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}

@@ -17,8 +17,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
-from bot.store.base import Base, JSONModel, is_sqlite, locks_rows, utcnow
+from bot.store.base import Base, is_sqlite, locks_rows, utcnow
 from bot.store.milestones import new_journey
+from bot.store.sealing import SealedJSON, SealedModel
 from flows.core import FlowResult
 from flows.referral import ReferralControl
 
@@ -61,9 +62,11 @@ class Conversation(Base):
     #: Increases every time a question is asked; buttons carry it, so a tap on an
     #: earlier question's button is recognised and has no effect.
     step: Mapped[int] = mapped_column(Integer, default=0)
-    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Sealed at rest (bot/store/sealing.py): their name, words, phone and postcode.
+    answers: Mapped[dict[str, Any]] = mapped_column(SealedJSON(), default=dict)
+    #: Sealed too: it holds their last typed words.
     control: Mapped[ReferralControl] = mapped_column(
-        JSONModel(ReferralControl), default=ReferralControl
+        SealedModel(ReferralControl), default=ReferralControl
     )
     #: The outbox row of the last question asked, so its buttons can be closed.
     prompt_outbox_id: Mapped[int | None] = mapped_column(default=None)
@@ -184,6 +187,16 @@ def record_wellbeing(
 ) -> None:
     session.add(WellbeingScore(patient_id=patient_id, context=context, measured_at=now,
                                case_id=case_id, **scores))  # fmt: skip
+
+
+async def agreed_notice(session: AsyncSession, patient_id: int) -> str | None:
+    """The consent notice they last agreed to (None: none)."""
+    query = (
+        select(Consent.notice_version)
+        .where(Consent.patient_id == patient_id, Consent.withdrawn_at.is_(None))
+        .order_by(Consent.id.desc())
+    )
+    return (await session.execute(query.limit(1))).scalar_one_or_none()
 
 
 async def baseline_of_case(session: AsyncSession, case_id: int) -> WellbeingScore | None:

@@ -71,7 +71,15 @@ async def test_a_complete_referral_through_telegram(running: Running, api: BotAp
     assert any(t.endswith("✓ Call me Alex") for t in texts)
     assert api.unanswered_callback_queries() == []
     assert api.rejected == []
-    assert [c["command"] for c in api.commands()] == ["start", "status", "help", "restart"]
+    assert [c["command"] for c in api.commands()] == [
+        "start",
+        "status",
+        "help",
+        "restart",
+        "mydata",
+        "delete",
+        "stop",
+    ]
     async with running.app.db.sessions() as s:  # type: ignore[union-attr]
         case = (await s.execute(select(Case))).scalar_one()
     assert case.status == "waiting" and case.reference in texts[-1]

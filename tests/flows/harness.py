@@ -16,6 +16,7 @@ MESSAGES = Messages(
         "organisation_name": "Test Team",
         "response_time_text": "soon",
         "local_crisis_lines": [],
+        "retention_words": "2 years",
     }
 )
 

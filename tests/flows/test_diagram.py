@@ -37,6 +37,8 @@ def test_a_readme_without_the_case_markers_still_gets_its_referral_diagram() -> 
 
 def _label(row: dict[str, object]) -> str:
     conditions = row.get("conditions")
+    if isinstance(conditions, list):  # drawn joined: [confirmed & alert_unseen]
+        conditions = " & ".join(conditions)
     return f"{row['trigger']} [{conditions}]" if conditions else str(row["trigger"])
 
 

@@ -17,6 +17,13 @@ It behaves like api.telegram.org where our bot can tell the difference:
 - getUpdates long-polls, confirms by offset, and terminates an older poll with 409.
 
 Faults are injected per method (`fail_next`) or per chat (`block`), for delivery tests.
+
+Chats: any chat id is a chat that exists (a positive one private, a negative one a
+group, "-100..." a supergroup), and the bot is a member of every group, as
+`sendMessage` has always assumed, unless a test says otherwise (`set_member`,
+`set_permissions`, `no_such_chat`, `upgrade_to_supergroup`). `getChat` and
+`getChatMember` answer from that, and a bot that is not in a group, or may not post
+there, is refused as Telegram refuses it.
 """
 
 from __future__ import annotations
@@ -102,6 +109,20 @@ _INLINE_BUTTON_ACTIONS = (
     "web_app",
     "copy_text",
 )
+# ChatMember statuses, and the rights of each kind (Bot API ChatMember* types).
+_MEMBER_STATUSES = frozenset({"creator", "administrator", "member", "restricted", "left", "kicked"})
+_PERMISSIONS = (
+    "can_send_messages", "can_send_audios", "can_send_documents", "can_send_photos",
+    "can_send_videos", "can_send_video_notes", "can_send_voice_notes", "can_send_polls",
+    "can_send_other_messages", "can_add_web_page_previews", "can_react_to_messages",
+    "can_edit_tag", "can_change_info", "can_invite_users", "can_pin_messages",
+    "can_manage_topics",
+)  # fmt: skip
+_ADMIN_RIGHTS = (
+    "can_manage_chat", "can_delete_messages", "can_manage_video_chats",
+    "can_restrict_members", "can_promote_members", "can_change_info", "can_invite_users",
+    "can_post_stories", "can_edit_stories", "can_delete_stories",
+)  # fmt: skip
 # What a person who blocked the bot refuses: anything that writes to their chat.
 _WRITING_METHODS = ("send", "edit", "copy", "forward", "stop")
 # Update types getUpdates leaves out unless asked for them by name.
@@ -314,6 +335,8 @@ class BotApiStandIn:
             "answerCallbackQuery": self._answer_callback_query,
             "sendChatAction": self._send_chat_action,
             "getFile": self._get_file,
+            "getChat": self._get_chat,
+            "getChatMember": self._get_chat_member,
             "close": self._ok,
             "logOut": self._ok,
         }.items():
@@ -345,6 +368,13 @@ class BotApiStandIn:
         self._commands: dict[tuple[str, str], list[dict[str, str]]] = {}
         self._faults: dict[str, list[_Fault]] = {}
         self._blocked: set[int] = set()
+        # Groups: who is in them, as what (the bot is a member of any group it has
+        # not been told otherwise about), and what members may do there.
+        self._memberships: dict[tuple[int, int], dict[str, Any]] = {}
+        self._permissions: dict[int, dict[str, bool]] = {}
+        self._no_such_chats: set[int] = set()
+        self._spoke_in: set[tuple[int, int]] = set()
+        self._upgraded: dict[int, int] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -660,6 +690,11 @@ class BotApiStandIn:
 
     # -- what the bot did ------------------------------------------------------------
 
+    def update(self, update_id: int) -> dict[str, Any]:
+        """An update as the stand-in made it (what getUpdates hands out), to give
+        to a bot directly."""
+        return copy.deepcopy(self._all_updates[update_id])
+
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method.lower() == method.lower()]
 
@@ -784,6 +819,40 @@ class BotApiStandIn:
     def unblock(self, chat_id: int) -> None:
         self._blocked.discard(chat_id)
 
+    # -- groups --------------------------------------------------------------------------
+
+    def set_member(
+        self, chat_id: int, user_id: int | None = None, status: str = "member", **rights: bool
+    ) -> None:
+        """Someone's place in a group (`user_id` None: the bot's own): "creator",
+        "administrator", "member", "restricted" (with `can_send_messages=...`),
+        "left" or "kicked". A bot that has left or was removed cannot see the group,
+        post in it or ask about it; a restricted one may not post without
+        `can_send_messages=True`."""
+        if status not in _MEMBER_STATUSES:
+            raise ValueError(f"unknown status {status!r}: one of {sorted(_MEMBER_STATUSES)}")
+        user = int(self.bot_user["id"]) if user_id is None else user_id
+        self._memberships[(chat_id, user)] = {"status": status, **rights}
+
+    def set_permissions(self, chat_id: int, **permissions: bool) -> None:
+        """What members of a group may do (ChatPermissions), e.g. `can_send_messages=False`:
+        then only its administrators post there."""
+        self._permissions[chat_id] = {**self._permissions.get(chat_id, {}), **permissions}
+
+    def add_chat(self, chat_id: int, chat_type: str, title: str = "Link workers") -> None:
+        """A chat of this type ("group", "supergroup", "channel") and title."""
+        self._chats[chat_id] = {"id": chat_id, "type": chat_type, "title": title}
+
+    def no_such_chat(self, chat_id: int) -> None:
+        """Telegram knows no chat with this id (a mistyped id): "chat not found"."""
+        self._no_such_chats.add(chat_id)
+
+    def upgrade_to_supergroup(self, chat_id: int, new_chat_id: int) -> None:
+        """The group became a supergroup with a new id: requests to the old id are
+        refused with `parameters.migrate_to_chat_id`, as Telegram does."""
+        self._upgraded[chat_id] = new_chat_id
+        self._chats[new_chat_id] = self._chat_json(new_chat_id, "supergroup", None)
+
     def handle(self, method: str, handler: Handler) -> None:
         """Serve `method` with `handler(params) -> result`, which may raise ApiError.
         Requests are still checked against the spec first."""
@@ -864,6 +933,10 @@ class BotApiStandIn:
         chat_id = params.get("chat_id")
         if chat_id in self._blocked and method.startswith(_WRITING_METHODS):
             return ApiError(403, BLOCKED)
+        if isinstance(chat_id, int) and chat_id < 0 and method.startswith(_WRITING_METHODS):
+            refused = self._refused_in_group(chat_id, method)
+            if refused is not None:
+                return refused
         faults = self._faults.get(method.lower(), [])
         for fault in faults:
             if fault.chat_id is None or fault.chat_id == chat_id:
@@ -872,6 +945,18 @@ class BotApiStandIn:
                     faults.remove(fault)
                 parameters = {"retry_after": fault.retry_after} if fault.retry_after else None
                 return ApiError(fault.error_code, fault.description, parameters)
+        return None
+
+    def _refused_in_group(self, chat_id: int, method: str) -> ApiError | None:
+        """What Telegram says to a bot writing to a group it is not in or may not
+        post in (not an injected fault: a refusal the bot brought on itself)."""
+        try:
+            self._resolve_chat(chat_id)
+            self._check_can_see(chat_id)
+        except ApiError as error:
+            return error
+        if method.startswith("send") and not self._may_post(chat_id):
+            return bad_request("not enough rights to send text messages to the chat")
         return None
 
     def _notify(self) -> None:
@@ -1078,6 +1163,42 @@ class BotApiStandIn:
             raise bad_request("wrong parameter action in request")
         return True
 
+    def _get_chat(self, params: Params) -> dict[str, Any]:
+        """A ChatFullInfo, with the fields the Bot API always returns."""
+        chat_id = self._resolve_chat(params["chat_id"])
+        self._check_can_see(chat_id)
+        chat = dict(self._chats[chat_id])
+        full: dict[str, Any] = {
+            **chat,
+            "accent_color_id": abs(chat_id) % 7,
+            "max_reaction_count": 11,
+            "accepted_gift_types": {
+                "unlimited_gifts": False,
+                "limited_gifts": False,
+                "unique_gifts": False,
+                "premium_subscription": False,
+                "gifts_from_channels": False,
+            },
+        }
+        if chat["type"] in ("group", "supergroup"):
+            full["permissions"] = self._group_permissions(chat_id)
+        return full
+
+    def _get_chat_member(self, params: Params) -> dict[str, Any]:
+        chat_id = self._resolve_chat(params["chat_id"])
+        self._check_can_see(chat_id)
+        user_id = int(params["user_id"])
+        if user_id == self.bot_user["id"]:
+            user = {k: self.bot_user[k] for k in ("id", "is_bot", "first_name", "username")}
+        elif user_id in self._users:
+            user = dict(self._users[user_id])
+        else:
+            raise bad_request("user not found")
+        if self._chats[chat_id]["type"] == "private":
+            in_chat = user_id in (chat_id, self.bot_user["id"])
+            return {"status": "member" if in_chat else "left", "user": user}
+        return self._member_json(chat_id, user)
+
     def _get_file(self, params: Params) -> dict[str, Any]:
         file_id = str(params["file_id"])
         if file_id not in self._files:
@@ -1123,11 +1244,69 @@ class BotApiStandIn:
             for known in self._chats.values():
                 if known.get("username", "").lower() == chat_id[1:].lower():
                     return int(known["id"])
-        if not isinstance(chat_id, int):
+        if not isinstance(chat_id, int) or chat_id in self._no_such_chats:
             raise bad_request("chat not found")
+        if chat_id in self._upgraded:
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": self._upgraded[chat_id]},
+            )
         if chat_id not in self._chats:
             self._chats[chat_id] = self._chat_json(chat_id, None, None)
         return chat_id
+
+    def _membership(self, chat_id: int, user_id: int) -> dict[str, Any]:
+        found = self._memberships.get((chat_id, user_id))
+        if found is not None:
+            return found
+        # The bot is in every group nobody said otherwise about; people are in the
+        # groups they wrote in.
+        known = user_id == self.bot_user["id"] or (chat_id, user_id) in self._spoke_in
+        return {"status": "member" if known else "left"}
+
+    def _group_permissions(self, chat_id: int) -> dict[str, bool]:
+        everything = dict.fromkeys(_PERMISSIONS, True)
+        everything.update(can_change_info=False, can_pin_messages=False)
+        return {**everything, **self._permissions.get(chat_id, {})}
+
+    def _check_can_see(self, chat_id: int) -> None:
+        """A group the bot is not in is closed to it, in Telegram's words."""
+        chat = self._chats[chat_id]
+        if chat["type"] not in ("group", "supergroup"):
+            return
+        status = self._membership(chat_id, int(self.bot_user["id"]))["status"]
+        if status == "kicked":
+            raise ApiError(403, f"Forbidden: bot was kicked from the {chat['type']} chat")
+        if status == "left":
+            raise ApiError(403, f"Forbidden: bot is not a member of the {chat['type']} chat")
+
+    def _may_post(self, chat_id: int) -> bool:
+        """Whether the bot may send a text message to a group it is in."""
+        membership = self._membership(chat_id, int(self.bot_user["id"]))
+        if membership["status"] in ("creator", "administrator"):
+            return True
+        if membership["status"] == "restricted":
+            return bool(membership.get("can_send_messages", False))
+        return self._group_permissions(chat_id)["can_send_messages"]
+
+    def _member_json(self, chat_id: int, user: dict[str, Any]) -> dict[str, Any]:
+        """A ChatMember of the kind its status says, with that kind's required fields."""
+        membership = dict(self._membership(chat_id, int(user["id"])))
+        status = membership.pop("status")
+        body: dict[str, Any] = {"status": status, "user": user}
+        if status == "creator":
+            body["is_anonymous"] = False
+        elif status == "administrator":
+            body.update(dict.fromkeys(_ADMIN_RIGHTS, True), can_be_edited=False,
+                        is_anonymous=False)  # fmt: skip
+            body.update(membership)
+        elif status == "restricted":
+            body.update(dict.fromkeys(_PERMISSIONS, False), is_member=True, until_date=0)
+            body.update(membership)
+        elif status == "kicked":
+            body["until_date"] = 0
+        return body
 
     def _reply_target(self, chat_id: int, reply_parameters: Any) -> dict[str, Any] | None:
         if not isinstance(reply_parameters, dict) or "message_id" not in reply_parameters:
@@ -1209,6 +1388,8 @@ class BotApiStandIn:
         user = self._sender(chat_id, user_id, first_name)
         if chat_id not in self._chats or chat_type is not None or chat_id > 0:
             self._chats[chat_id] = self._chat_json(chat_id, chat_type, user)
+        if chat_id < 0:
+            self._spoke_in.add((chat_id, int(user["id"])))
         message = {
             "message_id": next(self._message_counter(chat_id)),
             "from": user,

@@ -23,6 +23,7 @@ from telegram import (
 )
 from telegram.error import (
     BadRequest,
+    ChatMigrated,
     Conflict,
     EndPointNotFound,
     Forbidden,
@@ -532,6 +533,68 @@ async def test_a_failing_custom_handler_is_a_recorded_500(api: BotApiStandIn) ->
             await bot.send_photo(CHAT, "AgADfileid")
     [call] = api.rejected
     assert (call.method, call.status) == ("sendPhoto", 500)
+
+
+# -- groups: getChat, getChatMember, and posting where the bot may not -----------------
+
+
+async def test_get_chat_and_get_chat_member_parse_in_ptb(api: BotApiStandIn) -> None:
+    """Any group is one the bot is in, until a test says otherwise (so a bot started
+    with any team chat id finds it), and PTB reads the answers as Telegram's."""
+    api.send_text(GROUP, "/start", user_id=77, first_name="Sam")  # Sam speaks in the group
+    async with api.bot() as bot:
+        group = await bot.get_chat(GROUP)
+        supergroup = await bot.get_chat(-1001234567)
+        private = await bot.get_chat(CHAT)
+        me = await bot.get_chat_member(GROUP, bot.id)
+        sam = await bot.get_chat_member(GROUP, 77)
+        api.set_member(GROUP, 77, "restricted", can_send_messages=False)
+        muted = await bot.get_chat_member(GROUP, 77)
+        api.set_member(GROUP, status="administrator")
+        promoted = await bot.get_chat_member(GROUP, bot.id)
+        with pytest.raises(BadRequest, match=r"(?i)user not found"):
+            await bot.get_chat_member(GROUP, 999_999)
+    assert (group.type, group.title, supergroup.type, private.type) == (
+        "group",
+        "Link workers",
+        "supergroup",
+        "private",
+    )
+    assert group.permissions is not None and group.permissions.can_send_messages
+    assert (me.status, me.user.id, me.user.is_bot) == ("member", 123456, True)
+    assert (sam.status, sam.user.first_name) == ("member", "Sam")
+    assert muted.status == "restricted" and muted.can_send_messages is False  # type: ignore[attr-defined]
+    assert promoted.status == "administrator" and promoted.can_delete_messages  # type: ignore[attr-defined]
+    assert [c.description for c in api.rejected] == ["Bad Request: user not found"]
+
+
+async def test_a_group_the_bot_is_not_in_is_closed_to_it(api: BotApiStandIn) -> None:
+    kicked, left, muted, quiet, gone, old, new = -301, -1002002, -303, -304, -305, -306, -1003006
+    api.set_member(kicked, status="kicked")
+    api.set_member(left, status="left")
+    api.set_member(muted, status="restricted", can_send_messages=False)
+    api.set_permissions(quiet, can_send_messages=False)  # only admins post there
+    api.no_such_chat(gone)
+    api.upgrade_to_supergroup(old, new)
+    async with api.bot() as bot:
+        with pytest.raises(Forbidden, match="bot was kicked from the group chat"):
+            await bot.get_chat(kicked)
+        with pytest.raises(Forbidden, match="bot is not a member of the supergroup chat"):
+            await bot.get_chat_member(left, bot.id)
+        with pytest.raises(Forbidden, match="bot was kicked"):
+            await bot.send_message(kicked, "hello?")
+        for chat in (muted, quiet):
+            assert (await bot.get_chat(chat)).type == "group"  # it can see, not post
+            with pytest.raises(BadRequest, match=r"(?i)not enough rights to send text messages"):
+                await bot.send_message(chat, "hello?")
+        with pytest.raises(BadRequest, match=r"(?i)chat not found"):
+            await bot.get_chat(gone)
+        with pytest.raises(ChatMigrated) as moved:
+            await bot.get_chat(old)
+        api.set_member(quiet, status="administrator")
+        await bot.send_message(quiet, "admins may")
+    assert moved.value.new_chat_id == new
+    assert [m.plain_text for m in api.messages_to(quiet)] == ["admins may"]
 
 
 # -- the wire formats and the spec -----------------------------------------------------------
