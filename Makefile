@@ -4,10 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo test lint typecheck bench diagram clean safety-model report-demo
+.PHONY: help install demo demo-fresh test lint typecheck bench diagram clean safety-model report-demo
 
 help:
-	@echo "make demo   - try a self-referral in the terminal (fresh SQLite file, sample directory)"
+	@echo "make demo   - try a self-referral in the terminal (SQLite file demo.sqlite3, sample directory)"
+	@echo "make demo-fresh - the same, starting again with nothing kept"
 	@echo "make test   - run the tests (PostgreSQL ones too when SPBOT_TEST_POSTGRES_URL is set)"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - speed benchmarks"
@@ -25,10 +26,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo keeps its answers in demo.sqlite3: `make demo` again carries on where you
+# stopped (its goodbye says so); `make demo-fresh` starts again with nothing kept.
 demo: $(STAMP)
-	@rm -f demo.sqlite3
-	DATABASE_URL=sqlite+aiosqlite:///demo.sqlite3 $(BIN)/spbot directory import --sample
-	DATABASE_URL=sqlite+aiosqlite:///demo.sqlite3 $(BIN)/spbot chat
+	@test -f demo.sqlite3 || DATABASE_URL=sqlite+aiosqlite:///demo.sqlite3 $(BIN)/spbot directory import --sample
+	DATABASE_URL=sqlite+aiosqlite:///demo.sqlite3 $(BIN)/spbot chat --carry-on 'make demo'
+
+demo-fresh:
+	rm -f demo.sqlite3
+	@$(MAKE) --no-print-directory demo
 
 # Both cores: the tests are independent (own files, schemas and ports).
 test: $(STAMP)

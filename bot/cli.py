@@ -18,9 +18,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("run", help="run the Telegram bot (long polling)").set_defaults(func=_run)
-    sub.add_parser(
-        "chat", help="try the conversation in this terminal (no token needed)"
-    ).set_defaults(func=_chat)
+    chat = sub.add_parser("chat", help="try the conversation in this terminal (no token needed)")
+    chat.add_argument(
+        "--carry-on", default="spbot chat", metavar="COMMAND",
+        help="the command the goodbye names for carrying on (make demo passes 'make demo')",
+    )  # fmt: skip
+    chat.set_defaults(func=_chat)
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply pending migrations").set_defaults(func=_db_upgrade)
@@ -136,11 +139,14 @@ def _chat(args: argparse.Namespace) -> int:
     async def go() -> None:
         app = await build_app(settings)
         try:
-            await chat(app)
+            await chat(app, carry_on=args.carry_on)
         finally:
             await app.close()
 
-    asyncio.run(go())
+    try:
+        asyncio.run(go())
+    except KeyboardInterrupt:  # Ctrl-C: the goodbye has said how to carry on
+        return 130
     return 0
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import TextIO
 
@@ -85,27 +86,61 @@ def read_event(line: str, buttons: list[ButtonSpec]) -> Event:
     return Text(line)
 
 
-async def chat(app: App, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
+async def chat(
+    app: App, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout, *, carry_on: str = "spbot chat"
+) -> None:
+    """The conversation, until the input ends or Ctrl-C. `carry_on`: the command that
+    comes back to this same conversation (the goodbye names it)."""
     sender = ConsoleSender(out)
     delivery = Delivery(app.db, sender, "console", limits=Limits(1000, 1000, 1))
     interactive = stdin.isatty()
+    lines = _lines_of(stdin)
 
     async def handle(event: Event) -> None:
         await app.patients.handle(Inbound("console", CONSOLE_CHAT_ID, event))
         while await delivery.deliver_due():
             pass
 
-    await handle(Command("start"))
-    while True:
-        if interactive:
-            out.write("\n> ")
-            out.flush()
-        line = await asyncio.to_thread(stdin.readline)
-        if not line:
-            out.write("\n" + html_to_text(app.messages.render("console/goodbye")) + "\n")
-            return
-        if not interactive:
-            out.write(f"\n> {line.strip()}\n")
-        if not line.strip():
-            continue
-        await handle(read_event(line, sender.buttons))
+    try:
+        await handle(Command("start"))
+        while True:
+            if interactive:
+                out.write("\n> ")
+                out.flush()
+            line = await lines.get()
+            if not line:
+                break
+            if not interactive:
+                out.write(f"\n> {line.strip()}\n")
+            if not line.strip():
+                continue
+            await handle(read_event(line, sender.buttons))
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        await _goodbye(app, out, carry_on)
+        raise
+    await _goodbye(app, out, carry_on)
+
+
+async def _goodbye(app: App, out: TextIO, carry_on: str) -> None:
+    """What is true about what was kept, and the command that carries on."""
+    state = await app.patients.where_they_are("console", CONSOLE_CHAT_ID)
+    text = app.messages.render("console/goodbye", state=state, command=carry_on)
+    out.write("\n" + html_to_text(text) + "\n")
+    out.flush()
+
+
+def _lines_of(stdin: TextIO) -> asyncio.Queue[str]:
+    """Lines typed, read by a daemon thread: Ctrl-C never waits for one more line
+    (a worker thread of the event loop would be waited for at exit)."""
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[str] = asyncio.Queue()
+
+    def read() -> None:
+        while True:
+            line = stdin.readline()
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+            if not line:
+                return
+
+    threading.Thread(target=read, name="console-input", daemon=True).start()
+    return lines

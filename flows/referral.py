@@ -61,9 +61,13 @@ from flows.questions import (
     Invalid,
     LabelOf,
     match_choice,
+    near_miss,
+    read_age,
+    read_name,
     read_scale,
     read_text,
     simplify,
+    split_answers,
 )
 from flows.summary import (
     AboutThePerson,
@@ -166,6 +170,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": "contact_wanted", "dest": "contact_method", "conditions": "wants_contact"},
     {"trigger": "answer", "source": "contact_wanted", "dest": "finished"},
     {"trigger": "answer", "source": "finished", "dest": "contact_method"},
+    {"trigger": "want_contact", "source": "finished", "dest": "contact_method", "after": "record_wants_contact"},
     {"trigger": "answer", "source": "contact_method", "dest": "phone", "conditions": "wants_a_call"},
     {"trigger": "answer", "source": "contact_method", "dest": "best_time"},
     {"trigger": "answer", "source": "phone", "dest": "best_time"},
@@ -223,15 +228,40 @@ LIMIT_SHORT = 500
 #: units): what they write to their link worker is kept whole, however long.
 LIMIT_MESSAGE = 8192
 
-NEED_CHOICES = tuple(Choice(area, f"need_{area}") for area in NEED_AREAS)
+#: Everyday words for each need area, so "lonely" or "debt" ticks its box.
+NEED_WORDS = {
+    "loneliness": ("lonely", "loneliness", "alone", "isolated", "isolation", "on my own",
+                   "no friends", "meet people", "company"),
+    "mood": ("low", "mood", "stress", "stressed", "anxious", "anxiety", "depressed",
+             "depression", "sad", "worried", "worry", "mental health"),
+    "activity": ("active", "exercise", "fitness", "fit", "walking", "sport", "move more"),
+    "long_term_condition": ("health", "condition", "illness", "pain", "diabetes", "arthritis"),
+    "money": ("money", "debt", "debts", "bills", "benefits", "skint", "broke", "cost of living"),
+    "housing": ("housing", "house", "home", "flat", "landlord", "rent", "homeless"),
+    "work": ("work", "job", "jobs", "learning", "course", "college", "training", "volunteering"),
+    "caring": ("caring", "carer", "looking after"),
+    "alcohol_smoking": ("alcohol", "drinking", "drink", "smoking", "smoke", "cigarettes", "vaping"),
+    "confidence": ("confidence", "confident", "shy", "getting out", "going out"),
+}  # fmt: skip
+NEED_CHOICES = tuple(Choice(area, f"need_{area}", NEED_WORDS[area]) for area in NEED_AREAS)
 BARRIER_CHOICES = (
-    Choice("cost", "barrier_cost"),
-    Choice("getting_around", "barrier_getting_around"),
-    Choice("caring", "barrier_caring"),
-    Choice("nerves", "barrier_nerves"),
-    Choice("health", "barrier_health"),
-)
-FREE_TIME_CHOICES = tuple(Choice(t, f"time_{t}") for t in FREE_TIMES)
+    Choice("cost", "barrier_cost", ("cost", "money", "free", "price", "afford")),
+    Choice("getting_around", "barrier_getting_around", ("transport", "travel", "bus", "getting there")),
+    Choice("caring", "barrier_caring", ("caring", "carer", "looking after")),
+    Choice("nerves", "barrier_nerves", ("nerves", "nervous", "anxious", "shy", "scared")),
+    Choice("health", "barrier_health", ("health", "pain", "tired", "mobility")),
+)  # fmt: skip
+#: Times of day, typed: "mornings" ticks weekday mornings.
+TIME_WORDS = {
+    "weekday_morning": ("morning", "mornings", "am"),
+    "weekday_afternoon": ("afternoon", "afternoons", "pm"),
+    "weekday_evening": ("evening", "evenings", "night", "nights"),
+    "weekend": ("weekend", "weekends", "saturday", "saturdays", "sunday", "sundays"),
+}
+FREE_TIME_CHOICES = tuple(Choice(t, f"time_{t}", TIME_WORDS[t]) for t in FREE_TIMES)
+#: Typed at an optional tick-box question: none of them applies.
+NONE_OF_THEM = ("nothing", "none", "no", "nope", "nothing really", "none really", "not really",
+                "nothing at all", "none of them", "none of these", "n a", "na")  # fmt: skip
 ONS4 = {  # state -> stored key (the ONS4 question names)
     "ons_life": "life_satisfaction",
     "ons_worthwhile": "worthwhile",
@@ -249,7 +279,8 @@ class Ask:
     choices: tuple[Choice, ...] = ()
     columns: int = 1
     #: "choice": one button; "multi": tick several then Done; "text": typed;
-    #: "scale": 0-10; "suggestions": the activity list; "note": kept on the case.
+    #: "scale": 0-10; "suggestions": the activity list; "note": kept on the case;
+    #: "age": a button or an age in years; "name": a button or a name, read as one.
     kind: str = "choice"
     limit: int = LIMIT_SHORT
     check: Callable[[str], Any] | None = None  # for typed text: value, or None if invalid
@@ -263,11 +294,15 @@ QUESTIONS: dict[str, Ask] = {
         Choice("more", "consent_more", ("more", "tell me more", "what", "why", "?", "more info")),
         Choice("decline", "consent_decline", NO),
     )),
-    "age": Ask("referral/age", "adult", (
+    "age": Ask("referral/age", "adult", kind="age", choices=(
         Choice("yes", "age_yes", YES + ("18", "over 18", "im over 18")),
         Choice("no", "age_no", NO + ("under 18", "im under 18")),
     ), columns=2),
-    "name": Ask("referral/name", "name", kind="text", limit=LIMIT_NAME),
+    "name": Ask("referral/name", "name", (
+        Choice("rather_not_say", "rather_not_say", SKIP + NO + (
+            "rather not", "id rather not", "id rather not say", "i dont want to say",
+            "no name", "prefer not", "none of your business")),
+    ), kind="name", limit=LIMIT_NAME),
     "what_matters": Ask("referral/what_matters", "what_matters", (
         Choice("not_sure", "not_sure", SKIP),
     ), kind="text", limit=LIMIT_LONG),
@@ -448,6 +483,7 @@ class Referral:
     nudge: Callable[[], bool]
     delete: Callable[[], bool]
     notice_changed: Callable[[], bool]
+    want_contact: Callable[[], bool]
 
     def __init__(self, conversation: Conversation, ctx: FlowContext) -> None:
         self.state = conversation.state
@@ -558,6 +594,10 @@ class Referral:
     def open_case(self, _: EventData) -> None:
         self.effects.append(OpenCase(case_summary(self.answers, finished=True)))
         self._say("referral/handed_off", answers=self.answers)
+
+    def record_wants_contact(self, _: EventData) -> None:
+        # /start after "No thanks": what the goodbye promised, a link worker after all.
+        self.answers["contact_wanted"] = "yes"
 
     def keep_on_case(self, _: EventData) -> None:
         assert self.note is not None
@@ -689,6 +729,9 @@ class Referral:
             self._their_data(command.name)
         elif self.state == "new" and command.name in ("start", "restart"):
             self.begin()
+            self._ask()
+        elif self.state == "finished" and command.name == "start":
+            self.want_contact()
             self._ask()
         elif command.name == "start":
             self._say("referral/resume", state=self.state)
@@ -981,8 +1024,6 @@ def _read_choice(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
     choice = match_choice(event, choices, flow.ctx.label_of)
     if choice is not None:
         value: Any = choice.value
-        if flow.state == "name" and value == "first_name":
-            value = flow.ctx.first_name
         if flow.state == "travel":
             value = float(choice.value)
         return Answer(value, choice.label, dict(choice.label_context))
@@ -1000,28 +1041,31 @@ def _read_choice(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
 
 
 def _read_multi(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
+    """Ticks. Typed words tick the options they name ("lonely and money"); words
+    that name none get a hint (and "Did you mean …?" when one is close), and are
+    never kept: their own words are asked for after "Something else"."""
     # Numbers follow the buttons as shown: the options, then Something else, then Done.
     shown = [*ask.choices, OTHER_CHOICE, DONE_CHOICE]
-    numbers = simplify(event.text).split() if isinstance(event, Text) else []
-    if numbers and all(n.isdigit() for n in numbers):
-        picks = [match_choice(Text(n), shown, flow.ctx.label_of) for n in numbers]
-        if not all(picks):
+    label_of = flow.ctx.label_of
+    if isinstance(event, Button):
+        picks = [match_choice(event, shown, label_of)]
+        if picks == [None]:
             return Invalid("referral/errors/choose", {"count": len(shown)})
+    elif ask.min_ticks == 0 and simplify(event.text) in NONE_OF_THEM:
+        picks = [DONE_CHOICE]  # none of them applies: on, with nothing more ticked
     else:
-        picks = [match_choice(event, shown, flow.ctx.label_of)]
+        numbers = simplify(event.text).split()
+        all_numbers = numbers and all(n.isdigit() for n in numbers)
+        parts = (numbers if all_numbers else split_answers(event.text)) or [event.text]
+        picks = [match_choice(Text(part), shown, label_of, loose=True) for part in parts]
+        if None in picks:
+            missed = next(part for part, pick in zip(parts, picks, strict=True) if pick is None)
+            meant = near_miss(missed, ask.choices, label_of)
+            return Invalid("referral/errors/tick_hint", {
+                "meant": label_of(meant.option()) if meant else None,
+                "optional": ask.min_ticks == 0,
+            })  # fmt: skip
     ticked: list[str] = list(flow.answers.get(ask.key, []))
-    if picks == [None]:
-        if isinstance(event, Button):
-            return Invalid("referral/errors/choose", {"count": len(shown)})
-        # Their own words, not one of ours: keep them, and let them tick too.
-        text = read_text(event, LIMIT_SHORT)
-        if isinstance(text, Invalid):
-            return text
-        typed_key = f"{ask.key}_typed"
-        flow.answers[typed_key] = [*flow.answers.get(typed_key, []), text]
-        flow._say("referral/noted")
-        flow._ask()
-        return None
     for pick in picks:
         assert pick is not None
         if pick is DONE_CHOICE or pick is OTHER_CHOICE:
@@ -1030,9 +1074,9 @@ def _read_multi(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
             elif len(ticked) < ask.min_ticks and not flow.answers.get(f"{ask.key}_typed"):
                 return Invalid("referral/errors/tick_one")
             flow.answers[ask.key] = ticked
-            labels = [flow.ctx.label_of(c.option()) for c in ask.choices if c.value in ticked]
+            labels = [label_of(c.option()) for c in ask.choices if c.value in ticked]
             if pick is OTHER_CHOICE:
-                labels.append(flow.ctx.label_of(OTHER_CHOICE.option()))
+                labels.append(label_of(OTHER_CHOICE.option()))
             return Answer(ticked, "ticked", {"labels": labels})
         ticked = _toggle(ticked, pick.value)
     flow.answers[ask.key] = ticked
@@ -1047,6 +1091,36 @@ def _toggle(ticked: list[str], value: str) -> list[str]:
     return [v for v in ticked if v != value] if value in ticked else [*ticked, value]
 
 
+def _read_age(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
+    """18 or over: a button, its words, or an age typed in years ("45", "I'm 16").
+    A bare 1 or 2 is the number of a button."""
+    typed = simplify(event.text) if isinstance(event, Text) else ""
+    age = read_age(event.text) if isinstance(event, Text) and typed not in ("1", "2") else None
+    if age is None:
+        return _read_choice(flow, ask, event)
+    if not 1 <= age <= 120:
+        return Invalid("referral/errors/age")
+    choice = ask.choices[0] if age >= 18 else ask.choices[1]
+    return Answer(choice.value, choice.label)
+
+
+def _read_name(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
+    """A button (their Telegram name; "I'd rather not say"), or a name typed, read
+    as a name ("my name is Ron" is Ron). No name is a fine answer."""
+    choice = match_choice(event, flow._choices(ask), flow.ctx.label_of, guess=False)
+    if choice is not None and choice.value == "rather_not_say":
+        return Answer(None, choice.label)
+    if choice is not None:
+        return Answer(flow.ctx.first_name, choice.label, dict(choice.label_context))
+    if isinstance(event, Button):
+        return Invalid("referral/errors/choose", {"count": len(flow._choices(ask))})
+    text = read_text(event, ask.limit)
+    if isinstance(text, Invalid):
+        return text
+    name = read_name(text)
+    return Answer(name, "typed", {"text": name})
+
+
 def _read_scale(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
     value = read_scale(event, 0, 10)
     if isinstance(value, Invalid):
@@ -1058,8 +1132,10 @@ def _read_scale(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
 
 def _read_suggestion(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
     shown = flow.control.shown
+    # An activity can be picked by its number or its name, as well as by its button.
     choices = [
-        Choice(f"pick_{i}", "interested", (str(i + 1),), {"n": i + 1}) for i in range(len(shown))
+        Choice(f"pick_{i}", "interested", (str(i + 1), simplify(s.name)), {"n": i + 1})
+        for i, s in enumerate(shown)
     ]
     choices += [
         Choice("others", "show_others", ("others", "more", "show me others", "next")),
@@ -1110,6 +1186,8 @@ def _read_crisis_check(flow: Referral, ask: Ask, event: Text | Button) -> Outcom
 
 READERS: dict[str, Callable[[Referral, Ask, Text | Button], Outcome]] = {
     "choice": _read_choice,
+    "age": _read_age,
+    "name": _read_name,
     "text": _read_choice,  # typed text, with any offered buttons still working
     "multi": _read_multi,
     "scale": _read_scale,

@@ -37,6 +37,7 @@ from bot.store.patients import (
     Patient,
     agreed_notice,
     conversation_for_update,
+    conversation_state,
     delete_patient,
     find_patient,
     patient_for_update,
@@ -242,6 +243,11 @@ class PatientService:
         if (result.state, result.step) != (conversation.state, conversation.step):
             log.info("link worker took over", extra={"patient_id": patient_id})
             save_conversation(conversation, result, now)
+
+    async def where_they_are(self, channel: str, chat_id: int) -> str:
+        """The state of their referral conversation ("new" when nothing is held)."""
+        async with self.db.reading() as session:
+            return await conversation_state(session, channel, chat_id) or "new"
 
     async def not_handled(self, channel: str, chat_id: int) -> None:
         """A message of theirs could not be handled, however often it was tried (a

@@ -145,6 +145,16 @@ async def find_patient(session: AsyncSession, channel: str, chat_id: int) -> Pat
     return (await session.execute(query)).scalar_one_or_none()
 
 
+async def conversation_state(session: AsyncSession, channel: str, chat_id: int) -> str | None:
+    """Where this chat's conversation is, if we hold one."""
+    query = (
+        select(Conversation.state)
+        .join(Patient, Patient.id == Conversation.patient_id)
+        .where(Patient.channel == channel, Patient.chat_id == chat_id)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 async def patient_by_id(session: AsyncSession, patient_id: int) -> Patient | None:
     return await session.get(Patient, patient_id)
 

@@ -46,6 +46,11 @@ def test_every_move_in_the_referral_table_is_drawn() -> None:
     """What a clinical safety officer reviews is the whole table: each row is an
     arrow, either from its own state or from the group of states it applies to."""
     diagram = referral_diagram()
+    # Two moves between the same states share one arrow: "a --> b: answer | want_contact".
+    drawn = set()
+    for line in diagram.splitlines():
+        arrow, _, labels = line.strip().partition(": ")
+        drawn |= {f"{arrow}: {label.removesuffix(' [internal]')}" for label in labels.split(" | ")}
     group_of = {tuple(states): name for name, (_, states) in referral.GROUPS.items()}
     dests_of: dict[tuple[str, str, str], list[str]] = {}
     for row in referral.TRANSITIONS:
@@ -60,7 +65,7 @@ def test_every_move_in_the_referral_table_is_drawn() -> None:
             arrows = [f"{source} --> {source}: {row['trigger']}" for source in drawn_from]
         else:
             arrows = [f"{source} --> {drawn_to}: {_label(row)}" for source in drawn_from]
-        assert any(arrow in diagram for arrow in arrows), (row, arrows)
+        assert any(arrow in drawn for arrow in arrows), (row, arrows)
     for name, (label, _) in referral.GROUPS.items():
         assert f'state "{label}" as {name}' in diagram
 

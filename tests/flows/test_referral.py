@@ -115,7 +115,8 @@ def test_an_unclear_answer_gets_a_kind_reply_and_the_question_again() -> None:
 def test_name_can_be_the_telegram_first_name_or_typed() -> None:
     p = Patient(first_name="Sam")
     walk_to(p, "name")
-    assert [o.label_context for o in p.question().options] == [{"first_name": "Sam"}]
+    assert [o.label for o in p.question().options] == ["use_first_name", "rather_not_say"]
+    assert p.question().options[0].label_context == {"first_name": "Sam"}
     p.send("Samantha")
     assert p.answers["name"] == "Samantha"
 
@@ -166,14 +167,16 @@ def test_something_else_asks_in_their_own_words() -> None:
     assert p.answers["need_other"] == "My neighbour is noisy"
 
 
-def test_own_words_typed_at_tick_boxes_are_kept() -> None:
+def test_own_words_typed_at_tick_boxes_are_not_kept_as_an_answer() -> None:
+    """(Issue 13: they were kept, and nothing ticked.) Words that name no option get
+    a hint; their own words are asked for after Something else."""
     p = Patient()
     walk_to(p, "need_areas")
     p.send("I want to learn to cook")
     assert p.state == "need_areas"
-    assert p.answers["need_areas_typed"] == ["I want to learn to cook"]
-    p.tap("done")  # their words count as an answer
-    assert p.state == "postcode"
+    assert "need_areas_typed" not in p.answers and p.answers.get("need_areas", []) == []
+    p.tap("done")  # nothing ticked: still asked to tick one
+    assert p.state == "need_areas"
 
 
 @pytest.mark.parametrize(("typed", "stored"), [

@@ -59,3 +59,48 @@ def test_a_random_sequence_of_inputs_never_crashes(sequence: list[object]) -> No
         p.send(event)  # type: ignore[arg-type]
         assert p.state in referral.STATES
         p.render_all()
+
+
+#: Where typed words are kept as they are (or read as a name, a postcode, a phone number).
+FREE_TEXT = {"what_matters", "need_other", "barriers_other", "name", "postcode", "phone",
+             "best_time", "none_reason"}  # fmt: skip
+
+typed = st.one_of(
+    st.text(max_size=80),
+    st.sampled_from([
+        "lonely", "lonley", "im done", "mornings", "skip", "😢", "ten", "yes", "phone",
+        "number 2", "nothing", "yes ok", "yess", "I agre", "in persn", "group pls",
+        "A short bus ride", "6/10", "-1", "16", "I'm 16", "45", "my name is Ron",
+        "i'd rather not say", "I don't agree", "0", "99", "1 2 3", "money and housing",
+    ]),
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(state=st.sampled_from(sorted(set(STATES) - {"handed_off"})), words=typed)
+def test_typed_words_are_an_option_free_text_where_it_is_asked_or_a_hint(
+    state: str, words: str
+) -> None:
+    """(Issue 13.) Whatever is typed at a question is recognised as one of its
+    options, kept as free text where free text is asked for, or answered with a
+    hint and the question again: nothing else is ever stored."""
+    p = Patient()
+    walk_to(p, state)
+    before = dict(p.answers)
+    p.send(Text(words))
+    ask = referral.QUESTIONS[state]
+    changed = {k: v for k, v in p.answers.items() if before.get(k) != v}
+    assert not any(key.endswith("_typed") for key in changed), changed
+    if ask.kind == "multi":
+        offered = {c.value for c in ask.choices}
+        assert set(p.answers.get(ask.key) or []) <= offered
+    elif ask.kind == "scale":
+        assert changed.get(ask.key) is None or 0 <= changed[ask.key] <= 10
+    elif ask.kind == "suggestions":
+        assert set(changed) <= {"suggestions", "seen", "declined", "interested"}
+    elif state not in FREE_TEXT and ask.key in changed:
+        offered = {c.value for c in ask.choices} | {float(c.value) for c in ask.choices
+                                                     if c.value.isdigit()}  # fmt: skip
+        assert changed[ask.key] in offered, (state, words, changed)
+    if not changed and p.state == state:  # not taken: told why, and asked again
+        assert p.templates()[-1] == ask.template and len(p.templates()) >= 2

@@ -1,0 +1,230 @@
+"""Reading what people type (issue 13): forgiving where people are loose, strict
+where it matters, and never storing as an answer something that is not one.
+
+Each case here was seen when the conversation was tried as new users would."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows.core import Command
+from tests.flows.harness import Patient, walk_to
+
+
+def ticked_and_typed(p: Patient, key: str) -> tuple[list[str], list[str]]:
+    return list(p.answers.get(key) or []), list(p.answers.get(f"{key}_typed") or [])
+
+
+# --- Tick boxes: near-labels tick, anything else gets a hint and is never stored -------
+
+
+@pytest.mark.parametrize(("typed", "ticked"), [
+    ("lonely", ["loneliness"]),
+    ("lonley", ["loneliness"]),
+    ("Feeling lonley", ["loneliness"]),
+    ("money", ["money"]),
+    ("lonely and money worries", ["loneliness", "money"]),
+    ("debt, housing", ["money", "housing"]),
+    ("number 2", ["mood"]),
+])  # fmt: skip
+def test_words_near_a_tick_box_label_tick_it(typed: str, ticked: list[str]) -> None:
+    p = Patient()
+    walk_to(p, "need_areas")
+    p.send(typed)
+    assert p.state == "need_areas"
+    assert ticked_and_typed(p, "need_areas") == (ticked, [])
+
+
+@pytest.mark.parametrize("typed", ["im done", "I'm done", "all done", "done thanks"])
+def test_done_in_their_own_words_finishes_the_tick_boxes(typed: str) -> None:
+    p = Patient()
+    walk_to(p, "need_areas")
+    p.tap("money")
+    p.send(typed)
+    assert p.state == "postcode"
+    assert p.answers["need_areas"] == ["money"] and "need_areas_typed" not in p.answers
+
+
+@pytest.mark.parametrize("typed", ["skip", "😢", "ten", "yes", "phone", "whenever really"])
+def test_words_that_are_no_option_get_a_hint_and_are_never_kept(typed: str) -> None:
+    p = Patient()
+    walk_to(p, "free_times")
+    p.send(typed)
+    assert p.state == "free_times"
+    assert ticked_and_typed(p, "free_times") == ([], [])
+    said = p.render_all()[0]
+    assert "Tap the ones that fit" in said and "noted" not in said
+
+
+@pytest.mark.parametrize(("typed", "ticked"), [
+    ("mornings", ["weekday_morning"]), ("weekends", ["weekend"]), ("evening", ["weekday_evening"]),
+])  # fmt: skip
+def test_a_time_of_day_ticks_its_box(typed: str, ticked: list[str]) -> None:
+    p = Patient()
+    walk_to(p, "free_times")
+    p.send(typed)
+    assert ticked_and_typed(p, "free_times") == (ticked, [])
+
+
+def test_a_near_miss_is_offered_as_did_you_mean() -> None:
+    p = Patient()
+    walk_to(p, "need_areas")
+    p.send("exersize")
+    assert p.answers.get("need_areas", []) == [] and "need_areas_typed" not in p.answers
+    assert "Did you mean Getting active?" in p.render_all()[0]
+
+
+@pytest.mark.parametrize("typed", ["nothing", "none", "no", "nothing really"])
+def test_nothing_at_the_optional_barriers_question_means_none(typed: str) -> None:
+    p = Patient()
+    walk_to(p, "barriers")
+    p.send(typed)
+    assert p.state != "barriers"
+    assert p.answers["barriers"] == [] and "barriers_typed" not in p.answers
+
+
+def test_words_that_are_no_option_are_kept_only_after_something_else() -> None:
+    p = Patient()
+    walk_to(p, "need_areas")
+    p.send("I want to learn to cook")
+    assert "need_areas_typed" not in p.answers and p.state == "need_areas"
+    p.tap("other")
+    p.send("I want to learn to cook")
+    assert p.answers["need_other"] == "I want to learn to cook"
+
+
+# --- One-choice questions: loose where people are loose -------------------------------
+
+
+@pytest.mark.parametrize("typed", ["yes ok", "yess", "I agre", "ok then", "Yes please!"])
+def test_consent_in_their_own_words(typed: str) -> None:
+    p = Patient()
+    p.send("/start")
+    p.send(typed)
+    assert p.state == "age"
+
+
+@pytest.mark.parametrize("typed", ["-1", "-2", "0", "4", "I don't agree", "don't agree",
+                                   "not sure I agree"])  # fmt: skip
+def test_consent_is_never_read_from_a_number_out_of_range_or_a_denial(typed: str) -> None:
+    p = Patient()
+    p.send("/start")
+    p.send(typed)
+    assert p.answers.get("consent") != "agree" and p.state != "age"
+
+
+@pytest.mark.parametrize(("state", "typed", "value"), [
+    ("mode", "in persn", "in_person"),
+    ("mode", "online pls", "online"),
+    ("travel", "A short bus ride", 5.0),
+    ("travel", "short bus ride please", 5.0),
+    ("group", "group pls", "group"),
+    ("group", "one to one please", "one_to_one"),
+])  # fmt: skip
+def test_near_labels_are_accepted(state: str, typed: str, value: object) -> None:
+    p = Patient()
+    walk_to(p, state)
+    p.send(typed)
+    key = {"travel": "max_miles"}.get(state, state)
+    assert p.answers[key] == value
+
+
+@pytest.mark.parametrize(("typed", "stage"), [
+    ("16", "under_18"), ("I'm 16", "under_18"), ("im 17", "under_18"),
+    ("45", "name"), ("I am 45", "name"), ("72 years old", "name"), ("18", "name"),
+])  # fmt: skip
+def test_a_typed_age_is_read_as_an_age(typed: str, stage: str) -> None:
+    p = Patient()
+    walk_to(p, "age")
+    p.send(typed)
+    assert p.state == stage
+
+
+@pytest.mark.parametrize("typed", ["-5", "200", "0"])
+def test_an_impossible_age_is_asked_again(typed: str) -> None:
+    p = Patient()
+    walk_to(p, "age")
+    p.send(typed)
+    assert p.state == "age"
+
+
+@pytest.mark.parametrize(("typed", "score"), [("6/10", 6), ("6 / 10", 6), ("six", 6),
+                                              ("7 out of 10", 7), ("about 4", 4)])  # fmt: skip
+def test_scales_read_how_people_write_scores(typed: str, score: int) -> None:
+    p = Patient()
+    walk_to(p, "ons_life")
+    p.send(typed)
+    assert p.answers["life_satisfaction"] == score
+
+
+@pytest.mark.parametrize("typed", ["-3", "11", "6/5"])
+def test_a_score_out_of_range_is_never_an_answer(typed: str) -> None:
+    p = Patient()
+    walk_to(p, "ons_life")
+    p.send(typed)
+    assert p.state == "ons_life" and "life_satisfaction" not in p.answers
+
+
+def test_an_activity_typed_by_name_at_the_suggestions_picks_it() -> None:
+    p = Patient()
+    walk_to(p, "suggestions")
+    second = p.control.shown[1]
+    p.send(second.name.lower())
+    assert p.answers["interested"]["id"] == second.id
+
+
+# --- Names ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("typed", "name"), [
+    ("my name is Ron", "Ron"), ("My name's Ron.", "Ron"), ("im ron", "Ron"),
+    ("I'm Ron", "Ron"), ("call me Ron please", "Ron"), ("it's Mary-Jane", "Mary-Jane"),
+    ("Ron", "Ron"), ("ron", "Ron"), ("McDonald", "McDonald"), ("Jo Smith", "Jo Smith"),
+])  # fmt: skip
+def test_names_are_read_sensibly(typed: str, name: str) -> None:
+    p = Patient(first_name=None)
+    walk_to(p, "name")
+    p.send(typed)
+    assert p.answers["name"] == name
+    assert f"Thanks, {name}" in " ".join(p.render_all())
+
+
+@pytest.mark.parametrize("typed", ["i'd rather not say", "rather not", "skip", "no",
+                                   "prefer not to say"])  # fmt: skip
+def test_no_name_is_fine(typed: str) -> None:
+    p = Patient(first_name=None)
+    walk_to(p, "name")
+    p.send(typed)
+    assert p.state == "what_matters" and p.answers["name"] is None
+    said = " ".join(p.render_all())
+    assert "rather not" not in said.lower().replace("i'd rather not say", "")
+    assert "Thanks, i" not in said
+
+
+def test_no_name_has_a_button_too() -> None:
+    p = Patient(first_name="Sam")
+    walk_to(p, "name")
+    p.tap("rather_not_say")
+    assert p.answers["name"] is None and p.state == "what_matters"
+
+
+# --- Endings that keep their promises -------------------------------------------------
+
+
+def test_start_after_no_thanks_offers_contact_again() -> None:
+    p = Patient()
+    walk_to(p, "contact_wanted")
+    p.tap("no")
+    assert "/start" in p.render_all()[-1]
+    p.send(Command("start"))
+    assert p.state == "contact_method"
+
+
+def test_status_after_no_thanks_is_true() -> None:
+    p = Patient()
+    walk_to(p, "contact_wanted")
+    p.tap("no")
+    p.send(Command("status"))
+    said = p.render_all()[0]
+    assert "haven't finished" not in said
+    assert "not to have a link worker contact you" in said
