@@ -78,6 +78,8 @@ log = logging.getLogger(__name__)
 
 #: How many rows one tick takes at most (the outbox paces what goes to Telegram).
 BATCH = 200
+#: Check-ins written to the outbox in one transaction.
+CHUNK = 25
 #: No patient gets more than one check-in in this long.
 ONE_A_DAY = timedelta(hours=24)
 #: Where a stalled referral is nudged: after consent (before it, nothing of theirs
@@ -113,9 +115,15 @@ class CheckIns:
             await self._let_go_of_silent(session, now, limit)
         if is_quiet(now, self.settings.quiet, self.settings.zone):
             return 0
-        written = 0
-        async with self.db.transaction() as session:
-            written += await self._send_due(session, now, limit)
+        written = taken = 0
+        while taken < limit:
+            # Committed a few at a time: the first check-ins reach the outbox (and
+            # the delivery) while the rest are still being written.
+            async with self.db.transaction() as session:
+                sent = await self._send_due(session, now, min(CHUNK, limit - taken))
+            if not sent:
+                break
+            written, taken = written + sent, taken + CHUNK
         async with self.db.transaction() as session:
             written += await self._remind(session, now, limit)
         async with self.db.transaction() as session:

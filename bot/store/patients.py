@@ -86,7 +86,9 @@ class Consent(Base):
     __tablename__ = "consent"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patient.id", ondelete="CASCADE"), index=True
+    )
     notice_version: Mapped[str] = mapped_column(String(32))
     given_at: Mapped[datetime] = mapped_column(default=utcnow)
     withdrawn_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -98,8 +100,12 @@ class WellbeingScore(Base):
     __tablename__ = "wellbeing_score"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id", ondelete="SET NULL"))
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patient.id", ondelete="CASCADE"), index=True
+    )
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("case.id", ondelete="SET NULL"), index=True
+    )
     context: Mapped[str] = mapped_column(String(16))  # "baseline" | "check_in"
     measured_at: Mapped[datetime] = mapped_column(default=utcnow)
     life_satisfaction: Mapped[int | None]
