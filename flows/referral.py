@@ -85,6 +85,11 @@ from flows.validate import normalise_postcode, normalise_uk_phone
 #: older one is shown the new one (referral/reconsent) before anything new is kept.
 NOTICE_VERSION = "2026-12-v2"
 SUGGESTIONS_PER_PAGE = 3
+#: The conversation's parts, by the question each begins with (the welcome begins the
+#: first): "Part 3 of 5" on those questions (messages/en/referral/_part.html.j2).
+PARTS = 5
+PART_STARTS = {"what_matters": 2, "postcode": 3, "ons_life": 4, "suggestions": 5,
+               "contact_wanted": 5}  # fmt: skip
 RESUME_REMINDER_AFTER = timedelta(hours=1)
 
 STATES = [
@@ -145,7 +150,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": "age", "dest": "name", "conditions": "is_adult"},
     {"trigger": "answer", "source": "age", "dest": "under_18", "after": "forget_under_18"},
     {"trigger": "answer", "source": "name", "dest": "what_matters"},
-    {"trigger": "answer", "source": "what_matters", "dest": "need_areas"},
+    {"trigger": "answer", "source": "what_matters", "dest": "need_areas", "after": "tick_what_they_named"},
     {"trigger": "answer", "source": "need_areas", "dest": "need_other", "conditions": "chose_something_else"},
     {"trigger": "answer", "source": "need_areas", "dest": "postcode"},
     {"trigger": "answer", "source": "need_other", "dest": "postcode"},
@@ -222,10 +227,9 @@ TRANSITIONS: list[dict[str, Any]] = [
 # --- What each state asks -----------------------------------------------------------
 
 LIMIT_NAME = 60
-LIMIT_LONG = 2000
-LIMIT_SHORT = 500
 #: The longest one Telegram message can be (4,096 characters, up to 8,192 UTF-16
-#: units): what they write to their link worker is kept whole, however long.
+#: units). Every answer in their own words is kept whole, however long: someone who
+#: has written their story out is never asked to shorten it or type it again.
 LIMIT_MESSAGE = 8192
 
 #: Everyday words for each need area, so "lonely" or "debt" ticks its box.
@@ -282,10 +286,12 @@ class Ask:
     #: "scale": 0-10; "suggestions": the activity list; "note": kept on the case;
     #: "age": a button or an age in years; "name": a button or a name, read as one.
     kind: str = "choice"
-    limit: int = LIMIT_SHORT
+    limit: int = LIMIT_MESSAGE
     check: Callable[[str], Any] | None = None  # for typed text: value, or None if invalid
     invalid: str = ""  # the template explaining a failed check
     min_ticks: int = 1  # for "multi": how many must be ticked (or typed) before Done
+    #: For "multi": a button that ticks them all and goes on ("Any time"), one tap.
+    all_of_them: bool = False
 
 
 QUESTIONS: dict[str, Ask] = {
@@ -305,9 +311,9 @@ QUESTIONS: dict[str, Ask] = {
     ), kind="name", limit=LIMIT_NAME),
     "what_matters": Ask("referral/what_matters", "what_matters", (
         Choice("not_sure", "not_sure", SKIP),
-    ), kind="text", limit=LIMIT_LONG),
+    ), kind="text"),
     "need_areas": Ask("referral/need_areas", "need_areas", NEED_CHOICES, kind="multi"),
-    "need_other": Ask("referral/need_other", "need_other", kind="text", limit=LIMIT_SHORT),
+    "need_other": Ask("referral/need_other", "need_other", kind="text"),
     "postcode": Ask("referral/postcode", "postcode", (
         Choice("none", "rather_not_say", SKIP + ("no",)),
     ), kind="text", check=normalise_postcode, invalid="referral/errors/postcode"),
@@ -327,7 +333,7 @@ QUESTIONS: dict[str, Ask] = {
         Choice("one_to_one", "group_one_to_one", ("one to one", "1 to 1", "121", "on my own")),
         Choice("either", "group_either", ("either", "dont mind", "both", "any")),
     )),
-    "free_times": Ask("referral/free_times", "free_times", FREE_TIME_CHOICES, kind="multi"),
+    "free_times": Ask("referral/free_times", "free_times", FREE_TIME_CHOICES, kind="multi", all_of_them=True),
     "barriers": Ask("referral/barriers", "barriers", BARRIER_CHOICES, kind="multi", min_ticks=0),
     "barriers_other": Ask("referral/barriers_other", "barriers_other", kind="text"),
     **{state: Ask(f"referral/{state}", key, kind="scale") for state, key in ONS4.items()},
@@ -385,6 +391,8 @@ QUESTIONS: dict[str, Ask] = {
 }  # fmt: skip
 
 DONE_CHOICE = Choice("done", "done", DONE)
+ALL_CHOICE = Choice("all", "any_time", ("any time", "anytime", "whenever", "all", "all of them",
+                                        "any", "dont mind", "i dont mind", "all the time"))  # fmt: skip
 OTHER_CHOICE = Choice("other", "something_else", ("something else", "other"))
 SKIP_CHOICE = Choice("skip", "skip", SKIP)
 
@@ -450,6 +458,9 @@ class ReferralControl(Record):
     resume_at: str | None = None
     #: The direct question ("Have you had thoughts like that recently?") is asked once.
     asked_directly: bool = False
+    #: The need areas ticked for them from what matters to them ("It sounds like …"),
+    #: until they tap Done: then the ticks are their answer.
+    guessed_needs: tuple[str, ...] = ()
 
 
 @dataclass
@@ -491,6 +502,7 @@ class Referral:
         self.answers = dict(conversation.answers)
         self.control = conversation.control
         self.ctx = ctx
+        self.started_in = conversation.state
         self.replies: list[Reply | CloseQuestion] = []
         self.effects: list[Effect] = []
         self.tap_notice: str | None = None
@@ -594,6 +606,14 @@ class Referral:
     def open_case(self, _: EventData) -> None:
         self.effects.append(OpenCase(case_summary(self.answers, finished=True)))
         self._say("referral/handed_off", answers=self.answers)
+
+    def tick_what_they_named(self, _: EventData) -> None:
+        """What they wrote names some need areas ("lonely since my wife died"): those
+        are ticked for them to check, rather than asked for again."""
+        named = needs_named_in(str(self.answers.get("what_matters") or ""))
+        if named and not self.answers.get("need_areas"):
+            self.answers["need_areas"] = list(named)
+            self._set_control(guessed_needs=named)
 
     def record_wants_contact(self, _: EventData) -> None:
         # /start after "No thanks": what the goodbye promised, a link worker after all.
@@ -900,9 +920,11 @@ class Referral:
             **self._common(),
             "answers": self.answers,
             "shown": list(self.control.shown),
+            "part": self._part_begun(),
         }
         if ask.kind == "multi":
             options = self._tick_boxes(ask)
+            context["guessed"] = self._guessed(ask)
         elif ask.kind == "scale":
             options = [Choice(str(n), "number", label_context={"n": n}).option() for n in range(11)]
             options.append(SKIP_CHOICE.option())
@@ -934,13 +956,26 @@ class Referral:
             return [use_it, *ask.choices]
         return list(ask.choices)
 
+    def _part_begun(self) -> int | None:
+        """The part of the conversation (of PARTS) that this question begins, the
+        first time it is asked: a plain sense of how far there is to go."""
+        if self.state == self.started_in:
+            return None  # asked again, or on their return
+        part = PART_STARTS.get(self.state)
+        if self.state == "contact_wanted" and self.answers.get("suggestions"):
+            part = None  # the last part began with the suggestions
+        return part
+
+    def _guessed(self, ask: Ask) -> list[str]:
+        """The labels of the boxes ticked for them that are still ticked."""
+        ticked = self.answers.get(ask.key) or []
+        return [self.ctx.label_of(c.option()) for c in ask.choices
+                if c.value in self.control.guessed_needs and c.value in ticked]  # fmt: skip
+
     def _tick_boxes(self, ask: Ask) -> list[Option]:
         ticked = set(self.answers.get(ask.key, []))
-        return [
-            *(c.option(ticked=c.value in ticked) for c in ask.choices),
-            OTHER_CHOICE.option(),
-            DONE_CHOICE.option(),
-        ]
+        return [c.option(ticked=c.value in ticked) if c in ask.choices else c.option()
+                for c in _shown(ask)]  # fmt: skip
 
     def _suggest(self) -> list[Suggestion]:
         if not self.suggestions_shown:
@@ -966,7 +1001,7 @@ class Referral:
         self.replies.append(
             Reply(
                 ask.template,
-                {**self._common(), "answers": self.answers},
+                {**self._common(), "answers": self.answers, "guessed": self._guessed(ask)},
                 tuple(self._tick_boxes(ask)),
                 step=self.step,
                 columns=_columns(ask),
@@ -988,6 +1023,39 @@ _UNDER_18 = re.compile(
     r"|\b(1[0-7]|[5-9])\s*(?:years?\s*old|yrs?\s*old|yo|y/o)\b",
     re.IGNORECASE,
 )
+
+
+#: Words that name a need area clearly enough to tick it for them to check. Fewer
+#: than NEED_WORDS: "home" or "fit" in a story says too little ("stuck at home").
+NAMED_NEEDS = {
+    "loneliness": ("lonely", "loneliness", "isolated", "on my own", "no friends", "meet people",
+                   "make friends", "no one to talk to"),
+    "mood": ("stressed", "stress", "anxious", "anxiety", "depressed", "depression", "low mood",
+             "mental health", "feeling low", "feel low"),
+    "activity": ("exercise", "get fit", "fitness", "more active", "get active", "walking", "sport"),
+    "long_term_condition": ("diabetes", "arthritis", "copd", "chronic pain", "long term condition"),
+    "money": ("money", "debt", "debts", "bills", "benefits", "skint", "cost of living"),
+    "housing": ("housing", "landlord", "evicted", "homeless", "damp", "rent"),
+    "work": ("job", "unemployed", "course", "college", "volunteering", "volunteer"),
+    "caring": ("carer", "caring for", "look after my", "looking after my"),
+    "alcohol_smoking": ("drinking", "alcohol", "smoking", "vaping", "stop smoking"),
+    "confidence": ("confidence", "shy", "nervous going out"),
+}  # fmt: skip
+_NOT_BEFORE = re.compile(r"\b(?:not|no|never|dont|isnt|arent|wasnt|without)\s+(?:\w+\s+)?$")
+
+
+def needs_named_in(text: str) -> tuple[str, ...]:
+    """The need areas someone's own words name ("lonely", "debt"), in the order of the
+    tick boxes; not where the word is denied ("I'm not lonely")."""
+    plain = " " + simplify(text) + " "
+    named = []
+    for area in NEED_AREAS:
+        for phrase in NAMED_NEEDS.get(area, ()):
+            at = plain.find(f" {phrase} ")
+            if at >= 0 and not _NOT_BEFORE.search(plain[: at + 1]):
+                named.append(area)
+                break
+    return tuple(named)
 
 
 def mentions_an_age_under_18(text: str) -> bool:
@@ -1044,8 +1112,8 @@ def _read_multi(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
     """Ticks. Typed words tick the options they name ("lonely and money"); words
     that name none get a hint (and "Did you mean …?" when one is close), and are
     never kept: their own words are asked for after "Something else"."""
-    # Numbers follow the buttons as shown: the options, then Something else, then Done.
-    shown = [*ask.choices, OTHER_CHOICE, DONE_CHOICE]
+    # Numbers follow the buttons as shown.
+    shown = _shown(ask)
     label_of = flow.ctx.label_of
     if isinstance(event, Button):
         picks = [match_choice(event, shown, label_of)]
@@ -1068,6 +1136,10 @@ def _read_multi(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
     ticked: list[str] = list(flow.answers.get(ask.key, []))
     for pick in picks:
         assert pick is not None
+        if pick is ALL_CHOICE:
+            ticked = [c.value for c in ask.choices]
+            flow.answers[ask.key] = ticked
+            return Answer(ticked, ALL_CHOICE.label)
         if pick is DONE_CHOICE or pick is OTHER_CHOICE:
             if pick is OTHER_CHOICE:
                 flow.something_else = True
@@ -1085,6 +1157,12 @@ def _read_multi(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
     else:  # typed: show the new ticks in a fresh message, where they'll see them
         flow._ask()
     return None
+
+
+def _shown(ask: Ask) -> list[Choice]:
+    """A tick-box question's buttons: the options, "Any time" where it has one, then
+    Something else, then Done."""
+    return [*ask.choices, *([ALL_CHOICE] if ask.all_of_them else []), OTHER_CHOICE, DONE_CHOICE]
 
 
 def _toggle(ticked: list[str], value: str) -> list[str]:

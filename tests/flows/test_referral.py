@@ -129,12 +129,17 @@ def test_a_name_that_is_too_long_is_refused_with_the_limit() -> None:
     assert "60 characters" in p.render_all()[0]
 
 
-def test_what_matters_is_kept_word_for_word_and_long_text_has_a_stated_limit() -> None:
+def test_what_matters_is_kept_word_for_word_however_long() -> None:
+    """(Issue 13: a story over 2,000 characters was refused, to be typed again.) The
+    longest message Telegram carries is kept whole."""
     p = Patient()
     walk_to(p, "what_matters")
-    p.send("a" * 2001)
-    assert p.state == "what_matters"
-    assert "2,000 characters" in p.render_all()[0]
+    story = "Since Jean died I don't see anyone from one week to the next. " * 60
+    assert len(story) > 3500
+    p.send(story)
+    assert p.state == "need_areas" and p.answers["what_matters"] == story.strip()
+    p = Patient()
+    walk_to(p, "what_matters")
     words = "  I <b>miss</b> my friends & going out  "
     p.send(words)
     assert p.answers["what_matters"] == words.strip()
@@ -143,6 +148,8 @@ def test_what_matters_is_kept_word_for_word_and_long_text_has_a_stated_limit() -
 def test_need_areas_toggle_and_done_needs_at_least_one() -> None:
     p = Patient()
     walk_to(p, "need_areas")
+    assert p.answers["need_areas"] == ["loneliness"]  # ticked from what they wrote
+    p.tap("loneliness")
     p.tap("done")
     assert p.state == "need_areas" and "referral/errors/tick_one" in p.templates()
     p.tap("money")
@@ -172,6 +179,7 @@ def test_own_words_typed_at_tick_boxes_are_not_kept_as_an_answer() -> None:
     a hint; their own words are asked for after Something else."""
     p = Patient()
     walk_to(p, "need_areas")
+    p.tap("loneliness")  # ticked for them from what they wrote: unticked
     p.send("I want to learn to cook")
     assert p.state == "need_areas"
     assert "need_areas_typed" not in p.answers and p.answers.get("need_areas", []) == []

@@ -8,7 +8,16 @@ from __future__ import annotations
 import pytest
 
 from flows.core import Command
-from tests.flows.harness import Patient, walk_to
+from tests.flows.harness import HAPPY_PATH, Patient, walk_to
+
+
+def at_the_tick_boxes() -> Patient:
+    """At the need areas, having written nothing that ticks one for them."""
+    p = Patient()
+    walk_to(p, "what_matters")
+    p.send("I'd like to try something new")
+    assert p.state == "need_areas" and not p.answers.get("need_areas")
+    return p
 
 
 def ticked_and_typed(p: Patient, key: str) -> tuple[list[str], list[str]]:
@@ -28,8 +37,7 @@ def ticked_and_typed(p: Patient, key: str) -> tuple[list[str], list[str]]:
     ("number 2", ["mood"]),
 ])  # fmt: skip
 def test_words_near_a_tick_box_label_tick_it(typed: str, ticked: list[str]) -> None:
-    p = Patient()
-    walk_to(p, "need_areas")
+    p = at_the_tick_boxes()
     p.send(typed)
     assert p.state == "need_areas"
     assert ticked_and_typed(p, "need_areas") == (ticked, [])
@@ -37,15 +45,14 @@ def test_words_near_a_tick_box_label_tick_it(typed: str, ticked: list[str]) -> N
 
 @pytest.mark.parametrize("typed", ["im done", "I'm done", "all done", "done thanks"])
 def test_done_in_their_own_words_finishes_the_tick_boxes(typed: str) -> None:
-    p = Patient()
-    walk_to(p, "need_areas")
+    p = at_the_tick_boxes()
     p.tap("money")
     p.send(typed)
     assert p.state == "postcode"
     assert p.answers["need_areas"] == ["money"] and "need_areas_typed" not in p.answers
 
 
-@pytest.mark.parametrize("typed", ["skip", "😢", "ten", "yes", "phone", "whenever really"])
+@pytest.mark.parametrize("typed", ["skip", "😢", "ten", "yes", "phone", "tuesdays at 3"])
 def test_words_that_are_no_option_get_a_hint_and_are_never_kept(typed: str) -> None:
     p = Patient()
     walk_to(p, "free_times")
@@ -67,8 +74,7 @@ def test_a_time_of_day_ticks_its_box(typed: str, ticked: list[str]) -> None:
 
 
 def test_a_near_miss_is_offered_as_did_you_mean() -> None:
-    p = Patient()
-    walk_to(p, "need_areas")
+    p = at_the_tick_boxes()
     p.send("exersize")
     assert p.answers.get("need_areas", []) == [] and "need_areas_typed" not in p.answers
     assert "Did you mean Getting active?" in p.render_all()[0]
@@ -84,8 +90,7 @@ def test_nothing_at_the_optional_barriers_question_means_none(typed: str) -> Non
 
 
 def test_words_that_are_no_option_are_kept_only_after_something_else() -> None:
-    p = Patient()
-    walk_to(p, "need_areas")
+    p = at_the_tick_boxes()
     p.send("I want to learn to cook")
     assert "need_areas_typed" not in p.answers and p.state == "need_areas"
     p.tap("other")
@@ -228,3 +233,58 @@ def test_status_after_no_thanks_is_true() -> None:
     said = p.render_all()[0]
     assert "haven't finished" not in said
     assert "not to have a link worker contact you" in said
+
+
+# --- Shorter: what they already said is not asked again --------------------------------
+
+
+def test_need_areas_named_in_what_matters_are_ticked_for_them_to_check() -> None:
+    p = Patient()
+    walk_to(p, "what_matters")
+    p.send("Since my wife died I've been lonely, and the bills are piling up")
+    assert p.state == "need_areas" and p.answers["need_areas"] == ["loneliness", "money"]
+    said = p.render_all()[-1]
+    assert "It sounds like Feeling lonely and Money or debt. Is that right?" in said
+    p.tap("done")  # one tap, where it was three
+    assert p.state == "postcode" and p.answers["need_areas"] == ["loneliness", "money"]
+
+
+@pytest.mark.parametrize("words", ["I'm not lonely, I just want something to do",
+                                   "not sure", "I'd like to try painting"])  # fmt: skip
+def test_nothing_is_ticked_for_them_unless_they_named_it(words: str) -> None:
+    p = Patient()
+    walk_to(p, "what_matters")
+    p.send(words)
+    assert p.state == "need_areas" and not p.answers.get("need_areas")
+    assert "It sounds like" not in p.render_all()[-1]
+
+
+@pytest.mark.parametrize("answer", ["tap", "any time", "whenever really", "I don't mind"])
+def test_any_time_is_one_answer(answer: str) -> None:
+    p = Patient()
+    walk_to(p, "free_times")
+    p.tap("all") if answer == "tap" else p.send(answer)
+    assert p.state == "barriers"
+    assert p.answers["free_times"] == ["weekday_morning", "weekday_afternoon",
+                                       "weekday_evening", "weekend"]  # fmt: skip
+
+
+def test_each_part_of_the_conversation_says_where_they_are() -> None:
+    p = Patient()
+    parts = []
+    p.send("/start")
+    for at, value in HAPPY_PATH:
+        p.send(value) if at in ("what_matters", "postcode", "phone") else p.tap(value)
+        parts += [line for text in p.render_all() for line in text.splitlines()
+                  if line.startswith(("Part ", "Last question"))]  # fmt: skip
+    assert parts == ["Part 2 of 5: what matters to you", "Part 3 of 5: what would suit you",
+                     "Part 4 of 5: how you feel", "Part 5 of 5: next steps"] + [
+        line for line in parts if line.startswith("Last question")]  # fmt: skip
+    assert parts[-1].startswith("Last question")
+
+
+def test_a_part_is_not_announced_again_when_its_question_is_asked_again() -> None:
+    p = Patient()
+    walk_to(p, "postcode")
+    p.send("not a postcode at all")
+    assert not any("Part 3" in text for text in p.render_all())

@@ -123,7 +123,7 @@ async def test_delete_erases_everything_and_keeps_the_report_counts(database: Da
     await chat.tap("yes")
     goodbye = (await t.said(chat.chat_id))[-1]
     assert "We've deleted everything we held about you" in goodbye
-    assert "numbers that don't say who you are" in goodbye
+    assert "counts that don't say who you are" in goodbye
     # Sam, who holds the case, is told; the team card says it was withdrawn.
     assert "withdrew their consent" in (await t.said(SAM_ID))[-1]
     card = (await t.rows(TEAM))[0]
