@@ -9,10 +9,10 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from types import TracebackType
 
-from bot.config import Settings, SettingsError
+from bot.config import Settings, SettingsError, parse_working_hours
 from bot.directory import directory_version, load_directory
 from bot.encryption import start_encryption
 from bot.messages import Messages
@@ -80,11 +80,28 @@ def in_words(days: int) -> str:
     return f"{days} day{'s' if days != 1 else ''}"
 
 
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _clock_words(at: time) -> str:
+    hour = at.hour % 12 or 12
+    return f"{hour}{f':{at.minute:02d}' if at.minute else ''}{'am' if at.hour < 12 else 'pm'}"
+
+
+def working_hours_words(working_hours: str) -> str:
+    """'Mon-Fri 09:00-17:00' -> 'Monday to Friday, 9am to 5pm', as patients are told."""
+    days, start, end = parse_working_hours(working_hours)
+    first, last = min(days), max(days)
+    span = _DAY_NAMES[first] if first == last else f"{_DAY_NAMES[first]} to {_DAY_NAMES[last]}"
+    return f"{span}, {_clock_words(start)} to {_clock_words(end)}"
+
+
 def messages_for(settings: Settings) -> Messages:
     return Messages(
         defaults={
             "organisation_name": settings.organisation_name,
             "response_time_text": settings.response_time_text,
+            "working_hours_words": working_hours_words(settings.working_hours),
             "local_crisis_lines": settings.local_crisis_lines,
             "retention_words": in_words(settings.retention_days),
         }

@@ -16,6 +16,8 @@ from typing import Any
 import yaml
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
 
+from flows.validate import display_uk_phone
+
 #: The words, as installed: `MESSAGES / "en" / "referral" / "welcome.html.j2"`.
 MESSAGES = files("messages")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -47,6 +49,7 @@ class Messages:
         )
         self.env.filters["day_name"] = day_name
         self.env.filters["miles"] = miles
+        self.env.filters["phone"] = display_uk_phone
         self.env.globals.update(defaults or {})
         self._labels = _load_labels(lang)
         self._label_templates: dict[str, Template] = {}

@@ -762,7 +762,7 @@ class Referral:
             self._ask()
         elif command.name == "status":
             case = self.ctx.case
-            self._say("referral/status", state=self.state, case=case)
+            self._say("referral/status", state=self.state, case=case, answers=self.answers)
             if self.state != "new":
                 self._ask()
         elif command.name == "help":

@@ -15,6 +15,7 @@ MESSAGES = Messages(
     defaults={
         "organisation_name": "Test Team",
         "response_time_text": "soon",
+        "working_hours_words": "Monday to Friday, 9am to 5pm",
         "local_crisis_lines": [],
         "retention_words": "2 years",
     }
@@ -37,6 +38,8 @@ class Patient:
         self.now = datetime(2026, 11, 22, 23, 0, tzinfo=UTC)
         self.last: FlowResult | None = None
         self.effects: list[Any] = []
+        #: What the service tells the flow about their case (for /status).
+        self.case: referral.CaseView | None = None
 
     def send(self, event: Event | str, **seen: Any) -> FlowResult:
         """`seen`: what the service knows of timing (`written_at`,
@@ -44,7 +47,8 @@ class Patient:
         if isinstance(event, str):
             event = Command(event[1:]) if event.startswith("/") else Text(event)
         ctx = referral.FlowContext(self.directory, label_of, self.now, self.first_name,
-                                   last_seen=self.now - timedelta(minutes=1), **seen)  # fmt: skip
+                                   case=self.case, last_seen=self.now - timedelta(minutes=1),
+                                   **seen)  # fmt: skip
         result = referral.handle(self.conversation, event, ctx)
         self.conversation = referral.Conversation(
             result.state, result.step, result.answers, result.control

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from flows.core import Command
+from flows.referral import CaseView
 from tests.flows.harness import HAPPY_PATH, Patient, walk_to
 
 
@@ -288,3 +289,31 @@ def test_a_part_is_not_announced_again_when_its_question_is_asked_again() -> Non
     walk_to(p, "postcode")
     p.send("not a postcode at all")
     assert not any("Part 3" in text for text in p.render_all())
+
+
+# --- An honest close -------------------------------------------------------------------
+
+
+def test_the_handoff_reads_back_how_and_when_they_will_be_contacted() -> None:
+    p = Patient()
+    walk_to(p, "handed_off")  # phone, 07911 123456, mornings
+    said = p.render_all()[0]
+    assert "a link worker will phone you on 07911 123456 in the morning, soon." in said
+    assert "If any of that is wrong" in said and "+44" not in said
+
+
+def test_a_time_outside_working_hours_is_answered_with_when_link_workers_work() -> None:
+    p = Patient()
+    walk_to(p, "best_time")
+    p.tap("evenings")
+    assert "Our link workers work Monday to Friday, 9am to 5pm" in p.render_all()[0]
+
+
+def test_status_says_how_they_will_be_contacted() -> None:
+    p = Patient()
+    walk_to(p, "handed_off")
+    p.case_opened("SP-TEST")
+    p.case = CaseView("SP-TEST", "claimed", link_worker="Sam")
+    p.send(Command("status"))
+    said = p.render_all()[0]
+    assert "Sam is looking after it and will phone you on 07911 123456 in the morning." in said
