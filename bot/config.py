@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     #: Extra crisis contacts shown with the national ones, e.g.
     #: "Sefton crisis line: 0800 145 6570". Separate several with "|".
     local_crisis_contacts: str = ""
+    #: Where link workers can help in person: postcode areas or districts, like
+    #: "L20,L21,L30,PR8" or "L" (all of Liverpool's). Someone whose postcode is
+    #: outside it is told at once what the service can still do. Empty: anywhere.
+    service_area: str = ""
     #: When link workers are working: "Mon-Fri 09:00-17:00". Alerts outside these
     #: hours are marked "out of hours" (nobody may see them until then).
     working_hours: str = "Mon-Fri 09:00-17:00"
@@ -167,6 +171,21 @@ class Settings(BaseSettings):
         for part in offsets:
             parse_duration(part, "CHECKIN_SCHEDULE")
         return value
+
+    @field_validator("service_area")
+    @classmethod
+    def _readable_service_area(cls, value: str) -> str:
+        for part in (p.strip() for p in value.split(",") if p.strip()):
+            if not re.fullmatch(r"[A-Za-z]{1,2}(?:\d[A-Za-z\d]?)?", part):
+                raise ValueError(
+                    f"SERVICE_AREA={value!r}: {part!r} should be a postcode area or district, "
+                    "like L or L20 (separate several with commas)"
+                )
+        return value
+
+    @property
+    def service_districts(self) -> tuple[str, ...]:
+        return tuple(p.strip().upper() for p in self.service_area.split(",") if p.strip())
 
     @field_validator("quiet_hours")
     @classmethod

@@ -79,7 +79,7 @@ from flows.summary import (
     SupportOffered,
     TakesPart,
 )
-from flows.validate import normalise_postcode, normalise_uk_phone
+from flows.validate import in_service_area, normalise_postcode, normalise_uk_phone
 
 #: Bump when messages/en/referral/consent.html.j2 changes: everyone who agreed to an
 #: older one is shown the new one (referral/reconsent) before anything new is kept.
@@ -154,7 +154,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": "need_areas", "dest": "need_other", "conditions": "chose_something_else"},
     {"trigger": "answer", "source": "need_areas", "dest": "postcode"},
     {"trigger": "answer", "source": "need_other", "dest": "postcode"},
-    {"trigger": "answer", "source": "postcode", "dest": "mode"},
+    {"trigger": "answer", "source": "postcode", "dest": "mode", "after": "say_if_outside_the_area"},
     {"trigger": "answer", "source": "mode", "dest": "travel", "conditions": "may_go_in_person"},
     {"trigger": "answer", "source": "mode", "dest": "group"},
     {"trigger": "answer", "source": "travel", "dest": "group"},
@@ -432,6 +432,8 @@ class FlowContext:
     question_unsent: bool = False
     #: The consent notice they last agreed to (None: not agreed, or not known).
     agreed_notice: str | None = None
+    #: Where link workers help in person (postcode areas and districts; () is anywhere).
+    service_area: tuple[str, ...] = ()
 
 
 class ReferralControl(Record):
@@ -606,6 +608,13 @@ class Referral:
     def open_case(self, _: EventData) -> None:
         self.effects.append(OpenCase(case_summary(self.answers, finished=True)))
         self._say("referral/handed_off", answers=self.answers)
+
+    def say_if_outside_the_area(self, _: EventData) -> None:
+        """Told at once, kindly, with what the service can still do: not after every
+        remaining question, with nothing nearby to suggest."""
+        postcode = self.answers.get("postcode")
+        if postcode and postcode != "none" and not in_service_area(postcode, self.ctx.service_area):
+            self._say("referral/outside_the_area", postcode=postcode)
 
     def tick_what_they_named(self, _: EventData) -> None:
         """What they wrote names some need areas ("lonely since my wife died"): those

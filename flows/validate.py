@@ -63,3 +63,14 @@ def display_uk_phone(e164: str) -> str:
     return phonenumbers.format_number(
         phonenumbers.parse(e164, "GB"), phonenumbers.PhoneNumberFormat.NATIONAL
     )
+
+
+def in_service_area(postcode: str, area: tuple[str, ...]) -> bool:
+    """Whether a postcode ("L20 3AB") or district ("L20") is in an area given as
+    postcode areas ("L") and districts ("L20"); an empty area is everywhere."""
+    if not area:
+        return True
+    district = postcode_district(postcode.upper())
+    letters = re.match(r"[A-Z]+", district)
+    return any(district == part or (part.isalpha() and letters is not None and letters[0] == part)
+               for part in area)  # fmt: skip

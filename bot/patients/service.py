@@ -291,6 +291,7 @@ class PatientService:
             first_name=first_name,
             case=view,
             last_seen=conversation.updated_at if conversation.state != "new" else None,
+            service_area=self.settings.service_districts,
         )
 
 

@@ -40,6 +40,7 @@ class Patient:
         self.effects: list[Any] = []
         #: What the service tells the flow about their case (for /status).
         self.case: referral.CaseView | None = None
+        self.service_area: tuple[str, ...] = ()
 
     def send(self, event: Event | str, **seen: Any) -> FlowResult:
         """`seen`: what the service knows of timing (`written_at`,
@@ -48,7 +49,7 @@ class Patient:
             event = Command(event[1:]) if event.startswith("/") else Text(event)
         ctx = referral.FlowContext(self.directory, label_of, self.now, self.first_name,
                                    case=self.case, last_seen=self.now - timedelta(minutes=1),
-                                   **seen)  # fmt: skip
+                                   service_area=self.service_area, **seen)  # fmt: skip
         result = referral.handle(self.conversation, event, ctx)
         self.conversation = referral.Conversation(
             result.state, result.step, result.answers, result.control

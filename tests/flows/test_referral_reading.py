@@ -317,3 +317,26 @@ def test_status_says_how_they_will_be_contacted() -> None:
     p.send(Command("status"))
     said = p.render_all()[0]
     assert "Sam is looking after it and will phone you on 07911 123456 in the morning." in said
+
+
+@pytest.mark.parametrize(("postcode", "outside"), [
+    ("M1 1AE", True), ("PR9 0AA", True), ("L20 3AB", False), ("l21", False), ("L3 5TQ", False),
+])  # fmt: skip
+def test_a_postcode_outside_the_area_is_told_at_once(postcode: str, outside: bool) -> None:
+    """(Issue 13: told only at the end, with nothing to suggest.)"""
+    p = Patient()
+    p.service_area = ("L", "PR8")
+    walk_to(p, "postcode")
+    p.send(postcode)
+    assert p.state == "mode"  # and the questions go on: a link worker can still help
+    said = " ".join(p.render_all())
+    assert ("outside the area our link workers cover" in said) is outside
+    if outside:
+        assert "online or by phone" in said
+
+
+def test_with_no_service_area_set_no_postcode_is_outside() -> None:
+    p = Patient()
+    walk_to(p, "postcode")
+    p.send("M1 1AE")
+    assert "outside the area" not in " ".join(p.render_all())
