@@ -39,7 +39,8 @@ async def test_crisis_mid_referral_and_after_handoff(running: Running, api: BotA
     [alert] = alert_cards(api)
     assert "Urgent" in alert.plain_text and "tbh" not in alert.plain_text
     [card] = case_cards(api)
-    assert "URGENT" in card.plain_text and "Needs: not said" in card.plain_text
+    # What they had ticked so far: "lonely" in their words ticked Feeling lonely.
+    assert "URGENT" in card.plain_text and "Needs: Feeling lonely" in card.plain_text
     for how, what in REFERRAL[5:]:  # carries on where it was
         await act(running, api, how, what)
     assert "Your reference is SP-" in api.messages_to(CHAT)[-1].plain_text
@@ -54,7 +55,10 @@ async def test_crisis_mid_referral_and_after_handoff(running: Running, api: BotA
     assert "medical emergency" in alert.plain_text and "2 messages like this" in alert.plain_text
     assert any("See the newer alert below" in m.plain_text for m in api.messages_to(TEAM))
     [card] = case_cards(api)  # one case; its card now shows the finished referral
-    assert "Needs: not said" not in card.plain_text and "Area: L20" in card.plain_text
+    assert (
+        "Needs: Feeling lonely, Getting active" in card.plain_text
+        and "Area: L20" in card.plain_text
+    )
     assert api.rejected == [] and api.unanswered_callback_queries() == []
 
 
@@ -127,5 +131,6 @@ async def test_a_crisis_at_every_step_gets_the_reply_that_fits_and_loses_nothing
     async with running.app.db.sessions() as s:  # type: ignore[union-attr]
         case = (await s.execute(select(Case))).scalar_one()  # one case for it all
     assert case.summary.about_the_person.name == "Alex" and case.urgent
-    assert case.summary.needs.need_areas == ["loneliness", "activity"]
+    # Their words at "what matters" were the crisis words: nothing was ticked for them.
+    assert case.summary.needs.need_areas == ["activity"]
     assert api.rejected == [] and api.unanswered_callback_queries() == []

@@ -196,7 +196,7 @@ async def test_messages_sent_while_the_database_refuses_connections_are_kept(
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     chat = 7001
-    for how, what in [*TO_WHAT_MATTERS, ("type", "I would like to meet people nearby")]:
+    for how, what in [*TO_WHAT_MATTERS, ("type", "I would like to try something new nearby")]:
         await act(bot, api, chat, how, what)  # now at "Which of these are part of it?"
 
     # While the database refuses, the patient taps the tick boxes they can see (typed

@@ -152,7 +152,8 @@ async def test_a_crisis_before_handoff_and_the_handoff_make_one_case(database: D
     async with database.sessions() as s:
         cases = (await s.execute(select(Case))).scalars().all()
     assert len(cases) == 1
-    assert cases[0].urgent and cases[0].summary.needs.need_areas == ["loneliness", "activity"]
+    # (What they wrote named no need area: only what the walk tapped is ticked.)
+    assert cases[0].urgent and cases[0].summary.needs.need_areas == ["activity"]
 
 
 async def test_a_more_serious_message_sends_a_new_alert_so_the_team_is_notified(
