@@ -233,6 +233,7 @@ class CheckIns:
         ):
             ctx = referral.FlowContext(directory=self.directory(),
                                        label_of=self.replies.label_of, now=now)  # fmt: skip
+            stopped_at = conversation.state
             result = referral.handle(_stored(conversation), referral.Nudge(), ctx)
             ids = await self.replies.write(
                 session, patient.channel, patient.chat_id, conversation, result.replies,
@@ -240,7 +241,8 @@ class CheckIns:
             )  # fmt: skip
             save_conversation(conversation, result, now)
             conversation.nudged_at = now
-            milestones.record(session, patient.journey, "nudged", now)
+            # Where they stopped: the drop-off per question (a state's name only).
+            milestones.record(session, patient.journey, "nudged", now, stopped_at=stopped_at)
             written += len(ids)
             log.info("stalled referral nudged", extra={"patient_id": patient.id})
         return written

@@ -429,8 +429,9 @@ async def test_a_stalled_referral_is_nudged_once_with_the_question(database: Dat
         await tick_at(t, MONDAY + timedelta(days=days, hours=1))
     assert len(await heard(t, chat, since)) == len(said)
     async with database.sessions() as s:
-        assert await s.scalar(select(func.count()).select_from(Milestone)
-                              .where(Milestone.step == "nudged")) == 1  # fmt: skip
+        [nudged] = (await s.execute(select(Milestone).where(Milestone.step == "nudged"))).scalars()
+    # Where they stopped, for the drop-off per question (a question's name, nobody's words).
+    assert nudged.detail == {"stopped_at": "postcode"}
 
 
 async def test_a_nudge_waits_for_the_end_of_quiet_hours(database: Database) -> None:

@@ -1,0 +1,114 @@
+"""How long the referral is for the person writing it (issue 13): two journeys
+typed in the terminal (`spbot chat`, on the sample directory), counting the
+answers they give and the words they read.
+
+- The widower: Arthur, 78, in Bootle, lonely since his wife died; in person,
+  walking distance, mornings; a phone call.
+- The debt journey: Kim, 34, behind on bills and low; online only, evenings; a
+  message here.
+
+Each answer is chosen by the question being asked (the conversation's state), the
+way a person answers what they see, so a shorter conversation shows here as fewer
+answers. The figures are printed (and kept in the benchmark's extra_info), never
+asserted: the target, at most 12 answers and about 600 words for the widower, is
+read off the table (README, "How long a referral takes"). What is asserted is that
+both reach the handoff, and that the debt journey is offered money advice.
+
+Run with `make bench`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
+
+from bot.app import build_app
+from bot.config import Settings
+from bot.console import CONSOLE_CHAT_ID, ConsoleSender, read_event
+from bot.delivery import Delivery, Limits
+from bot.patients import Inbound
+from flows.core import Command
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGET_ANSWERS, TARGET_WORDS = 12, 600
+
+#: What each person answers, by the question they are on.
+WIDOWER = {
+    "consent": "I agree", "age": "78", "name": "Arthur",
+    "what_matters": "Since my wife died I'm lonely. I don't see anyone from one week to the next.",
+    "need_areas": "done", "postcode": "L20 3AB", "mode": "in person", "travel": "walking distance",
+    "group": "a group", "free_times": "mornings", "barriers": "nothing",
+    "ons_life": "4", "ons_worthwhile": "5", "ons_happy": "3", "ons_anxious": "6",
+    "safety_question": "no", "suggestions": "1", "contact_wanted": "yes",
+    "contact_method": "phone", "phone": "07911 123456", "best_time": "mornings",
+}  # fmt: skip
+DEBT = {
+    "consent": "yes ok", "age": "34", "name": "Kim",
+    "what_matters": "I'm behind on my bills and the debt is making me stressed. I can't sleep.",
+    "need_areas": "done", "postcode": "L21 4NB", "mode": "online", "group": "either",
+    "free_times": "evenings", "barriers": "nothing",
+    "ons_life": "3", "ons_worthwhile": "4", "ons_happy": "3", "ons_anxious": "8",
+    "safety_question": "no", "suggestions": "1", "contact_wanted": "yes",
+    "contact_method": "message", "best_time": "evenings",
+}  # fmt: skip
+#: Ticking a box re-shows the question; the second time at it, "done".
+TICK_THEN_DONE = {"free_times"}
+
+
+async def journey(db_url: str, answers: dict[str, str]) -> tuple[int, int, str]:
+    """(answers given, words read, everything shown) from /start to the handoff."""
+    app = await build_app(Settings(database_url=db_url))
+    out = io.StringIO()
+    sender = ConsoleSender(out)
+    delivery = Delivery(app.db, sender, "console", limits=Limits(1000, 1000, 1))
+    given, visits = 0, dict.fromkeys(answers, 0)
+    try:
+        await app.patients.handle(Inbound("console", CONSOLE_CHAT_ID, Command("start")))
+        while await delivery.deliver_due():
+            pass
+        while (state := await app.patients.where_they_are("console", CONSOLE_CHAT_ID)) not in (
+            "handed_off", "finished"):  # fmt: skip
+            assert state in answers, f"asked something this journey has no answer for: {state}"
+            visits[state] += 1
+            assert visits[state] <= 3, f"stuck at {state}"
+            line = answers[state]
+            if state in TICK_THEN_DONE and visits[state] > 1:
+                line = "done"
+            given += 1
+            event = read_event(line, sender.buttons)
+            await app.patients.handle(Inbound("console", CONSOLE_CHAT_ID, event))
+            while await delivery.deliver_due():
+                pass
+    finally:
+        await app.close()
+    shown = out.getvalue()
+    return given, len(shown.split()), shown
+
+
+def test_how_long_a_referral_is(benchmark: BenchmarkFixture, tmp_path: Path) -> None:
+    figures = {}
+    for name, answers in (("widower", WIDOWER), ("debt", DEBT)):
+        db_url = f"sqlite+aiosqlite:///{tmp_path / f'{name}.sqlite3'}"
+        subprocess.run([sys.executable, "-m", "bot.cli", "directory", "import", "--sample"],
+                       env={"DATABASE_URL": db_url, "PATH": ""}, cwd=ROOT, check=True,
+                       capture_output=True)  # fmt: skip
+        given, words, shown = asyncio.run(journey(db_url, answers))
+        figures[name] = {"answers": given, "words": words}
+        if name == "debt":
+            assert any(w in shown.lower() for w in ("money", "debt")), "no money advice offered"
+    benchmark.extra_info.update(figures)
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    print(f"\nA referral typed in the terminal (target for the widower: at most "
+          f"{TARGET_ANSWERS} answers and about {TARGET_WORDS} words to read)")  # fmt: skip
+    for name, f in figures.items():
+        print(f"  {name:<8} {f['answers']:>3} answers  {f['words']:>5} words read")
+
+
+if __name__ == "__main__":
+    pytest.main([__file__, "-q", "-s"])
