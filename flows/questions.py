@@ -68,6 +68,9 @@ class Choice:
     label: str
     words: tuple[str, ...] = ()
     label_context: Mapping[str, Any] = field(default_factory=dict)
+    #: Not a button: only typed words reach it ("yes", where the buttons say how).
+    #: Put it last, so that typed numbers follow the buttons.
+    shown: bool = True
 
     def option(self, *, ticked: bool = False) -> Option:
         return Option(self.value, self.label, dict(self.label_context), ticked)

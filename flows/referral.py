@@ -172,6 +172,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": "suggestions", "dest": "none_reason", "conditions": "chose_none"},
     {"trigger": "answer", "source": "suggestions", "dest": "contact_wanted"},
     {"trigger": "answer", "source": "none_reason", "dest": "contact_wanted"},
+    {"trigger": "answer", "source": "contact_wanted", "dest": "phone", "conditions": "chose_a_call", "after": "record_how"},
+    {"trigger": "answer", "source": "contact_wanted", "dest": "best_time", "conditions": "chose_messages", "after": "record_how"},
     {"trigger": "answer", "source": "contact_wanted", "dest": "contact_method", "conditions": "wants_contact"},
     {"trigger": "answer", "source": "contact_wanted", "dest": "finished"},
     {"trigger": "answer", "source": "finished", "dest": "contact_method"},
@@ -343,10 +345,15 @@ QUESTIONS: dict[str, Ask] = {
         Choice("wrong_time", "none_wrong_time", ("time", "wrong time", "wrong times")),
         Choice("not_for_me", "none_not_for_me", ("not for me", "not interested")),
     ), kind="text"),
+    # Whether, and how, in one question: "yes" typed on its own asks how next.
     "contact_wanted": Ask("referral/contact_wanted", "contact_wanted", (
-        Choice("yes", "contact_yes", YES),
+        Choice("message", "contact_yes_message", ("message", "message me", "here", "text",
+                                                  "message me here", "yes message me")),
+        Choice("phone", "contact_yes_phone", ("phone", "phone me", "call", "call me", "ring me",
+                                              "yes phone me", "yes call me")),
         Choice("no", "contact_no", NO),
-    ), columns=2),
+        Choice("yes", "contact_yes", YES, shown=False),
+    )),
     "finished": Ask("referral/finished", "contact_wanted", (
         Choice("yes", "contact_after_all", YES + ("contact me", "link worker")),
     )),
@@ -545,6 +552,12 @@ class Referral:
     def wants_contact(self, _: EventData) -> bool:
         return self.answers.get("contact_wanted") == "yes"
 
+    def chose_a_call(self, _: EventData) -> bool:
+        return self.chosen == "phone"
+
+    def chose_messages(self, _: EventData) -> bool:
+        return self.chosen == "message"
+
     def wants_a_call(self, _: EventData) -> bool:
         return self.answers.get("contact_method") in ("phone", "either")
 
@@ -623,6 +636,10 @@ class Referral:
         if named and not self.answers.get("need_areas"):
             self.answers["need_areas"] = list(named)
             self._set_control(guessed_needs=named)
+
+    def record_how(self, _: EventData) -> None:
+        # "Yes, phone me": whether and how, answered at once.
+        self.answers["contact_wanted"], self.answers["contact_method"] = "yes", self.chosen
 
     def record_wants_contact(self, _: EventData) -> None:
         # /start after "No thanks": what the goodbye promised, a link worker after all.
@@ -951,7 +968,7 @@ class Referral:
                 Choice("none", "none_of_these").option(),
             ]
         else:
-            options = [c.option() for c in self._choices(ask)]
+            options = [c.option() for c in self._choices(ask) if c.shown]
         self.replies.append(
             Reply(ask.template, context, tuple(options), step=self.step, columns=_columns(ask))
         )

@@ -45,8 +45,8 @@ WIDOWER = {
     "need_areas": "done", "postcode": "L20 3AB", "mode": "in person", "travel": "walking distance",
     "group": "a group", "free_times": "mornings", "barriers": "nothing",
     "ons_life": "4", "ons_worthwhile": "5", "ons_happy": "3", "ons_anxious": "6",
-    "safety_question": "no", "suggestions": "1", "contact_wanted": "yes",
-    "contact_method": "phone", "phone": "07911 123456", "best_time": "mornings",
+    "safety_question": "no", "suggestions": "1", "contact_wanted": "phone me",
+    "phone": "07911 123456", "best_time": "mornings",
 }  # fmt: skip
 DEBT = {
     "consent": "yes ok", "age": "34", "name": "Kim",
@@ -54,8 +54,8 @@ DEBT = {
     "need_areas": "done", "postcode": "L21 4NB", "mode": "online", "group": "either",
     "free_times": "evenings", "barriers": "nothing",
     "ons_life": "3", "ons_worthwhile": "4", "ons_happy": "3", "ons_anxious": "8",
-    "safety_question": "no", "suggestions": "1", "contact_wanted": "yes",
-    "contact_method": "message", "best_time": "evenings",
+    "safety_question": "no", "suggestions": "1", "contact_wanted": "message me here",
+    "best_time": "evenings",
 }  # fmt: skip
 #: Ticking a box re-shows the question; the second time at it, "done".
 TICK_THEN_DONE = {"free_times"}

@@ -34,8 +34,7 @@ REFERRAL = [
     ("tap", "Skip"),
     ("tap", "No"),  # low scores: asked once, directly, about thoughts of harm
     ("tap", "I'm interested in 1"),
-    ("tap", "Yes please"),
-    ("tap", "Phone me"),
+    ("tap", "Yes, phone me"),
     ("type", "07911 123456"),
     ("tap", "Mornings"),
 ]

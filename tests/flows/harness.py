@@ -104,7 +104,7 @@ HAPPY_PATH: list[tuple[str, str]] = [
     ("free_times", "weekday_morning"), ("free_times", "done"), ("barriers", "cost"), ("barriers", "done"),
     ("ons_life", "4"), ("ons_worthwhile", "5"), ("ons_happy", "3"), ("ons_anxious", "7"),
     ("safety_question", "no"),  # low scores: asked directly, once
-    ("suggestions", "pick_0"), ("contact_wanted", "yes"), ("contact_method", "phone"),
+    ("suggestions", "pick_0"), ("contact_wanted", "phone"),
     ("phone", "07911 123456"), ("best_time", "mornings"),
 ]  # fmt: skip
 

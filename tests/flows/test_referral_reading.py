@@ -340,3 +340,25 @@ def test_with_no_service_area_set_no_postcode_is_outside() -> None:
     walk_to(p, "postcode")
     p.send("M1 1AE")
     assert "outside the area" not in " ".join(p.render_all())
+
+
+@pytest.mark.parametrize(("answer", "next_state", "method"), [
+    ("phone", "phone", "phone"), ("message", "best_time", "message"),
+])  # fmt: skip
+def test_whether_and_how_to_be_contacted_is_one_answer(
+    answer: str, next_state: str, method: str
+) -> None:
+    p = Patient()
+    walk_to(p, "contact_wanted")
+    assert [o.label for o in p.question().options] == [
+        "contact_yes_message", "contact_yes_phone", "contact_no"]  # fmt: skip
+    p.tap(answer)
+    assert p.state == next_state
+    assert (p.answers["contact_wanted"], p.answers["contact_method"]) == ("yes", method)
+
+
+def test_yes_typed_on_its_own_asks_how() -> None:
+    p = Patient()
+    walk_to(p, "contact_wanted")
+    p.send("yes please")
+    assert p.state == "contact_method" and p.answers["contact_wanted"] == "yes"
