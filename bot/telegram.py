@@ -116,6 +116,14 @@ def translate(update: Update) -> Event | StaffTap | None:
     return Unsupported(kind, message.caption or "")
 
 
+def _reply_to(update: Update) -> int | None:
+    """The message this one answers with Telegram's reply-to, if any."""
+    message = update.message
+    if message is None or message.reply_to_message is None:
+        return None
+    return message.reply_to_message.message_id
+
+
 def _written_at(update: Update) -> Any:
     """When the person wrote it, by Telegram's clock (None for a tap)."""
     message = update.message or update.edited_message
@@ -287,6 +295,7 @@ class TelegramBot:
                 user_id=user.id, chat_id=chat.id, private=chat.type == Chat.PRIVATE,
                 event=action, update_id=update.update_id, first_name=user.first_name,
                 message_id=message.message_id if message is not None else None,
+                reply_to=_reply_to(update),
             )  # fmt: skip
             if (done := await self.app.staff.handle(staff)) is not None:
                 await _answer_tap(query, done.tap_notice)

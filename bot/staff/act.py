@@ -53,6 +53,8 @@ class StaffInbound:
     first_name: str | None = None
     #: The bot's message a tapped button is on (lists page in place).
     message_id: int | None = None
+    #: The bot's message this one answers (Telegram's reply-to), if any.
+    reply_to: int | None = None
 
 
 @dataclass(frozen=True)

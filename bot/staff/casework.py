@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.config import Settings
 from bot.hours import working_days_after
 from bot.staff.act import Act
 from bot.store.audit import audit
@@ -23,8 +24,8 @@ from flows.wellbeing import MEASURES, band
 #: A worker's text goes to the patient in one message, with room for "Sam, your link
 #: worker:" (UTF-16 code units, as Telegram counts).
 REPLY_LIMIT = 3500
-#: "Type your reply" is forgotten after this long: a message typed much later is not
-#: sent to a patient by surprise.
+#: "What did you do?" after a safety alert is forgotten after this long (a prompt
+#: for a reply or a note after PROMPT_EXPIRES_MINUTES).
 PENDING_FOR = timedelta(hours=1)
 #: What each kind of typed text a button asked for needs the worker to be allowed.
 ASKED_FOR: dict[str, case_life.Action] = {
@@ -36,6 +37,7 @@ async def view(act: Act, case: Case, arg: str = "") -> None:
     """The whole case on one screen (in several messages if it is long)."""
     file = await load_case_file(act.session, case)
     audit(act.session, act.worker, "open", case, act.now)
+    act.worker.pending = act.worker.pending.model_copy(update={"opened": case.reference})
     messages = act.team.messages
     text = messages.render(
         "staff/case", file=file, case=case, summary=file.summary, zone=act.team.settings.zone,
@@ -118,7 +120,8 @@ async def ask_for(act: Act, case: Case, kind: str) -> None:
     )
     cancel = [[act.button("staff_cancel", "cancel")]]
     act.say("staff/prompt", kind=kind, reference=case.reference,
-            name=case.summary.about_the_person.name, buttons=cancel)  # fmt: skip
+            name=case.summary.about_the_person.name, buttons=cancel,
+            minutes=f"{act.team.settings.prompt_expires_minutes:g}")  # fmt: skip
 
 
 async def reply(act: Act, case: Case, text: str = "") -> None:
@@ -146,7 +149,7 @@ async def reply(act: Act, case: Case, text: str = "") -> None:
     await act.milestone(case, "first_contact", once=True)
     case.asked_for_contact_at = None  # they asked for someone: here they are
     act.say("staff/done", what="replied", reference=case.reference,
-            buttons=act.case_buttons(case))  # fmt: skip
+            name=case.summary.about_the_person.name, buttons=act.case_buttons(case))  # fmt: skip
 
 
 async def note(act: Act, case: Case, text: str = "") -> None:
@@ -159,8 +162,11 @@ async def note(act: Act, case: Case, text: str = "") -> None:
     add_entry(act.session, case.id, "note", text, act.now, act.worker.id)
     audit(act.session, act.worker, "note", case, act.now)
     act.say("staff/done", what="noted", reference=case.reference,
-            buttons=act.case_buttons(case))  # fmt: skip
+            name=case.summary.about_the_person.name, buttons=act.case_buttons(case))  # fmt: skip
 
 
-def expired(pending: Pending, now: datetime) -> bool:
-    return pending.at is not None and now - pending.at > PENDING_FOR
+def expired(pending: Pending, now: datetime, settings: Settings) -> bool:
+    """A prompt for a reply or a note lasts PROMPT_EXPIRES_MINUTES; the question
+    after a safety alert ("what did you do?") lasts longer (acting takes time)."""
+    lasts = PENDING_FOR if pending.kind == "done" else settings.prompt_expires
+    return pending.at is not None and now - pending.at > lasts

@@ -52,6 +52,8 @@ class CaseNotices:
                                            text=text, edited=edited)  # fmt: skip
             me = Outbox(session, "telegram", holder.telegram_id, now, about=case.reference)
             me.send(message, self._buttons(case, "staff_reply", "reply"))
+            for row in me.rows:  # answering any part of it (reply-to) answers them
+                row.payload = {**row.payload, "relayed": True}
         elif (team := self.settings.staff_chat_id) is not None:
             # One notice for a burst of messages: "3 new messages on SP-7K3Q".
             def notice(count: int) -> str:

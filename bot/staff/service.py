@@ -28,8 +28,8 @@ from bot.staff.notices import CaseNotices
 from bot.staff.reminders import remind_unclaimed, remind_unseen_alerts
 from bot.store import Database
 from bot.store.base import utcnow
-from bot.store.cases import Case
-from bot.store.outbox import Outbox
+from bot.store.cases import Case, case_by_reference
+from bot.store.outbox import Outbox, SentAbout, sent_about
 from bot.store.staff import Pending, active_worker
 from bot.store.updates import first_delivery
 from bot.taps import StaffTap
@@ -80,6 +80,9 @@ VERBS: dict[str, Verb] = {
 ALIASES = {"start": "home", "help": "home"}
 #: Text a button asked for (Pending.kind) is the rest of this verb: "search" words
 #: are `/refer REF words`, "close_other" is `/close REF other words`.
+#: Prompts that anything else the worker does cancels ("done", an alert's action,
+#: waits: the worker may well look at the case before saying what they did).
+CANCELLED_BY_MOVING_ON = ("reply", "note", "search", "close_other")
 ASKED: dict[str, tuple[str, str]] = {
     "reply": ("reply", ""), "note": ("note", ""), "search": ("refer", ""),
     "close_other": ("close", "other "), "done": ("done", ""),
@@ -141,10 +144,12 @@ class StaffService:
             me = Outbox(session, "telegram", worker.telegram_id, now)
             act = Act(self.team, session, worker, inbound, now, me)
             if isinstance(event, StaffTap):
+                await self._leave_prompt(act, event.verb)
                 await self._do(act, event.verb, event.reference, event.arg, typed=False)
             elif isinstance(event, Command):
                 name = ALIASES.get(event.name, event.name)
                 first, _, rest = event.args.strip().partition(" ")
+                await self._leave_prompt(act, name)
                 if name in VERBS and VERBS[name].run is not None:
                     await self._do(act, name, "", first, typed=True)
                 else:
@@ -181,18 +186,65 @@ class StaffService:
                 act.me.about = case.reference  # what this says may quote the patient
                 await verb.on_case(act, case, arg)
 
-    async def _asked_for(self, act: Act, text: str) -> None:
-        """Typed text: what a button asked for (a reply, a note...), or else home."""
+    async def _leave_prompt(self, act: Act, verb: str) -> None:
+        """Anything else the worker does cancels a waiting "Type your message to
+        Kofi": what they type next must never go to a case they have moved on from
+        (issue 14). They are told, naming whose it was."""
         pending = act.worker.pending
-        if pending.kind is None or pending.kind not in ASKED:
-            await lists.home(act)
+        if pending.kind not in CANCELLED_BY_MOVING_ON:
             return
-        act.worker.pending = Pending(choices=pending.choices)
-        if casework.expired(pending, act.now):
+        act.worker.pending = Pending(choices=pending.choices, opened=pending.opened)
+        if verb == "cancel" or casework.expired(pending, act.now, act.team.settings):
+            return
+        case = await case_by_reference(act.session, pending.case or "")
+        act.say("staff/prompt_cancelled", kind=pending.kind, reference=pending.case,
+                name=case.summary.about_the_person.name if case else None)  # fmt: skip
+
+    async def _asked_for(self, act: Act, text: str) -> None:
+        """Typed text: an answer to the patient's relayed message (Telegram's
+        reply-to), or what a button asked for (a reply, a note...); else it goes
+        nowhere, and the worker is told how to send it."""
+        pending = act.worker.pending
+        about = await self._replying_to(act)
+        if about is not None:
+            if about.relayed:  # their own words, answered: the reply goes to them
+                act.worker.pending = Pending(choices=pending.choices, opened=pending.opened)
+                await self._do(act, "reply", about.reference, text, typed=True)
+                return
+            if pending.kind is not None and about.reference != pending.case:
+                await self._nowhere(act)  # a reply to a message about another case
+                return
+        if pending.kind is None or pending.kind not in ASKED:
+            await self._nowhere(act)
+            return
+        act.worker.pending = Pending(choices=pending.choices, opened=pending.opened)
+        if casework.expired(pending, act.now, act.team.settings):
             act.say("staff/pending_expired", kind=pending.kind, reference=pending.case)
             return
         verb, prefix = ASKED[pending.kind]
         await self._do(act, verb, pending.case or "", prefix + text, typed=True)
+
+    async def _replying_to(self, act: Act) -> SentAbout | None:
+        if act.inbound.reply_to is None:
+            return None
+        return await sent_about(act.session, act.me.channel, act.worker.telegram_id,
+                                act.inbound.reply_to)  # fmt: skip
+
+    async def _nowhere(self, act: Act) -> None:
+        """Text with nowhere to go is sent nowhere: say so, and offer the case they
+        last opened (with its name, so they can see whose it is)."""
+        opened = act.worker.pending.opened
+        case = await case_by_reference(act.session, opened) if opened else None
+        buttons = act.nav()
+        if case is not None and act.may(case, "reply").allowed:
+            name = case.summary.about_the_person.name
+            buttons = [[act.button("staff_reply_to", "reply", case.reference,
+                                   reference=case.reference, name=name or case.reference)]]  # fmt: skip
+            buttons += act.nav()
+        else:
+            case = None
+        act.say("staff/not_sent", case=case,
+                name=case.summary.about_the_person.name if case else None, buttons=buttons)  # fmt: skip
 
     async def _join(self, inbound: StaffInbound, code: str) -> StaffHandled | None:
         async with self.db.transaction() as session:

@@ -71,6 +71,9 @@ class OutboxPayload(TypedDict):
     count: NotRequired[int]
     #: A file (sendDocument), with `text` as its caption.
     document: NotRequired[DocumentSpec]
+    #: A patient's own words passed to their link worker: answering it (Telegram's
+    #: reply-to) is a reply to them.
+    relayed: NotRequired[bool]
 
 
 class OutboxMessage(Base):
@@ -251,6 +254,34 @@ async def list_page_shown(
         )
     ).scalar_one_or_none()
     return row if row is not None and row.payload.get("list") else None
+
+
+@dataclass(frozen=True)
+class SentAbout:
+    """What a message we sent to a link worker was about."""
+
+    reference: str
+    #: It was the patient's own words, relayed.
+    relayed: bool
+
+
+async def sent_about(
+    session: AsyncSession, channel: str, chat_id: int, message_id: int
+) -> SentAbout | None:
+    """The case a message we sent to this chat was about (None if it was about no
+    case, or is not ours), to answer it with Telegram's reply-to."""
+    rows = await session.execute(
+        select(OutboxMessage).where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.message_id == message_id,
+            OutboxMessage.action == "send",
+        )
+    )
+    row = rows.scalars().first()
+    if row is None or row.case_reference is None:
+        return None
+    return SentAbout(row.case_reference, bool(row.payload.get("relayed")))
 
 
 async def forget_about_cases(session: AsyncSession, references: list[str]) -> None:

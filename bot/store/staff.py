@@ -45,6 +45,8 @@ class Pending(Record):
     case: str | None = None
     at: datetime | None = None
     choices: Offer | None = None
+    #: The case they last opened: text typed with nowhere to go offers it (by name).
+    opened: str | None = None
 
 
 class LinkWorker(Base):

@@ -109,10 +109,10 @@ ADMIN = {
     "home": Gets("Hello Ash."),
     "join": Gets("You are already on the team, Ash."),
     "release": Gets("{ref} is back in the queue.", card=True, case=("waiting", None)),
-    "note": Gets("Note added to {ref}."),
+    "note": Gets("Note added to Alex's case ({ref})."),
     "checkin": Gets("{ref} has no referral yet, so there is nothing to check in about."),
 }
-ADMIN_TAPPED = {**NOT_HOLDING_IT_TAPPED, "note": Gets("Type your note for {ref}.")}
+ADMIN_TAPPED = {**NOT_HOLDING_IT_TAPPED, "note": Gets("Type your note on Alex's case ({ref}).")}
 #: In the team chat a worker's buttons on the case's card work (Claim, Seen: what
 #: follows comes privately); nothing else of theirs is for the bot there.
 TEAM_CHAT = {"claim": Gets("", "{ref}: Sam has it."),
