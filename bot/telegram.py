@@ -585,6 +585,10 @@ class TelegramSender:
                 if "not modified" not in exc.message.lower():
                     raise
 
+    async def delete(self, chat_id: int, message_id: int) -> None:
+        with _meaning_of_errors():
+            await self.api.delete_message(chat_id, message_id)
+
 
 def _markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
     if not buttons:

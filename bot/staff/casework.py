@@ -11,12 +11,14 @@ from typing import Any
 
 from bot.config import Settings
 from bot.hours import working_days_after
+from bot.messages import html_to_text
 from bot.staff.act import Act
 from bot.store.audit import audit
 from bot.store.case_file import load_case_file
-from bot.store.cases import Case, add_entry
+from bot.store.cases import Case, add_entry, move_case
+from bot.store.outbox import Keyboard
 from bot.store.patients import patient_by_id
-from bot.store.staff import Pending, worker_name
+from bot.store.staff import LinkWorker, Pending, active_holder, active_workers, worker_name
 from flows import case as case_life
 from flows.questions import telegram_length
 from flows.wellbeing import MEASURES, band
@@ -30,6 +32,7 @@ PENDING_FOR = timedelta(hours=1)
 #: What each kind of typed text a button asked for needs the worker to be allowed.
 ASKED_FOR: dict[str, case_life.Action] = {
     "reply": "reply", "note": "note", "search": "refer", "close_other": "close", "done": "note",
+    "assign": "assign",
 }  # fmt: skip
 
 
@@ -79,23 +82,108 @@ def promise(act: Act, case: Case) -> dict[str, Any]:
 
 
 async def release(act: Act, case: Case, arg: str = "") -> None:
+    """Back to the queue. Whoever held it (if someone else released it) and the
+    patient are told; an urgent case is posted anew in the team chat."""
     held_by = case.link_worker_id
     if not (await act.move(case, "release")).allowed:
         return
     case.claimed_at = None
     await back_in_queue(act, case, act.now)
-    detail = (
-        "" if held_by == act.worker.id else f"held by {await worker_name(act.session, held_by)}"
-    )
+    previous = await worker_name(act.session, held_by)
+    holder = await active_holder(act.session, held_by)
+    name = case.summary.about_the_person.name
+    told_holder = None
+    if holder is not None and holder.id != act.worker.id:
+        act.tell_worker(holder, "staff/handed_back", case, by=act.worker.name, name=name)
+        told_holder = holder.name
+    told = await act.tell_patient(case, "referral/released", previous=previous)
+    detail = "" if held_by == act.worker.id else f"held by {previous}"
     audit(act.session, act.worker, "release", case, act.now, detail)
-    act.say("staff/done", what="released", reference=case.reference, buttons=act.nav())
+    act.say("staff/done", what="released", reference=case.reference, told=told, name=name,
+            holder=told_holder, buttons=act.nav())  # fmt: skip
 
 
 async def back_in_queue(act: Act, case: Case, now: datetime) -> None:
     """A released case is new to the queue again: its card gets its Claim button
-    back, and claim reminders count from now."""
+    back, and claim reminders count from now. An urgent one is posted as a new card
+    (Telegram notifies nobody of an edit; the old card points to the new)."""
+    if case.urgent:
+        await act.team.cards.post(act.session, case, now)
+        return
     case.announced_at = now
     await act.team.cards.refresh(act.session, case, now)
+
+
+async def assign(act: Act, case: Case, arg: str = "") -> None:
+    """`/assign REF @name handover note` hands the case to a named colleague (the
+    holder or an admin may). Without a name: the colleagues, as buttons; without a
+    note: asks for one. The new holder, the old and the patient are each told once."""
+    decision = act.may(case, "assign")
+    if not decision.allowed:
+        await act.refuse(case, decision)
+        return
+    who, _, note = arg.strip().partition(" ")
+    colleagues = [w for w in await active_workers(act.session) if w.id != case.link_worker_id]
+    target = colleague(who, colleagues)
+    name = case.summary.about_the_person.name
+    if target is None:
+        buttons: Keyboard = [
+            [act.button("staff_assign_to", "assign", case.reference, f"w{w.id}", name=w.name)]
+            for w in sorted(colleagues, key=lambda w: w.name.lower())
+        ]
+        buttons.append([act.button("staff_cancel", "cancel")])
+        act.say("staff/assign_to", reference=case.reference, name=name,
+                unknown=who.lstrip("@") or None, colleagues=colleagues, buttons=buttons)  # fmt: skip
+        return
+    if not note.strip():
+        await ask_for(act, case, "assign", arg=f"w{target.id}", to=target.name)
+        return
+    await hand_over(act, case, target, note.strip())
+
+
+def colleague(who: str, colleagues: list[LinkWorker]) -> LinkWorker | None:
+    """The one colleague `who` names: "w12" (a button), "@Priya", "priya", or a
+    first name when only one person has it."""
+    who = who.strip().lstrip("@").lower()
+    if not who:
+        return None
+    if who.startswith("w") and who[1:].isdigit():
+        return next((w for w in colleagues if w.id == int(who[1:])), None)
+    exact = [w for w in colleagues if w.name.lower().replace(" ", "") == who]
+    first = [w for w in colleagues if w.name.lower().split()[0] == who] if not exact else []
+    found = exact or first
+    return found[0] if len(found) == 1 else None
+
+
+async def hand_over(act: Act, case: Case, target: LinkWorker, note: str) -> None:
+    held_by = case.link_worker_id
+    if not await move_case(act.session, case, case.status, target.id):
+        await act.refuse(case, case_life.Decision(False, case.status, case.link_worker_id, "taken"))
+        return
+    previous = await active_holder(act.session, held_by)
+    previous_name = await worker_name(act.session, held_by)
+    name = case.summary.about_the_person.name
+    by = act.worker.name
+    entry = act.team.messages.render("staff/notes/handover", by=by, previous=previous_name,
+                                     to=target.name, note=note)  # fmt: skip
+    add_entry(act.session, case.id, "note", html_to_text(entry), act.now, act.worker.id)
+    audit(act.session, act.worker, "assign", case, act.now,
+          f"from worker {held_by} to worker {target.id}")  # fmt: skip
+    await act.team.cards.refresh(act.session, case, act.now)
+    told = await act.tell_patient(case, "referral/handed_over", previous=previous_name,
+                                  worker=target.name)  # fmt: skip
+    if told:
+        await act.team.conversations.talking_with_worker(act.session, case.patient_id, act.now)
+    common: dict[str, Any] = {"by": by, "name": name, "previous": previous_name,
+                              "holder": target.name, "told": told, "note": note}  # fmt: skip
+    act.tell_worker(target, "staff/handed_over", case, to="to_you", **common,
+                    buttons=[[act.button("staff_open", "open", case.reference,
+                                         reference=case.reference)]])  # fmt: skip
+    if previous is not None and previous.id not in (act.worker.id, target.id):
+        act.tell_worker(previous, "staff/handed_over", case, to="from_you", **common)
+    if act.worker.id != target.id:
+        act.say("staff/handed_over", to="done", reference=case.reference, **common,
+                buttons=act.nav())  # fmt: skip
 
 
 async def reopen(act: Act, case: Case, arg: str = "") -> None:
@@ -108,20 +196,22 @@ async def reopen(act: Act, case: Case, arg: str = "") -> None:
             buttons=act.case_buttons(case))  # fmt: skip
 
 
-async def ask_for(act: Act, case: Case, kind: str) -> None:
-    """Ask for the text of a reply, note, search or action; the next message is it."""
+async def ask_for(act: Act, case: Case, kind: str, *, arg: str | None = None,
+                  **context: Any) -> None:  # fmt: skip
+    """Ask for the text of a reply, note, search or action; the next message is it
+    (after `arg`, when the prompt is for something more, like whom to hand it to)."""
     if kind != "done":
         decision = act.may(case, ASKED_FOR[kind])
         if not decision.allowed:
             await act.refuse(case, decision)
             return
     act.worker.pending = act.worker.pending.model_copy(
-        update={"kind": kind, "case": case.reference, "at": act.now}
+        update={"kind": kind, "case": case.reference, "at": act.now, "arg": arg}
     )
     cancel = [[act.button("staff_cancel", "cancel")]]
     act.say("staff/prompt", kind=kind, reference=case.reference,
             name=case.summary.about_the_person.name, buttons=cancel,
-            minutes=f"{act.team.settings.prompt_expires_minutes:g}")  # fmt: skip
+            minutes=f"{act.team.settings.prompt_expires_minutes:g}", **context)  # fmt: skip
 
 
 async def reply(act: Act, case: Case, text: str = "") -> None:

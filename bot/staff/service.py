@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.config import Settings
-from bot.messages import Messages
+from bot.messages import Messages, html_to_text
 from bot.staff import alerts, casework, closing, lists, referring
 from bot.staff.act import Act, Conversations, StaffInbound, Team
 from bot.staff.cards import TeamCards
@@ -30,7 +30,7 @@ from bot.store import Database
 from bot.store.base import utcnow
 from bot.store.cases import Case, case_by_reference
 from bot.store.outbox import Outbox, SentAbout, sent_about
-from bot.store.staff import Pending, active_worker
+from bot.store.staff import Pending, active_worker, worker_by_telegram_id
 from bot.store.updates import first_delivery
 from bot.taps import StaffTap
 from flows.core import Command, Edited, Text
@@ -64,6 +64,7 @@ VERBS: dict[str, Verb] = {
     "open":    Verb(on_case=casework.view, typed=False),
     "claim":   Verb(on_case=casework.claim, team_chat=True),
     "release": Verb(on_case=casework.release),
+    "assign":  Verb(on_case=casework.assign),
     "reopen":  Verb(on_case=casework.reopen),
     "reply":   Verb(on_case=casework.reply),
     "note":    Verb(on_case=casework.note),
@@ -82,10 +83,10 @@ ALIASES = {"start": "home", "help": "home"}
 #: are `/refer REF words`, "close_other" is `/close REF other words`.
 #: Prompts that anything else the worker does cancels ("done", an alert's action,
 #: waits: the worker may well look at the case before saying what they did).
-CANCELLED_BY_MOVING_ON = ("reply", "note", "search", "close_other")
+CANCELLED_BY_MOVING_ON = ("reply", "note", "search", "close_other", "assign")
 ASKED: dict[str, tuple[str, str]] = {
     "reply": ("reply", ""), "note": ("note", ""), "search": ("refer", ""),
-    "close_other": ("close", "other "), "done": ("done", ""),
+    "close_other": ("close", "other "), "done": ("done", ""), "assign": ("assign", ""),
 }  # fmt: skip
 
 
@@ -121,9 +122,18 @@ class StaffService:
         event = inbound.event
         async with self.db.reading() as session:
             on_the_team = await active_worker(session, inbound.user_id) is not None
+            was_on_it = (
+                not on_the_team
+                and isinstance(event, StaffTap)
+                and (await worker_by_telegram_id(session, inbound.user_id) is not None)
+            )
         if not on_the_team:
             if inbound.private and isinstance(event, Command) and event.name == "join":
                 return await self._join(inbound, event.args)
+            if was_on_it:  # an old button of a removed worker: it only says so
+                return StaffHandled(tap_notice=self._toast("no_longer_on_team"))
+            if isinstance(event, StaffTap) and inbound.chat_id == self.settings.staff_chat_id:
+                return StaffHandled(tap_notice=self._toast("not_on_team"))
             return None
         if not inbound.private and not (
             isinstance(event, StaffTap)
@@ -163,6 +173,9 @@ class StaffService:
             log.info("staff action", extra={"link_worker_id": worker.id,
                                             "event": type(event).__name__})  # fmt: skip
             return StaffHandled(tap_notice=act.notice)
+
+    def _toast(self, what: str) -> str:
+        return html_to_text(self.messages.render("staff/toast", what=what))
 
     async def remind_unclaimed(self) -> int:
         """Re-announce cases nobody has claimed (bot/staff/reminders.py)."""
@@ -222,6 +235,8 @@ class StaffService:
             act.say("staff/pending_expired", kind=pending.kind, reference=pending.case)
             return
         verb, prefix = ASKED[pending.kind]
+        if pending.arg:
+            prefix += pending.arg + " "
         await self._do(act, verb, pending.case or "", prefix + text, typed=True)
 
     async def _replying_to(self, act: Act) -> SentAbout | None:

@@ -84,7 +84,7 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    #: "send" a new message, or "edit" the message sent for `target_id`.
+    #: "send" a new message, or "edit" or "delete" the message sent for `target_id`.
     action: Mapped[str] = mapped_column(String(8), default="send")
     target_id: Mapped[int | None] = mapped_column(default=None)
     #: Sealed at rest (bot/store/sealing.py): messages quote names and words.
@@ -183,6 +183,11 @@ class Outbox:
             text = shorten_html(text)
         target.payload = {**target.payload, "text": text, "buttons": buttons}
         self._add("edit", {"text": text, "buttons": buttons}, target_id=target.id,
+                  priority=target.priority)  # fmt: skip
+
+    def delete(self, target: OutboxMessage) -> None:
+        """Take a message we sent out of the chat (Telegram allows it for 48 hours)."""
+        self._add("delete", {"text": "", "buttons": []}, target_id=target.id,
                   priority=target.priority)  # fmt: skip
 
     def close_prompt(self, prompt: OutboxMessage, chosen: str | None = None) -> None:
@@ -284,6 +289,24 @@ async def sent_about(
     return SentAbout(row.case_reference, bool(row.payload.get("relayed")))
 
 
+async def case_messages_to(
+    session: AsyncSession, channel: str, chat_id: int
+) -> list[OutboxMessage]:
+    """Every message to this chat about a case (sent or not), oldest first."""
+    rows = await session.execute(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.action == "send",
+            OutboxMessage.case_reference.is_not(None),
+            OutboxMessage.failed_reason.is_(None),
+        )
+        .order_by(OutboxMessage.id)
+    )
+    return list(rows.scalars())
+
+
 async def forget_about_cases(session: AsyncSession, references: list[str]) -> None:
     """Forget messages to link workers about these cases (they may quote the patient)."""
     if references:
@@ -370,13 +393,15 @@ async def lease(
     if row.action == "send" and row.attempts and row.payload.get("closed"):
         row.failed_reason = "answered before it was sent again"
         return None
-    if row.action == "edit":
+    if row.action in ("edit", "delete"):
         target = await outbox_row(session, row.target_id)
         target_message_id = target.message_id if target else None
         if target is None or target_message_id is None:
-            row.sent_at = now  # the original never arrived: nothing to edit
+            row.sent_at = now  # the original never arrived: nothing to change
             return None
-        if target.delivered_digest == digest(row.payload["text"], row.payload["buttons"]):
+        if row.action == "edit" and target.delivered_digest == digest(
+            row.payload["text"], row.payload["buttons"]
+        ):
             row.sent_at = now  # it already shows exactly this
             return None
     row.next_attempt_at, row.leased_by = now + lease_for, instance

@@ -4,12 +4,15 @@ hands."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 
 import pytest
+from sqlalchemy import func, select
 
-from bot.staff.admin import add_worker
+from bot.staff.admin import add_worker, remove_worker
 from bot.store.base import utcnow
+from bot.store.outbox import OutboxMessage
 from tests.e2e.conftest import Running
 from tests.e2e.test_referral_e2e import REFERRAL
 from tests.standin.server import BotApiStandIn
@@ -81,4 +84,120 @@ async def test_the_wrong_patient_sequence_sends_nothing_to_the_wrong_person(
     # And in one line.
     await types(team, api, SAM, f"/reply {kofi} Hello Kofi")
     assert api.messages_to(KOFI)[-1].plain_text.endswith("Hello Kofi")
+    api.assert_clean()
+
+
+async def settled(bot: Running, timeout: float = 10.0) -> None:
+    """Wait until every message owed (sends, edits, deletions) has gone."""
+    assert bot.app is not None
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        async with bot.app.db.sessions() as s:
+            pending = await s.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_reason.is_(None))
+            )
+        if not pending:
+            return
+        await asyncio.sleep(0.02)
+    raise TimeoutError("the outbox did not empty")
+
+
+async def until(condition: Callable[[], object], timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise TimeoutError("not within the time")
+        await asyncio.sleep(0.02)
+
+
+def new_messages(api: BotApiStandIn, chat: int, before: int) -> list[str]:
+    return [m.plain_text for m in api.messages_to(chat)[before:]]
+
+
+async def test_assign_from_sam_to_priya_tells_all_three_once(
+    team: Running, api: BotApiStandIn
+) -> None:
+    kofi = await refer(team, api, KOFI, "Kofi")
+    await types(team, api, SAM, f"/claim {kofi}")
+    counts = {chat: len(api.messages_to(chat)) for chat in (SAM, PRIYA, KOFI, TEAM, ASH)}
+
+    await types(team, api, SAM, f"/assign {kofi} @Priya Prefers a call after 3pm.")
+
+    [to_priya] = new_messages(api, PRIYA, counts[PRIYA])
+    assert "Sam handed" in to_priya and kofi in to_priya and "Prefers a call after 3pm" in to_priya
+    [to_sam] = new_messages(api, SAM, counts[SAM])
+    assert "Priya" in to_sam and kofi in to_sam
+    [to_kofi] = new_messages(api, KOFI, counts[KOFI])
+    assert "Sam has handed your referral" in to_kofi and "Priya" in to_kofi
+    assert new_messages(api, ASH, counts[ASH]) == []
+    assert "Priya has it" in api.messages_to(TEAM)[0].plain_text
+    # What Kofi writes now goes to Priya, not Sam.
+    await team.handled(api.send_text(KOFI, "Thanks, after 3 is good", first_name="Kofi"))
+    assert api.messages_to(PRIYA)[-1].plain_text.endswith("Thanks, after 3 is good")
+    assert not api.messages_to(SAM)[-1].plain_text.endswith("Thanks, after 3 is good")
+    api.assert_clean()
+
+
+async def test_releasing_an_urgent_case_posts_a_new_team_message(
+    team: Running, api: BotApiStandIn
+) -> None:
+    kofi = await refer(team, api, KOFI, "Kofi")
+    await types(team, api, SAM, f"/claim {kofi}")
+    await team.handled(
+        api.send_text(KOFI, "i cant do this anymore, i want to end my life", first_name="Kofi")
+    )
+    in_team = len(api.messages_to(TEAM))
+    to_sam = len(api.messages_to(SAM))
+
+    await types(team, api, ASH, f"/release {kofi}")
+
+    [new_card] = new_messages(api, TEAM, in_team)  # a new message: Telegram notifies it
+    assert kofi in new_card and "Waiting" in new_card
+    assert api.messages_to(TEAM)[-1].button_labels == [f"✋ Claim {kofi}"]
+    assert any("Ash released" in m and kofi in m for m in new_messages(api, SAM, to_sam))
+    assert "A new link worker will pick it up" in api.messages_to(KOFI)[-1].plain_text
+    api.assert_clean()
+
+
+async def test_a_removed_workers_old_buttons_do_nothing_harmful(
+    team: Running, api: BotApiStandIn
+) -> None:
+    assert team.app is not None
+    kofi = await refer(team, api, KOFI, "Kofi")
+    await types(team, api, SAM, f"/claim {kofi}")
+    await team.handled(api.send_text(KOFI, "Can you call me?", first_name="Kofi"))
+    relayed = api.messages_to(SAM)[-1]
+    assert "Can you call me?" in relayed.plain_text and "💬 Reply" in relayed.button_labels
+    about_kofi = [m.message_id for m in api.messages_to(SAM) if kofi in m.plain_text]
+    reply_data = relayed.callback_data("💬 Reply")
+    await types(team, api, SAM, "/queue")
+    listing = api.messages_to(SAM)[-1]  # about no case, so it stays
+
+    await remove_worker(team.app.db, team.app.messages, team.settings, SAM, team.clock())
+    await settled(team)
+
+    left = api.messages_to(SAM)
+    assert not any(kofi in m.plain_text for m in left)  # the case left Sam's chat
+    assert not any(m.message_id in about_kofi for m in left)
+    assert "taken off the link worker team" in left[-1].plain_text
+    assert "A new link worker will pick it up" in api.messages_to(KOFI)[-1].plain_text
+    to_kofi = len(api.messages_to(KOFI))
+
+    # His old buttons (a list still in his chat; an old Reply his phone still had):
+    # only a short answer, never the patient consent flow.
+    left = api.messages_to(SAM)
+    for data in (listing.callback_data("🗂 My cases"), reply_data):
+        tap = api.tap(SAM, listing.message_id, data, user_id=SAM, first_name="Sam",
+                      require_button=False)  # fmt: skip
+        query = api.update(tap)["callback_query"]["id"]
+        await until(lambda: api.callback_answer(query) is not None)  # noqa: B023
+        await settled(team)
+        answer = api.callback_answer(query)
+        assert answer is not None and "no longer on the link worker team" in answer.get("text", "")
+    assert [m.plain_text for m in api.messages_to(SAM)] == [m.plain_text for m in left]
+    assert len(api.messages_to(KOFI)) == to_kofi
     api.assert_clean()
