@@ -371,6 +371,8 @@ class CaseView:
     link_worker: str | None = None
     #: Something they wrote raised a safety alert that nobody has acted on yet.
     flagged: bool = False
+    #: How they asked to be contacted: "phone" | "message" | "either" (None: not said).
+    contact_method: str | None = None
 
 
 @dataclass(frozen=True)

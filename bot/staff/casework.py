@@ -45,9 +45,18 @@ async def view(act: Act, case: Case, arg: str = "") -> None:
     text = messages.render(
         "staff/case", file=file, case=case, summary=file.summary, zone=act.team.settings.zone,
         now=act.now, label=messages.label, band=band, measures=MEASURES,
+        outcome=outcome_name(act, case.outcome) if case.outcome else None,
         district=file.summary.about_the_person.district,
     )  # fmt: skip
     act.send(text, act.case_buttons(case, file.alerts))
+
+
+def outcome_name(act: Act, outcome: str) -> str:
+    """How an outcome reads once chosen ("Other", where its button says "Other (add a
+    note)")."""
+    messages = act.team.messages
+    chosen = f"outcome_{outcome}_chosen"
+    return messages.label(chosen if messages.has_label(chosen) else f"outcome_{outcome}")
 
 
 async def claim(act: Act, case: Case, arg: str = "") -> None:

@@ -60,8 +60,11 @@ async def mine(act: Act, arg: str = "") -> None:
     items = []
     for case in await held_page(act.session, act.worker.id, (page - 1) * PAGE_SIZE, PAGE_SIZE):
         last = await last_entry(act.session, case.id)
+        if last is not None and (last.kind, last.text) == ("event", "opened"):
+            last = None  # their referral itself: "Referred 3 h ago" says it
         by = await worker_name(act.session, last.link_worker_id) if last else None
-        items.append({**_line(act, case), "status": case.status, "last": last, "last_by": by})
+        items.append({**_line(act, case), "status": case.status, "last": last, "last_by": by,
+                      "opened_at": case.opened_at, "claimed_at": case.claimed_at})  # fmt: skip
     buttons: Keyboard = [
         [act.button("staff_open", "open", i["reference"], reference=i["reference"])] for i in items
     ]

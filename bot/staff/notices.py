@@ -43,7 +43,14 @@ class CaseNotices:
         await self.cards.refresh(session, case, now)
 
     async def patient_wrote(
-        self, session: AsyncSession, case: Case, text: str, edited: bool, now: datetime
+        self,
+        session: AsyncSession,
+        case: Case,
+        text: str,
+        edited: bool,
+        now: datetime,
+        *,
+        crisis: bool = False,
     ) -> None:
         holder = await active_holder(session, case.link_worker_id)
         if holder is not None:
@@ -54,6 +61,8 @@ class CaseNotices:
             me.send(message, self._buttons(case, "staff_reply", "reply"))
             for row in me.rows:  # answering any part of it (reply-to) answers them
                 row.payload = {**row.payload, "relayed": True}
+        elif crisis:
+            return  # the alert card in the team chat says it (and more)
         elif (team := self.settings.staff_chat_id) is not None:
             # One notice for a burst of messages: "3 new messages on SP-7K3Q".
             def notice(count: int) -> str:
