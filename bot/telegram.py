@@ -453,6 +453,8 @@ class TelegramBot:
                 if ticks % 30 == 0:  # about a minute
                     if await self.app.staff.remind_unclaimed():
                         self.delivery.wake.set()
+                    if await self.app.staff.flag_overdue():  # the first of each working day
+                        self.delivery.wake.set()
                     await self.app.refresh_directory()
             except Exception as exc:
                 log.warning(

@@ -125,7 +125,8 @@ async def remove_worker(
         for case in await open_cases_held_by(session, worker.id):
             decision = case_life.decide(case.status, case.link_worker_id, CLI_ACTOR, "release")
             case.status, case.link_worker_id = decision.status, decision.holder_id
-            case.claimed_at, case.announced_at = None, now
+            case.claimed_at, case.announced_at, case.promised_by = None, now, None
+            case.overdue_told_at = case.overdue_team_told_at = None
             note = messages.render("staff/notes/worker_removed", name=worker.name)
             add_entry(session, case.id, "note", note, now)
             audit(session, None, "returned", case, now, f"worker {worker.id} removed",

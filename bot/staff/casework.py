@@ -63,6 +63,8 @@ async def claim(act: Act, case: Case, arg: str = "") -> None:
     if not (await act.move(case, "claim")).allowed:
         return
     case.claimed_at = act.now
+    case.promised_by = promise(act, case)["by"]
+    case.overdue_told_at = case.overdue_team_told_at = None
     audit(act.session, act.worker, "claim", case, act.now)
     await act.milestone(case, "claimed", once=True)
     await act.team.cards.refresh(act.session, case, act.now)
@@ -96,7 +98,8 @@ async def release(act: Act, case: Case, arg: str = "") -> None:
     held_by = case.link_worker_id
     if not (await act.move(case, "release")).allowed:
         return
-    case.claimed_at = None
+    case.claimed_at = case.promised_by = None
+    case.overdue_told_at = case.overdue_team_told_at = None
     await back_in_queue(act, case, act.now)
     previous = await worker_name(act.session, held_by)
     holder = await active_holder(act.session, held_by)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.hours import working_days_after
 from bot.staff.act import Act
 from bot.store.cases import (
     Case,
@@ -92,6 +93,12 @@ def _line(act: Act, case: Case) -> dict[str, Any]:
         "contact_method": about.contact_method,
         "contact_wanted": about.contact_wanted,
         "opened_because": case.summary.opened_because,
+        # When the patient is (or will be, once claimed) promised contact by.
+        "due": case.promised_by
+        or working_days_after(
+            case.opened_at, act.team.settings.response_working_days, act.team.settings
+        ),
+        "overdue": case.overdue_told_at is not None,
     }
 
 

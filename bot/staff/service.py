@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from bot.config import Settings
 from bot.messages import Messages, html_to_text
@@ -25,7 +25,7 @@ from bot.staff.act import Act, Conversations, StaffInbound, Team
 from bot.staff.cards import TeamCards
 from bot.staff.joining import join, joined_already
 from bot.staff.notices import CaseNotices
-from bot.staff.reminders import remind_unclaimed, remind_unseen_alerts
+from bot.staff.reminders import flag_overdue, remind_unclaimed, remind_unseen_alerts
 from bot.store import Database
 from bot.store.base import utcnow
 from bot.store.cases import Case, case_by_reference
@@ -115,6 +115,9 @@ class StaffService:
         self.cards = TeamCards(messages, settings)
         self.notices = CaseNotices(messages, settings)
         self.team = Team(messages, settings, self.cards, directory, conversations)
+        #: The day the morning check for overdue cases last ran (only saves work:
+        #: the cases themselves say whether they were flagged today).
+        self._overdue_checked_on: date | None = None
 
     async def handle(self, inbound: StaffInbound) -> StaffHandled | None:
         """Handle a link worker's update, or return None (having changed nothing) if
@@ -180,6 +183,17 @@ class StaffService:
     async def remind_unclaimed(self) -> int:
         """Re-announce cases nobody has claimed (bot/staff/reminders.py)."""
         return await remind_unclaimed(self.db, self.cards, self.settings, self.clock())
+
+    async def flag_overdue(self) -> int:
+        """The morning check for overdue cases (bot/staff/reminders.py): the first
+        call in each working day looks; later ones that day do nothing."""
+        now = self.clock()
+        today = now.astimezone(self.settings.zone).date()
+        if self._overdue_checked_on == today or not self.settings.is_working_time(now):
+            return 0
+        flagged = await flag_overdue(self.db, self.messages, self.settings, now)
+        self._overdue_checked_on = today
+        return flagged
 
     async def remind_unseen_alerts(self) -> int:
         """Post again safety alerts nobody has taken (bot/staff/reminders.py)."""
