@@ -38,6 +38,7 @@ from typing import Any
 from telegram import Bot as TelegramApi
 from telegram import (
     BotCommand,
+    BotCommandScopeChat,
     CallbackQuery,
     Chat,
     ChatFullInfo,
@@ -167,6 +168,8 @@ class TelegramBot:
         #: Updates whose crisis reply went out directly, when the database could not
         #: take them: the reply is not sent again when they are handled.
         self.crisis_answered: set[int] = set()
+        #: Link workers' chats this process has given the worker menu.
+        self._menus: set[int] = set()
         self.last_receive = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
         #: Crisis replies sent from the receiver, kept until they are done.
@@ -348,6 +351,7 @@ class TelegramBot:
         with contextlib.suppress(NetworkError):
             commands = [BotCommand(c, self.app.messages.label(f"command_{c}")) for c in COMMANDS]
             await self.api.set_my_commands(commands)
+        await self._worker_menus(starting=True)
         self._tasks = [
             asyncio.create_task(self._receive(), name="receive"),
             asyncio.create_task(self.inbox.run(), name="inbox"),
@@ -356,6 +360,23 @@ class TelegramBot:
         ]
         self.inbox.wake.set()
         self.delivery.wake.set()
+
+    async def _worker_menus(self, *, starting: bool = False) -> None:
+        """Each link worker's private chat lists the staff commands (everyone else
+        sees the patients' menu); a removed worker's goes back to the patients'.
+        At start-up every chat is set; later, only the team's changes."""
+        active, removed = await self.app.staff.menu_chats()
+        menu = [BotCommand(c, d) for c, d in self.app.staff.command_menu()]
+        for chat_id in active:
+            if starting or chat_id not in self._menus:
+                with contextlib.suppress(NetworkError, Forbidden):  # tried again next time
+                    await self.api.set_my_commands(menu, scope=BotCommandScopeChat(chat_id))
+                    self._menus.add(chat_id)
+        for chat_id in removed:
+            if starting or chat_id in self._menus:
+                with contextlib.suppress(NetworkError, Forbidden):
+                    await self.api.delete_my_commands(scope=BotCommandScopeChat(chat_id))
+                    self._menus.discard(chat_id)
 
     async def _check_team_chat(self) -> None:
         """STAFF_CHAT_ID must be a group the bot is in and may post in: crisis alerts
@@ -455,6 +476,7 @@ class TelegramBot:
                         self.delivery.wake.set()
                     if await self.app.staff.flag_overdue():  # the first of each working day
                         self.delivery.wake.set()
+                    await self._worker_menus()
                     await self.app.refresh_directory()
             except Exception as exc:
                 log.warning(

@@ -30,7 +30,7 @@ from bot.store import Database
 from bot.store.base import utcnow
 from bot.store.cases import Case, case_by_reference
 from bot.store.outbox import Outbox, SentAbout, sent_about
-from bot.store.staff import Pending, active_worker, worker_by_telegram_id
+from bot.store.staff import Pending, active_worker, everyone, worker_by_telegram_id
 from bot.store.updates import first_delivery
 from bot.taps import StaffTap
 from flows.core import Command, Edited, Text
@@ -77,6 +77,9 @@ VERBS: dict[str, Verb] = {
     "seen":    Verb(on_case=alerts.seen, typed=False, team_chat=True),
     "done":    Verb(on_case=alerts.done),
 }  # fmt: skip
+#: The worker's command menu, in this order (labels: buttons.yaml staff_command_*).
+MENU = ("queue", "mine", "case", "claim", "reply", "note", "refer", "checkin", "close",
+        "assign", "release", "reopen", "done", "cancel", "help")  # fmt: skip
 #: Typed commands that mean another verb.
 ALIASES = {"start": "home", "help": "home"}
 #: Text a button asked for (Pending.kind) is the rest of this verb: "search" words
@@ -176,6 +179,19 @@ class StaffService:
             log.info("staff action", extra={"link_worker_id": worker.id,
                                             "event": type(event).__name__})  # fmt: skip
             return StaffHandled(tap_notice=act.notice)
+
+    def command_menu(self) -> list[tuple[str, str]]:
+        """The commands a link worker's menu lists (setMyCommands, scoped to their
+        chat), with what each does."""
+        return [(name, self.messages.label(f"staff_command_{name}")) for name in MENU]
+
+    async def menu_chats(self) -> tuple[list[int], list[int]]:
+        """Whose private chats should show the worker menu (active workers), and
+        whose should not any more (removed ones). A read."""
+        async with self.db.reading() as session:
+            team = await everyone(session)
+        return ([w.telegram_id for w in team if w.active],
+                [w.telegram_id for w in team if not w.active])  # fmt: skip
 
     def _toast(self, what: str) -> str:
         return html_to_text(self.messages.render("staff/toast", what=what))

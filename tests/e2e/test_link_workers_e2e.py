@@ -201,3 +201,24 @@ async def test_a_removed_workers_old_buttons_do_nothing_harmful(
     assert [m.plain_text for m in api.messages_to(SAM)] == [m.plain_text for m in left]
     assert len(api.messages_to(KOFI)) == to_kofi
     api.assert_clean()
+
+
+async def test_each_worker_has_the_staff_command_menu_and_nobody_else_does(
+    team: Running, api: BotApiStandIn
+) -> None:
+    assert team.app is not None
+    await team.stop()
+    await team.start()  # the menus are set as the bot starts (and as the team changes)
+    sam_menu = [c["command"] for c in api.commands(scope={"type": "chat", "chat_id": SAM})]
+    assert {"queue", "mine", "case", "reply", "assign", "cancel"} <= set(sam_menu)
+    patients_menu = [c["command"] for c in api.commands()]
+    assert "queue" not in patients_menu and "start" in patients_menu
+    assert api.commands(scope={"type": "chat", "chat_id": KOFI}) == []
+
+    assert team.app is not None
+    await remove_worker(team.app.db, team.app.messages, team.settings, SAM, team.clock())
+    await team.stop()
+    await team.start()
+    assert api.commands(scope={"type": "chat", "chat_id": SAM}) == []
+    assert [c["command"] for c in api.commands(scope={"type": "chat", "chat_id": PRIYA})]
+    api.assert_clean()
