@@ -52,12 +52,16 @@ class Verb:
     typed: bool = True
     tapped: bool = True
     team_chat: bool = False
+    #: A list verb that takes all the words typed after it (`/find walking group`).
+    whole: bool = False
 
 
 VERBS: dict[str, Verb] = {
     "home":    Verb(run=lists.home, typed=False),
     "queue":   Verb(run=lists.queue),
     "mine":    Verb(run=lists.mine),
+    "team":    Verb(run=lists.team, tapped=False),
+    "find":    Verb(run=lists.find, tapped=False, whole=True),
     "cancel":  Verb(run=lists.cancel),
     "join":    Verb(run=joined_already, tapped=False),
     "case":    Verb(on_case=casework.view, tapped=False),
@@ -79,7 +83,7 @@ VERBS: dict[str, Verb] = {
 }  # fmt: skip
 #: The worker's command menu, in this order (labels: buttons.yaml staff_command_*).
 MENU = ("queue", "mine", "case", "claim", "reply", "note", "refer", "checkin", "close",
-        "assign", "release", "reopen", "done", "cancel", "help")  # fmt: skip
+        "assign", "release", "reopen", "done", "find", "team", "cancel", "help")  # fmt: skip
 #: Typed commands that mean another verb.
 ALIASES = {"start": "home", "help": "home"}
 #: Text a button asked for (Pending.kind) is the rest of this verb: "search" words
@@ -167,7 +171,8 @@ class StaffService:
                 first, _, rest = event.args.strip().partition(" ")
                 await self._leave_prompt(act, name)
                 if name in VERBS and VERBS[name].run is not None:
-                    await self._do(act, name, "", first, typed=True)
+                    arg = event.args.strip() if VERBS[name].whole else first
+                    await self._do(act, name, "", arg, typed=True)
                 else:
                     await self._do(act, name, first, rest.strip(), typed=True)
             elif isinstance(event, Text):

@@ -320,6 +320,27 @@ async def open_cases_by_worker(session: AsyncSession) -> dict[int, int]:
     return {worker: count for worker, count in rows.all() if worker is not None}
 
 
+async def overdue_by_worker(session: AsyncSession) -> dict[int, int]:
+    """How many open cases each worker holds that were flagged overdue."""
+    query = (
+        select(Case.link_worker_id, func.count())
+        .where(
+            Case.status.in_(OPEN),
+            Case.link_worker_id.is_not(None),
+            Case.overdue_told_at.is_not(None),
+        )
+        .group_by(Case.link_worker_id)
+    )
+    rows = await session.execute(query)
+    return {worker: count for worker, count in rows.all() if worker is not None}
+
+
+async def newest_cases(session: AsyncSession, limit: int) -> list[Case]:
+    """The newest cases, open or closed (to search what is sealed, in Python)."""
+    query = select(Case).order_by(Case.id.desc()).limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
 async def held_open_cases(session: AsyncSession, limit: int = 5000) -> list[Case]:
     """Open cases someone holds, to check for overdue ones. Several bot instances
     may ask at once: each case is taken by one (SKIP LOCKED)."""

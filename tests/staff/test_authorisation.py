@@ -88,6 +88,8 @@ NOT_HOLDING_IT: dict[str, Gets] = {
     "home": Gets("Hello Jo."),
     "queue": Gets("Waiting for a link worker:"),
     "mine": Gets("Your open cases: 0"),
+    "team": Gets("/team is only for admins"),
+    "find": Gets("Type what to look for after /find"),
     "cancel": Gets("Cancelled. Nothing was sent."),
     "join": Gets("You are already on the team, Jo."),
     "case": Gets("{ref} · claimed · Sam"),
@@ -114,6 +116,7 @@ NOT_HOLDING_IT_TAPPED = {"done": Gets("When you have acted, tell me what you did
 ADMIN = {
     **NOT_HOLDING_IT,
     "home": Gets("Hello Ash."),
+    "team": Gets("The team"),
     "join": Gets("You are already on the team, Ash."),
     "release": Gets("{ref} is back in the queue.", card=True, case=("waiting", None), others=True),
     "assign": Gets("Who should have {ref}"),
