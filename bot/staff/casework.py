@@ -15,7 +15,7 @@ from bot.messages import html_to_text
 from bot.staff.act import Act
 from bot.store.audit import audit
 from bot.store.case_file import load_case_file
-from bot.store.cases import Case, add_entry, move_case
+from bot.store.cases import Case, add_entry, earlier_cases, move_case, worker_notes
 from bot.store.outbox import Keyboard
 from bot.store.patients import patient_by_id
 from bot.store.staff import LinkWorker, Pending, active_holder, active_workers, worker_name
@@ -29,6 +29,8 @@ REPLY_LIMIT = 3500
 #: "What did you do?" after a safety alert is forgotten after this long (a prompt
 #: for a reply or a note after PROMPT_EXPIRES_MINUTES).
 PENDING_FOR = timedelta(hours=1)
+#: How many notes of each earlier case /case shows.
+NOTES_SHOWN = 3
 #: What each kind of typed text a button asked for needs the worker to be allowed.
 ASKED_FOR: dict[str, case_life.Action] = {
     "reply": "reply", "note": "note", "search": "refer", "close_other": "close", "done": "note",
@@ -48,7 +50,24 @@ async def view(act: Act, case: Case, arg: str = "") -> None:
         outcome=outcome_name(act, case.outcome) if case.outcome else None,
         district=file.summary.about_the_person.district,
     )  # fmt: skip
-    act.send(text, act.case_buttons(case, file.alerts))
+    act.send(text + await history(act, case), act.case_buttons(case, file.alerts))
+
+
+async def history(act: Act, case: Case) -> str:
+    """The same person's earlier cases (closed ones too), with notes and outcomes."""
+    earlier = []
+    for old in await earlier_cases(act.session, case):
+        notes = await worker_notes(act.session, old.id, NOTES_SHOWN)
+        earlier.append({
+            "case": old, "holder": await worker_name(act.session, old.link_worker_id),
+            "outcome": outcome_name(act, old.outcome) if old.outcome else None,
+            "notes": [(n, await worker_name(act.session, n.link_worker_id)) for n in notes],
+        })  # fmt: skip
+    if not earlier:
+        return ""
+    return "\n\n" + act.team.messages.render(
+        "staff/earlier_cases", earlier=earlier, zone=act.team.settings.zone
+    )
 
 
 def outcome_name(act: Act, outcome: str) -> str:

@@ -335,6 +335,31 @@ async def overdue_by_worker(session: AsyncSession) -> dict[int, int]:
     return {worker: count for worker, count in rows.all() if worker is not None}
 
 
+async def earlier_cases(session: AsyncSession, case: Case) -> list[Case]:
+    """The same person's other cases before this one, newest first (their history)."""
+    query = (
+        select(Case)
+        .where(Case.patient_id == case.patient_id, Case.id < case.id)
+        .order_by(Case.id.desc())
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def worker_notes(session: AsyncSession, case_id: int, limit: int) -> list[CaseEntry]:
+    """A case's newest notes by link workers, oldest of them first."""
+    query = (
+        select(CaseEntry)
+        .where(
+            CaseEntry.case_id == case_id,
+            CaseEntry.kind == "note",
+            CaseEntry.link_worker_id.is_not(None),
+        )
+        .order_by(CaseEntry.id.desc())
+        .limit(limit)
+    )
+    return list(reversed((await session.execute(query)).scalars().all()))
+
+
 async def newest_cases(session: AsyncSession, limit: int) -> list[Case]:
     """The newest cases, open or closed (to search what is sealed, in Python)."""
     query = select(Case).order_by(Case.id.desc()).limit(limit)
