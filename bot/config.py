@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     #: A link worker's "Type your message to Kofi" waits this long for the text;
     #: after it, what they type is sent nowhere (they are told).
     prompt_expires_minutes: float = Field(default=10.0, gt=0)
+    #: Optional: a claim that would take a worker past this many open cases is
+    #: warned first ("Claim anyway" to go on). None: no limit.
+    caseload_limit: int | None = Field(default=None, ge=1)
     #: The working days RESPONSE_TIME_TEXT promises: a patient whose case is picked
     #: up is told the day ("will message you here by Thursday").
     response_working_days: int = Field(default=2, ge=0, le=30)

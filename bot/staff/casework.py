@@ -15,7 +15,14 @@ from bot.messages import html_to_text
 from bot.staff.act import Act
 from bot.store.audit import audit
 from bot.store.case_file import load_case_file
-from bot.store.cases import Case, add_entry, earlier_cases, move_case, worker_notes
+from bot.store.cases import (
+    Case,
+    add_entry,
+    earlier_cases,
+    held_count,
+    move_case,
+    worker_notes,
+)
 from bot.store.outbox import Keyboard
 from bot.store.patients import patient_by_id
 from bot.store.staff import LinkWorker, Pending, active_holder, active_workers, worker_name
@@ -79,6 +86,16 @@ def outcome_name(act: Act, outcome: str) -> str:
 
 
 async def claim(act: Act, case: Case, arg: str = "") -> None:
+    limit = act.team.settings.caseload_limit
+    if limit is not None and arg != "anyway" and act.may(case, "claim").allowed:
+        held = await held_count(act.session, act.worker.id)
+        if held >= limit:  # warned first, privately; "Claim anyway" goes on
+            again = act.button("staff_claim_anyway", "claim", case.reference, "anyway")
+            act.say("staff/over_caseload", reference=case.reference, held=held, limit=limit,
+                    buttons=[[again], [act.button("staff_cancel", "cancel")]])  # fmt: skip
+            if act.tapped:
+                act.notice = act.toast("over_caseload", held=held, limit=limit)
+            return
     if not (await act.move(case, "claim")).allowed:
         return
     case.claimed_at = act.now

@@ -48,3 +48,18 @@ async def test_find_searches_by_reference_name_or_need(database: Database) -> No
     assert "Nothing found" in (await t.said(SAM_ID))[-1]
     await t.act(SAM_ID, "/find")
     assert "/find" in (await t.said(SAM_ID))[-1]
+
+
+async def test_a_claim_over_the_caseload_limit_is_warned_first(database: Database) -> None:
+    t = await team(database, caseload_limit=1)
+    _, first = await t.referred_patient(41)
+    _, second = await t.referred_patient(42)
+    await t.act(SAM_ID, f"/claim {first.reference}")
+    await t.act(SAM_ID, f"/claim {second.reference}")
+    warning = (await t.said(SAM_ID))[-1]
+    assert "1 open case" in warning and "limit of 1" in warning
+    assert (await t.case(second.reference)).status == "waiting"
+    [row] = (await t.rows(SAM_ID))[-1:]
+    assert row.payload["buttons"][0][0]["data"] == f"s:claim:{second.reference}:anyway"
+    await t.tap(SAM_ID, "claim", second.reference, "anyway")
+    assert (await t.case(second.reference)).status == "claimed"
