@@ -115,6 +115,12 @@ class Settings(BaseSettings):
     #: after its card went out, and sent to the worker holding the case (only in
     #: working hours: one left from the day before goes out as the next day starts).
     alert_resend_minutes: float = Field(default=15.0, gt=0)
+    #: A link worker's "Type your message to Kofi" waits this long for the text;
+    #: after it, what they type is sent nowhere (they are told).
+    prompt_expires_minutes: float = Field(default=10.0, gt=0)
+    #: Optional: a claim that would take a worker past this many open cases is
+    #: warned first ("Claim anyway" to go on). None: no limit.
+    caseload_limit: int | None = Field(default=None, ge=1)
     #: The working days RESPONSE_TIME_TEXT promises: a patient whose case is picked
     #: up is told the day ("will message you here by Thursday").
     response_working_days: int = Field(default=2, ge=0, le=30)
@@ -203,6 +209,10 @@ class Settings(BaseSettings):
     def checkin_offsets(self) -> list[timedelta]:
         parts = [p for p in self.checkin_schedule.split(",") if p.strip()]
         return sorted(parse_duration(p, "CHECKIN_SCHEDULE") for p in parts)
+
+    @property
+    def prompt_expires(self) -> timedelta:
+        return timedelta(minutes=self.prompt_expires_minutes)
 
     @property
     def hold_off(self) -> timedelta:

@@ -41,6 +41,9 @@ class ConsoleSender:
         if buttons:  # ticks changed: show the options again
             self._show(buttons)
 
+    async def delete(self, chat_id: int, message_id: int) -> None:
+        """A terminal cannot take back what it printed."""
+
     async def send_document(
         self, chat_id: int, filename: str, content: bytes, caption: str
     ) -> Sent:

@@ -83,6 +83,8 @@ class Sender(Protocol):
 
     async def edit(self, chat_id: int, message_id: int, text: str, buttons: Keyboard) -> None: ...
 
+    async def delete(self, chat_id: int, message_id: int) -> None: ...
+
     async def send_document(
         self, chat_id: int, filename: str, content: bytes, caption: str
     ) -> Sent: ...
@@ -197,6 +199,12 @@ class Delivery:
         row, chat_id = leased.row, leased.row.chat_id
         text, buttons = row.payload["text"], row.payload["buttons"]
         try:
+            if row.action == "delete" and leased.target_message_id is not None:
+                try:
+                    await self.sender.delete(chat_id, leased.target_message_id)
+                except Undeliverable:  # too old, or gone already: nothing more to do
+                    log.info("message not deleted", extra={"outbox_id": row.id})
+                return Attempt(sent_at=self.clock())
             if leased.target_message_id is not None:  # an edit
                 await self.sender.edit(chat_id, leased.target_message_id, text, buttons)
                 return Attempt(sent_at=self.clock(), delivered_digest=digest(text, buttons))

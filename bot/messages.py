@@ -36,6 +36,16 @@ def miles(value: float | None) -> str:
     return f"{rounded} mile" if rounded == "1" else f"{rounded} miles"
 
 
+def phone(value: str | None) -> str:
+    """A phone number as people write it: +447911123456 -> 07911 123456."""
+    if not value:
+        return ""
+    try:
+        return display_uk_phone(value)
+    except Exception:  # not a number we can read: as it was given
+        return value
+
+
 class Messages:
     def __init__(self, lang: str = "en", *, defaults: dict[str, Any] | None = None) -> None:
         self.lang = lang
@@ -49,7 +59,7 @@ class Messages:
         )
         self.env.filters["day_name"] = day_name
         self.env.filters["miles"] = miles
-        self.env.filters["phone"] = display_uk_phone
+        self.env.filters["phone"] = phone
         self.env.globals.update(defaults or {})
         self._labels = _load_labels(lang)
         self._label_templates: dict[str, Template] = {}

@@ -38,6 +38,7 @@ from typing import Any
 from telegram import Bot as TelegramApi
 from telegram import (
     BotCommand,
+    BotCommandScopeChat,
     CallbackQuery,
     Chat,
     ChatFullInfo,
@@ -116,6 +117,14 @@ def translate(update: Update) -> Event | StaffTap | None:
     return Unsupported(kind, message.caption or "")
 
 
+def _reply_to(update: Update) -> int | None:
+    """The message this one answers with Telegram's reply-to, if any."""
+    message = update.message
+    if message is None or message.reply_to_message is None:
+        return None
+    return message.reply_to_message.message_id
+
+
 def _written_at(update: Update) -> Any:
     """When the person wrote it, by Telegram's clock (None for a tap)."""
     message = update.message or update.edited_message
@@ -159,6 +168,8 @@ class TelegramBot:
         #: Updates whose crisis reply went out directly, when the database could not
         #: take them: the reply is not sent again when they are handled.
         self.crisis_answered: set[int] = set()
+        #: Link workers' chats this process has given the worker menu.
+        self._menus: set[int] = set()
         self.last_receive = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
         #: Crisis replies sent from the receiver, kept until they are done.
@@ -287,6 +298,7 @@ class TelegramBot:
                 user_id=user.id, chat_id=chat.id, private=chat.type == Chat.PRIVATE,
                 event=action, update_id=update.update_id, first_name=user.first_name,
                 message_id=message.message_id if message is not None else None,
+                reply_to=_reply_to(update),
             )  # fmt: skip
             if (done := await self.app.staff.handle(staff)) is not None:
                 await _answer_tap(query, done.tap_notice)
@@ -339,6 +351,7 @@ class TelegramBot:
         with contextlib.suppress(NetworkError):
             commands = [BotCommand(c, self.app.messages.label(f"command_{c}")) for c in COMMANDS]
             await self.api.set_my_commands(commands)
+        await self._worker_menus(starting=True)
         self._tasks = [
             asyncio.create_task(self._receive(), name="receive"),
             asyncio.create_task(self.inbox.run(), name="inbox"),
@@ -347,6 +360,23 @@ class TelegramBot:
         ]
         self.inbox.wake.set()
         self.delivery.wake.set()
+
+    async def _worker_menus(self, *, starting: bool = False) -> None:
+        """Each link worker's private chat lists the staff commands (everyone else
+        sees the patients' menu); a removed worker's goes back to the patients'.
+        At start-up every chat is set; later, only the team's changes."""
+        active, removed = await self.app.staff.menu_chats()
+        menu = [BotCommand(c, d) for c, d in self.app.staff.command_menu()]
+        for chat_id in active:
+            if starting or chat_id not in self._menus:
+                with contextlib.suppress(NetworkError, Forbidden):  # tried again next time
+                    await self.api.set_my_commands(menu, scope=BotCommandScopeChat(chat_id))
+                    self._menus.add(chat_id)
+        for chat_id in removed:
+            if starting or chat_id in self._menus:
+                with contextlib.suppress(NetworkError, Forbidden):
+                    await self.api.delete_my_commands(scope=BotCommandScopeChat(chat_id))
+                    self._menus.discard(chat_id)
 
     async def _check_team_chat(self) -> None:
         """STAFF_CHAT_ID must be a group the bot is in and may post in: crisis alerts
@@ -444,6 +474,9 @@ class TelegramBot:
                 if ticks % 30 == 0:  # about a minute
                     if await self.app.staff.remind_unclaimed():
                         self.delivery.wake.set()
+                    if await self.app.staff.flag_overdue():  # the first of each working day
+                        self.delivery.wake.set()
+                    await self._worker_menus()
                     await self.app.refresh_directory()
             except Exception as exc:
                 log.warning(
@@ -575,6 +608,10 @@ class TelegramSender:
             except BadRequest as exc:
                 if "not modified" not in exc.message.lower():
                     raise
+
+    async def delete(self, chat_id: int, message_id: int) -> None:
+        with _meaning_of_errors():
+            await self.api.delete_message(chat_id, message_id)
 
 
 def _markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:

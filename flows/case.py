@@ -3,8 +3,8 @@
 Read TRANSITIONS like the diagram (`spbot diagram` draws it): a case waits in the
 queue until a link worker claims it; replying to the patient puts it in contact;
 recording a referral to an activity makes it referred; it is closed with an
-outcome. The worker holding a case can release it back to the queue (an admin can
-release anyone's), and a closed case can be reopened by whoever closed it or an
+outcome. The worker holding a case can release it back to the queue or hand it to a
+named colleague (an admin can do either to anyone's), and a closed case can be reopened by whoever closed it or an
 admin, who then holds it.
 
 Pure: `decide` answers "may this worker do this to a case in this state, and what
@@ -34,6 +34,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "close", "source": OPEN, "dest": "closed", "conditions": "holds"},
     {"trigger": "release", "source": OPEN, "dest": "waiting", "conditions": "holds_or_admin", "after": "let_go"},
     {"trigger": "reopen", "source": "closed", "dest": "claimed", "conditions": "holds_or_admin", "after": "take"},
+    # Handed to a named colleague, with a note: it stays where it is, theirs now.
+    {"trigger": "assign", "source": OPEN, "dest": None, "conditions": "holds_or_admin"},
     # Crisis words from someone whose case is closed: it opens again, with the worker
     # who knows them if they are still on the team, else in the queue.
     {"trigger": "reopen_for_safety", "source": "closed", "dest": "claimed", "conditions": ["by_the_bot", "holder_still_here"]},
@@ -48,10 +50,10 @@ TRANSITIONS: list[dict[str, Any]] = [
 
 Action = Literal[
     "claim", "reply", "refer", "close", "release", "reopen", "note", "reopen_for_safety",
-    "ask_for_contact",
+    "ask_for_contact", "assign",
 ]  # fmt: skip
 ACTIONS: tuple[Action, ...] = ("claim", "reply", "refer", "close", "release", "reopen", "note",
-                               "reopen_for_safety", "ask_for_contact")  # fmt: skip
+                               "reopen_for_safety", "ask_for_contact", "assign")  # fmt: skip
 Refusal = Literal["taken", "not_yours", "not_claimed", "closed", "not_closed"]
 
 #: How a case can end (`close`). "other" needs a note saying what happened.

@@ -421,6 +421,8 @@ class CaseView:
     link_worker: str | None = None
     #: Something they wrote raised a safety alert that nobody has acted on yet.
     flagged: bool = False
+    #: How they asked to be contacted: "phone" | "message" | "either" (None: not said).
+    contact_method: str | None = None
 
 
 @dataclass(frozen=True)
@@ -852,7 +854,7 @@ class Referral:
     def _edited(self, event: Edited) -> None:
         if self.state in ("handed_off", "erasing"):
             self.effects.append(AddToCase(event.text, edited=True))
-            self._say("referral/added_to_case", edited=True)
+            self._say("referral/added_to_case", edited=True, case=self.ctx.case)
         else:
             self._say("referral/edited")
             self._ask()
@@ -937,7 +939,7 @@ class Referral:
             return
         if self.state in ("handed_off", "erasing"):  # no question: what they write goes on the case
             if self.just_noted:
-                self._say("referral/added_to_case", edited=False)
+                self._say("referral/added_to_case", edited=False, case=self.ctx.case)
             return
         if ask is None:
             return

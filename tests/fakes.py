@@ -40,6 +40,7 @@ class RecordingSender:
     def __init__(self, fail_with: list[Exception] | None = None) -> None:
         self.sent: list[tuple[int, str, Keyboard]] = []
         self.edits: list[tuple[int, int, str]] = []
+        self.deleted: list[tuple[int, int]] = []
         self.documents: list[tuple[int, str, bytes]] = []
         self.fail_with = fail_with or []
 
@@ -51,6 +52,9 @@ class RecordingSender:
 
     async def edit(self, chat_id: int, message_id: int, text: str, buttons: Keyboard) -> None:
         self.edits.append((chat_id, message_id, text))
+
+    async def delete(self, chat_id: int, message_id: int) -> None:
+        self.deleted.append((chat_id, message_id))
 
     async def send_document(
         self, chat_id: int, filename: str, content: bytes, caption: str

@@ -390,7 +390,8 @@ class CheckIns:
                     if not kept_already:
                         kind = "patient_message_edited" if edited else "patient_message"
                         add_entry(session, case.id, kind, text, now)
-                    await self.listener.patient_wrote(session, case, text, edited, now)
+                    await self.listener.patient_wrote(session, case, text, edited, now,
+                                                      crisis=kept_already)  # fmt: skip
                 case _:
                     raise AssertionError(f"not a check-in effect: {effect!r}")
 

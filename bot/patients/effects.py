@@ -116,7 +116,8 @@ async def record_effects(
                         kind = "patient_message_edited" if edited else "patient_message"
                         add_entry(session, current.id, kind, text, now)
                         log.info("patient message kept on case", extra={"case_id": current.id})
-                    await listener.patient_wrote(session, current, text, edited, now)
+                    await listener.patient_wrote(session, current, text, edited, now,
+                                                 crisis=kept_already)  # fmt: skip
             case RaiseSafetyAlert(category=category, text=text, reasons=reasons):
                 case = await raise_alert(
                     session,

@@ -23,9 +23,17 @@ class CaseListener(Protocol):
         """A case has more to show (the referral completed a case a crisis opened)."""
 
     async def patient_wrote(
-        self, session: AsyncSession, case: Case, text: str, edited: bool, now: datetime
+        self,
+        session: AsyncSession,
+        case: Case,
+        text: str,
+        edited: bool,
+        now: datetime,
+        *,
+        crisis: bool = False,
     ) -> None:
-        """The patient wrote after the handoff: their words are for their link worker."""
+        """The patient wrote after the handoff: their words are for their link worker.
+        `crisis`: the words raised a safety alert too (whose card already tells the team)."""
 
     async def alert_raised(
         self,
@@ -64,7 +72,14 @@ class NobodyListening:
         return None
 
     async def patient_wrote(
-        self, session: AsyncSession, case: Case, text: str, edited: bool, now: datetime
+        self,
+        session: AsyncSession,
+        case: Case,
+        text: str,
+        edited: bool,
+        now: datetime,
+        *,
+        crisis: bool = False,
     ) -> None:
         return None
 

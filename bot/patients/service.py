@@ -283,7 +283,8 @@ class PatientService:
         if case is not None:
             holder = await worker_name(session, case.link_worker_id)
             flagged = case.urgent and alert is not None and alert.seen_at is None
-            view = referral.CaseView(case.reference, case.status, holder, flagged)
+            view = referral.CaseView(case.reference, case.status, holder, flagged,
+                                     case.summary.about_the_person.contact_method)  # fmt: skip
         return referral.FlowContext(
             directory=self.directory(),
             label_of=self.replies.label_of,

@@ -53,6 +53,8 @@ class StaffInbound:
     first_name: str | None = None
     #: The bot's message a tapped button is on (lists page in place).
     message_id: int | None = None
+    #: The bot's message this one answers (Telegram's reply-to), if any.
+    reply_to: int | None = None
 
 
 @dataclass(frozen=True)
@@ -132,20 +134,41 @@ class Act:
         elif allowed("note"):
             rows.append([b("staff_note", "note")])
         if allowed("release"):
-            rows.append([b("staff_release", "release")])
+            row = [b("staff_release", "release")]
+            if allowed("assign"):
+                row.append(b("staff_assign", "assign"))
+            rows.append(row)
         if allowed("reopen"):
             rows.append([b("staff_reopen", "reopen")])
         if alerts and any(a.seen_at is None for a in alerts):
             rows.insert(0, [b("alert_seen", "seen")])
         return rows + self.nav()
 
-    async def tell_patient(self, case: Case, template: str, **context: Any) -> bool:
-        """A message to the patient, through the outbox. False if they blocked the bot."""
+    def tell_worker(
+        self,
+        worker: LinkWorker,
+        template: str,
+        case: Case,
+        *,
+        buttons: Keyboard | None = None,
+        **context: Any,
+    ) -> None:
+        """A message about a case to another worker, privately (it may name the patient)."""
+        text = self.team.messages.render(template, reference=case.reference, **context)
+        Outbox(self.session, "telegram", worker.telegram_id, self.now, about=case.reference).send(
+            text, buttons or []
+        )
+
+    async def tell_patient(
+        self, case: Case, template: str, *, worker: str | None = None, **context: Any
+    ) -> bool:
+        """A message to the patient, through the outbox, from this worker (or as
+        `worker` names). False if they blocked the bot."""
         patient = await patient_by_id(self.session, case.patient_id)
         if patient is None or patient.blocked_at is not None:
             return False
         text = self.team.messages.render(
-            template, worker=self.worker.name, reference=case.reference, **context
+            template, worker=worker or self.worker.name, reference=case.reference, **context
         )
         Outbox(self.session, patient.channel, patient.chat_id, self.now).send(text)
         return True

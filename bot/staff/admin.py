@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.config import Settings
 from bot.messages import Messages
 from bot.staff.cards import TeamCards
@@ -17,6 +19,8 @@ from bot.store import Database
 from bot.store import audit as audit_log
 from bot.store.audit import AuditEntry, audit
 from bot.store.cases import add_entry, open_cases_by_worker, open_cases_held_by
+from bot.store.outbox import Outbox, case_messages_to
+from bot.store.patients import patient_by_id
 from bot.store.staff import (
     ROLES,
     LinkWorker,
@@ -29,6 +33,8 @@ from bot.store.staff import (
 from flows import case as case_life
 
 COMMAND_LINE = "command line"
+#: Telegram lets a bot delete its own messages for 48 hours (a little less, to be safe).
+DELETABLE_FOR = timedelta(hours=47)
 #: The command line acts as an admin would (it may release anyone's case).
 CLI_ACTOR = case_life.Actor(worker_id=0, role="admin")
 
@@ -104,26 +110,63 @@ async def remove_worker(
     db: Database, messages: Messages, settings: Settings, telegram_id: int, now: datetime
 ) -> tuple[LinkWorker, list[str]]:
     """Take someone off the team at once. Their open cases go back to the queue,
-    each with a note saying why, and the team chat's cards show them waiting."""
+    each with a note saying why; the patients are told a new link worker will pick
+    them up; an urgent case is posted anew in the team chat (the others' cards are
+    edited to waiting). The worker is told, and the messages about cases in their
+    private chat are deleted where Telegram allows (edited to say so where not)."""
     cards = TeamCards(messages, settings)
     async with db.transaction() as session:
         worker = await worker_by_telegram_id(session, telegram_id, lock=True)
         if worker is None:
             raise StaffError(f"nobody with Telegram id {telegram_id} is on the team")
+        was_active = worker.active
         worker.active, worker.removed_at, worker.pending = False, now, Pending()
         returned = []
         for case in await open_cases_held_by(session, worker.id):
             decision = case_life.decide(case.status, case.link_worker_id, CLI_ACTOR, "release")
             case.status, case.link_worker_id = decision.status, decision.holder_id
-            case.claimed_at, case.announced_at = None, now
+            case.claimed_at, case.announced_at, case.promised_by = None, now, None
+            case.overdue_told_at = case.overdue_team_told_at = None
             note = messages.render("staff/notes/worker_removed", name=worker.name)
             add_entry(session, case.id, "note", note, now)
             audit(session, None, "returned", case, now, f"worker {worker.id} removed",
                   actor=COMMAND_LINE)  # fmt: skip
-            await cards.refresh(session, case, now)
+            if case.urgent:
+                await cards.post(session, case, now)  # a new card: an edit notifies nobody
+            else:
+                await cards.refresh(session, case, now)
+            patient = await patient_by_id(session, case.patient_id)
+            if patient is not None and patient.blocked_at is None:
+                told = messages.render("referral/released", previous=worker.name,
+                                       reference=case.reference)  # fmt: skip
+                Outbox(session, patient.channel, patient.chat_id, now).send(told)
             returned.append(case.reference)
+        if was_active:
+            await take_back_case_messages(session, messages, worker, now)
+            Outbox(session, "telegram", worker.telegram_id, now).send(
+                messages.render("staff/removed", returned=len(returned))
+            )
         audit(session, None, "staff_remove", None, now, f"worker {worker.id}", actor=COMMAND_LINE)
         return worker, returned
+
+
+async def take_back_case_messages(
+    session: AsyncSession, messages: Messages, worker: LinkWorker, now: datetime
+) -> None:
+    """What the bot sent a removed worker about cases leaves their chat: deleted if
+    Telegram still allows it (48 hours), else edited to say it was taken back.
+    What had not gone yet never goes."""
+    stub = messages.render("staff/taken_back")
+    team = Outbox(session, "telegram", worker.telegram_id, now)
+    for row in await case_messages_to(session, "telegram", worker.telegram_id):
+        if row.sent_at is None:
+            row.failed_reason = "not sent: the worker was taken off the team"
+        elif row.message_id is None:
+            continue
+        elif now - row.sent_at < DELETABLE_FOR:
+            team.delete(row)
+        else:
+            team.edit(row, stub, [])
 
 
 async def audit_trail(db: Database, reference: str) -> list[AuditEntry]:

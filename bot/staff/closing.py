@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.staff.act import Act
-from bot.staff.casework import ask_for
+from bot.staff.casework import ask_for, outcome_name
 from bot.store.audit import audit
 from bot.store.cases import Case, add_entry
 from bot.store.outbox import Keyboard
@@ -53,5 +53,5 @@ async def _close(act: Act, case: Case, outcome: str, note: str) -> None:
     await act.team.cards.refresh(act.session, case, act.now)
     await act.tell_patient(case, "referral/case_closed")
     act.say("staff/done", what="closed", reference=case.reference,
-            outcome_label=act.team.messages.label(f"outcome_{outcome}"),
+            outcome_label=outcome_name(act, outcome), note=note,
             buttons=act.case_buttons(case))  # fmt: skip

@@ -8,20 +8,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.hours import working_days_after
 from bot.staff.act import Act
 from bot.store.cases import (
     Case,
+    case_by_reference,
     held_count,
     held_page,
     last_entry,
+    newest_cases,
+    open_cases_by_worker,
+    overdue_by_worker,
     waiting_counts,
     waiting_page,
 )
 from bot.store.outbox import Keyboard, list_page_shown
-from bot.store.staff import Pending, worker_name
+from bot.store.staff import Pending, active_workers, worker_name
 from bot.taps import whole_number
 
 PAGE_SIZE = 5
+#: /find looks through this many of the newest cases, and shows at most FOUND.
+SEARCHED = 2000
+FOUND = 8
 
 
 async def home(act: Act, arg: str = "") -> None:
@@ -60,8 +68,11 @@ async def mine(act: Act, arg: str = "") -> None:
     items = []
     for case in await held_page(act.session, act.worker.id, (page - 1) * PAGE_SIZE, PAGE_SIZE):
         last = await last_entry(act.session, case.id)
+        if last is not None and (last.kind, last.text) == ("event", "opened"):
+            last = None  # their referral itself: "Referred 3 h ago" says it
         by = await worker_name(act.session, last.link_worker_id) if last else None
-        items.append({**_line(act, case), "status": case.status, "last": last, "last_by": by})
+        items.append({**_line(act, case), "status": case.status, "last": last, "last_by": by,
+                      "opened_at": case.opened_at, "claimed_at": case.claimed_at})  # fmt: skip
     buttons: Keyboard = [
         [act.button("staff_open", "open", i["reference"], reference=i["reference"])] for i in items
     ]
@@ -89,6 +100,12 @@ def _line(act: Act, case: Case) -> dict[str, Any]:
         "contact_method": about.contact_method,
         "contact_wanted": about.contact_wanted,
         "opened_because": case.summary.opened_because,
+        # When the patient is (or will be, once claimed) promised contact by.
+        "due": case.promised_by
+        or working_days_after(
+            case.opened_at, act.team.settings.response_working_days, act.team.settings
+        ),
+        "overdue": case.overdue_told_at is not None,
     }
 
 
@@ -111,3 +128,48 @@ async def _show(act: Act, text: str, buttons: Keyboard) -> None:
             act.me.edit(shown, text, buttons)
             return
     act.me.send(text, buttons, as_list=True)
+
+
+async def team(act: Act, arg: str = "") -> None:
+    """An admin's view of the team: each worker's open and overdue cases."""
+    if act.worker.role != "admin":
+        act.say("staff/team", admin=False)
+        return
+    held = await open_cases_by_worker(act.session)
+    overdue = await overdue_by_worker(act.session)
+    waiting, urgent = await waiting_counts(act.session)
+    workers = sorted(await active_workers(act.session), key=lambda w: w.name.lower())
+    rows = [{"name": w.name, "open": held.get(w.id, 0), "overdue": overdue.get(w.id, 0),
+             "admin": w.role == "admin"} for w in workers]  # fmt: skip
+    act.say("staff/team", admin=True, rows=rows, waiting=waiting, urgent=urgent,
+            buttons=act.nav())  # fmt: skip
+
+
+async def find(act: Act, words: str = "") -> None:
+    """`/find words`: cases (open or closed) by reference, name, need or area."""
+    words = words.strip()
+    if not words:
+        act.say("staff/found", words="", items=[])
+        return
+    exact = await case_by_reference(act.session, words)
+    cases = [exact] if exact is not None else []
+    if not cases:
+        wanted = words.lower()
+        for case in await newest_cases(act.session, SEARCHED):
+            if _matches(act, case, wanted):
+                cases.append(case)
+                if len(cases) >= FOUND:
+                    break
+    items = [{**_line(act, c), "status": c.status, "name": c.summary.about_the_person.name,
+              "holder": await worker_name(act.session, c.link_worker_id)} for c in cases]  # fmt: skip
+    buttons: Keyboard = [
+        [act.button("staff_open", "open", i["reference"], reference=i["reference"])] for i in items
+    ]
+    act.say("staff/found", words=words, items=items, buttons=buttons + act.nav())
+
+
+def _matches(act: Act, case: Case, wanted: str) -> bool:
+    about, needs = case.summary.about_the_person, case.summary.needs
+    labels = [act.team.messages.label(f"need_{a}") for a in needs.need_areas]
+    haystack = [about.name or "", about.district or "", *labels, needs.what_matters or ""]
+    return any(wanted in text.lower() for text in haystack)

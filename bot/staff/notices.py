@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.messages import Messages
 from bot.staff.cards import TeamCards
-from bot.store.cases import Case, SafetyAlert, latest_case
+from bot.store.cases import Case, SafetyAlert, earlier_cases, latest_case
 from bot.store.outbox import NOTICE, Keyboard, Outbox, OutboxMessage, add_to_notice
 from bot.store.patients import find_patient
 from bot.store.staff import active_holder, active_workers, worker_by_telegram_id
@@ -38,12 +38,38 @@ class CaseNotices:
 
     async def case_opened(self, session: AsyncSession, case: Case, now: datetime) -> None:
         await self.cards.post(session, case, now)
+        await self._offer_to_who_knew_them(session, case, now)
+
+    async def _offer_to_who_knew_them(
+        self, session: AsyncSession, case: Case, now: datetime
+    ) -> None:
+        """Someone coming back: the worker who had their last case (if still on the
+        team) is told privately, and may claim it first."""
+        earlier = await earlier_cases(session, case)
+        if not earlier:
+            return
+        holder = await active_holder(session, earlier[0].link_worker_id)
+        if holder is None:
+            return
+        text = self.messages.render("staff/returning", case=case, earlier=earlier[0],
+                                    name=case.summary.about_the_person.name)  # fmt: skip
+        ref = case.reference
+        buttons = [[button(self.messages.label("staff_claim", reference=ref), StaffTap("claim", ref)),
+                    button(self.messages.label("staff_open", reference=ref), StaffTap("open", ref))]]  # fmt: skip
+        Outbox(session, "telegram", holder.telegram_id, now, about=ref).send(text, buttons)
 
     async def case_updated(self, session: AsyncSession, case: Case, now: datetime) -> None:
         await self.cards.refresh(session, case, now)
 
     async def patient_wrote(
-        self, session: AsyncSession, case: Case, text: str, edited: bool, now: datetime
+        self,
+        session: AsyncSession,
+        case: Case,
+        text: str,
+        edited: bool,
+        now: datetime,
+        *,
+        crisis: bool = False,
     ) -> None:
         holder = await active_holder(session, case.link_worker_id)
         if holder is not None:
@@ -52,6 +78,10 @@ class CaseNotices:
                                            text=text, edited=edited)  # fmt: skip
             me = Outbox(session, "telegram", holder.telegram_id, now, about=case.reference)
             me.send(message, self._buttons(case, "staff_reply", "reply"))
+            for row in me.rows:  # answering any part of it (reply-to) answers them
+                row.payload = {**row.payload, "relayed": True}
+        elif crisis:
+            return  # the alert card in the team chat says it (and more)
         elif (team := self.settings.staff_chat_id) is not None:
             # One notice for a burst of messages: "3 new messages on SP-7K3Q".
             def notice(count: int) -> str:

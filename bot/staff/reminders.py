@@ -7,6 +7,10 @@
   the case; only in working hours, so one left from the day before is posted
   again as the next working day starts. That day starts with a list of the alerts
   raised while nobody was working.
+- Each working morning, a case with no contact by the day its patient was
+  promised, or whose patient's message has waited a working day for an answer,
+  is flagged to the worker holding it; still so a day later, to the team chat too
+  (references and who holds them: no names).
 
 Several bot instances may run these at once: each case or alert is taken with
 SKIP LOCKED, so it is announced once.
@@ -15,15 +19,28 @@ SKIP LOCKED, so it is announced once.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from bot.config import Settings
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings, parse_working_hours
 from bot.hours import working_seconds_between
+from bot.messages import Messages
 from bot.staff.cards import TeamCards
 from bot.staff.notices import CaseNotices
 from bot.store import Database
 from bot.store.audit import audit
-from bot.store.cases import unclaimed_since, unseen_alerts_announced_before
+from bot.store.cases import (
+    Case,
+    held_open_cases,
+    last_times,
+    unclaimed_since,
+    unseen_alerts_announced_before,
+)
+from bot.store.outbox import NOTICE, Outbox
+from bot.store.staff import LinkWorker, worker_names
+from bot.taps import StaffTap, button
 
 log = logging.getLogger(__name__)
 
@@ -83,3 +100,79 @@ async def remind_unseen_alerts(
         if due:
             log.info("unseen safety alerts posted again", extra={"count": len(due)})
         return len(due)
+
+
+async def flag_overdue(db: Database, messages: Messages, settings: Settings, now: datetime) -> int:
+    """The morning check: overdue cases to their holders (once a day each), and to
+    the team those flagged on an earlier day and overdue still. Returns how many."""
+    if not settings.is_working_time(now):
+        return 0
+    zone = settings.zone
+    today = now.astimezone(zone).date()
+    _, opens, closes = parse_working_hours(settings.working_hours)
+    a_working_day = (closes.hour * 60 + closes.minute - opens.hour * 60 - opens.minute) * 60
+    async with db.transaction() as session:
+        by_holder: dict[int, list[dict[str, Any]]] = {}
+        for_team: list[dict[str, Any]] = []
+        names = await worker_names(session)
+        for case in await held_open_cases(session):
+            told = case.overdue_told_at
+            if told is not None and told.astimezone(zone).date() == today:
+                continue  # flagged this morning already
+            why = await _overdue(session, case, settings, now, today, a_working_day)
+            if why is None:
+                if told is not None or case.overdue_team_told_at is not None:
+                    case.overdue_told_at = case.overdue_team_told_at = None
+                continue
+            item = {"case": case, "name": case.summary.about_the_person.name,
+                    "holder": names.get(case.link_worker_id or 0), **why}  # fmt: skip
+            assert case.link_worker_id is not None
+            by_holder.setdefault(case.link_worker_id, []).append(item)
+            if told is not None:  # flagged on an earlier day, and overdue still
+                for_team.append(item)
+                case.overdue_team_told_at = now
+            case.overdue_told_at = now
+            audit(session, None, "overdue", case, now, str(why["why"]), actor="overdue check")
+        for worker_id, items in by_holder.items():
+            worker = await session.get(LinkWorker, worker_id)
+            if worker is None or not worker.active:
+                continue
+            buttons = [
+                [button(messages.label("staff_open", reference=i["case"].reference),
+                        StaffTap("open", i["case"].reference))]
+                for i in items[:10]
+            ]  # fmt: skip
+            text = messages.render("staff/overdue", items=items, zone=zone, team=False)
+            Outbox(session, "telegram", worker.telegram_id, now).send(text, buttons)
+        if for_team and settings.staff_chat_id is not None:
+            text = messages.render("staff/overdue", items=for_team, zone=zone, team=True)
+            Outbox(session, "telegram", settings.staff_chat_id, now).send(text, priority=NOTICE)
+        flagged = sum(len(items) for items in by_holder.values())
+        if flagged:
+            log.info("overdue cases flagged", extra={"count": flagged, "team": len(for_team)})
+        return flagged
+
+
+async def _overdue(
+    session: AsyncSession,
+    case: Case,
+    settings: Settings,
+    now: datetime,
+    today: date,
+    a_working_day: float,
+) -> dict[str, Any] | None:
+    """Why this case is overdue, or None: no contact by the promised day, or the
+    patient's last message unanswered for a working day."""
+    times = await last_times(session, case.id)
+    since_claim = case.claimed_at
+    contacted = times.worker is not None and (since_claim is None or times.worker >= since_claim)
+    if case.promised_by is not None and today > case.promised_by and not contacted:
+        return {"why": "no_contact", "promised_by": case.promised_by}
+    wrote = times.patient
+    if (
+        wrote is not None
+        and (times.reply is None or times.reply < wrote)
+        and working_seconds_between(wrote, now, settings) >= a_working_day
+    ):
+        return {"why": "unanswered", "wrote_at": wrote}
+    return None

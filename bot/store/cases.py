@@ -10,7 +10,8 @@ one wins, on SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, String, Text, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,6 +58,11 @@ class Case(Base):
     #: The patient asked, at a check-in, to talk to someone (cleared when a link
     #: worker replies): the card and the case say so.
     asked_for_contact_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: The day the patient was promised contact by, when it was claimed.
+    promised_by: Mapped[date | None] = mapped_column(default=None)
+    #: When its holder, and then the team, were last told it is overdue.
+    overdue_told_at: Mapped[datetime | None] = mapped_column(default=None)
+    overdue_team_told_at: Mapped[datetime | None] = mapped_column(default=None)
 
     entries: Mapped[list[CaseEntry]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="CaseEntry.id"
@@ -314,6 +320,104 @@ async def open_cases_by_worker(session: AsyncSession) -> dict[int, int]:
     )
     rows = await session.execute(query)
     return {worker: count for worker, count in rows.all() if worker is not None}
+
+
+async def overdue_by_worker(session: AsyncSession) -> dict[int, int]:
+    """How many open cases each worker holds that were flagged overdue."""
+    query = (
+        select(Case.link_worker_id, func.count())
+        .where(
+            Case.status.in_(OPEN),
+            Case.link_worker_id.is_not(None),
+            Case.overdue_told_at.is_not(None),
+        )
+        .group_by(Case.link_worker_id)
+    )
+    rows = await session.execute(query)
+    return {worker: count for worker, count in rows.all() if worker is not None}
+
+
+async def earlier_cases(session: AsyncSession, case: Case) -> list[Case]:
+    """The same person's other cases before this one, newest first (their history)."""
+    query = (
+        select(Case)
+        .where(Case.patient_id == case.patient_id, Case.id < case.id)
+        .order_by(Case.id.desc())
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def worker_notes(session: AsyncSession, case_id: int, limit: int) -> list[CaseEntry]:
+    """A case's newest notes by link workers, oldest of them first."""
+    query = (
+        select(CaseEntry)
+        .where(
+            CaseEntry.case_id == case_id,
+            CaseEntry.kind == "note",
+            CaseEntry.link_worker_id.is_not(None),
+        )
+        .order_by(CaseEntry.id.desc())
+        .limit(limit)
+    )
+    return list(reversed((await session.execute(query)).scalars().all()))
+
+
+async def newest_cases(session: AsyncSession, limit: int) -> list[Case]:
+    """The newest cases, open or closed (to search what is sealed, in Python)."""
+    query = select(Case).order_by(Case.id.desc()).limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
+async def held_open_cases(session: AsyncSession, limit: int = 5000) -> list[Case]:
+    """Open cases someone holds, to check for overdue ones. Several bot instances
+    may ask at once: each case is taken by one (SKIP LOCKED)."""
+    query = (
+        select(Case)
+        .where(Case.status.in_(OPEN), Case.link_worker_id.is_not(None))
+        .order_by(Case.id)
+        .limit(limit)
+    )
+    if locks_rows(session):
+        query = query.with_for_update(skip_locked=True)
+    return list((await session.execute(query)).scalars())
+
+
+@dataclass(frozen=True)
+class LastTimes:
+    """When things last happened on a case."""
+
+    #: A link worker replied, or recorded a note or what they did.
+    worker: datetime | None
+    reply: datetime | None
+    #: The patient wrote.
+    patient: datetime | None
+
+
+async def last_times(session: AsyncSession, case_id: int) -> LastTimes:
+    by_kind = dict(
+        (
+            await session.execute(
+                select(CaseEntry.kind, func.max(CaseEntry.at))
+                .where(
+                    CaseEntry.case_id == case_id,
+                    (CaseEntry.link_worker_id.is_not(None)) | CaseEntry.kind.in_(PATIENT_KINDS),
+                )
+                .group_by(CaseEntry.kind)
+            )
+        ).all()
+    )
+
+    def latest(*kinds: str) -> datetime | None:
+        return max((by_kind[k] for k in kinds if by_kind.get(k) is not None), default=None)
+
+    return LastTimes(
+        worker=latest("reply", "note", "alert_action"),
+        reply=latest("reply"),
+        patient=latest(*PATIENT_KINDS),
+    )
+
+
+PATIENT_KINDS = ("patient_message", "patient_message_edited", "crisis_message")
 
 
 async def unclaimed_since(session: AsyncSession, before: datetime, limit: int) -> list[Case]:

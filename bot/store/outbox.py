@@ -71,6 +71,9 @@ class OutboxPayload(TypedDict):
     count: NotRequired[int]
     #: A file (sendDocument), with `text` as its caption.
     document: NotRequired[DocumentSpec]
+    #: A patient's own words passed to their link worker: answering it (Telegram's
+    #: reply-to) is a reply to them.
+    relayed: NotRequired[bool]
 
 
 class OutboxMessage(Base):
@@ -81,7 +84,7 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    #: "send" a new message, or "edit" the message sent for `target_id`.
+    #: "send" a new message, or "edit" or "delete" the message sent for `target_id`.
     action: Mapped[str] = mapped_column(String(8), default="send")
     target_id: Mapped[int | None] = mapped_column(default=None)
     #: Sealed at rest (bot/store/sealing.py): messages quote names and words.
@@ -182,6 +185,11 @@ class Outbox:
         self._add("edit", {"text": text, "buttons": buttons}, target_id=target.id,
                   priority=target.priority)  # fmt: skip
 
+    def delete(self, target: OutboxMessage) -> None:
+        """Take a message we sent out of the chat (Telegram allows it for 48 hours)."""
+        self._add("delete", {"text": "", "buttons": []}, target_id=target.id,
+                  priority=target.priority)  # fmt: skip
+
     def close_prompt(self, prompt: OutboxMessage, chosen: str | None = None) -> None:
         """Take the buttons off a question (once), showing what was chosen."""
         if prompt.payload.get("closed") or not prompt.payload.get("buttons"):
@@ -251,6 +259,52 @@ async def list_page_shown(
         )
     ).scalar_one_or_none()
     return row if row is not None and row.payload.get("list") else None
+
+
+@dataclass(frozen=True)
+class SentAbout:
+    """What a message we sent to a link worker was about."""
+
+    reference: str
+    #: It was the patient's own words, relayed.
+    relayed: bool
+
+
+async def sent_about(
+    session: AsyncSession, channel: str, chat_id: int, message_id: int
+) -> SentAbout | None:
+    """The case a message we sent to this chat was about (None if it was about no
+    case, or is not ours), to answer it with Telegram's reply-to."""
+    rows = await session.execute(
+        select(OutboxMessage).where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.message_id == message_id,
+            OutboxMessage.action == "send",
+        )
+    )
+    row = rows.scalars().first()
+    if row is None or row.case_reference is None:
+        return None
+    return SentAbout(row.case_reference, bool(row.payload.get("relayed")))
+
+
+async def case_messages_to(
+    session: AsyncSession, channel: str, chat_id: int
+) -> list[OutboxMessage]:
+    """Every message to this chat about a case (sent or not), oldest first."""
+    rows = await session.execute(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.action == "send",
+            OutboxMessage.case_reference.is_not(None),
+            OutboxMessage.failed_reason.is_(None),
+        )
+        .order_by(OutboxMessage.id)
+    )
+    return list(rows.scalars())
 
 
 async def forget_about_cases(session: AsyncSession, references: list[str]) -> None:
@@ -339,13 +393,15 @@ async def lease(
     if row.action == "send" and row.attempts and row.payload.get("closed"):
         row.failed_reason = "answered before it was sent again"
         return None
-    if row.action == "edit":
+    if row.action in ("edit", "delete"):
         target = await outbox_row(session, row.target_id)
         target_message_id = target.message_id if target else None
         if target is None or target_message_id is None:
-            row.sent_at = now  # the original never arrived: nothing to edit
+            row.sent_at = now  # the original never arrived: nothing to change
             return None
-        if target.delivered_digest == digest(row.payload["text"], row.payload["buttons"]):
+        if row.action == "edit" and target.delivered_digest == digest(
+            row.payload["text"], row.payload["buttons"]
+        ):
             row.sent_at = now  # it already shows exactly this
             return None
     row.next_attempt_at, row.leased_by = now + lease_for, instance

@@ -40,11 +40,15 @@ class Offer(Record):
 class Pending(Record):
     """What a worker's next typed message is for, after a button asked for text."""
 
-    #: "reply" | "note" | "search" | "close_other" | "done"; None: nothing asked.
+    #: "reply" | "note" | "search" | "close_other" | "assign" | "done"; None: nothing asked.
     kind: str | None = None
     case: str | None = None
     at: datetime | None = None
     choices: Offer | None = None
+    #: What the prompt is for beyond the case (whom a handover goes to: "w12").
+    arg: str | None = None
+    #: The case they last opened: text typed with nowhere to go offers it (by name).
+    opened: str | None = None
 
 
 class LinkWorker(Base):

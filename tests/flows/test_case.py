@@ -94,8 +94,14 @@ def test_every_decision_is_consistent(
         assert decision.holder_id is not None
     if decision.status == "waiting":
         assert decision.holder_id is None
-    # Nobody acts for another worker except to release (admin) or note.
-    if holder is not None and holder != actor.worker_id and action not in ("release", "note"):
+    # Nobody acts for another worker except to release or hand over (admin) or note.
+    if holder is not None and holder != actor.worker_id and action in ("release", "assign"):
+        assert actor.role == "admin"
+    if (
+        holder is not None
+        and holder != actor.worker_id
+        and action not in ("release", "assign", "note")
+    ):
         assert action == "reopen" and actor.role == "admin"
 
 

@@ -9,8 +9,10 @@ admin. Each action is tried on a case of its own, held by Sam, with a safety ale
 nobody has seen yet.
 
 - The patient, the stranger and the removed worker get nothing about any case: in
-  the team chat nothing at all, privately the reply any patient gets to a command
-  it does not know (or to an old button), and nothing is recorded anywhere.
+  the team chat nothing but a short answer to a tap ("only link workers on the
+  team..."), privately the reply any patient gets to a command it does not know
+  (or to an old button; a removed worker's old button says only that they are no
+  longer on the team), and nothing is recorded anywhere.
 - The worker who does not hold it may look (the queue, their cases, the case
   itself, audited), take the alert (any worker may: it is the team's), and is
   refused, told who holds it, for the rest.
@@ -61,6 +63,8 @@ TYPED_REST = {"reply": " hello", "note": " hello", "close": " declined", "done":
 TAP_ARG = {"queue": "2", "mine": "1", "pick": "0", "outcome": "declined"}
 #: The patients' own details (tests/flows/harness.py HAPPY_PATH), never shown to anyone
 #: off the team.
+#: A tap on a team chat button by someone not on the team gets a short answer.
+NOT_ON_THE_TEAM_TOAST = "Only link workers on the team can use these buttons."
 THEIRS = re.compile(r"lonely since my wife died|07911|L20|\bSam\b")
 
 
@@ -74,6 +78,8 @@ class Gets:
     toast: str | None = None
     card: bool = False
     case: tuple[str, str | None] | None = None
+    #: The holder (Sam) and the patient are told too (a release by an admin).
+    others: bool = False
 
 
 REFUSED = Gets("{ref} is Sam's case, so only they can do that", "{ref} is Sam's case")
@@ -82,12 +88,15 @@ NOT_HOLDING_IT: dict[str, Gets] = {
     "home": Gets("Hello Jo."),
     "queue": Gets("Waiting for a link worker:"),
     "mine": Gets("Your open cases: 0"),
+    "team": Gets("/team is only for admins"),
+    "find": Gets("Type what to look for after /find"),
     "cancel": Gets("Cancelled. Nothing was sent."),
     "join": Gets("You are already on the team, Jo."),
     "case": Gets("{ref} · claimed · Sam"),
     "open": Gets("{ref} · claimed · Sam"),
     "claim": Gets("{ref} has already been claimed by Sam.", "{ref}: Sam has it."),
     "release": REFUSED,
+    "assign": REFUSED,
     "reopen": Gets("{ref} is not closed.", "{ref}: not now."),
     "reply": REFUSED,
     "note": REFUSED,
@@ -107,12 +116,14 @@ NOT_HOLDING_IT_TAPPED = {"done": Gets("When you have acted, tell me what you did
 ADMIN = {
     **NOT_HOLDING_IT,
     "home": Gets("Hello Ash."),
+    "team": Gets("The team"),
     "join": Gets("You are already on the team, Ash."),
-    "release": Gets("{ref} is back in the queue.", card=True, case=("waiting", None)),
-    "note": Gets("Note added to {ref}."),
+    "release": Gets("{ref} is back in the queue.", card=True, case=("waiting", None), others=True),
+    "assign": Gets("Who should have {ref}"),
+    "note": Gets("Note added to Alex's case ({ref})."),
     "checkin": Gets("{ref} has no referral yet, so there is nothing to check in about."),
 }
-ADMIN_TAPPED = {**NOT_HOLDING_IT_TAPPED, "note": Gets("Type your note for {ref}.")}
+ADMIN_TAPPED = {**NOT_HOLDING_IT_TAPPED, "note": Gets("Type your note on Alex's case ({ref}).")}
 #: In the team chat a worker's buttons on the case's card work (Claim, Seen: what
 #: follows comes privately); nothing else of theirs is for the bot there.
 TEAM_CHAT = {"claim": Gets("", "{ref}: Sam has it."),
@@ -221,7 +232,7 @@ async def test_the_authorisation_table(database: Database, who: str) -> None:
                     after = await whole_case(database, reference)
                     cell = f"{who} {how} {verb} {where}"
                     if who in NOT_ON_THE_TEAM:
-                        problems += await nothing_about_it(desk, cell, user, chat, how, verb,
+                        problems += await nothing_about_it(desk, who, cell, user, chat, how, verb,
                                                            reference, sent, toast, before, after)  # fmt: skip
                     else:
                         expected = expectation(who, verb, how, chat == TEAM)
@@ -233,7 +244,8 @@ async def test_the_authorisation_table(database: Database, who: str) -> None:
             await bot.api.shutdown()
 
 
-async def nothing_about_it(desk: Desk, cell: str, user: int, chat: int, how: str, verb: str,
+async def nothing_about_it(desk: Desk, who: str, cell: str, user: int, chat: int, how: str,
+                           verb: str,
                            reference: str, sent: dict[int, list[str]], toast: str | None,
                            before: dict[str, Any], after: dict[str, Any]) -> list[str]:  # fmt: skip
     """Someone off the team: nothing about any case, nothing recorded about the case,
@@ -248,8 +260,17 @@ async def nothing_about_it(desk: Desk, cell: str, user: int, chat: int, how: str
         problems.append(f"{cell}: the case changed: {before} -> {after}")
     if after["CaseEntry"] != before["CaseEntry"]:
         problems.append(f"{cell}: something was written on the case")
-    if chat == TEAM and (sent or toast):
-        problems.append(f"{cell}: the team chat got {sent} / toast {toast!r}")
+    if chat == TEAM and sent:
+        problems.append(f"{cell}: the team chat got {sent}")
+    if how == "tapped" and who == "removed_worker":
+        # An old button of theirs only says they are no longer on the team (issue 14).
+        if sent or "no longer on the link worker team" not in (toast or ""):
+            problems.append(
+                f"{cell}: expected only 'no longer on the team', got {sent} / {toast!r}"
+            )
+        return problems
+    if chat == TEAM and how == "tapped" and toast != NOT_ON_THE_TEAM_TOAST:
+        problems.append(f"{cell}: the tap in the team chat was answered {toast!r}")
     if chat == user and how == "typed":
         # The reply any patient gets for a command it does not know.
         unknown, _ = await desk.do(user, chat, typed="/frobnicate")
@@ -292,7 +313,10 @@ def judged(cell: str, user: int, reference: str, expected: Gets | None,
         problems.append(
             f"{cell}: the team chat's card {'did not change' if expected.card else 'changed'}"
         )
-    if set(sent) - {user, TEAM}:
+    if expected.others:
+        if len(set(sent) - {user, TEAM}) != 2 or SAM_ID not in sent:
+            problems.append(f"{cell}: expected Sam and the patient told, got {sorted(sent)}")
+    elif set(sent) - {user, TEAM}:
         problems.append(f"{cell}: something went to {sorted(set(sent) - {user, TEAM})}")
     moved = after["case"][:2] if after["case"] != before["case"] else None
     if moved != expected.case:

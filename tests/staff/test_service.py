@@ -72,7 +72,7 @@ async def test_claiming_from_the_team_chat_sends_the_case_privately(database: Da
     handled = await t.tap(SAM_ID, "claim", case.reference, chat_id=TEAM)
     assert handled is not None and "sent you the case privately" in (handled.tap_notice or "")
     view = "\n".join(await t.said(SAM_ID))
-    assert "What matters to them" in view and "+447911123456" in view
+    assert "What matters to them" in view and "07911 123456" in view
     assert len(await t.rows(TEAM)) == 2  # the card, and its one edit: nothing else in the group
 
 
@@ -221,7 +221,7 @@ async def test_the_case_view_shows_everything_on_one_screen(database: Database) 
     view = "\n".join(await t.said(SAM_ID, since=before))
     for expected in (
         "About the person", "Name: Alex (18 or over)", "Postcode: L20 3AB",
-        "Contact: phone call, +447911123456", "Best time: mornings",
+        "Contact: phone call, 07911 123456", "Best time: mornings",
         "I'd like to meet people, I've been lonely since my wife died",
         "Needs: Feeling lonely, Getting active", "Bootle Walking Football (Sefton Sport (sample)) ⭐ interested",
         "Satisfied with life: 4 (low)", "Things they do are worthwhile: 5 (medium)",
