@@ -1,6 +1,6 @@
 """`spbot directory ...` and `spbot postcodes ...`.
 
-    spbot directory import PATH|URL [--deactivate-missing] [--feed NAME]
+    spbot directory import PATH|URL [--deactivate-missing] [--feed NAME] [--report CSV]
     spbot directory import --sample
     spbot directory list [--all]
     spbot directory search "walking" --near "L20 3AB" [--need loneliness] [--online]
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bot.config import SettingsError, load_settings
 from bot.directory.check import check_directory
-from bot.directory.importer import import_directory, import_sample
+from bot.directory.importer import import_directory, import_sample, write_report
 from bot.directory.index import load_directory
 from bot.directory.postcodes import PostcodeFileError, import_postcodes, normalise_postcode
 from bot.directory.records import DirectoryImportError
@@ -49,6 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="hide this feed's activities that are no longer in it",
     )
     imports.add_argument("--feed", help="name of the feed (default: the file name or URL)")
+    imports.add_argument(
+        "--report", type=Path, help="write every warning (what was left out or mended) to this CSV"
+    )
     imports.add_argument(
         "--sample", action="store_true", help="import the fictional Sefton sample directory"
     )
@@ -128,9 +131,10 @@ async def _import(args: argparse.Namespace, db: Database) -> int:
             deactivate_missing=args.deactivate_missing,
             progress=True,
         )
-    for warning in summary.warnings:
-        print(f"Note: {warning}")
     print(summary.describe())
+    if args.report:
+        rows = write_report(summary, args.report)
+        print(f"All {rows} warning{'s' if rows != 1 else ''} are listed in {args.report}.")
     return 0
 
 

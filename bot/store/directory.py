@@ -189,6 +189,26 @@ class ImportRun(Base):
     deactivated: Mapped[int] = mapped_column(default=0)
 
 
+class ImportWarningRow(Base):
+    """A value an import left out or mended (`bot.directory.records.ImportWarning`),
+    kept so `spbot directory check` can list what the last import of each feed
+    said needs fixing."""
+
+    __tablename__ = "directory_import_warning"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_run_id: Mapped[int] = mapped_column(
+        ForeignKey("directory_import_run.id", ondelete="CASCADE"), index=True
+    )
+    feed: Mapped[str] = mapped_column(String(200), index=True)
+    source_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    record: Mapped[str] = mapped_column(Text)
+    field: Mapped[str] = mapped_column(Text)
+    value: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(32))
+    done: Mapped[str] = mapped_column(Text)
+
+
 # --- Reading the directory -----------------------------------------------------------
 
 
@@ -219,6 +239,23 @@ async def listed_activities(
     query = select(Activity).options(selectinload(Activity.organisation)).order_by(Activity.id)
     if not include_inactive:
         query = query.where(Activity.active.is_(True))
+    return list((await session.scalars(query)).all())
+
+
+async def last_import_warnings(session: AsyncSession) -> list[ImportWarningRow]:
+    """The warnings of the latest import of each feed, feed by feed in the order
+    they were found: what `spbot directory check` says still needs fixing."""
+    latest = (
+        select(func.max(ImportRun.id))
+        .where(ImportRun.kind == "activities")
+        .group_by(ImportRun.feed)
+        .scalar_subquery()
+    )
+    query = (
+        select(ImportWarningRow)
+        .where(ImportWarningRow.import_run_id.in_(latest))
+        .order_by(ImportWarningRow.feed, ImportWarningRow.id)
+    )
     return list((await session.scalars(query)).all())
 
 

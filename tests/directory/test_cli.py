@@ -82,5 +82,5 @@ def test_a_rejected_file_lists_its_problems(
     bad.write_text('[{"id": "1", "status": "active"}]', encoding="utf-8")
     assert run("directory", "import", str(bad)) == 1
     err = capsys.readouterr().err
-    assert err.startswith(f"Nothing was imported from {bad}: 2 problems to fix first")
+    assert err.startswith(f"Nothing was imported from {bad}: 1 problem to fix first")
     assert "service 1 (id '1'): name is missing" in err
