@@ -30,10 +30,7 @@ def test_import_search_list_and_check(capsys: pytest.CaptureFixture[str]) -> Non
     assert run("directory", "search", "walking", "--near", "l203ab", "-n", "2") == 0
     out = capsys.readouterr().out
     assert out.startswith("1. Walking Football at North Park – Bootle Community Sport Trust\n")
-    assert (
-        "It's a friendly group 0.6 miles from you on Tuesday mornings, and you mentioned “walking”."
-        in out
-    )
+    assert "It's 0.6 miles from you, and you mentioned “walking”." in out
     assert "\n2. " in out and "\n3. " not in out
 
     assert run("directory", "list") == 0
