@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.config import SettingsError, load_settings
-from bot.directory.check import check_directory
+from bot.directory.check import Entry, check_directory
 from bot.directory.importer import import_directory, import_sample, write_report
 from bot.directory.index import load_directory
 from bot.directory.postcodes import PostcodeFileError, import_postcodes, normalise_postcode
@@ -184,11 +184,13 @@ async def _search(args: argparse.Namespace, db: Database) -> int:
 
 
 async def _check(args: argparse.Namespace, db: Database) -> int:
-    report = await check_directory(db)
-    sections = (
-        ("Not confirmed for 12 months", report.not_checked),
+    report = await check_directory(db, stale_after_days=load_settings().stale_after_days)
+    sections: tuple[tuple[str, list[Entry] | list[str]], ...] = (
+        ("Warnings from the last import (fix them in the source)", report.warnings),
+        (f"Not confirmed for {report.stale_after_days} days", report.not_checked),
+        ("No way to join", report.no_contact),
         ("No times and not by appointment", report.no_schedule),
-        ("No phone, email or website", report.no_contact),
+        ("Closed, or gone from their feed (hidden from patients)", report.closed),
         ("Places without coordinates", report.unplaced),
     )
     print(f"{report.active} active activities.")
@@ -196,7 +198,7 @@ async def _check(args: argparse.Namespace, db: Database) -> int:
         if entries:
             print(f"\n{title} ({len(entries)}):")
             for entry in entries:
-                print(f"  {entry.line()}")
+                print(f"  {entry if isinstance(entry, str) else entry.line()}")
     if report.all_well:
         print("Everything looks up to date.")
     return 0
