@@ -5,6 +5,7 @@
     spbot directory list [--all]
     spbot directory search "walking" --near "L20 3AB" [--need loneliness] [--online]
     spbot directory check
+    spbot directory serve [--host 127.0.0.1] [--port 8080]
     spbot postcodes import FILE
 
 `search` prints what the patient would see: the same ranking (`DirectoryIndex`)
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -76,6 +78,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     search.add_argument("--age", type=int)
     search.add_argument("-n", type=int, default=5, help="how many (default 5)")
     search.set_defaults(func=_command(_search))
+
+    serve = commands.add_parser(
+        "serve", help="serve the directory as a read-only Open Referral UK 3.0 API"
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    serve.set_defaults(func=_command(_serve))
 
     check = commands.add_parser("check", help="list entries that need checking")
     check.set_defaults(func=_command(_check))
@@ -201,6 +212,29 @@ async def _check(args: argparse.Namespace, db: Database) -> int:
                 print(f"  {entry if isinstance(entry, str) else entry.line()}")
     if report.all_well:
         print("Everything looks up to date.")
+    return 0
+
+
+async def _serve(args: argparse.Namespace, db: Database) -> int:
+    """Serve until stopped (Ctrl-C or SIGTERM)."""
+    from aiohttp import web
+
+    from bot.directory.serve import DirectoryAPI
+
+    runner = web.AppRunner(DirectoryAPI(db).app())
+    await runner.setup()
+    await web.TCPSite(runner, args.host, args.port).start()
+    print(
+        f"Serving the directory as Open Referral UK 3.0 at http://{args.host}:{args.port}/services"
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
     return 0
 
 
