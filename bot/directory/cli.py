@@ -1,7 +1,9 @@
 """`spbot directory ...` and `spbot postcodes ...`.
 
     spbot directory import PATH|URL [--deactivate-missing] [--feed NAME] [--report CSV]
+    spbot directory import URL --every 1d   (the running bot imports it again daily)
     spbot directory import --sample
+    spbot directory feeds
     spbot directory list [--all]
     spbot directory search "walking" --near "L20 3AB" [--need loneliness] [--online]
     spbot directory check
@@ -21,17 +23,20 @@ import asyncio
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
-from bot.config import SettingsError, load_settings
+from bot.config import SettingsError, load_settings, parse_duration
 from bot.directory.check import Entry, check_directory
+from bot.directory.feeds import schedule_feed
 from bot.directory.importer import import_directory, import_sample, write_report
 from bot.directory.index import load_directory
 from bot.directory.postcodes import PostcodeFileError, import_postcodes, normalise_postcode
 from bot.directory.records import DirectoryImportError
 from bot.messages import Messages, html_to_text
 from bot.store import Database
-from bot.store.directory import listed_activities
+from bot.store.base import utcnow
+from bot.store.directory import feed_schedules, listed_activities, unschedule_feed
 from flows.directory import FREE_TIMES, MODES, NEED_AREAS, Profile
 
 
@@ -57,7 +62,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imports.add_argument(
         "--sample", action="store_true", help="import the fictional Sefton sample directory"
     )
+    imports.add_argument(
+        "--every",
+        help="and import it again this often while the bot runs (e.g. 1d, 12h; 'never' stops)",
+    )
     imports.set_defaults(func=_command(_import))
+
+    feeds = commands.add_parser("feeds", help="list the feeds imported on a schedule")
+    feeds.set_defaults(func=_command(_feeds))
 
     listing = commands.add_parser("list", help="list the activities")
     listing.add_argument("--all", action="store_true", help="include inactive activities")
@@ -143,9 +155,46 @@ async def _import(args: argparse.Namespace, db: Database) -> int:
             progress=True,
         )
     print(summary.describe())
+    if args.every and not args.sample:
+        await _schedule(args, db, summary.feed)
     if args.report:
         rows = write_report(summary, args.report)
         print(f"All {rows} warning{'s' if rows != 1 else ''} are listed in {args.report}.")
+    return 0
+
+
+async def _schedule(args: argparse.Namespace, db: Database, feed: str) -> None:
+    if args.every.strip().lower() in ("never", "off", "0"):
+        async with db.transaction() as session:
+            await unschedule_feed(session, feed)
+        print(f"{feed} will no longer be imported on a schedule.")
+        return
+    try:
+        every = parse_duration(args.every, "--every")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if every < timedelta(minutes=5):
+        raise UsageError("--every should be at least 5m: feeds are not changed that often.")
+    next_due = await schedule_feed(
+        db, feed, args.source, every, deactivate_missing=args.deactivate_missing, now=utcnow()
+    )
+    print(
+        f"The running bot will import {feed} again every {args.every} "
+        f"(next at {next_due:%d %b %Y %H:%M} UTC). spbot directory feeds lists the schedules."
+    )
+
+
+async def _feeds(args: argparse.Namespace, db: Database) -> int:
+    async with db.sessions() as session:
+        schedules = await feed_schedules(session)
+    if not schedules:
+        print("No feeds are imported on a schedule (spbot directory import URL --every 1d).")
+    for f in schedules:
+        last = (
+            f"last {f.last_run_at:%d %b %H:%M}: {f.last_result}" if f.last_run_at else "not run yet"
+        )
+        print(f"{f.feed}: {f.source} every {timedelta(seconds=f.every_seconds)}, "
+              f"next {f.next_due_at:%d %b %Y %H:%M} UTC; {last}")  # fmt: skip
     return 0
 
 
