@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import build_app
+from bot.config import load_settings
 from bot.directory.feeds import import_due_feeds, schedule_feed
 from bot.store import Database
 from bot.store.directory import feed_schedules
+from flows.directory import Profile
 from tests.directory.test_cli import run
 from tests.directory.test_import_store import active_names, service, write
 
@@ -75,3 +78,18 @@ def test_spbot_directory_import_every(
     assert "will no longer be imported on a schedule" in capsys.readouterr().out
     assert run("directory", "feeds") == 0
     assert capsys.readouterr().out.startswith("No feeds are imported on a schedule")
+
+
+async def test_the_running_bot_imports_a_due_feed_and_suggests_from_it(tmp_path: Path) -> None:
+    now = [T0]
+    settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}")
+    app = await build_app(settings, clock=lambda: now[0])
+    try:
+        path = write(tmp_path, [service("a", "Art Club", description="Painting for everyone.")])
+        await schedule_feed(app.db, "council", str(path), DAY, deactivate_missing=False, now=T0)
+        assert await app.import_due_feeds() == 0 and app.directory.suggest(Profile()) == []
+        now[0] = T0 + DAY
+        assert await app.import_due_feeds() == 1
+        assert [s.name for s in app.directory.suggest(Profile())] == ["Art Club"]
+    finally:
+        await app.close()
