@@ -1104,7 +1104,13 @@ def _read_suggestion(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
         return Invalid("referral/errors/choose", {"count": len(choices)})
     if choice is not None and choice.value.startswith("more_"):
         number = int(choice.value.removeprefix("more_"))
-        flow._say("directory/more", suggestion=flow.suggestions_shown[number], number=number + 1)
+        wanted = shown[number].id
+        found = next((s for s in flow.suggestions_shown if s.activity_id == wanted), None)
+        if found is None:  # the directory changed since the page was shown: a fresh page
+            flow.suggestions_shown = []
+            flow._ask()
+            return None
+        flow._say("directory/more", suggestion=found, number=number + 1)
         return None  # the page and its buttons stay
     flow.answers["seen"] = [*flow.answers.get("seen", []), *(s.model_dump() for s in shown)]
     if choice is not None and choice.value in ("others", "again"):

@@ -270,6 +270,17 @@ def test_more_about_this_shows_everything_and_keeps_the_page() -> None:
     assert p.answers["interested"]["id"] == "knit-1"
 
 
+def test_more_about_after_the_directory_changed_shows_a_fresh_page() -> None:
+    p = Patient()
+    walk_to(p, "suggestions")
+    p.directory.activities = p.directory.activities[1:]  # a re-import took one away
+    p.tap("more_0")
+    assert p.templates() == ["referral/suggestions"]
+    assert [s.activity_id for s in p.question().context["suggestions"]] == [
+        "knit-1", "call-1", "debt-1"
+    ]  # fmt: skip
+
+
 def test_more_than_one_suggestion_can_be_chosen() -> None:
     p = Patient()
     walk_to(p, "suggestions")
