@@ -14,6 +14,7 @@ from types import TracebackType
 
 from bot.config import Settings, SettingsError, parse_working_hours
 from bot.directory import directory_version, load_directory
+from bot.directory.feeds import import_due_feeds
 from bot.encryption import start_encryption
 from bot.messages import Messages
 from bot.patients import PatientService
@@ -66,6 +67,14 @@ class App:
             self.directory = await load_directory(self.db)
             self.directory_version = version
             log.info("directory reloaded", extra={"version": version})
+
+    async def import_due_feeds(self) -> int:
+        """Re-import the feeds whose schedule has come round (`--every`), then
+        reload the directory if that changed it."""
+        imported = await import_due_feeds(self.db, self.clock())
+        if imported:
+            await self.refresh_directory()
+        return imported
 
     async def close(self) -> None:
         await self.db.close()

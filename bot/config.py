@@ -147,6 +147,9 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=730, ge=1)
     #: A conversation left before the handoff is erased after this many days.
     abandoned_retention_days: int = Field(default=90, ge=1)
+    #: `spbot directory check` lists entries their providers have not confirmed
+    #: (ORUK `assured_date`) for longer than this.
+    stale_after_days: int = Field(default=180, ge=1)
     log_level: str = "INFO"
     #: Write logs to this file (`spbot chat` never writes them to the terminal the
     #: person types in; `spbot run` writes them to stderr unless this is set).

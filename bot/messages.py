@@ -27,6 +27,48 @@ def day_name(day: int | None) -> str:
     return DAY_NAMES[day] if day is not None and 0 <= day < 7 else ""
 
 
+#: The longest first sentence a suggestion card shows; a longer one waits
+#: behind "More about this" rather than being cut mid-sentence.
+FIRST_SENTENCE_LIMIT = 160
+
+
+def first_sentence(text: str | None) -> str:
+    """What an activity is, in one line for a phone: its description's first
+    sentence, whole, or nothing when that is too long to be one line."""
+    if not text:
+        return ""
+    first = re.split(r"(?<=[.!?])\s+|\n+", text.strip(), maxsplit=1)[0].strip()
+    return first if len(first) <= FIRST_SENTENCE_LIMIT else ""
+
+
+def when_text(suggestion: Any) -> str:
+    """When an activity runs, short: sessions at the same times are one line
+    ("Monday to Thursday 17:30–20:00"); "by appointment" when it has none."""
+    groups: dict[tuple[Any, Any, Any], list[int]] = {}
+    notes: list[str] = []
+    for session in suggestion.sessions:
+        if session.day is None:
+            if session.note and session.note not in notes:
+                notes.append(session.note)
+            continue
+        groups.setdefault((session.starts, session.ends, session.note), []).append(session.day)
+    parts = []
+    for (starts, ends, note), days in groups.items():
+        times = f" {starts}–{ends}" if starts and ends else f" {starts}" if starts else ""
+        parts.append(_days(sorted(set(days))) + times + (f" ({note})" if note else ""))
+    parts += notes
+    if not parts:
+        return "by appointment" if suggestion.by_appointment else ""
+    return "; ".join(parts[:2]) + (", and other times" if len(parts) > 2 else "")
+
+
+def _days(days: list[int]) -> str:
+    if len(days) >= 3 and days == list(range(days[0], days[-1] + 1)):
+        return f"{DAY_NAMES[days[0]]} to {DAY_NAMES[days[-1]]}"
+    names = [DAY_NAMES[d] for d in days]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def miles(value: float | None) -> str:
     if value is None:
         return ""
@@ -60,6 +102,8 @@ class Messages:
         self.env.filters["day_name"] = day_name
         self.env.filters["miles"] = miles
         self.env.filters["phone"] = phone
+        self.env.filters["first_sentence"] = first_sentence
+        self.env.filters["when_text"] = when_text
         self.env.globals.update(defaults or {})
         self._labels = _load_labels(lang)
         self._label_templates: dict[str, Template] = {}

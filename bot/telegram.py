@@ -172,6 +172,7 @@ class TelegramBot:
         self._menus: set[int] = set()
         self.last_receive = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
+        self._feeds: asyncio.Task[None] | None = None  # scheduled directory imports
         #: Crisis replies sent from the receiver, kept until they are done.
         self._replying: set[asyncio.Task[None]] = set()
 
@@ -415,6 +416,8 @@ class TelegramBot:
         receive, inbox, delivery, housekeeping = self._tasks
         receive.cancel()
         housekeeping.cancel()
+        if self._feeds is not None:
+            self._feeds.cancel()  # an import is one transaction: cancelled, nothing changes
         self.inbox.stopping = self.delivery.stopping = True
         self.inbox.wake.set()
         self.delivery.wake.set()
@@ -448,6 +451,14 @@ class TelegramBot:
         log.info("stopping")
         await self.stop()
 
+    async def _import_feeds(self) -> None:
+        """Scheduled directory imports, beside the housekeeping (an import of a
+        big feed takes a while, and must not hold up check-ins)."""
+        try:
+            await self.app.import_due_feeds()
+        except Exception as exc:
+            log.warning("scheduled imports failed", extra={"error": type(exc).__name__})
+
     async def _keep_house(self) -> None:
         """Heartbeat; let go of what dead instances held; prune old records; check-ins
         due; claim reminders; pick up directory imports made while running."""
@@ -478,6 +489,8 @@ class TelegramBot:
                         self.delivery.wake.set()
                     await self._worker_menus()
                     await self.app.refresh_directory()
+                    if self._feeds is None or self._feeds.done():  # feeds due (--every)
+                        self._feeds = asyncio.create_task(self._import_feeds(), name="feeds")
             except Exception as exc:
                 log.warning(
                     "housekeeping failed; trying again", extra={"error": type(exc).__name__}

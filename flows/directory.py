@@ -83,10 +83,22 @@ class Suggestion:
     url: str | None = None
     how_to_join: str | None = None
     reasons: tuple[Reason, ...] = ()
+    accessibility: str | None = None
+    #: Offered although it is outside a limit they gave, because nothing within
+    #: their limits helps with `for_need`, one of the need areas they named. The
+    #: limits it is outside: "in_person", "online", "phone" (it is offered only
+    #: that way, and they did not choose it), "far", "cost", "time".
+    outside: tuple[str, ...] = ()
+    for_need: str | None = None
 
 
 class Directory(Protocol):
     def suggest(self, profile: Profile, n: int = 3, offset: int = 0) -> list[Suggestion]:
-        """The best `n` activities for this profile, skipping the first `offset`
-        (for "Show me others"). Deterministic: the same profile gives the same list."""
+        """The page of suggestions starting `offset` in (0, then the total shown so
+        far, for "Show me others"); empty past the last. Deterministic: the same
+        profile gives the same pages, and pages never repeat. The first page
+        answers every need area named: it holds at least one activity for each
+        that has any within their limits, and for a need with fits only outside
+        a limit, the best of those (`Suggestion.outside` says which limit), so
+        the first page may hold more than `n`."""
         ...

@@ -522,8 +522,8 @@ class Referral:
         self.something_else = False  # "Something else" was tapped in tick boxes
         self.note: str | None = None  # words written after the handoff
         self.just_noted = False
-        self.wrapped = False  # "Show me others" went past the end and round again
         self.suggestions_shown: list[Suggestion] = []
+        self.last_page = False  # the page shown holds the last of the suggestions
         self.crisis_text: str | None = None  # crisis words being answered now
 
     # Conditions (named in TRANSITIONS): they only look -------------------------------
@@ -960,14 +960,12 @@ class Referral:
             shown = self._suggest()
             context["suggestions"] = shown
             context["offset"] = self.control.suggestion_offset
-            context["wrapped"] = self.wrapped
+            context["last_page"] = self.last_page
             options = [
-                Choice(f"pick_{i}", "interested", label_context={"n": i + 1}).option()
-                for i in range(len(shown))
-            ]
-            options += [
-                Choice("others", "show_others").option(),
-                Choice("none", "none_of_these").option(),
+                c.option()
+                for c in _suggestion_choices(
+                    len(shown), self.last_page, self.control.suggestion_offset
+                )
             ]
         else:
             options = [c.option() for c in self._choices(ask) if c.shown]
@@ -1006,19 +1004,18 @@ class Referral:
                 for c in _shown(ask)]  # fmt: skip
 
     def _suggest(self) -> list[Suggestion]:
+        """The page of suggestions at the offset "Show me others" reached. A page
+        is never shown again unasked: past the last, the last is kept (and the
+        reader says these are all)."""
         if not self.suggestions_shown:
             offset = self.control.suggestion_offset
-            shown = self.ctx.directory.suggest(
-                profile_from(self.answers), SUGGESTIONS_PER_PAGE, offset
-            )
-            if not shown and offset:
-                # Past the end: say so, and go round again from the best ones.
-                self.wrapped = True
-                offset = 0
-                shown = self.ctx.directory.suggest(
-                    profile_from(self.answers), SUGGESTIONS_PER_PAGE, 0
-                )
+            profile = profile_from(self.answers)
+            shown = self.ctx.directory.suggest(profile, SUGGESTIONS_PER_PAGE, offset)
             self.suggestions_shown = shown
+            following = self.ctx.directory.suggest(
+                profile, SUGGESTIONS_PER_PAGE, offset + len(shown)
+            )
+            self.last_page = not following
             self._set_control(
                 suggestion_offset=offset, shown=tuple(_activity_ref(s) for s in shown)
             )
@@ -1236,31 +1233,99 @@ def _read_scale(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
     return Answer(value, "number", {"n": value})
 
 
+def _suggestion_choices(count: int, last_page: bool, offset: int) -> list[Choice]:
+    """The buttons under a page of suggestions: for each, "I'm interested" and
+    "More about this"; then "Show me others", or on the last page "Talk to a
+    link worker" (and the first ones again, if they have paged on); "None of these"."""
+    choices: list[Choice] = []
+    for i in range(count):
+        choices.append(Choice(f"pick_{i}", "interested", (str(i + 1),), {"n": i + 1}))
+        choices.append(Choice(f"more_{i}", "more_about", (), {"n": i + 1}))
+    if not last_page:
+        choices.append(
+            Choice("others", "show_others", ("others", "more", "show me others", "next"))
+        )
+    else:
+        if offset:
+            choices.append(
+                Choice("again", "first_ones_again", ("again", "first ones", "start again"))
+            )
+        choices.append(
+            Choice("link_worker", "talk_to_link_worker", ("link worker", "talk to someone"))
+        )
+    choices.append(Choice("none", "none_of_these", ("none", "none of these", "no")))
+    return choices
+
+
+_NUMBERS = re.compile(r"\d+")
+
+
 def _read_suggestion(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
     shown = flow.control.shown
-    # An activity can be picked by its number or its name, as well as by its button.
-    choices = [
-        Choice(f"pick_{i}", "interested", (str(i + 1), simplify(s.name)), {"n": i + 1})
-        for i, s in enumerate(shown)
-    ]
-    choices += [
-        Choice("others", "show_others", ("others", "more", "show me others", "next")),
-        Choice("none", "none_of_these", ("none", "none of these", "no")),
-    ]
-    # Typed numbers pick activities; typed labels and words also work.
-    choice = match_choice(event, choices, flow.ctx.label_of)
-    if choice is None:
+    flow._suggest()  # whether this is the last page
+    choices = _suggestion_choices(len(shown), flow.last_page, flow.control.suggestion_offset)
+    if not flow.last_page:  # typed words may still ask for a link worker
+        choices.append(
+            Choice("link_worker", "talk_to_link_worker", ("link worker", "talk to someone"))
+        )
+    # Typed numbers pick activities ("1", or "1 and 3" for more than one);
+    # typed labels and words also work.
+    numbers = [int(n) for n in _NUMBERS.findall(event.text)] if isinstance(event, Text) else []
+    several = len(numbers) > 1 and all(1 <= n <= len(shown) for n in numbers)
+    # A number on its own is an activity's number (as the cards are numbered), and
+    # an activity's name picks it too.
+    for i, s in enumerate(shown):
+        choices.append(Choice(f"pick_{i}", "interested", (simplify(s.name),), {"n": i + 1},
+                              shown=False))  # fmt: skip
+    alone = (
+        re.fullmatch(r"(?:number |no |option )?(\d{1,2})", simplify(event.text))
+        if isinstance(event, Text)
+        else None
+    )
+    if alone and 1 <= int(alone[1]) <= len(shown):
+        choice: Choice | None = choices[2 * (int(alone[1]) - 1)]  # its "I'm interested"
+    else:
+        choice = None if several else match_choice(event, choices, flow.ctx.label_of)
+    if choice is None and not several:
+        if isinstance(event, Text) and set(simplify(event.text).split()) & {
+            "others",
+            "more",
+            "next",
+        }:
+            flow._say("referral/no_more_suggestions")  # typed on the last page: no page again
+            return None
         return Invalid("referral/errors/choose", {"count": len(choices)})
+    if choice is not None and choice.value.startswith("more_"):
+        number = int(choice.value.removeprefix("more_"))
+        wanted = shown[number].id
+        found = next((s for s in flow.suggestions_shown if s.activity_id == wanted), None)
+        if found is None:  # the directory changed since the page was shown: a fresh page
+            flow.suggestions_shown = []
+            flow._ask()
+            return None
+        flow._say("directory/more", suggestion=found, number=number + 1)
+        return None  # the page and its buttons stay
     flow.answers["seen"] = [*flow.answers.get("seen", []), *(s.model_dump() for s in shown)]
-    if choice.value == "others":
-        flow._set_control(suggestion_offset=flow.control.suggestion_offset + len(shown))
+    if choice is not None and choice.value in ("others", "again"):
+        following = flow.control.suggestion_offset + len(shown)
+        flow._set_control(suggestion_offset=following if choice.value == "others" else 0)
+        flow.suggestions_shown = []  # the next page is read when it is asked
         return Answer("others", choice.label)
-    if choice.value == "none":
+    if choice is not None and choice.value == "link_worker":
+        return Answer("link_worker", choice.label)
+    if choice is not None and choice.value == "none":
         flow.answers["declined"] = [*flow.answers.get("declined", []), *(s.id for s in shown)]
         return Answer("none", choice.label)
-    picked = shown[int(choice.value.removeprefix("pick_"))]
-    flow.answers["interested"] = picked.model_dump()
-    return Answer("picked", "interested_in", {"name": picked.name})
+    picks = (
+        [shown[n - 1] for n in dict.fromkeys(numbers)]
+        if several
+        else [shown[int(choice.value.removeprefix("pick_"))]]  # type: ignore[union-attr]
+    )
+    flow.answers["interested"] = picks[0].model_dump()
+    flow.answers["also_interested"] = [p.model_dump() for p in picks[1:]]
+    names = [p.name for p in picks]
+    label = "interested_in" if len(picks) == 1 else "interested_in_several"
+    return Answer("picked", label, {"name": names[0], "names": names})
 
 
 def _read_note(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
@@ -1358,6 +1423,7 @@ def case_summary(answers: dict[str, Any], *, finished: bool = False) -> CaseSumm
         return None if value in ("none", "not_sure", "") else value
 
     interested = answers.get("interested")
+    also = answers.get("also_interested") or []
     return CaseSummary(
         about_the_person=AboutThePerson(
             name=given("name"),
@@ -1384,6 +1450,7 @@ def case_summary(answers: dict[str, Any], *, finished: bool = False) -> CaseSumm
         support_offered=SupportOffered(
             suggested=[ActivityRef.model_validate(s) for s in answers.get("seen") or []],
             interested_in=ActivityRef.model_validate(interested) if interested else None,
+            also_interested_in=[ActivityRef.model_validate(a) for a in also],
             declined_because=given("none_reason"),
         ),
         outcomes=Outcomes(

@@ -64,6 +64,8 @@ class Needs(Record):
 class SupportOffered(Record):
     suggested: list[ActivityRef] = []
     interested_in: ActivityRef | None = None
+    #: More suggestions they said they are interested in, after the first.
+    also_interested_in: list[ActivityRef] = []
     declined_because: str | None = None
 
 

@@ -1,10 +1,13 @@
 """`spbot directory ...` and `spbot postcodes ...`.
 
-    spbot directory import PATH|URL [--deactivate-missing] [--feed NAME]
+    spbot directory import PATH|URL [--deactivate-missing] [--feed NAME] [--report CSV]
+    spbot directory import URL --every 1d   (the running bot imports it again daily)
     spbot directory import --sample
+    spbot directory feeds
     spbot directory list [--all]
     spbot directory search "walking" --near "L20 3AB" [--need loneliness] [--online]
     spbot directory check
+    spbot directory serve [--host 127.0.0.1] [--port 8080]
     spbot postcodes import FILE
 
 `search` prints what the patient would see: the same ranking (`DirectoryIndex`)
@@ -17,19 +20,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
-from bot.config import SettingsError, load_settings
-from bot.directory.check import check_directory
-from bot.directory.importer import import_directory, import_sample
+from bot.config import SettingsError, load_settings, parse_duration
+from bot.directory.check import Entry, check_directory
+from bot.directory.feeds import schedule_feed
+from bot.directory.importer import import_directory, import_sample, write_report
 from bot.directory.index import load_directory
 from bot.directory.postcodes import PostcodeFileError, import_postcodes, normalise_postcode
 from bot.directory.records import DirectoryImportError
 from bot.messages import Messages, html_to_text
 from bot.store import Database
-from bot.store.directory import listed_activities
+from bot.store.base import utcnow
+from bot.store.directory import feed_schedules, listed_activities, unschedule_feed
 from flows.directory import FREE_TIMES, MODES, NEED_AREAS, Profile
 
 
@@ -50,9 +57,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     imports.add_argument("--feed", help="name of the feed (default: the file name or URL)")
     imports.add_argument(
+        "--report", type=Path, help="write every warning (what was left out or mended) to this CSV"
+    )
+    imports.add_argument(
         "--sample", action="store_true", help="import the fictional Sefton sample directory"
     )
+    imports.add_argument(
+        "--every",
+        help="and import it again this often while the bot runs (e.g. 1d, 12h; 'never' stops)",
+    )
     imports.set_defaults(func=_command(_import))
+
+    feeds = commands.add_parser("feeds", help="list the feeds imported on a schedule")
+    feeds.set_defaults(func=_command(_feeds))
 
     listing = commands.add_parser("list", help="list the activities")
     listing.add_argument("--all", action="store_true", help="include inactive activities")
@@ -73,6 +90,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     search.add_argument("--age", type=int)
     search.add_argument("-n", type=int, default=5, help="how many (default 5)")
     search.set_defaults(func=_command(_search))
+
+    serve = commands.add_parser(
+        "serve", help="serve the directory as a read-only Open Referral UK 3.0 API"
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    serve.set_defaults(func=_command(_serve))
 
     check = commands.add_parser("check", help="list entries that need checking")
     check.set_defaults(func=_command(_check))
@@ -128,9 +154,47 @@ async def _import(args: argparse.Namespace, db: Database) -> int:
             deactivate_missing=args.deactivate_missing,
             progress=True,
         )
-    for warning in summary.warnings:
-        print(f"Note: {warning}")
     print(summary.describe())
+    if args.every and not args.sample:
+        await _schedule(args, db, summary.feed)
+    if args.report:
+        rows = write_report(summary, args.report)
+        print(f"All {rows} warning{'s' if rows != 1 else ''} are listed in {args.report}.")
+    return 0
+
+
+async def _schedule(args: argparse.Namespace, db: Database, feed: str) -> None:
+    if args.every.strip().lower() in ("never", "off", "0"):
+        async with db.transaction() as session:
+            await unschedule_feed(session, feed)
+        print(f"{feed} will no longer be imported on a schedule.")
+        return
+    try:
+        every = parse_duration(args.every, "--every")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if every < timedelta(minutes=5):
+        raise UsageError("--every should be at least 5m: feeds are not changed that often.")
+    next_due = await schedule_feed(
+        db, feed, args.source, every, deactivate_missing=args.deactivate_missing, now=utcnow()
+    )
+    print(
+        f"The running bot will import {feed} again every {args.every} "
+        f"(next at {next_due:%d %b %Y %H:%M} UTC). spbot directory feeds lists the schedules."
+    )
+
+
+async def _feeds(args: argparse.Namespace, db: Database) -> int:
+    async with db.sessions() as session:
+        schedules = await feed_schedules(session)
+    if not schedules:
+        print("No feeds are imported on a schedule (spbot directory import URL --every 1d).")
+    for f in schedules:
+        last = (
+            f"last {f.last_run_at:%d %b %H:%M}: {f.last_result}" if f.last_run_at else "not run yet"
+        )
+        print(f"{f.feed}: {f.source} every {timedelta(seconds=f.every_seconds)}, "
+              f"next {f.next_due_at:%d %b %Y %H:%M} UTC; {last}")  # fmt: skip
     return 0
 
 
@@ -180,11 +244,13 @@ async def _search(args: argparse.Namespace, db: Database) -> int:
 
 
 async def _check(args: argparse.Namespace, db: Database) -> int:
-    report = await check_directory(db)
-    sections = (
-        ("Not confirmed for 12 months", report.not_checked),
+    report = await check_directory(db, stale_after_days=load_settings().stale_after_days)
+    sections: tuple[tuple[str, list[Entry] | list[str]], ...] = (
+        ("Warnings from the last import (fix them in the source)", report.warnings),
+        (f"Not confirmed for {report.stale_after_days} days", report.not_checked),
+        ("No way to join", report.no_contact),
         ("No times and not by appointment", report.no_schedule),
-        ("No phone, email or website", report.no_contact),
+        ("Closed, or gone from their feed (hidden from patients)", report.closed),
         ("Places without coordinates", report.unplaced),
     )
     print(f"{report.active} active activities.")
@@ -192,9 +258,32 @@ async def _check(args: argparse.Namespace, db: Database) -> int:
         if entries:
             print(f"\n{title} ({len(entries)}):")
             for entry in entries:
-                print(f"  {entry.line()}")
+                print(f"  {entry if isinstance(entry, str) else entry.line()}")
     if report.all_well:
         print("Everything looks up to date.")
+    return 0
+
+
+async def _serve(args: argparse.Namespace, db: Database) -> int:
+    """Serve until stopped (Ctrl-C or SIGTERM)."""
+    from aiohttp import web
+
+    from bot.directory.serve import DirectoryAPI
+
+    runner = web.AppRunner(DirectoryAPI(db).app())
+    await runner.setup()
+    await web.TCPSite(runner, args.host, args.port).start()
+    print(
+        f"Serving the directory as Open Referral UK 3.0 at http://{args.host}:{args.port}/services"
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
     return 0
 
 

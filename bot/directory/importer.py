@@ -1,9 +1,12 @@
 """Importing a directory from wherever it is published, all or nothing.
 
 `import_directory(db, source)` takes a file, a folder, a .zip or an API URL,
-works out the format, reads every record, and only if every record is usable
-writes them in one transaction. Otherwise it raises `ImportRejected`, which names
-each record, field and problem, and the directory in use stays as it was.
+works out the format, reads every record, and unless the file has a structural
+problem (not JSON or CSV, a record without an id or a name, an id used twice)
+writes them in one transaction. A structural problem raises `ImportRejected`,
+which names each record, field and problem, and the directory in use stays as it
+was. A value that cannot be used is left out (or mended) and reported as a
+warning: the summary groups them by kind, and `write_report` lists them all.
 
 Formats, told apart by what the source holds:
 - Open Referral UK JSON (3.0 or 1.0): one service, a list, or a page envelope;
@@ -17,7 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +32,7 @@ from bot.directory.oruk import ServiceReader
 from bot.directory.package import DataPackage
 from bot.directory.postcodes import import_postcodes
 from bot.directory.records import (
+    WARNING_KINDS,
     ActivityRecord,
     DirectoryImportError,
     ImportRejected,
@@ -36,6 +40,7 @@ from bot.directory.records import (
     Problem,
     Problems,
     SourceUnavailable,
+    Warnings,
 )
 from bot.directory.saving import save_records
 from bot.directory.simple_csv import looks_like_simple_csv, read_simple_csv
@@ -61,7 +66,7 @@ class ReadSource:
     records: list[ActivityRecord]
     problems: Problems = field(default_factory=Problems)
     records_with_problems: int = 0
-    warnings: list[str] = field(default_factory=list)
+    warnings: Warnings = field(default_factory=Warnings)
 
 
 async def import_directory(
@@ -95,8 +100,24 @@ async def import_directory(
         format=read.format,
         deactivate_missing=deactivate_missing,
         progress=progress,
-        warnings=read.warnings,
+        warnings=read.warnings.items,
     )
+
+
+#: The columns of the `--report` CSV: every warning of an import, one a row.
+REPORT_COLUMNS = ("record_id", "record", "field", "value", "problem", "what_was_done")
+
+
+def write_report(summary: ImportSummary, path: Path) -> int:
+    """Every warning of an import as a CSV a person can sort and work through;
+    how many rows it has."""
+    kinds = dict(WARNING_KINDS)
+    with path.open("w", encoding="utf-8-sig", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(REPORT_COLUMNS)
+        for w in summary.warnings:
+            writer.writerow([w.source_id or "", w.record, w.field, w.value, kinds[w.kind], w.done])
+    return len(summary.warnings)
 
 
 async def import_sample(db: Database, *, progress: bool = False) -> ImportSummary:
@@ -191,6 +212,10 @@ def read_package(path: Path) -> ReadSource:
         Problem(_package_label(p.record, file_name), p.field, p.problem)
         for p in read.problems.items
     ]
+    read.warnings.items = [
+        *package.warnings,
+        *(replace(w, record=_package_label(w.record, file_name)) for w in read.warnings.items),
+    ]
     return read
 
 
@@ -210,9 +235,9 @@ def read_csv_text(text: str, name: str) -> ReadSource:
             "least id, name and organisation (see docs/directory/activities-template.csv). "
             "For an HSDS data package, import its folder or datapackage.json instead."
         )
-    problems = Problems()
-    records, bad_rows = read_simple_csv(text, problems)
-    return ReadSource("simple CSV", records, problems, bad_rows)
+    problems, warnings = Problems(), Warnings()
+    records, bad_rows = read_simple_csv(text, problems, warnings)
+    return ReadSource("simple CSV", records, problems, bad_rows, warnings)
 
 
 def _oruk_version(services: list[Any]) -> str:

@@ -12,6 +12,7 @@ index is stale and should be loaded again.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,7 +33,7 @@ from bot.directory.words import Synonyms, default_synonyms
 from bot.store import Database
 from bot.store import directory as store
 from bot.store.directory import Activity
-from flows.directory import Profile, Suggestion
+from flows.directory import FREE_TIMES, MODES, Profile, Suggestion
 
 
 @dataclass
@@ -44,6 +45,9 @@ class _Search:
     ways: Ints  # by position: the sieve's `Sifted.ways`
     remaining: list[int]  # positions of the activities not yet on a page, best first
     pages: list[list[int]] = field(default_factory=list)
+    #: Activities on the first page although outside a limit they gave:
+    #: position -> (the need area it answers, the limits it is outside).
+    outside: dict[int, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
 
 class DirectoryIndex:
@@ -96,14 +100,117 @@ class DirectoryIndex:
         return len(self.activities)
 
     def suggest(self, profile: Profile, n: int = 3, offset: int = 0) -> list[Suggestion]:
-        """The best `n` activities for this profile after the first `offset`.
-        The same profile always gives the same list, and pages never repeat."""
+        """The page of suggestions `offset` in (see `flows.directory.Directory`).
+        The same profile always gives the same pages, and pages never repeat."""
         if n <= 0 or offset < 0:
             return []
         search = self._search(profile, n)
+        if not search.pages:
+            vary(search.remaining, n, search.pages, n, self._organisations.__getitem__)
+            self._answer_every_need(search, n)
         vary(search.remaining, n, search.pages, offset + n, self._organisations.__getitem__)
+        start = 0
+        for page in search.pages:
+            if start == offset:
+                return [self._suggestion(position, search) for position in page]
+            start += len(page)
         shown = [p for page in search.pages for p in page][offset : offset + n]
         return [self._suggestion(position, search) for position in shown]
+
+    def _answer_every_need(self, search: _Search, n: int) -> None:
+        """Make the first page answer every need area they named: the best
+        activity for a need it leaves out takes the place of the last one that
+        is not the only answer to another; a need with nothing within their
+        limits gets the best fit outside them, marked as such."""
+        needs = search.person.profile.need_areas
+        if not needs:
+            return
+        first = search.pages[0] if search.pages else []
+        if not search.pages:
+            search.pages.append(first)
+
+        def answers(position: int, need: str) -> bool:
+            return need in self.activities[position].need_areas
+
+        for need in needs:
+            if any(answers(p, need) for p in first):
+                continue
+            best = next((p for p in search.remaining if answers(p, need)), None)
+            if best is None:
+                continue
+            search.remaining.remove(best)
+            replaceable = [
+                i
+                for i, p in enumerate(first)
+                if not any(
+                    answers(p, other) and sum(answers(q, other) for q in first) == 1
+                    for other in needs
+                )
+            ]
+            if replaceable and len(first) >= n:
+                swapped = first.pop(replaceable[-1])
+                search.remaining.insert(0, swapped)
+            first.append(best)
+        for need in needs:
+            if any(answers(p, need) for p in first):
+                continue
+            stretch = self._outside_limits(search, need)
+            if stretch is not None:
+                position, limits = stretch
+                search.outside[position] = (need, limits)
+                first.append(position)
+
+    def _outside_limits(self, search: _Search, need: str) -> tuple[int, tuple[str, ...]] | None:
+        """The best activity for `need` once the limits they gave (how they take
+        part, how far, cost, times) are lifted, and which of them it is outside.
+        Their age and what they said no to still hold."""
+        profile = search.person.profile
+        lifted = replace(
+            profile,
+            need_areas=(need,),
+            what_matters="",
+            modes=MODES,
+            max_miles=None,
+            free_only=False,
+            free_times=FREE_TIMES,
+        )
+        person = Person.of(lifted, self.centroids, self.synonyms)
+        ranked = self._sieve.rank(person, search.distances)
+        best: tuple[int, tuple[str, ...]] | None = None
+        for position in ranked.tolist():
+            activity = self.activities[position]
+            if need not in activity.need_areas:
+                continue
+            limits = self._limits_outside(activity, search)
+            if limits and (best is None or len(limits) < len(best[1])):
+                best = (position, limits)  # the fewest limits lifted, then the best ranked
+                if len(limits) == 1:
+                    break
+        return best
+
+    def _limits_outside(self, activity: IndexedActivity, search: _Search) -> tuple[str, ...]:
+        profile = search.person.profile
+        limits: list[str] = []
+        ways = activity.modes & frozenset(profile.modes)
+        if not ways:
+            limits += [mode for mode in MODES if mode in activity.modes][:1]
+        elif ways == {"in_person"} and profile.max_miles is not None:
+            miles = (
+                float(search.distances.miles[activity.position])
+                if len(search.distances.miles)
+                else math.inf
+            )
+            if miles > profile.max_miles:
+                limits.append("far")
+        if profile.free_only and activity.free is False:
+            limits.append("cost")
+        if (
+            search.person.limits_times
+            and activity.slots
+            and not (activity.slots & search.person.free_times)
+        ):
+            limits.append("time")
+        return tuple(limits)
 
     def _search(self, profile: Profile, n: int) -> _Search:
         key = (profile, n)
@@ -121,8 +228,13 @@ class DirectoryIndex:
 
     def _suggestion(self, position: int, search: _Search) -> Suggestion:
         """A suggestion the sieve ranked, with `explain` saying why."""
+        activity = self.activities[position]
+        if position in search.outside:
+            need, limits = search.outside[position]
+            fit = explain(activity, search.person, activity.modes, search.distances)
+            return replace(suggestion(fit, search.person), outside=limits, for_need=need)
         ways = self._sieve.modes_of(int(search.ways[position]))
-        fit = explain(self.activities[position], search.person, ways, search.distances)
+        fit = explain(activity, search.person, ways, search.distances)
         return suggestion(fit, search.person)
 
 

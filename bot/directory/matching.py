@@ -171,6 +171,7 @@ def index_activity(
         email=record.email,
         url=record.url,
         how_to_join=record.how_to_join,
+        accessibility=record.accessibility,
     )
     words = " ".join([record.name, record.description, *record.taxonomy_terms])
     return IndexedActivity(
@@ -272,8 +273,9 @@ class Distances:
         return cls(np.zeros(0), np.zeros(0, dtype=np.int64))
 
 
-#: (what they said, what it matched, whether through a synonym)
-WordHit = tuple[str, str, bool]
+#: (what they said, what it matched, whether through a synonym, how to speak of
+#: it with care when it is sensitive: "losing your wife", else None)
+WordHit = tuple[str, str, bool, str | None]
 
 
 @dataclass(slots=True)
@@ -328,7 +330,7 @@ def first_word(activity: IndexedActivity, words: Sequence[PersonWord]) -> WordHi
     for word in words:
         own_key = word.terms[0][0]
         if own_key in activity.terms:
-            return (word.said, word.said, False)
+            return (word.said, word.said, False, word.told)
         about: str | None = None
         for key, group_about in word.terms[1:]:
             if key in activity.terms and (about is None or key in activity.name_terms):
@@ -336,37 +338,65 @@ def first_word(activity: IndexedActivity, words: Sequence[PersonWord]) -> WordHi
                 if key in activity.name_terms:
                     break
         if about is not None:
-            return (word.said, about, True)
+            return (word.said, about, True, word.told)
     return None
 
 
 # --- Reasons and pages ----------------------------------------------------------------
 
 
+#: At most this many reasons on a card: why it may help, and the one thing
+#: about it that best fits what they asked for.
+MAX_REASONS = 2
+
+
 def reasons(m: Fit, person: Person) -> tuple[Reason, ...]:
-    found: list[Reason] = []
+    """At most MAX_REASONS: why it may help (their words, or a need area they
+    named), then what fits the limits and wishes they gave (when, free, group or
+    one-to-one, how or how near), before what merely describes it."""
+    why: list[Reason] = []
     if m.word is not None:
-        said, matched, synonym = m.word
-        found.append(Reason("words", {"word": said, "matched": matched, "synonym": synonym}))
+        said, matched, synonym, told = m.word
+        params = {"word": said, "matched": matched, "synonym": synonym}
+        why.append(Reason("words", {**params, "told": told} if told else params))
     elif m.needs:
-        found.append(Reason("need", {"need_area": m.needs[0]}))
-    if m.activity.format in ("group", "one_to_one"):
-        found.append(Reason(m.activity.format))
+        why.append(Reason("need", {"need_area": m.needs[0]}))
+    profile = person.profile
+    fits: list[Reason] = []
+    described: list[Reason] = []
+    where: Reason | None = None
     if "in_person" in m.ways and m.distance is not None:
-        found.append(Reason("near", {"miles": round(m.distance, 1)}))
+        where = Reason("near", {"miles": round(m.distance, 1)})
     elif "in_person" in m.ways and m.same_district:
-        found.append(Reason("district", {"district": person.district}))
+        where = Reason("district", {"district": person.district})
     elif "in_person" not in m.ways and "online" in m.ways:
-        found.append(Reason("online"))
+        where = Reason("online")
     elif "in_person" not in m.ways and "phone" in m.ways:
-        found.append(Reason("phone"))
+        where = Reason("phone")
     session = _session_for(m.activity, person)
+    when = None
     if session is not None:
         _, day, part, weekly = session
-        found.append(Reason("time", {"day": day, "part": part, "weekly": weekly}))
-    if m.activity.free:
-        found.append(Reason("free"))
-    return tuple(found)
+        when = Reason("time", {"day": day, "part": part, "weekly": weekly})
+    what = Reason(m.activity.format) if m.activity.format in ("group", "one_to_one") else None
+    free = Reason("free") if m.activity.free else None
+    asked = {
+        "time": person.limits_times,
+        "free": profile.free_only,
+        "group": profile.group == "group",
+        "one_to_one": profile.group == "one_to_one",
+        "near": profile.max_miles is not None,
+        "district": profile.max_miles is not None,
+        "online": not person.all_modes,
+        "phone": not person.all_modes,
+    }
+    for reason in (when, free, what, where):  # what they asked for, in this order
+        if reason is not None and asked[reason.code]:
+            fits.append(reason)
+    for reason in (where, what, when, free):  # then what says most about it
+        if reason is not None and reason not in fits:
+            described.append(reason)
+    return tuple([*why, *fits, *described][:MAX_REASONS])
 
 
 def _session_for(

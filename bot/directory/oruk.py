@@ -14,10 +14,13 @@ Messiness that is accepted rather than rejected: integer ids, amounts and ages a
 strings, HTML in descriptions, `organisation` spelt the British way, locations
 listed straight on the service, coordinates as GeoJSON `[longitude, latitude]`,
 postcodes without a space or only a district, and services with no location at
-all (online or phone). What is rejected — each with the record, the field and the
-problem — is what would make a suggestion wrong: no id, no name, no organisation,
-a postcode that is not a postcode, a day that is not a day, an unreadable time or
-amount, an unknown status.
+all (online or phone). What rejects the whole file — each with the record, the
+field and the problem — is structural: a record that is not an object, has no id
+or no name, or shares its id with another. A value that cannot be used (a
+postcode that is not a postcode, a day that is not a day, an unreadable time,
+amount, phone, website or email, an unknown status or taxonomy term, an address
+outside the UK) is left out, or mended when the mistake is obvious
+(`bot.directory.mending`), and the record imported with a warning saying so.
 """
 
 from __future__ import annotations
@@ -28,13 +31,22 @@ from datetime import date
 from typing import Any, TypeVar
 
 from bot.directory import taxonomy
-from bot.directory.postcodes import normalise_postcode, valid_point
+from bot.directory.mending import (
+    Mended,
+    mend_email,
+    mend_phone,
+    mend_postcode,
+    mend_url,
+    outside_uk,
+)
+from bot.directory.postcodes import valid_point
 from bot.directory.records import (
     ActivityRecord,
     LocationRecord,
     OrganisationRecord,
     Problems,
     ScheduleRecord,
+    Warnings,
 )
 from bot.directory.values import (
     DAY_CODES,
@@ -63,9 +75,13 @@ ATTENDING_ACCESS = {
 
 T = TypeVar("T")
 
+#: Who runs a service whose feed does not say (imported with a warning).
+NO_ORGANISATION = OrganisationRecord(source_id="unknown", name="")
+
 
 class ServiceReader:
-    """Reads a list of services, collecting problems and warnings for the report.
+    """Reads a list of services, collecting problems (structural: the file is
+    rejected) and warnings (a value left out or mended) for the report.
 
     `organisations` resolves `organization_id` when services only reference their
     organisation (HSDS data packages, summary API listings).
@@ -80,7 +96,7 @@ class ServiceReader:
     ) -> None:
         self.problems = problems
         self.organisations = organisations or {}
-        self.warnings: list[str] = []
+        self.warnings = Warnings()
         self.today = today or date.today()
         self.records_with_problems = 0
 
@@ -120,6 +136,7 @@ class _ServiceFields:
         self.raw = raw
         self.label = label
         self.ok = True
+        self.abroad = False  # a place was left out for being outside the UK
 
     # --- bookkeeping ----------------------------------------------------------------
 
@@ -127,15 +144,32 @@ class _ServiceFields:
         self.reader.problems.add(self.label, field, message)
         self.ok = False
 
-    def value(self, field: str, parse: Callable[[Any], T], raw_value: Any) -> T | None:
+    def value(
+        self, field: str, parse: Callable[[Any], T], raw_value: Any, kind: str = "value"
+    ) -> T | None:
+        """A value read with `parse`; one that cannot be read is left out, with a warning."""
         try:
             return parse(raw_value)
         except BadValue as exc:
-            self.problem(field, str(exc))
+            self.warn(field, raw_value, kind, f"left out: it {exc}")
             return None
 
-    def warn(self, message: str) -> None:
-        self.reader.warnings.append(f"{self.label}: {message}")
+    def warn(self, field: str, value: Any, kind: str, done: str) -> None:
+        source_id = clean_text(self.raw.get("id"))
+        self.reader.warnings.add(self.label, field, value, kind, done, source_id)
+
+    def mended(
+        self, field: str, text: str | None, mend: Callable[[str], Mended], kind: str, what: str
+    ) -> str | None:
+        """A postcode, phone, website or email as mended, or None (both reported)."""
+        if not text:
+            return None
+        result = mend(text)
+        if result.value is None:
+            self.warn(field, text, kind, f"left out: it is not {what}")
+        elif result.mended:
+            self.warn(field, text, f"{kind} mended", f"mended to {result.value!r}")
+        return result.value
 
     # --- the record -----------------------------------------------------------------
 
@@ -175,18 +209,22 @@ class _ServiceFields:
                 + [s.note or "" for s in schedules]
             )
         )
-        checked_on = self.value("assured_date", parse_date, raw.get("assured_date"))
+        checked_on = self.value("assured_date", parse_date, raw.get("assured_date"), "date")
         if checked_on is None and raw.get("assured_date") is None:
-            checked_on = self.value("last_modified", parse_date, raw.get("last_modified"))
-        if not (self.ok and source_id and name and organisation):
+            checked_on = self.value("last_modified", parse_date, raw.get("last_modified"), "date")
+        url = self.mended("url", clean_text(raw.get("url")), mend_url, "website", "a website")
+        email = self.mended(
+            "email", clean_text(raw.get("email")), mend_email, "email", "an email address"
+        )
+        if not (self.ok and source_id and name):
             return None
         return ActivityRecord(
             source_id=source_id,
             organisation=organisation,
             name=name,
             description=description,
-            url=clean_text(raw.get("url")) or organisation.url,
-            email=clean_text(raw.get("email")) or self.contact_email() or organisation.email,
+            url=url or organisation.url,
+            email=email or self.contact_email() or organisation.email,
             phone=phone,
             how_to_join=how_to_join,
             modes=modes,
@@ -207,30 +245,37 @@ class _ServiceFields:
             locations=tuple(places),
         )
 
-    def organisation(self) -> OrganisationRecord | None:
+    def organisation(self) -> OrganisationRecord:
+        """Who runs it. A service whose organisation is not given (or not in the
+        file) is still imported, under no organisation's name, with a warning."""
         raw = self.raw
         org = raw.get("organization") or raw.get("organisation")
         field = "organization" if "organization" in raw else "organisation"
+        missing = "missing: imported without an organisation's name"
         if not isinstance(org, dict):
             org_id = clean_text(raw.get("organization_id") or raw.get("organisation_id"))
             org = dict(self.reader.organisations.get(org_id, {})) if org_id else None
             if org_id and not org:
-                self.problem("organization_id", f"is {org_id!r}, which is not in the file")
-                return None
+                self.warn(
+                    "organization_id", org_id, "organisation",
+                    "not in the file: imported without an organisation's name",
+                )  # fmt: skip
+                return NO_ORGANISATION
         if not org:
-            self.problem("organization", "is missing (say which organisation runs the service)")
-            return None
+            self.warn("organization", None, "organisation", missing)
+            return NO_ORGANISATION
         name = plain_text(org.get("name"))
         if not name:
-            self.problem(f"{field}.name", "is missing")
-            return None
+            self.warn(f"{field}.name", None, "organisation", missing)
+        website = clean_text(org.get("website") or org.get("url"))
+        email = clean_text(org.get("email"))
         return OrganisationRecord(
-            source_id=clean_text(org.get("id")) or _slug(name),
-            name=name,
+            source_id=clean_text(org.get("id")) or (_slug(name) if name else "unknown"),
+            name=name or "",
             description=plain_text(org.get("description")) or "",
-            url=clean_text(org.get("website") or org.get("url")),
-            email=clean_text(org.get("email")),
-            phone=_first_phone([org]),
+            url=self.mended(f"{field}.website", website, mend_url, "website", "a website"),
+            email=self.mended(f"{field}.email", email, mend_email, "email", "an email address"),
+            phone=self.first_phone([org], f"{field}.phones"),
         )
 
     def active(self) -> bool:
@@ -239,10 +284,11 @@ class _ServiceFields:
             return True
         if status in INACTIVE_STATUSES:
             return False
-        self.problem(
-            "status",
-            f"is {status!r}; use active, inactive, defunct or temporarily closed",
-        )
+        self.warn(
+            "status", status, "status",
+            "not known (use active, inactive, defunct or temporarily closed): "
+            "imported but hidden from patients until it is put right",
+        )  # fmt: skip
         return False
 
     def locations(
@@ -289,32 +335,43 @@ class _ServiceFields:
             or raw.get("postal_code")
             or raw.get("postcode")
         )
-        postcode = None
-        if postcode_text:
-            postcode = normalise_postcode(postcode_text)
-            field = _address_field(raw, address_raw, path)
-            if postcode is None:
-                self.problem(field, f"is {postcode_text!r}, which is not a UK postcode")
-        latitude, longitude = self.coordinates(path, raw)
         address = _address_text(address_raw or raw)
+        country = clean_text((address_raw or {}).get("country") or raw.get("country"))
+        if outside_uk(country):
+            self.abroad = True
+            self.warn(
+                _address_field(raw, address_raw, path, "country"),
+                ", ".join(filter(None, [address, postcode_text, country])),
+                "outside the UK",
+                "place left out: the address is outside the UK, so the service is "
+                "offered online or by phone only",
+            )  # fmt: skip
+            return None
+        postcode = self.mended(
+            _address_field(raw, address_raw, path), postcode_text, mend_postcode,
+            "postcode", "a UK postcode",
+        )  # fmt: skip
+        latitude, longitude = self.coordinates(path, raw)
         name = plain_text(raw.get("name"))
         if not (postcode or latitude is not None or address):
-            self.warn(f"{path} has no address, postcode or coordinates, so it was left out")
+            self.warn(path, name, "place", "left out: it has no address, postcode or coordinates")
             return None
         return LocationRecord(name, address, postcode, latitude, longitude)
 
     def coordinates(self, path: str, raw: dict[str, Any]) -> tuple[float | None, float | None]:
-        latitude = self.value(f"{path}.latitude", parse_number, raw.get("latitude"))
-        longitude = self.value(f"{path}.longitude", parse_number, raw.get("longitude"))
+        latitude = self.value(f"{path}.latitude", parse_number, raw.get("latitude"), "coordinates")
+        longitude = self.value(
+            f"{path}.longitude", parse_number, raw.get("longitude"), "coordinates"
+        )
         if latitude is None and longitude is None:
             latitude, longitude = _geojson_point(raw)
         if latitude is None or longitude is None:
             return None, None
         if not valid_point(latitude, longitude):
             self.warn(
-                f"{path} has coordinates ({latitude}, {longitude}) that are not a place on "
-                "Earth; its postcode will be used instead"
-            )
+                f"{path}.latitude", f"{latitude}, {longitude}", "coordinates",
+                "left out: not a place on Earth; its postcode is used instead",
+            )  # fmt: skip
             return None, None
         return latitude, longitude
 
@@ -329,21 +386,26 @@ class _ServiceFields:
         return found
 
     def schedule(self, path: str, raw: dict[str, Any]) -> list[ScheduleRecord]:
-        valid_to = self.value(f"{path}.valid_to", parse_date, raw.get("valid_to"))
+        valid_to = self.value(f"{path}.valid_to", parse_date, raw.get("valid_to"), "date")
         if valid_to is not None and valid_to < self.reader.today:
-            self.warn(f"{path} ended on {valid_to:%d %B %Y}, so it was left out")
+            self.warn(f"{path}.valid_to", raw.get("valid_to"), "ended", "left out: it has ended")
             return []
-        starts = self.value(f"{path}.opens_at", parse_time, raw.get("opens_at"))
-        ends = self.value(f"{path}.closes_at", parse_time, raw.get("closes_at"))
+        starts = self.value(f"{path}.opens_at", parse_time, raw.get("opens_at"), "time")
+        ends = self.value(f"{path}.closes_at", parse_time, raw.get("closes_at"), "time")
         description = plain_text(raw.get("description"))
         freq = (clean_text(raw.get("freq")) or "WEEKLY").upper()
         interval = self.value(f"{path}.interval", parse_number, raw.get("interval")) or 1
         days: list[tuple[int, int | None]] = []
+        day_given = False
         if clean_text(raw.get("byday")):
-            days = self.value(f"{path}.byday", parse_byday, raw.get("byday")) or []
+            day_given = True
+            days = self.value(f"{path}.byday", parse_byday, raw.get("byday"), "day") or []
         elif raw.get("weekday") not in (None, ""):
-            day = self.value(f"{path}.weekday", parse_day, raw.get("weekday"))
+            day_given = True
+            day = self.value(f"{path}.weekday", parse_day, raw.get("weekday"), "day")
             days = [(day, None)] if day is not None else []
+        if day_given and not days:
+            return []  # a session on a day nobody can read: left out (the warning says so)
         if not days:
             note = description or _month_days(raw.get("bymonthday"))
             if not (starts or note):
@@ -364,10 +426,23 @@ class _ServiceFields:
 
     def taxonomy_terms(self) -> tuple[str, ...]:
         terms: list[str] = []
-        for attribute in _list(self.raw.get("attributes")):
+        unknown = "left out: no such taxonomy term in the feed"
+        for i, attribute in enumerate(_list(self.raw.get("attributes"))):
             term = attribute.get("taxonomy_term") if isinstance(attribute, dict) else None
             if isinstance(term, dict):
                 terms.append(plain_text(term.get("name") or term.get("term")) or "")
+            elif isinstance(attribute, dict) and clean_text(attribute.get("taxonomy_term_id")):
+                term_id = attribute["taxonomy_term_id"]
+                field = f"attributes[{i}].taxonomy_term_id"
+                self.warn(field, term_id, "taxonomy term", unknown)
+        for i, link in enumerate(_list(self.raw.get("service_taxonomys"))):
+            if (
+                isinstance(link, dict)
+                and not isinstance(link.get("taxonomy"), dict)
+                and clean_text(link.get("taxonomy_id"))
+            ):
+                field = f"service_taxonomys[{i}].taxonomy_id"
+                self.warn(field, link["taxonomy_id"], "taxonomy term", unknown)
         for key in ("service_taxonomys", "service_taxonomies"):
             for link in _list(self.raw.get(key)):
                 term = link.get("taxonomy") if isinstance(link, dict) else None
@@ -382,7 +457,9 @@ class _ServiceFields:
         for i, option in enumerate(_list(self.raw.get("cost_options"))):
             if not isinstance(option, dict):
                 continue
-            amount = self.value(f"cost_options[{i}].amount", parse_number, option.get("amount"))
+            amount = self.value(
+                f"cost_options[{i}].amount", parse_number, option.get("amount"), "cost"
+            )
             described = clean_text(option.get("amount_description"))
             who = clean_text(option.get("option"))  # "Under 18s and Over 60s"
             if amount is None and not _says_free(f"{described} {who}"):
@@ -406,14 +483,18 @@ class _ServiceFields:
         return None, fees
 
     def ages(self) -> tuple[int | None, int | None]:
-        minimum = self.value("minimum_age", parse_age, self.raw.get("minimum_age"))
-        maximum = self.value("maximum_age", parse_age, self.raw.get("maximum_age"))
+        minimum = self.value("minimum_age", parse_age, self.raw.get("minimum_age"), "age")
+        maximum = self.value("maximum_age", parse_age, self.raw.get("maximum_age"), "age")
         for key in ("eligibilitys", "eligibilities"):
             for i, rule in enumerate(_list(self.raw.get(key))):
                 if not isinstance(rule, dict):
                     continue
-                low = self.value(f"{key}[{i}].minimum_age", parse_age, rule.get("minimum_age"))
-                high = self.value(f"{key}[{i}].maximum_age", parse_age, rule.get("maximum_age"))
+                low = self.value(
+                    f"{key}[{i}].minimum_age", parse_age, rule.get("minimum_age"), "age"
+                )
+                high = self.value(
+                    f"{key}[{i}].maximum_age", parse_age, rule.get("maximum_age"), "age"
+                )
                 if low is not None:
                     minimum = low if minimum is None else min(minimum, low)
                 if high is not None:
@@ -424,12 +505,25 @@ class _ServiceFields:
         owners: list[Any] = [self.raw, *_list(self.raw.get("contacts"))]
         for _, location, link in self._raw_locations():
             owners += [link, location, *_list(location.get("contacts"))]
-        return _first_phone(owners) or (organisation.phone if organisation else None)
+        return self.first_phone(owners, "phones") or (organisation.phone if organisation else None)
+
+    def first_phone(self, owners: list[Any], field: str) -> str | None:
+        """The first usable phone number the owners give; each unusable one on the
+        way is reported (and one that had to be mended)."""
+        for number in _phone_numbers(owners):
+            found = self.mended(field, number, mend_phone, "phone", "a UK phone number")
+            if found:
+                return found
+        return None
 
     def contact_email(self) -> str | None:
-        for contact in _list(self.raw.get("contacts")):
-            if isinstance(contact, dict) and clean_text(contact.get("email")):
-                return clean_text(contact.get("email"))
+        for i, contact in enumerate(_list(self.raw.get("contacts"))):
+            text = clean_text(contact.get("email")) if isinstance(contact, dict) else None
+            found = self.mended(
+                f"contacts[{i}].email", text, mend_email, "email", "an email address"
+            )
+            if found:
+                return found
         return None
 
     def languages(self) -> tuple[str, ...]:
@@ -471,6 +565,8 @@ class _ServiceFields:
         and failing that is taken to be by phone if it has a number."""
         kinds = {text.lower() for text in attend_texts}
         in_person = bool(places) or bool(kinds & {"venue", "home visit", "in person"})
+        if self.abroad and not places:
+            in_person = False  # its only places are outside the UK: online or phone, if at all
         online = virtual or "online" in kinds or any(map(taxonomy.mentions_online, attend_texts))
         by_phone = "phone" in kinds or any(map(taxonomy.mentions_phone, attend_texts))
         if not (in_person or online or by_phone):
@@ -479,7 +575,7 @@ class _ServiceFields:
             by_phone = taxonomy.mentions_phone(words)
             if not (online or by_phone):
                 by_phone = phone is not None
-                in_person = not by_phone
+                in_person = not by_phone and not self.abroad
         modes = (("in_person", in_person), ("online", online), ("phone", by_phone))
         return tuple(mode for mode, offered in modes if offered)
 
@@ -534,13 +630,17 @@ def _first_address(location: dict[str, Any]) -> dict[str, Any] | None:
     return chosen[0] if chosen else None
 
 
-def _address_field(location: dict[str, Any], address: dict[str, Any] | None, path: str) -> str:
+def _address_field(
+    location: dict[str, Any], address: dict[str, Any] | None, path: str, inner: str = ""
+) -> str:
     if address is None:
+        if inner:
+            return f"{path}.{inner}"
         return f"{path}.postal_code" if "postal_code" in location else f"{path}.postcode"
     for key in ("addresses", "physical_addresses", "postal_addresses"):
         for i, candidate in enumerate(_list(location.get(key))):
             if candidate is address:
-                inner = "postal_code" if "postal_code" in address else "postcode"
+                inner = inner or ("postal_code" if "postal_code" in address else "postcode")
                 return f"{path}.{key}[{i}].{inner}"
     return f"{path}.postal_code"  # pragma: no cover
 
@@ -583,7 +683,9 @@ def _accessibility_notes(location: dict[str, Any]) -> list[str]:
     return notes
 
 
-def _first_phone(owners: list[Any]) -> str | None:
+def _phone_numbers(owners: list[Any]) -> list[str]:
+    """Every phone number the owners list, in order."""
+    numbers = []
     for owner in owners:
         if not isinstance(owner, dict):
             continue
@@ -591,9 +693,9 @@ def _first_phone(owners: list[Any]) -> str | None:
             number = (
                 clean_text(phone.get("number")) if isinstance(phone, dict) else clean_text(phone)
             )
-            if number:
-                return number.strip("\"' ")
-    return None
+            if number and number.strip("\"' "):
+                numbers.append(number.strip("\"' "))
+    return numbers
 
 
 def _month_days(value: Any) -> str | None:

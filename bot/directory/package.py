@@ -8,6 +8,12 @@ feeds, so a rule about postcodes or days holds whatever the format. Both HSDS 3
 table names (`schedule`, `attribute`, `taxonomy_term`) and the older 1.x ones
 (`regular_schedules`, `service_taxonomy`, `physical_addresses`) are understood.
 A package may be a folder, its `datapackage.json`, or a .zip of either.
+
+Packages as people publish them: each resource is looked for at the path the
+descriptor gives, then under `data/`, then by its resource name (`service.csv`,
+`services.csv`, in both places). The services table must be there; any other
+resource listed but absent is read as empty, with a warning, so a package that
+lists more than it ships still imports what it has.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.directory.records import SourceUnavailable
+from bot.directory.records import ImportWarning, SourceUnavailable
 
 Row = dict[str, Any]
 
@@ -42,6 +48,7 @@ TABLE_NAMES = {
     "taxonomy": "taxonomy_term", "taxonomies": "taxonomy_term",
     "attribute": "attribute", "attributes": "attribute",
     "service_taxonomy": "attribute", "service_taxonomies": "attribute",
+    "services_taxonomy": "attribute", "services_taxonomies": "attribute",
     "cost_option": "cost_option", "cost_options": "cost_option",
     "contact": "contact", "contacts": "contact",
     "language": "language", "languages": "language",
@@ -64,29 +71,64 @@ class DataPackage:
             raise SourceUnavailable(
                 f"{source}: datapackage.json is not valid JSON ({exc})."
             ) from None
+        self.warnings: list[ImportWarning] = []
         self.files: dict[str, str] = {}
+        self.tables: dict[str, list[Row]] = {}
         for resource in descriptor.get("resources") or []:
-            if not isinstance(resource, dict) or not isinstance(resource.get("path"), str):
+            if not isinstance(resource, dict):
                 continue
-            stem = Path(resource["path"]).stem.lower()
-            table = TABLE_NAMES.get(str(resource.get("name", "")).lower()) or TABLE_NAMES.get(stem)
-            if table and table not in self.files:
-                self.files[table] = resource["path"]
+            path = resource.get("path")
+            path = path if isinstance(path, str) else None
+            name = str(resource.get("name", "")).lower()
+            table = TABLE_NAMES.get(name) or (
+                TABLE_NAMES.get(Path(path).stem.lower()) if path else None
+            )
+            if not table or table in self.files:
+                continue
+            found = self._find(path, name)
+            if found is None:
+                if table == "service":
+                    raise SourceUnavailable(
+                        f"{source}: datapackage.json lists {path or name}, the services "
+                        "table, but the file is not there (nor under data/)."
+                    )
+                self.warnings.append(
+                    ImportWarning(
+                        "datapackage.json", f"resource {name or path!r}", path or "",
+                        "missing file", "not there (nor under data/): read as empty",
+                    )
+                )  # fmt: skip
+                self.files[table] = path or name
+                self.tables[table] = []
+                continue
+            self.files[table] = found
+            self.tables[table] = self._rows(found)
         if "service" not in self.files:
             raise SourceUnavailable(
                 f"{source}: datapackage.json lists no services table (services.csv)."
             )
-        self.tables: dict[str, list[Row]] = {
-            table: self._rows(path) for table, path in self.files.items()
-        }
+
+    def _find(self, path: str | None, name: str) -> str | None:
+        """Where a resource is: at its path, under data/, or by its name."""
+        candidates = []
+        if path:
+            candidates += [path, f"data/{Path(path).name}", f"data/{path}", Path(path).name]
+        if name:
+            candidates += [f"{name}.csv", f"data/{name}.csv"]
+        for candidate in dict.fromkeys(candidates):
+            if self._exists(candidate):
+                return candidate
+        return None
+
+    def _exists(self, path: str) -> bool:
+        try:
+            self._read_file(path)
+        except (KeyError, FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return False
+        return True
 
     def _rows(self, path: str) -> list[Row]:
-        try:
-            text = self._read_file(path).decode("utf-8-sig")
-        except (KeyError, FileNotFoundError):
-            raise SourceUnavailable(
-                f"{self.source}: datapackage.json lists {path}, but the file is not there."
-            ) from None
+        text = self._read_file(path).decode("utf-8-sig")
         reader = csv.DictReader(io.StringIO(text, newline=""))
         # An empty cell means "not given", as a missing key does in JSON.
         return [
@@ -175,9 +217,12 @@ class _Index:
         ] + self.rows("attribute", "service_id", service_id)
         found = []
         for link in links:
-            term = self.terms.get(str(link.get("taxonomy_term_id") or link.get("taxonomy_id")))
+            term_id = link.get("taxonomy_term_id") or link.get("taxonomy_id")
+            term = self.terms.get(str(term_id))
             if term is not None:
                 found.append({**link, "taxonomy_term": term})
+            elif term_id is not None:  # the reader warns of a term the package lacks
+                found.append({"id": link.get("id"), "taxonomy_term_id": term_id})
         return found
 
 

@@ -2,15 +2,22 @@
 they came in, and the problems that stop a file from being imported.
 
 Each format's reader (ORUK 3.0 and 1.0 JSON, an HSDS data package, a simple CSV)
-turns its records into `ActivityRecord`s and writes down a `Problem` for anything
-it cannot use. The writer (`bot.directory.saving`) only ever sees clean records:
-a file with any problem is rejected whole, before the database is touched.
+turns its records into `ActivityRecord`s. Two kinds of trouble are told apart:
+
+- a `Problem` is structural (the file is not JSON or CSV, a record has no id or no
+  name, two records share an id): the file is rejected whole, before the
+  database is touched, and the directory in use stays as it was;
+- an `ImportWarning` is about one value (a bad postcode, phone, website, email,
+  time, cost; an unknown taxonomy term; a missing optional file): the record is
+  imported without that value, or with it mended (`LU7 ONY` -> `LU7 0NY`), and
+  the warning says which record, which field, what it said and what was done.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
@@ -104,6 +111,83 @@ class Problems:
         return len(self.items)
 
 
+#: What each kind of warning is called in the summary, in the order shown.
+WARNING_KINDS = {
+    "postcode mended": "Postcodes mended",
+    "postcode": "Postcodes left out (not UK postcodes)",
+    "outside the UK": "Addresses outside the UK (imported without a place)",
+    "place": "Places left out (no address, postcode or coordinates)",
+    "coordinates": "Coordinates left out",
+    "phone mended": "Phone numbers mended",
+    "phone": "Phone numbers left out",
+    "website mended": "Websites mended",
+    "website": "Websites left out",
+    "email mended": "Email addresses mended",
+    "email": "Email addresses left out",
+    "time": "Times left out",
+    "day": "Sessions left out (unknown day)",
+    "ended": "Sessions left out (ended)",
+    "cost": "Costs left out",
+    "age": "Ages left out",
+    "date": "Dates left out",
+    "status": "Unknown status (hidden from patients)",
+    "taxonomy term": "Unknown taxonomy terms",
+    "organisation": "No organisation named",
+    "value": "Other values left out",
+    "missing file": "Files listed but not there",
+}
+
+
+@dataclass(frozen=True)
+class ImportWarning:
+    """A value that could not be used as it was, and what was done instead: the
+    record was still imported."""
+
+    record: str  # "service 3 (id '7', “Knit and Natter”)" or "row 5"
+    field: str  # as the file names it: "locations[0].postcode"
+    value: str  # what the file said
+    kind: str  # a key of WARNING_KINDS
+    done: str  # "left out" / "mended to 'LU7 0NY'"
+    source_id: str | None = None  # the record's id, to find its activity later
+
+    def __str__(self) -> str:
+        said = f" {self.value!r}" if self.value else ""
+        return f"{self.record}: {self.field}{said}: {self.done}"
+
+
+@dataclass
+class Warnings:
+    """Collects warnings for one file while its records are read."""
+
+    items: list[ImportWarning] = field(default_factory=list)
+
+    def add(
+        self,
+        record: str,
+        field_name: str,
+        value: object,
+        kind: str,
+        done: str,
+        source_id: str | None = None,
+    ) -> None:
+        assert kind in WARNING_KINDS, kind
+        text = "" if value is None else str(value)
+        self.items.append(ImportWarning(record, field_name, text, kind, done, source_id))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def group_warnings(
+    warnings: Sequence[ImportWarning],
+) -> list[tuple[str, list[ImportWarning]]]:
+    """Warnings grouped by kind, in WARNING_KINDS' order: (title, warnings)."""
+    groups: dict[str, list[ImportWarning]] = {}
+    for warning in warnings:
+        groups.setdefault(warning.kind, []).append(warning)
+    return [(title, groups[kind]) for kind, title in WARNING_KINDS.items() if kind in groups]
+
+
 class DirectoryImportError(Exception):
     """An import could not be done. The message is one sentence for the person
     importing; nothing was changed in the directory."""
@@ -150,11 +234,33 @@ class ImportSummary:
     unchanged: int = 0
     deactivated: int = 0
     rejected: int = 0
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[ImportWarning, ...] = ()
+
+    #: How many examples of each kind of warning the summary shows.
+    EXAMPLES = 3
+
+    @property
+    def with_warnings(self) -> int:
+        """How many records were imported with a warning."""
+        return len({(w.source_id or w.record) for w in self.warnings if w.kind != "missing file"})
 
     def describe(self) -> str:
-        return (
+        """The end-of-import summary: what changed, then what needs fixing, by kind."""
+        lines = [
             f"Imported {self.source} ({self.format}): {self.added} added, {self.updated} "
-            f"updated, {self.unchanged} unchanged, {self.deactivated} deactivated, "
-            f"{self.rejected} rejected."
+            f"updated, {self.unchanged} unchanged, {self.deactivated} deactivated."
+        ]
+        if not self.warnings:
+            return lines[0]
+        records = self.with_warnings
+        lines.append(
+            f"{records} record{'s' if records != 1 else ''} imported with warnings "
+            f"({len(self.warnings)} in all): each was imported without the value named, "
+            "or with it mended. Fix them in the source so the next import is clean."
         )
+        for title, items in group_warnings(self.warnings):
+            lines.append(f"  {title} ({len(items)}):")
+            lines += [f"    - {w}" for w in items[: self.EXAMPLES]]
+            if len(items) > self.EXAMPLES:
+                lines.append(f"    ... and {len(items) - self.EXAMPLES} more.")
+        return "\n".join(lines)

@@ -13,13 +13,19 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 from tqdm import tqdm
 
-from bot.directory.records import ActivityRecord, ImportSummary, OrganisationRecord
+from bot.directory.records import (
+    ActivityRecord,
+    ImportSummary,
+    ImportWarning,
+    OrganisationRecord,
+)
 from bot.store import Database
 from bot.store.base import utcnow
 from bot.store.directory import (
     Activity,
     ActivityNeed,
     ImportRun,
+    ImportWarningRow,
     Location,
     Organisation,
     Schedule,
@@ -38,7 +44,7 @@ async def save_records(
     format: str,
     deactivate_missing: bool = False,
     progress: bool = False,
-    warnings: Sequence[str] = (),
+    warnings: Sequence[ImportWarning] = (),
 ) -> ImportSummary:
     """Add new activities, update changed ones, and (if asked) deactivate the
     feed's activities that are no longer in it."""
@@ -64,17 +70,30 @@ async def save_records(
                     activity.active = False
                     activity.updated_at = utcnow()
                     deactivated += 1
-        session.add(
-            ImportRun(
-                kind="activities",
-                source=source[:500],
+        run = ImportRun(
+            kind="activities",
+            source=source[:500],
+            feed=feed,
+            format=format,
+            added=added,
+            updated=updated,
+            unchanged=unchanged,
+            deactivated=deactivated,
+        )
+        session.add(run)
+        await session.flush()
+        session.add_all(
+            ImportWarningRow(
+                import_run_id=run.id,
                 feed=feed,
-                format=format,
-                added=added,
-                updated=updated,
-                unchanged=unchanged,
-                deactivated=deactivated,
+                source_id=(w.source_id or "")[:200] or None,
+                record=w.record,
+                field=w.field,
+                value=w.value,
+                kind=w.kind,
+                done=w.done,
             )
+            for w in warnings
         )
     return ImportSummary(
         source=source,

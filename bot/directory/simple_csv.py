@@ -2,7 +2,9 @@
 Referral UK feed. The columns are documented in docs/directory.md and shown in
 docs/directory/activities-template.csv; only id, name and organisation must be
 filled in. Rows are named in the report by their line in the file, as a
-spreadsheet shows them (the header is row 1).
+spreadsheet shows them (the header is row 1). A row without an id, a name or an
+organisation, or with an id used before, rejects the file; any other value that
+cannot be used is left out (or mended) with a warning, as in the other formats.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from bot.directory import taxonomy
-from bot.directory.postcodes import normalise_postcode, valid_point
+from bot.directory.mending import Mended, mend_email, mend_phone, mend_postcode, mend_url
+from bot.directory.postcodes import valid_point
 from bot.directory.records import (
     ActivityRecord,
     LocationRecord,
     OrganisationRecord,
     Problems,
     ScheduleRecord,
+    Warnings,
 )
 from bot.directory.values import (
     BadValue,
@@ -62,7 +66,9 @@ def looks_like_simple_csv(header: list[str]) -> bool:
     return set(REQUIRED) <= names
 
 
-def read_simple_csv(text: str, problems: Problems) -> tuple[list[ActivityRecord], int]:
+def read_simple_csv(
+    text: str, problems: Problems, warnings: Warnings | None = None
+) -> tuple[list[ActivityRecord], int]:
     """The activities in the file, and how many rows had problems."""
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [name.strip().lower() for name in reader.fieldnames or []]
@@ -82,7 +88,9 @@ def read_simple_csv(text: str, problems: Problems) -> tuple[list[ActivityRecord]
         if not any(clean_text(value) for value in row.values()):
             continue  # spreadsheets leave blank lines at the end
         before = len(problems)
-        record = _Row(row, line, problems).record()
+        record = _Row(
+            row, line, problems, warnings if warnings is not None else Warnings()
+        ).record()
         if record is not None and record.source_id in seen:
             problems.add(
                 _label(row, line),
@@ -107,11 +115,30 @@ def _label(row: dict[str, Any], line: int) -> str:
 
 
 class _Row:
-    def __init__(self, row: dict[str, Any], line: int, problems: Problems) -> None:
+    def __init__(
+        self, row: dict[str, Any], line: int, problems: Problems, warnings: Warnings
+    ) -> None:
         self.row = row
         self.label = _label(row, line)
         self.problems = problems
+        self.warnings = warnings
         self.ok = True
+
+    def warn(self, column: str, value: Any, kind: str, done: str) -> None:
+        self.warnings.add(self.label, column, value, kind, done, self.text("id"))
+
+    def mended(
+        self, column: str, mend: Callable[[str], Mended], kind: str, what: str
+    ) -> str | None:
+        text = self.text(column)
+        if not text:
+            return None
+        result = mend(text)
+        if result.value is None:
+            self.warn(column, text, kind, f"left out: it is not {what}")
+        elif result.mended:
+            self.warn(column, text, f"{kind} mended", f"mended to {result.value!r}")
+        return result.value
 
     def text(self, column: str) -> str | None:
         return clean_text(self.row.get(column))
@@ -120,11 +147,11 @@ class _Row:
         self.problems.add(self.label, column, message)
         self.ok = False
 
-    def value(self, column: str, parse: Callable[[Any], T]) -> T | None:
+    def value(self, column: str, parse: Callable[[Any], T], kind: str = "value") -> T | None:
         try:
             return parse(self.row.get(column))
         except BadValue as exc:
-            self.problem(column, str(exc))
+            self.warn(column, self.row.get(column), kind, f"left out: it {exc}")
             return None
 
     def record(self) -> ActivityRecord | None:
@@ -148,21 +175,21 @@ class _Row:
             ),
             name=name,
             description=description,
-            url=self.text("website"),
-            email=self.text("email"),
-            phone=self.text("phone"),
+            url=self.mended("website", mend_url, "website", "a website"),
+            email=self.mended("email", mend_email, "email", "an email address"),
+            phone=self.mended("phone", mend_phone, "phone", "a UK phone number"),
             how_to_join=self.text("how_to_join"),
             modes=modes,
             format=format,
             free=free,
             cost=cost,
-            minimum_age=self.value("minimum_age", parse_age),
-            maximum_age=self.value("maximum_age", parse_age),
+            minimum_age=self.value("minimum_age", parse_age, "age"),
+            maximum_age=self.value("maximum_age", parse_age, "age"),
             accessibility=self.text("accessibility"),
             languages=tuple(_split(self.text("languages"))),
             need_areas=need_areas,
             by_appointment=bool(self.value("by_appointment", parse_bool)),
-            checked_on=self.value("last_checked", parse_date),
+            checked_on=self.value("last_checked", parse_date, "date"),
             active=self.value("active", parse_bool) is not False,
             schedules=tuple(schedules),
             locations=(location,) if location else (),
@@ -170,17 +197,14 @@ class _Row:
         return record if self.ok else None
 
     def location(self) -> LocationRecord | None:
-        postcode_text = self.text("postcode")
-        postcode = normalise_postcode(postcode_text) if postcode_text else None
-        if postcode_text and postcode is None:
-            self.problem("postcode", f"is {postcode_text!r}, which is not a UK postcode")
-        latitude = self.value("latitude", parse_number)
-        longitude = self.value("longitude", parse_number)
+        postcode = self.mended("postcode", mend_postcode, "postcode", "a UK postcode")
+        latitude = self.value("latitude", parse_number, "coordinates")
+        longitude = self.value("longitude", parse_number, "coordinates")
         if (latitude is not None or longitude is not None) and not valid_point(latitude, longitude):
-            self.problem(
-                "latitude",
-                "and longitude are not a place on Earth (latitude first, e.g. 53.46, -2.99)",
-            )
+            self.warn(
+                "latitude", f"{latitude}, {longitude}", "coordinates",
+                "left out: not a place on Earth (latitude first, e.g. 53.46, -2.99)",
+            )  # fmt: skip
             latitude = longitude = None
         address = self.text("address")
         if not (postcode or address or latitude is not None):
@@ -192,7 +216,7 @@ class _Row:
         for word in _split(self.text("how")):
             mode = _HOW.get(word.lower())
             if mode is None:
-                self.problem("how", f"has {word!r}; use in person, online or phone")
+                self.warn("how", word, "value", "left out: use in person, online or phone")
             elif mode not in modes:
                 modes.append(mode)
         if not modes:
@@ -204,13 +228,13 @@ class _Row:
         if not given:
             return taxonomy.format_for(words)
         if given.lower() not in _FORMATS:
-            self.problem("format", f"is {given!r}; use group or one-to-one")
+            self.warn("format", given, "value", "left out: use group or one-to-one")
             return None
         return _FORMATS[given.lower()]
 
     def schedules(self) -> list[ScheduleRecord]:
-        starts = self.value("starts", parse_time)
-        ends = self.value("ends", parse_time)
+        starts = self.value("starts", parse_time, "time")
+        ends = self.value("ends", parse_time, "time")
         frequency = self.text("frequency")
         note = _FREQUENCIES.get(frequency.lower(), frequency) if frequency else None
         days = []
@@ -218,7 +242,7 @@ class _Row:
             try:
                 days.append(parse_day(word))
             except BadValue as exc:
-                self.problem("days", str(exc))
+                self.warn("days", word, "day", f"left out: it {exc}")
         if not days:
             return (
                 [ScheduleRecord(None, starts, ends, weekly=False, note=note)]
@@ -233,10 +257,10 @@ class _Row:
             key = re.sub(r"[\s-]+", "_", word.lower())
             needs = (key,) if key in NEED_AREAS else taxonomy.need_areas_for([word])
             if not needs:
-                self.problem(
-                    "need_areas",
-                    f"has {word!r}, which is not an area of need (use {', '.join(NEED_AREAS)})",
-                )
+                self.warn(
+                    "need_areas", word, "taxonomy term",
+                    f"left out: not an area of need (use {', '.join(NEED_AREAS)})",
+                )  # fmt: skip
             found += [need for need in needs if need not in found]
         return tuple(need for need in NEED_AREAS if need in found)
 

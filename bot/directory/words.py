@@ -6,8 +6,11 @@ their two-word phrases ("meet peopl"); a person's words are looked up directly
 and through the synonym groups in synonyms.yaml, which a link worker can read
 and extend ("skint" finds debt advice).
 
-Common words ("the", "help", "people") say nothing about what someone wants and
-are left out, as are words most activities use.
+Common words ("the", "help", "people"), everyday verbs ("used", "can't") and the
+people in someone's life ("wife") say nothing on their own about what someone
+wants, and are left out: a reason never quotes one. Matters people may find hard
+to read back (a loss, low mood, money worries) are spoken of with care: the
+synonym group's `told` ("because you told me about losing your wife").
 """
 
 from __future__ import annotations
@@ -254,6 +257,48 @@ STOPWORDS = frozenset(
     ]
 )
 
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+#: Everyday verbs and fillers people write around what matters ("I used to love
+#: walking", "I can't get out"): never a reason on their own.
+EVERYDAY = frozenset(
+    _words(
+        """
+    use used uses using usually cant cannot couldnt dont doesnt didnt wont wouldnt
+    isnt wasnt arent werent havent hasnt hadnt shouldnt love loved loves loving enjoy
+    enjoyed enjoys look looks looked looking find finds found finding come comes came
+    coming see sees seen saw seeing say says said tell tells told take takes took
+    taking taken give gives gave given put puts let lets seem seems seemed left leave
+    start started starting stay stayed staying live lives lived living mean means
+    meant bad big little small year years month months last first next old able
+    unable since ago yet already though although anymore every many enough sure okay
+    ok yes yeah quite pretty kind sort stuff place lately recently anyone everyone
+    nobody somebody thanks thank please hello hi gone happen happened happens
+    tried tries lose losing lost die died dying dead passed away bit whole long
+    hard difficult easy better worse best worst able stuck
+    active activity activities
+    """
+    )
+)
+
+#: The people in someone's life: a reason never quotes "wife" or "mum" alone;
+#: "lost my wife" is a phrase of the synonym group about losing someone.
+RELATIONS = frozenset(
+    _words(
+        """
+    wife husband partner mum mom mother dad father son daughter child children kids
+    brother sister grandson granddaughter grandchildren nan gran grandma grandad
+    boyfriend girlfriend fiance family friend mate
+    """
+    )
+)
+
+#: A person's single words that never become a reason (nor are looked for).
+NOT_A_REASON = STOPWORDS | EVERYDAY | RELATIONS
+
 _stemmer = Stemmer.Stemmer("english")
 
 
@@ -291,12 +336,26 @@ class PersonWord:
 
     said: str
     terms: tuple[tuple[str, str], ...]  # (phrase key, what a match is about)
+    #: For a sensitive matter (a loss, low mood, money worries), how a reason
+    #: speaks of it with care instead of quoting them: "losing your wife".
+    told: str | None = None
 
 
 @dataclass(frozen=True)
 class SynonymGroup:
     about: str
     words: tuple[str, ...]
+    #: Sensitive groups: how a reason speaks of it ("losing someone"), and with a
+    #: person in their words ("losing your {relation}").
+    told: str | None = None
+    told_relation: str | None = None
+
+    def told_of(self, said: str) -> str | None:
+        if self.told_relation:
+            relation = next((w for w in tokens(said) if w in RELATIONS), None)
+            if relation is not None:
+                return self.told_relation.format(relation=relation)
+        return self.told
 
 
 class Synonyms:
@@ -326,7 +385,14 @@ class Synonyms:
                 raise ValueError(
                     f"{path.name}: group {number} needs 'about: ...' and 'words: [...]'"
                 )
-            groups.append(SynonymGroup(entry["about"], tuple(str(w) for w in entry["words"])))
+            groups.append(
+                SynonymGroup(
+                    entry["about"],
+                    tuple(str(w) for w in entry["words"]),
+                    told=entry.get("told"),
+                    told_relation=entry.get("told_relation"),
+                )
+            )
         return cls(groups)
 
     def person_words(self, text: str) -> list[PersonWord]:
@@ -345,17 +411,19 @@ class Synonyms:
                 if key in self._groups_of:
                     said = " ".join(words[i : i + size])
                     terms = {key: said}
+                    told = None
                     for group in self._groups_of[key]:
+                        told = told or group.told_of(said)
                         for phrase in group.words:
                             terms.setdefault(phrase_key(phrase), group.about)
                     if key not in seen:
-                        found.append(PersonWord(said, tuple(terms.items())))
+                        found.append(PersonWord(said, tuple(terms.items()), told))
                         seen.add(key)
                     i += size
                     break
             else:
                 word = words[i]
-                if word not in STOPWORDS and len(word) > 2 and not word.isdigit():
+                if word not in NOT_A_REASON and len(word) > 2 and not word.isdigit():
                     key = stems[i]
                     if key not in seen:
                         found.append(PersonWord(word, ((key, word),)))

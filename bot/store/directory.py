@@ -29,6 +29,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -189,6 +190,43 @@ class ImportRun(Base):
     deactivated: Mapped[int] = mapped_column(default=0)
 
 
+class ImportWarningRow(Base):
+    """A value an import left out or mended (`bot.directory.records.ImportWarning`),
+    kept so `spbot directory check` can list what the last import of each feed
+    said needs fixing."""
+
+    __tablename__ = "directory_import_warning"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_run_id: Mapped[int] = mapped_column(
+        ForeignKey("directory_import_run.id", ondelete="CASCADE"), index=True
+    )
+    feed: Mapped[str] = mapped_column(String(200), index=True)
+    source_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    record: Mapped[str] = mapped_column(Text)
+    field: Mapped[str] = mapped_column(Text)
+    value: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(32))
+    done: Mapped[str] = mapped_column(Text)
+
+
+class FeedSchedule(Base):
+    """A feed re-imported on a schedule (`spbot directory import URL --every 1d`):
+    the running bot's housekeeping imports it when it falls due. The database is
+    the truth: whichever instance moves `next_due_at` first does the import."""
+
+    __tablename__ = "directory_feed_schedule"
+
+    feed: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source: Mapped[str] = mapped_column(Text)
+    every_seconds: Mapped[int] = mapped_column()
+    deactivate_missing: Mapped[bool] = mapped_column(default=False)
+    next_due_at: Mapped[datetime] = mapped_column(index=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: What the last scheduled import said: its summary line, or why it failed.
+    last_result: Mapped[str | None] = mapped_column(Text, default=None)
+
+
 # --- Reading the directory -----------------------------------------------------------
 
 
@@ -219,6 +257,23 @@ async def listed_activities(
     query = select(Activity).options(selectinload(Activity.organisation)).order_by(Activity.id)
     if not include_inactive:
         query = query.where(Activity.active.is_(True))
+    return list((await session.scalars(query)).all())
+
+
+async def last_import_warnings(session: AsyncSession) -> list[ImportWarningRow]:
+    """The warnings of the latest import of each feed, feed by feed in the order
+    they were found: what `spbot directory check` says still needs fixing."""
+    latest = (
+        select(func.max(ImportRun.id))
+        .where(ImportRun.kind == "activities")
+        .group_by(ImportRun.feed)
+        .scalar_subquery()
+    )
+    query = (
+        select(ImportWarningRow)
+        .where(ImportWarningRow.import_run_id.in_(latest))
+        .order_by(ImportWarningRow.feed, ImportWarningRow.id)
+    )
     return list((await session.scalars(query)).all())
 
 
@@ -331,3 +386,66 @@ async def upsert_centroids(session: AsyncSession, rows: Sequence[CentroidRow]) -
         keys = [row["postcode"] for row in rows]
         await session.execute(delete(PostcodeCentroid).where(PostcodeCentroid.postcode.in_(keys)))
         session.add_all(PostcodeCentroid(**row) for row in rows)
+
+
+# --- Feeds on a schedule ---------------------------------------------------------------
+
+
+async def schedule_feed(
+    session: AsyncSession,
+    feed: str,
+    source: str,
+    every_seconds: int,
+    deactivate_missing: bool,
+    next_due_at: datetime,
+) -> None:
+    """Add or change a feed's schedule."""
+    found = await session.get(FeedSchedule, feed)
+    if found is None:
+        found = FeedSchedule(feed=feed)
+        session.add(found)
+    found.source = source
+    found.every_seconds = every_seconds
+    found.deactivate_missing = deactivate_missing
+    found.next_due_at = next_due_at
+
+
+async def unschedule_feed(session: AsyncSession, feed: str) -> None:
+    await session.execute(delete(FeedSchedule).where(FeedSchedule.feed == feed))
+
+
+async def feed_schedules(session: AsyncSession) -> list[FeedSchedule]:
+    return list((await session.scalars(select(FeedSchedule).order_by(FeedSchedule.feed))).all())
+
+
+async def due_feeds(session: AsyncSession, now: datetime) -> list[FeedSchedule]:
+    """Feeds whose next import is due, soonest first."""
+    query = (
+        select(FeedSchedule)
+        .where(FeedSchedule.next_due_at <= now)
+        .order_by(FeedSchedule.next_due_at, FeedSchedule.feed)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def claim_feed(
+    session: AsyncSession, feed: str, due_at: datetime, next_due_at: datetime
+) -> bool:
+    """Move a due feed's next import on, if nobody else has (compare-and-set on
+    the time read): the one instance that does, imports it."""
+    result = await session.execute(
+        update(FeedSchedule)
+        .where(FeedSchedule.feed == feed, FeedSchedule.next_due_at == due_at)
+        .values(next_due_at=next_due_at)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def record_feed_result(session: AsyncSession, feed: str, at: datetime, result: str) -> None:
+    await session.execute(
+        update(FeedSchedule)
+        .where(FeedSchedule.feed == feed)
+        .values(last_run_at=at, last_result=result[:2000])
+        .execution_options(synchronize_session=False)
+    )

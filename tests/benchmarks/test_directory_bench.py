@@ -114,5 +114,5 @@ def search(index: DirectoryIndex, profile: Profile) -> Callable[[], object]:
 @pytest.mark.parametrize("persona", list(PROFILES))
 def test_suggest_over_10000_activities(benchmark, index: DirectoryIndex, persona: str) -> None:  # type: ignore[no-untyped-def]
     result = benchmark(search(index, PROFILES[persona]))
-    assert len(result) == 3
+    assert len(result) >= 3  # more when a need named is met only outside their limits
     assert benchmark.stats.stats.median < 0.020

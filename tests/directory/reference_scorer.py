@@ -194,6 +194,6 @@ def score_words(activity: IndexedActivity, words: Sequence[PersonWord]) -> WordS
         in_name = key in activity.name_terms
         score += (WORD if direct else SYNONYM) + (WORD_IN_NAME if in_name else 0.0)
         if first is None:
-            first = (word.said, word.said if direct else about, not direct)
+            first = (word.said, word.said if direct else about, not direct, word.told)
         counted += 1
     return score, first

@@ -30,10 +30,7 @@ def test_import_search_list_and_check(capsys: pytest.CaptureFixture[str]) -> Non
     assert run("directory", "search", "walking", "--near", "l203ab", "-n", "2") == 0
     out = capsys.readouterr().out
     assert out.startswith("1. Walking Football at North Park – Bootle Community Sport Trust\n")
-    assert (
-        "It's a friendly group 0.6 miles from you on Tuesday mornings, and you mentioned “walking”."
-        in out
-    )
+    assert "It's 0.6 miles from you, and you mentioned “walking”." in out
     assert "\n2. " in out and "\n3. " not in out
 
     assert run("directory", "list") == 0
@@ -82,5 +79,5 @@ def test_a_rejected_file_lists_its_problems(
     bad.write_text('[{"id": "1", "status": "active"}]', encoding="utf-8")
     assert run("directory", "import", str(bad)) == 1
     err = capsys.readouterr().err
-    assert err.startswith(f"Nothing was imported from {bad}: 2 problems to fix first")
+    assert err.startswith(f"Nothing was imported from {bad}: 1 problem to fix first")
     assert "service 1 (id '1'): name is missing" in err

@@ -67,26 +67,6 @@ BAD_FILES = {
         "service 2 (id 's2'): name",
         "is missing",
     ),
-    "invalid postcode": (
-        [service("s1", locations=[{"id": "l1", "postcode": "ABC 1234"}])],
-        "locations[0].postcode",
-        "'ABC 1234', which is not a UK postcode",
-    ),
-    "unknown day": (
-        [service("s1", schedules=[{"id": "x", "byday": "XY", "opens_at": "10:00"}])],
-        "schedules[0].byday",
-        "unknown day 'XY'",
-    ),
-    "bad amount": (
-        [service("s1", cost_options=[{"id": "c", "amount": "a fiver"}])],
-        "cost_options[0].amount",
-        "not a number",
-    ),
-    "missing organisation": (
-        [{"id": "s1", "name": "Tea", "status": "active"}],
-        "organization",
-        "is missing",
-    ),
     "duplicate id": (
         [service("s1"), service("s1", name="Again")],
         "service 2",
@@ -119,21 +99,33 @@ async def test_a_bad_csv_row_is_named_by_its_line(database: Database, tmp_path: 
     path = tmp_path / "groups.csv"
     path.write_text(
         "id,name,organisation,postcode,days\n1,Tea,Group,L20 3AB,Mon\n2,Chat,Group,L20 3AB,Funday\n"
-        "3,,Group,,\n",
+        "3,,Group,,\n4,Walk,,,\n",
         encoding="utf-8",
     )
     with pytest.raises(ImportRejected) as rejected:
         await import_directory(database, path)
     problems = [str(p) for p in rejected.value.problems]
     assert problems == [
-        "row 3 (id '2', “Chat”): days has an unknown day 'Funday' (use MO, TU, WE, TH, FR, SA or SU)",
         "row 4 (id '3'): name is missing",
+        "row 5 (id '4', “Walk”): organisation is missing",
     ]
     assert rejected.value.records_with_problems == 2
     assert await active_names(database) == []
 
+    path.write_text(
+        "id,name,organisation,postcode,days\n1,Tea,Group,L20 3AB,Mon\n2,Chat,Group,L20 3AB,Funday\n",
+        encoding="utf-8",
+    )
+    summary = await import_directory(database, path)
+    assert summary.added == 2
+    (warning,) = summary.warnings
+    assert str(warning) == (
+        "row 3 (id '2', “Chat”): days 'Funday': left out: it has an unknown day 'Funday' "
+        "(use MO, TU, WE, TH, FR, SA or SU)"
+    )
 
-async def test_a_bad_package_row_is_named_by_its_file_and_line(
+
+async def test_a_bad_package_value_is_named_by_its_file_and_line(
     database: Database, tmp_path: Path
 ) -> None:
     package = tmp_path / "package"
@@ -142,10 +134,14 @@ async def test_a_bad_package_row_is_named_by_its_file_and_line(
         (package / file.name).write_bytes(file.read_bytes())
     addresses = package / "addresses.csv"
     addresses.write_text(addresses.read_text().replace("L37 1LJ", "NOT A POSTCODE"))
-    with pytest.raises(
-        ImportRejected, match=r"services.csv row 2 \(id 'svc-1'.*postal_code is 'NOT A POSTCODE'"
-    ):
-        await import_directory(database, package)
+    summary = await import_directory(database, package)
+    (warning,) = summary.warnings
+    assert warning.record.startswith("services.csv row 2 (id 'svc-1'")
+    assert (warning.field, warning.value) == (
+        "service_at_locations[0].location.addresses[0].postal_code",
+        "NOT A POSTCODE",
+    )
+    assert summary.added == 3
 
 
 async def test_reimport_updates_by_id_and_deactivates_what_disappeared(

@@ -48,16 +48,15 @@ def test_lonely_widower_in_bootle_gets_company_within_walking_distance(
     for suggestion in top:
         assert suggestion.distance_miles is None or suggestion.distance_miles <= 1.0
         assert "online" not in suggestion.modes or "phone" in suggestion.modes
+    # A loss is spoken of with care, never quoted ("you mentioned “wife”").
     assert said(top[0]) == (
-        "It's a friendly group 0.4 miles from you on Wednesday afternoons, and you mentioned "
-        "“wife”. It's free."
+        "It's 0.4 miles from you. I thought of it because you told me about losing your wife."
     )
     assert said(top[1]) == (
-        "It's one-to-one help 0.2 miles from you. It's about meeting people, and you said "
-        "“meet people”."
+        "It's 0.2 miles from you. It's about meeting people, and you said “meet people”."
     )
     assert said(top[2]) == (
-        "It's one-to-one help over the phone. It's about meeting people, and you said “meet people”."
+        "It's over the phone. It's about meeting people, and you said “meet people”."
     )
     more = sample_index.suggest(WIDOWER, n=3, offset=3)
     assert "Walking Football at North Park" in names(more)
@@ -85,13 +84,12 @@ def test_young_man_in_debt_who_works_days_gets_evenings_and_weekends(
         "Evening Money Helpline",
         "Bootle Community Pantry",
     ]
+    # At most two reasons: why, and the time they asked for.
     assert said(top[0]) == (
-        "It's one-to-one help 2.3 miles from you on Saturday mornings. It's about money and debt, "
-        "and you said “skint”."
+        "It's on Saturday mornings. It's about money and debt, and you said “skint”."
     )
     assert said(top[1]) == (
-        "It's one-to-one help over the phone on Monday evenings. It's about money and debt, and "
-        "you said “skint”."
+        "It's on Monday evenings. It's about money and debt, and you said “skint”."
     )
     everything = names(sample_index.suggest(YOUNG_MAN_IN_DEBT, n=50))
     assert "Debt and Benefits Advice, Bootle" not in everything  # weekdays in the day only
@@ -117,12 +115,10 @@ def test_carer_who_can_only_do_online_in_the_evenings(sample_index: DirectoryInd
     ]
     assert all("online" in s.modes for s in top)
     assert said(top[0]) == (
-        "It's a friendly group online on Tuesday evenings. It's about caring for someone, and you "
-        "said “look after”."
+        "It's on Tuesday evenings. It's about caring for someone, and you said “look after”."
     )
     assert said(top[2]) == (
-        "It's a friendly group online on Thursday evenings, and you said you'd like help with "
-        "how you're feeling. It's free."
+        "It's on Thursday evenings, and you said you'd like help with how you're feeling."
     )
 
 
@@ -158,7 +154,7 @@ def test_nothing_said_means_everything_nearest_first(sample_index: DirectoryInde
 def test_words_alone_find_activities(sample_index: DirectoryIndex) -> None:
     top = sample_index.suggest(Profile(what_matters="I'd love to do some gardening"), n=3)
     assert set(names(top)[:2]) == {"Derby Park Community Garden", "Churchtown Shared Allotment"}
-    assert said(top[0]).endswith("and you mentioned “gardening”. It's free.")
+    assert said(top[0]) == "It's a friendly group, and you mentioned “gardening”."
 
 
 # --- Where -----------------------------------------------------------------------------
@@ -189,7 +185,7 @@ def test_without_coordinates_matching_falls_back_to_the_district(
         "Confidence Café, Litherland",
     }
     assert top[0].distance_miles is None
-    assert said(top[0]).startswith("It's a friendly group in L21, near you")
+    assert said(top[0]) == "It's in L21, near you, and you said you'd like to meet people."
     everything = no_map.suggest(profile, n=100)
     # With a travel limit and nothing to measure with, only the patient's postcode area is kept.
     assert all(

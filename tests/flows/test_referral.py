@@ -24,7 +24,7 @@ from flows.core import (
     WorkerTookOver,
 )
 from tests.fakes import FakeDirectory
-from tests.flows.harness import HAPPY_PATH, Patient, label_of, walk_to
+from tests.flows.harness import HAPPY_PATH, MESSAGES, Patient, label_of, walk_to
 
 
 def test_first_message_welcomes_and_asks_for_consent_with_three_buttons() -> None:
@@ -234,7 +234,7 @@ def test_ons4_accepts_numbers_words_and_skip_and_refuses_out_of_range() -> None:
     assert p.answers["worthwhile"] is None and p.state == "ons_happy"
 
 
-def test_suggestions_show_three_with_reasons_then_others_then_wrap() -> None:
+def test_suggestions_show_three_with_reasons_then_others_then_say_these_are_all() -> None:
     p = Patient()
     walk_to(p, "suggestions")
     shown = p.question().context["suggestions"]
@@ -244,10 +244,69 @@ def test_suggestions_show_three_with_reasons_then_others_then_wrap() -> None:
         "Bootle Walking Football" in text
         and "0.8 miles from you, and you said you'd like to be more active" in text
     )
+    values = [o.value for o in p.question().options]
+    assert values == ["pick_0", "more_0", "pick_1", "more_1", "pick_2", "more_2", "others", "none"]
+
     p.tap("others")
     assert [s.activity_id for s in p.question().context["suggestions"]] == ["debt-1"]
+    # The last page says so, and offers a link worker instead of "Show me others".
+    assert "That's all I have that fits what you told me" in p.render_all()[-1]
+    values = [o.value for o in p.question().options]
+    assert values == ["pick_0", "more_0", "again", "link_worker", "none"]
+
+    # Asking for more again never shows a page again unasked.
+    step = p.conversation.step
+    p.send("show me more")
+    assert p.templates() == ["referral/no_more_suggestions"]
+    assert p.state == "suggestions" and p.conversation.step == step
+
+    p.tap("again")  # asked: the first ones again
+    assert [s.activity_id for s in p.question().context["suggestions"]] == [
+        "walk-1", "knit-1", "call-1"
+    ]  # fmt: skip
     p.tap("others")
-    assert p.question().context["wrapped"] is True
+    p.tap("link_worker")
+    assert p.state == "contact_wanted"
+
+
+def test_more_about_this_shows_everything_and_keeps_the_page() -> None:
+    p = Patient()
+    walk_to(p, "suggestions")
+    step = p.conversation.step
+    p.tap("more_1")
+    assert p.templates() == ["directory/more"]
+    assert "Knit" in p.render_all()[0]
+    assert p.state == "suggestions" and p.conversation.step == step
+    p.tap("pick_1")  # the page's buttons still work
+    assert p.answers["interested"]["id"] == "knit-1"
+
+
+def test_more_about_after_the_directory_changed_shows_a_fresh_page() -> None:
+    p = Patient()
+    walk_to(p, "suggestions")
+    p.directory.activities = p.directory.activities[1:]  # a re-import took one away
+    p.tap("more_0")
+    assert p.templates() == ["referral/suggestions"]
+    assert [s.activity_id for s in p.question().context["suggestions"]] == [
+        "knit-1", "call-1", "debt-1"
+    ]  # fmt: skip
+
+
+def test_more_than_one_suggestion_can_be_chosen() -> None:
+    p = Patient()
+    walk_to(p, "suggestions")
+    result = p.send("1 and 3")
+    assert p.state == "contact_wanted"
+    assert p.answers["interested"]["id"] == "walk-1"
+    assert [a["id"] for a in p.answers["also_interested"]] == ["call-1"]
+    summary = referral.case_summary(p.answers)
+    assert summary.support_offered.interested_in is not None
+    assert summary.support_offered.interested_in.id == "walk-1"
+    assert [a.id for a in summary.support_offered.also_interested_in] == ["call-1"]
+    (closed,) = [r for r in result.replies if isinstance(r, CloseQuestion)]
+    assert MESSAGES.label(closed.chosen_label, **closed.chosen_context) == (
+        "Interested in Bootle Walking Football and Befriending Calls"
+    )
 
 
 def test_none_of_these_asks_why_and_records_it() -> None:

@@ -362,3 +362,14 @@ def test_yes_typed_on_its_own_asks_how() -> None:
     walk_to(p, "contact_wanted")
     p.send("yes please")
     assert p.state == "contact_method" and p.answers["contact_wanted"] == "yes"
+
+
+@pytest.mark.parametrize("typed", ["2", "number 2"])
+def test_a_number_typed_at_the_suggestions_is_that_activity(typed: str) -> None:
+    """Each card has two buttons (I'm interested, More about): a number typed on its
+    own is the card's number, as the cards are numbered."""
+    p = Patient()
+    walk_to(p, "suggestions")
+    second = p.control.shown[1]
+    p.send(typed)
+    assert p.answers["interested"]["id"] == second.id
