@@ -150,7 +150,8 @@ class TelegramBot:
         self.watchdog_seconds = watchdog_seconds
         self.delivery = Delivery(
             app.db, TelegramSender(self.api), "telegram", instance=self.instance, limits=limits,
-            on_refused=app.notices.message_refused, clock=app.clock,
+            on_refused=app.notices.message_refused, on_blocked=app.notices.patient_blocked,
+            clock=app.clock,
         )  # fmt: skip
         self.inbox = InboxDrain(
             app.db, self._handle, instance=self.instance, given_up=self._given_up,
