@@ -87,7 +87,12 @@ def read_event(line: str, buttons: list[ButtonSpec]) -> Event:
 
 async def chat(app: App, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
     sender = ConsoleSender(out)
-    delivery = Delivery(app.db, sender, "console", limits=Limits(1000, 1000, 1))
+    delivery = Delivery(
+        app.db,
+        sender,
+        "console",
+        limits=Limits(1000, 1000, 1, group_burst=1000, group_per_minute=60_000),
+    )
     interactive = stdin.isatty()
 
     async def handle(event: Event) -> None:

@@ -164,6 +164,8 @@ class TelegramBot:
         self._tasks: list[asyncio.Task[None]] = []
         #: Crisis replies sent from the receiver, kept until they are done.
         self._replying: set[asyncio.Task[None]] = set()
+        #: Taps being answered (answerCallbackQuery), kept until they are done.
+        self._answering: set[asyncio.Task[None]] = set()
 
     # --- receiving ----------------------------------------------------------------------
     async def _receive(self) -> None:
@@ -278,7 +280,7 @@ class TelegramBot:
         action = translate(update)
         chat, user, query = update.effective_chat, update.effective_user, update.callback_query
         if action is None or chat is None:
-            await _answer_tap(query, None)
+            self._answer_tap(query, None)
             return
         # A link worker's update goes to the staff side; anyone else's (it returns
         # None, having written nothing) carries on below, as a patient's.
@@ -290,8 +292,8 @@ class TelegramBot:
                 message_id=message.message_id if message is not None else None,
             )  # fmt: skip
             if (done := await self.app.staff.handle(staff)) is not None:
-                await _answer_tap(query, done.tap_notice)
                 self.delivery.wake.set()
+                self._answer_tap(query, done.tap_notice)
                 return
         # A staff button tapped by someone not on the team: an answer to no question.
         event = action if not isinstance(action, StaffTap) else Button(-1, "")
@@ -300,7 +302,7 @@ class TelegramBot:
             if isinstance(event, Command) and event.name in COMMANDS:
                 await self.app.patients.tell_group(chat.id)
                 self.delivery.wake.set()
-            await _answer_tap(query, None)
+            self._answer_tap(query, None)
             return
         handled = await self.app.patients.handle(
             Inbound(
@@ -310,8 +312,17 @@ class TelegramBot:
             )
         )  # fmt: skip
         self.crisis_answered.discard(update.update_id)
-        await _answer_tap(query, handled.tap_notice)
-        self.delivery.wake.set()
+        self.delivery.wake.set()  # the reply first: it is what they are waiting for
+        self._answer_tap(query, handled.tap_notice)
+
+    def _answer_tap(self, query: CallbackQuery | None, notice: str | None) -> None:
+        """Every tap is answered, or the button keeps spinning on their phone; beside
+        the reply, not before it, and never holding up the chat's next update."""
+        if query is None:
+            return
+        answering = asyncio.create_task(_answer_tap(query, notice))
+        self._answering.add(answering)
+        answering.add_done_callback(self._answering.discard)
 
     # --- running ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -393,6 +404,8 @@ class TelegramBot:
         # Work under way finishes: updates being handled, then what they wrote.
         await self.inbox.finish(STOP_GRACE / 2)
         await self.delivery.finish(STOP_GRACE / 2)
+        if self._answering:  # a tap answered late is better than a spinning button
+            await asyncio.wait(set(self._answering), timeout=1.0)
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         # Let go of what this instance holds (if the database answers in time: a
