@@ -176,7 +176,9 @@ class Delivery:
         clock: Callable[[], datetime] = utcnow,
         on_refused: Refused | None = None,
         on_blocked: BlockedBy | None = None,
+        on_error: Callable[[str], None] | None = None,
     ) -> None:
+        """`on_error(kind)`: told of each failed call, by its kind (for /metrics)."""
         self.db = db
         self.sender = sender
         self.channel = channel
@@ -185,6 +187,7 @@ class Delivery:
         self.limits = limits
         self.on_refused = on_refused
         self.on_blocked = on_blocked
+        self.on_error = on_error
         self.overall = AsyncLimiter(limits.overall_per_second, 1)
         self.per_chat = ChatBuckets(limits)
         self.wake = asyncio.Event()
@@ -282,6 +285,7 @@ class Delivery:
             return Attempt(sent_at=self.clock(), message_id=sent.message_id,
                            shown_at=sent.shown_at, delivered_digest=digest(text, buttons))  # fmt: skip
         except RetryLater as exc:
+            self._count("retry_after" if exc.seconds is not None else "network")
             tries = row.attempts + 1
             if tries >= MAX_ATTEMPTS and not row.payload.get("urgent"):
                 log.error("message undelivered", extra={"outbox_id": row.id})
@@ -290,6 +294,7 @@ class Delivery:
             log.warning("delivery postponed", extra={"outbox_id": row.id, "seconds": exc.seconds})
             return Attempt(next_attempt_at=self.clock() + timedelta(seconds=wait))
         except Blocked:
+            self._count("blocked")
             if chat_id < 0:
                 # A group (the team chat): the bot was removed or muted. This is an
                 # alert that must not be dropped: keep trying, loudly.
@@ -300,8 +305,13 @@ class Delivery:
             log.warning("patient blocked the bot", extra={"chat_id": chat_id})
             return Attempt(failed_reason=BLOCKED)
         except Undeliverable as exc:
+            self._count("refused")
             log.error("message refused", extra={"outbox_id": row.id})
             return Attempt(failed_reason=str(exc)[:200])
+
+    def _count(self, kind: str) -> None:
+        if self.on_error is not None:
+            self.on_error(kind)
 
     async def _throttle(self, chat_id: int) -> None:
         """Wait for the chat's bucket (a chat's lane sends one message at a time, so

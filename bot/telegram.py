@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, timedelta
 from typing import Any
 
@@ -68,6 +68,7 @@ from bot.app import App, keep_secret
 from bot.config import SettingsError
 from bot.delivery import DEFAULT_LIMITS, Blocked, Delivery, Limits, RetryLater, Sent, Undeliverable
 from bot.inbox import DEFAULT_FLOOD_LIMIT, FloodLimit, InboxDrain
+from bot.metrics import Metrics
 from bot.patients import Inbound
 from bot.staff import StaffInbound
 from bot.store import inbox as kept
@@ -77,6 +78,7 @@ from bot.store.outbox import URGENT, Keyboard, Outbox
 from bot.store.staff import active_worker
 from bot.store.updates import forget_before
 from bot.taps import StaffTap, decode
+from bot.webhook import WebhookConfig, WebhookServer
 from flows.core import Button, Command, Edited, Event, Text, Unsupported
 
 log = logging.getLogger(__name__)
@@ -131,8 +133,13 @@ class TelegramBot:
         flood_limit: FloodLimit = DEFAULT_FLOOD_LIMIT,
         poll_seconds: int = POLL_SECONDS,
         watchdog_seconds: float | None = None,
+        webhook: WebhookConfig | None = None,
     ) -> None:
+        """`webhook`: Telegram posts updates to this instance (`spbot run --webhook`);
+        None: long polling."""
         self.app = app
+        self.webhook = webhook
+        self.metrics = Metrics()
         token = app.settings.require_token()
         keep_secret(token)  # every request's URL carries it: no log line will
         timeout = app.settings.telegram_timeout
@@ -151,17 +158,23 @@ class TelegramBot:
         self.delivery = Delivery(
             app.db, TelegramSender(self.api), "telegram", instance=self.instance, limits=limits,
             on_refused=app.notices.message_refused, on_blocked=app.notices.patient_blocked,
-            clock=app.clock,
+            on_error=self.metrics.delivery_error, clock=app.clock,
         )  # fmt: skip
         self.inbox = InboxDrain(
             app.db, self._handle, instance=self.instance, given_up=self._given_up,
             flooding=self._flooding, clock=app.clock, flood_limit=flood_limit,
+            on_handled=self.metrics.handled,
         )  # fmt: skip
+        self.server = (
+            WebhookServer(webhook, self.keep_pushed, app.db, self.metrics, app.clock)
+            if webhook is not None
+            else None
+        )
         #: Updates whose crisis reply went out directly, when the database could not
         #: take them: the reply is not sent again when they are handled.
         self.crisis_answered: set[int] = set()
         self.last_receive = time.monotonic()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
         #: Crisis replies sent from the receiver, kept until they are done.
         self._replying: set[asyncio.Task[None]] = set()
         #: Taps being answered (answerCallbackQuery), kept until they are done.
@@ -209,6 +222,24 @@ class TelegramBot:
             offset = updates[-1].update_id + 1
             self.inbox.wake.set()
             self._look_ahead(updates)
+
+    async def keep_pushed(self, payload: dict[str, Any]) -> bool:
+        """An update Telegram posted (webhook mode): keep it, and only then say so
+        (True: answer 200). False: not kept (the database is down); Telegram will
+        post it again, and crisis words are answered directly all the same."""
+        update = Update.de_json(payload, self.api)
+        try:
+            async with self.app.db.durable_transaction() as session:
+                await kept.keep(session, [_received(update)], self.app.clock())
+        except Exception as exc:
+            log.warning("cannot keep an update (%s); Telegram will send it again", trouble(exc),
+                        extra={"update_id": update.update_id})  # fmt: skip
+            await self._answer_crisis_directly(update)
+            return False
+        self.last_receive = time.monotonic()
+        self.inbox.wake.set()
+        self._look_ahead([update])
+        return True
 
     def _look_ahead(self, updates: Sequence[Update]) -> None:
         """Crisis words in a flood do not wait their turn: a chat whose updates will
@@ -351,12 +382,23 @@ class TelegramBot:
         with contextlib.suppress(NetworkError):
             commands = [BotCommand(c, self.app.messages.label(f"command_{c}")) for c in COMMANDS]
             await self.api.set_my_commands(commands)
-        self._tasks = [
-            asyncio.create_task(self._receive(), name="receive"),
-            asyncio.create_task(self.inbox.run(), name="inbox"),
-            asyncio.create_task(self.delivery.run(), name="delivery"),
-            asyncio.create_task(self._keep_house(), name="housekeeping"),
-        ]
+        self._tasks = {
+            "inbox": asyncio.create_task(self.inbox.run(), name="inbox"),
+            "delivery": asyncio.create_task(self.delivery.run(), name="delivery"),
+            "housekeeping": asyncio.create_task(self._keep_house(), name="housekeeping"),
+        }
+        if self.server is not None and self.webhook is not None:
+            # Listening first, then Telegram told where to post (every instance says
+            # the same: the load balancer's URL).
+            await self.server.start()
+            await self.api.set_webhook(
+                self.webhook.url, secret_token=self.webhook.secret,
+                allowed_updates=Update.ALL_TYPES, max_connections=40,
+            )  # fmt: skip
+        else:
+            with contextlib.suppress(NetworkError):  # Telegram refuses polls while one is set
+                await self.api.delete_webhook()
+            self._tasks["receive"] = asyncio.create_task(self._receive(), name="receive")
         self.inbox.wake.set()
         self.delivery.wake.set()
 
@@ -394,9 +436,12 @@ class TelegramBot:
     async def stop(self) -> None:
         """Stop taking updates, give work under way a few seconds to finish, then
         let go of whatever this instance still holds."""
-        receive, inbox, delivery, housekeeping = self._tasks
-        receive.cancel()
-        housekeeping.cancel()
+        if self.server is not None:
+            await self.server.stop()  # Telegram's next post goes to another instance
+        inbox, delivery = self._tasks["inbox"], self._tasks["delivery"]
+        for name in ("receive", "housekeeping"):
+            if name in self._tasks:
+                self._tasks[name].cancel()
         self.inbox.stopping = self.delivery.stopping = True
         self.inbox.wake.set()
         self.delivery.wake.set()
@@ -406,8 +451,8 @@ class TelegramBot:
         await self.delivery.finish(STOP_GRACE / 2)
         if self._answering:  # a tap answered late is better than a spinning button
             await asyncio.wait(set(self._answering), timeout=1.0)
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks = {}
         # Let go of what this instance holds (if the database answers in time: a
         # stop must not hang on a database that does not; others release it later).
         with contextlib.suppress(Exception):
@@ -441,28 +486,43 @@ class TelegramBot:
             ticks += 1
             try:
                 now = self.app.clock()
+                if self.webhook is not None:
+                    self.last_receive = time.monotonic()  # Telegram posts: nothing to poll
                 async with self.app.db.transaction() as session:
                     await instances.beat(session, self.instance, now)
                     if ticks % 5 == 0:
                         await instances.release_the_dead(session, self.instance, now, DEAD_AFTER)
-                    if ticks % 1800 == 0:  # about hourly
-                        await forget_before(session, now - KEEP_HANDLED_FOR)
-                        await kept.forget_failed_before(session, now - KEEP_HANDLED_FOR)
+                # Each job below runs in one instance at a time (Database.exclusively).
+                if ticks % 1800 == 0:  # about hourly
+                    await self._once("forget handled", self._forget_handled)
                 # Check-ins, reminders and nudges that are due (the database says which).
-                if await self.app.patients.checkins.tick():
+                if await self._once("check-ins", self.app.patients.checkins.tick):
                     self.delivery.wake.set()
-                if ticks % 15 == 0 and await self.app.staff.remind_unseen_alerts():
+                if ticks % 15 == 0 and await self._once(
+                    "unseen alerts", self.app.staff.remind_unseen_alerts
+                ):
                     self.delivery.wake.set()  # about every half a minute
                 if ticks % 60 == 0:  # every two minutes: retention, and deletions that waited
-                    await self.app.patients.privacy_sweep()
+                    await self._once("privacy sweep", self.app.patients.privacy_sweep)
                 if ticks % 30 == 0:  # about a minute
-                    if await self.app.staff.remind_unclaimed():
+                    if await self._once("unclaimed", self.app.staff.remind_unclaimed):
                         self.delivery.wake.set()
-                    await self.app.refresh_directory()
+                    await self.app.refresh_directory()  # every instance's own copy
             except Exception as exc:
                 log.warning(
                     "housekeeping failed; trying again", extra={"error": type(exc).__name__}
                 )
+
+    async def _once(self, job: str, work: Callable[[], Awaitable[Any]]) -> Any:
+        """Run a periodic job unless another instance is running it now (then None)."""
+        async with self.app.db.exclusively(job) as mine:
+            return await work() if mine else None
+
+    async def _forget_handled(self) -> None:
+        now = self.app.clock()
+        async with self.app.db.transaction() as session:
+            await forget_before(session, now - KEEP_HANDLED_FOR)
+            await kept.forget_failed_before(session, now - KEEP_HANDLED_FOR)
 
 
 class Watchdog(threading.Thread):
