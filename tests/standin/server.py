@@ -18,6 +18,11 @@ It behaves like api.telegram.org where our bot can tell the difference:
 
 Faults are injected per method (`fail_next`) or per chat (`block`), for delivery tests.
 
+Chaos (`chaos(rate)`): a share of the bot's writing calls answered 429 (with
+`retry_after`), 502, or with the connection reset before the request is processed
+(nothing happened) or after (it happened, but the bot never hears so): what
+Telegram and the network between do on a bad day. `chaos_counts` says how many of each.
+
 Webhooks: after `setWebhook` the stand-in posts each update to the URL, with the
 `X-Telegram-Bot-Api-Secret-Token` header, as Telegram's server does: a chat's
 updates one at a time and in order (the next only after a 2xx for the one before),
@@ -40,6 +45,7 @@ import asyncio
 import copy
 import itertools
 import json
+import random
 import re
 import socket
 import time
@@ -283,6 +289,13 @@ def _brief(params: Mapping[str, Any]) -> str:
     return ", ".join(shown)
 
 
+def _reset(request: web.Request) -> web.Response:
+    """Drop the connection without an answer (the bot sees a network error)."""
+    if request.transport is not None:
+        request.transport.abort()
+    return web.Response(status=502)  # never reaches anyone
+
+
 def _queue_key(update: Mapping[str, Any]) -> Any:
     """Whose updates go one at a time (Telegram's server queues them per chat)."""
     for kind in ("message", "edited_message", "callback_query"):
@@ -405,6 +418,13 @@ class BotApiStandIn:
         self.webhook_posts: list[tuple[int, str, int]] = []
         self._pushed: set[int] = set()  # updates answered 2xx
         self._pusher: asyncio.Task[None] | None = None
+        # Chaos: the share of calls that fail, to which methods, and how many of each kind.
+        self._chaos_rate = 0.0
+        self._chaos_methods: frozenset[str] = frozenset()
+        self._chaos_rng = random.Random(0)
+        self.chaos_counts: dict[str, int] = {}
+        #: (method, chat) of calls done but reset before the bot heard.
+        self.reset_after_processing: list[tuple[str, Any]] = []
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -850,6 +870,29 @@ class BotApiStandIn:
             _Fault(error_code, description, retry_after, times, chat_id)
         )
 
+    def chaos(
+        self,
+        rate: float,
+        *,
+        seed: int = 16,
+        methods: tuple[str, ...] = ("sendMessage", "editMessageText", "sendDocument"),
+    ) -> None:
+        """From now on, `rate` of the calls to `methods` fail, a quarter each way: 429
+        (retry_after 1), 502, connection reset before processing, reset after."""
+        self._chaos_rate = rate
+        self._chaos_methods = frozenset(m.lower() for m in methods)
+        self._chaos_rng = random.Random(seed)
+
+    def _roll_chaos(self, method: str) -> str | None:
+        if (
+            method.lower() not in self._chaos_methods
+            or self._chaos_rng.random() >= self._chaos_rate
+        ):
+            return None
+        kind = self._chaos_rng.choice(("429", "502", "reset_before", "reset_after"))
+        self.chaos_counts[kind] = self.chaos_counts.get(kind, 0) + 1
+        return kind
+
     def block(self, chat_id: int) -> None:
         """The person blocks the bot: from now on every send or edit to them gets 403."""
         self._blocked.add(chat_id)
@@ -926,9 +969,22 @@ class BotApiStandIn:
             fault = self._take_fault(method, params)
             if fault is not None:
                 return self._respond(method, params, files, fault, injected=True)
+            chaos = self._roll_chaos(method)
+            if chaos == "429":
+                limited = ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
+                return self._respond(method, params, files, limited, injected=True)
+            if chaos == "502":
+                return self._respond(method, params, files, ApiError(502, "Bad Gateway"),
+                                     injected=True)  # fmt: skip
+            if chaos == "reset_before":
+                return _reset(request)
             result = known[1](params)
             if isinstance(result, Awaitable):
                 result = await result
+            if chaos == "reset_after":
+                self._respond(method, params, files, result)  # it happened
+                self.reset_after_processing.append((method, params.get("chat_id")))
+                return _reset(request)
         except SpecViolation as violation:
             return self._respond(method, params, files, bad_request_from(violation))
         except ApiError as error:
