@@ -223,6 +223,30 @@ class TelegramBot:
             self.inbox.wake.set()
             self._look_ahead(updates)
 
+    async def _tell_telegram_where(self) -> None:
+        """Tell Telegram where to post (every instance says the same: the load
+        balancer's URL)."""
+        assert self.webhook is not None
+        await self.api.set_webhook(
+            self.webhook.url, secret_token=self.webhook.secret,
+            allowed_updates=Update.ALL_TYPES, max_connections=40,
+        )  # fmt: skip
+
+    async def _set_webhook(self) -> None:
+        """Telegram did not answer at start-up: ask again, with growing pauses."""
+        failures = 0
+        while True:
+            failures += 1
+            await asyncio.sleep(min(2.0 ** (failures - 1), 30.0))
+            try:
+                await self._tell_telegram_where()
+                return
+            except BadRequest as exc:
+                log.error("Telegram refused WEBHOOK_URL", extra={"error": exc.message[:100]})
+                return
+            except (TimedOut, NetworkError) as exc:
+                log.warning("setWebhook failed; trying again", extra={"error": type(exc).__name__})
+
     async def keep_pushed(self, payload: dict[str, Any]) -> bool:
         """An update Telegram posted (webhook mode): keep it, and only then say so
         (True: answer 200). False: not kept (the database is down); Telegram will
@@ -391,10 +415,16 @@ class TelegramBot:
             # Listening first, then Telegram told where to post (every instance says
             # the same: the load balancer's URL).
             await self.server.start()
-            await self.api.set_webhook(
-                self.webhook.url, secret_token=self.webhook.secret,
-                allowed_updates=Update.ALL_TYPES, max_connections=40,
-            )  # fmt: skip
+            try:
+                await self._tell_telegram_where()
+            except BadRequest as exc:
+                await self.stop()
+                raise SettingsError(
+                    f"Telegram refused WEBHOOK_URL={self.webhook.url} ({exc.message}): it "
+                    "must be a public https:// address on port 443, 80, 88 or 8443."
+                ) from None
+            except (TimedOut, NetworkError):  # not answering: asked again meanwhile
+                self._tasks["webhook"] = asyncio.create_task(self._set_webhook(), name="webhook")
         else:
             with contextlib.suppress(NetworkError):  # Telegram refuses polls while one is set
                 await self.api.delete_webhook()
@@ -439,7 +469,7 @@ class TelegramBot:
         if self.server is not None:
             await self.server.stop()  # Telegram's next post goes to another instance
         inbox, delivery = self._tasks["inbox"], self._tasks["delivery"]
-        for name in ("receive", "housekeeping"):
+        for name in ("receive", "webhook", "housekeeping"):
             if name in self._tasks:
                 self._tasks[name].cancel()
         self.inbox.stopping = self.delivery.stopping = True

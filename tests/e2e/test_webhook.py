@@ -137,3 +137,16 @@ async def test_a_failed_send_is_counted_by_its_kind(hooked: WebhookBot, api: Bot
     assert hooked.app is not None
     async with hooked.app.db.sessions() as s:
         assert await s.scalar(select(func.count()).select_from(InboxUpdate)) == 0
+
+
+async def test_a_webhook_url_telegram_refuses_stops_start_up_with_one_sentence(
+    api: BotApiStandIn, tmp_path: Path
+) -> None:
+    from bot.config import SettingsError
+
+    bot = WebhookBot(api, f"sqlite+aiosqlite:///{tmp_path / 'refused.sqlite3'}")
+    bot.webhook = WebhookConfig("127.0.0.1", free_port(), "ftp://bot.example.org/telegram", SECRET)
+    with pytest.raises(SettingsError, match=r"WEBHOOK_URL=ftp://bot\.example\.org/telegram"):
+        await bot.start()
+    assert bot.app is not None
+    await bot.app.close()
