@@ -248,7 +248,7 @@ class Delivery:
         if leased is None:  # another instance has it, it went already, or nothing to do
             return False
         row = leased.row
-        await self._throttle(row.chat_id)
+        await self._throttle(row.chat_id, edit=row.action == "edit")
         attempt = await self._attempt(leased)
         async with self.db.transaction() as session:
             await record_attempt(session, row, attempt)
@@ -313,9 +313,14 @@ class Delivery:
         if self.on_error is not None:
             self.on_error(kind)
 
-    async def _throttle(self, chat_id: int) -> None:
+    async def _throttle(self, chat_id: int, *, edit: bool = False) -> None:
         """Wait for the chat's bucket (a chat's lane sends one message at a time, so
-        nothing else spends it meanwhile), then for the overall limit."""
+        nothing else spends it meanwhile), then for the overall limit. A group's 20
+        a minute counts messages, not edits: a card brought up to date does not keep
+        the next alert waiting."""
+        if edit and chat_id < 0:
+            async with self.overall:
+                return
         for _ in range(3):  # one wait is enough: a float's rounding may want another
             if (seconds := self.per_chat.wait(chat_id)) <= 0:
                 break

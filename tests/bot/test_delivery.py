@@ -269,3 +269,19 @@ async def test_a_patient_who_blocks_the_bot_their_link_worker_is_told_once(
     told = [text for text in await t.said(SAM_ID, before) if "blocked the bot" in text]
     assert len(told) == 1 and case.reference in told[0]
     assert not [text for text in await t.said(TEAM, before) if "blocked the bot" in text]
+
+
+async def test_bringing_a_team_card_up_to_date_does_not_use_up_the_groups_allowance(
+    database: Database,
+) -> None:
+    async with database.transaction() as session:
+        card = Outbox(session, "telegram", TEAM_CHAT, utcnow()).send("card v1")
+    delivery = Delivery(database, RecordingSender(), "telegram")  # Telegram's own limits
+    await delivery.deliver_due()
+    for version in range(2, 7):
+        async with database.transaction() as session:
+            row = await session.get(OutboxMessage, card.id)
+            assert row is not None
+            Outbox(session, "telegram", TEAM_CHAT, utcnow()).edit(row, f"card v{version}", [])
+        await delivery.deliver_due()
+    assert delivery.per_chat.left(TEAM_CHAT) >= 1.9  # one message's worth spent, not six
