@@ -65,8 +65,10 @@ report-demo: $(STAMP)
 # The check-in dispatcher's benchmark sends 10,000 check-ins at Telegram's 30 a second:
 # about 6 minutes (SPBOT_BENCH_CHECKINS=1000 for a quick look). It runs on PostgreSQL
 # when SPBOT_TEST_POSTGRES_URL is set (where SKIP LOCKED is what it measures), else SQLite.
+# The replies benchmark (spbot against a bare python-telegram-bot echo bot) prints its
+# table: -s shows it.
 bench: $(STAMP)
-	$(BIN)/python -m pytest -q tests/benchmarks -p no:cacheprovider --benchmark-columns=min,median,mean,max,rounds
+	$(BIN)/python -m pytest -q -s tests/benchmarks -p no:cacheprovider --benchmark-columns=min,median,mean,max,rounds
 
 diagram: $(STAMP)
 	$(BIN)/spbot diagram --write

@@ -17,7 +17,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("run", help="run the Telegram bot (long polling)").set_defaults(func=_run)
+    run = sub.add_parser("run", help="run the Telegram bot (long polling, or --webhook)")
+    run.add_argument(
+        "--webhook", action="store_true",
+        help="take updates Telegram posts (WEBHOOK_LISTEN, WEBHOOK_URL, WEBHOOK_SECRET): "
+        "several instances can run behind one load balancer on one PostgreSQL",
+    )  # fmt: skip
+    run.set_defaults(func=_run)
     chat = sub.add_parser("chat", help="try the conversation in this terminal (no token needed)")
     chat.add_argument(
         "--carry-on", default="spbot chat", metavar="COMMAND",
@@ -107,19 +113,23 @@ def _rotate_key(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bot.app import build_app, configure_logging
+    from bot.app import build_app, configure_logging, keep_secret
     from bot.telegram import WATCHDOG_SECONDS, TelegramBot
+    from bot.webhook import WebhookConfig
 
     settings = load_settings()
     settings.require_token()
     settings.require_staff_chat()
+    webhook = WebhookConfig(*settings.require_webhook()) if args.webhook else None
+    if webhook is not None:
+        keep_secret(webhook.secret)
     configure_logging(settings.log_level, to_file=settings.log_file)
 
     async def serve() -> None:
         # Built and run in one event loop: connections made while building belong to it.
         app = await build_app(settings)
         try:
-            await TelegramBot(app, watchdog_seconds=WATCHDOG_SECONDS).run()
+            await TelegramBot(app, watchdog_seconds=WATCHDOG_SECONDS, webhook=webhook).run()
         finally:
             await app.close()
 

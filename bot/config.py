@@ -159,6 +159,13 @@ class Settings(BaseSettings):
     database_timeout: float = Field(default=15.0, gt=0)
     #: Seconds to wait for Telegram's Bot API (one request; long polling waits longer).
     telegram_timeout: float = Field(default=10.0, gt=0)
+    #: `spbot run --webhook`: the address this instance listens on (host:port), the
+    #: public HTTPS URL Telegram posts updates to (behind your load balancer; its
+    #: path is where this instance takes them), and the secret Telegram sends with
+    #: each (1-256 of A-Z, a-z, 0-9, _ and -): a request without it is refused.
+    webhook_listen: str = "0.0.0.0:8080"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
 
     @field_validator("working_hours")
     @classmethod
@@ -306,6 +313,29 @@ class Settings(BaseSettings):
                 "123456:ABC-DEF...); copy it again from @BotFather."
             )
         return self.telegram_bot_token
+
+    def require_webhook(self) -> tuple[str, int, str, str]:
+        """(host, port, public URL, secret) for `spbot run --webhook`."""
+        if not self.webhook_url or not self.webhook_url.startswith(("https://", "http://")):
+            raise SettingsError(
+                "WEBHOOK_URL is not set to a URL: put the public https:// address Telegram "
+                "should post updates to (your load balancer's, with a path such as "
+                "/telegram) in .env as WEBHOOK_URL=..."
+            )
+        secret = self.webhook_secret.get_secret_value() if self.webhook_secret else ""
+        if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", secret):
+            raise SettingsError(
+                "WEBHOOK_SECRET should be 16 to 256 letters, digits, _ or -, so that nobody "
+                "but Telegram can post updates: make one with "
+                '`python -c "import secrets; print(secrets.token_urlsafe(32))"`'
+            )
+        host, _, port = self.webhook_listen.rpartition(":")
+        if not host or not port.isdigit():
+            raise SettingsError(
+                f"WEBHOOK_LISTEN={self.webhook_listen!r} should be an address and a port, "
+                "like 0.0.0.0:8080"
+            )
+        return host, int(port), self.webhook_url, secret
 
     def require_staff_chat(self) -> int:
         if self.staff_chat_id is None:

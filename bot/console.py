@@ -95,7 +95,12 @@ async def chat(
     """The conversation, until the input ends or Ctrl-C. `carry_on`: the command that
     comes back to this same conversation (the goodbye names it)."""
     sender = ConsoleSender(out)
-    delivery = Delivery(app.db, sender, "console", limits=Limits(1000, 1000, 1))
+    delivery = Delivery(
+        app.db,
+        sender,
+        "console",
+        limits=Limits(1000, 1000, 1, group_burst=1000, group_per_minute=60_000),
+    )
     interactive = stdin.isatty()
     lines = _lines_of(stdin)
 

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -94,17 +93,77 @@ class Sender(Protocol):
 Refused = Callable[[AsyncSession, OutboxMessage, str, datetime], Awaitable[None]]
 
 
+#: Told that a patient blocked the bot (the first time it is seen), in the
+#: transaction that marks them: their link worker hears of it.
+BlockedBy = Callable[[AsyncSession, str, int, datetime], Awaitable[None]]
+
+
 @dataclass(frozen=True)
 class Limits:
+    """Telegram's limits: about 30 messages a second overall; in one chat a short
+    burst, then about one a second; in a group at most 20 a minute."""
+
     overall_per_second: float = 30
-    #: A short burst per chat is fine; over time about one message a second.
+    #: A short burst per chat (a two- or three-message reply arrives at once), and a
+    #: whole burst earned back over `per_chat_seconds`: one message a second.
     per_chat_burst: int = 3
     per_chat_seconds: float = 3.0
     #: Chats sent to at the same time: one slow call holds up only its own chat.
     chats_at_once: int = 16
+    #: A group (the team chat): a burst, and never more than `group_per_minute` in
+    #: any minute (the burst and what is earned back in a minute together).
+    group_burst: int = 3
+    group_per_minute: float = 20
+
+    def bucket(self, chat_id: int) -> tuple[float, float]:
+        """(burst, messages earned back per second) for a chat."""
+        if chat_id < 0:  # a group or supergroup
+            per_minute = max(self.group_per_minute - self.group_burst, 1.0)
+            return float(self.group_burst), per_minute / 60.0
+        return float(self.per_chat_burst), self.per_chat_burst / self.per_chat_seconds
 
 
 DEFAULT_LIMITS = Limits()
+
+
+class ChatBuckets:
+    """A token bucket per chat: a burst at once, then messages as they are earned
+    back. A chat is remembered only while its bucket is not full again, so a bot
+    that has written to a million people keeps in memory only those written to in
+    the last few seconds (a minute for a group)."""
+
+    def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits
+        self.clock = clock
+        self.used: dict[int, tuple[float, float]] = {}  # chat -> (tokens left, as of when)
+
+    def left(self, chat_id: int) -> float:
+        burst, rate = self.limits.bucket(chat_id)
+        if chat_id not in self.used:
+            return burst
+        tokens, at = self.used[chat_id]
+        now = self.clock()
+        tokens = min(burst, tokens + (now - at) * rate)
+        if tokens >= burst:
+            del self.used[chat_id]  # full again: nothing to remember
+        else:
+            self.used[chat_id] = (tokens, now)
+        return tokens
+
+    def wait(self, chat_id: int) -> float:
+        """Seconds until the chat may have its next message (0: now)."""
+        _, rate = self.limits.bucket(chat_id)
+        short = 1.0 - self.left(chat_id)
+        return short / rate if short > 1e-9 else 0.0
+
+    def spend(self, chat_id: int) -> None:
+        self.used[chat_id] = (max(self.left(chat_id) - 1.0, 0.0), self.clock())
+
+    def forget_idle(self) -> None:
+        """Drop every chat whose bucket is full again (each is dropped when next
+        looked at too; this sweeps the ones nobody looks at)."""
+        for chat_id in list(self.used):
+            self.left(chat_id)
 
 
 class Delivery:
@@ -118,7 +177,10 @@ class Delivery:
         limits: Limits = DEFAULT_LIMITS,
         clock: Callable[[], datetime] = utcnow,
         on_refused: Refused | None = None,
+        on_blocked: BlockedBy | None = None,
+        on_error: Callable[[str], None] | None = None,
     ) -> None:
+        """`on_error(kind)`: told of each failed call, by its kind (for /metrics)."""
         self.db = db
         self.sender = sender
         self.channel = channel
@@ -126,8 +188,10 @@ class Delivery:
         self.clock = clock
         self.limits = limits
         self.on_refused = on_refused
+        self.on_blocked = on_blocked
+        self.on_error = on_error
         self.overall = AsyncLimiter(limits.overall_per_second, 1)
-        self.per_chat: OrderedDict[int, AsyncLimiter] = OrderedDict()
+        self.per_chat = ChatBuckets(limits)
         self.wake = asyncio.Event()
         self.lanes = Lanes(limits.chats_at_once, self.wake.set)
         #: When a pass last finished (the watchdog reads it).
@@ -139,7 +203,8 @@ class Delivery:
         """Deliver until `stopping`, a lane per chat; `wake` is set after each update
         and whenever a chat's lane finishes."""
         while not self.stopping:
-            # Cleared before looking: a wake-up that comes meanwhile is not lost.
+            # Cleared before looking, never after: a row committed while this pass
+            # looks sets it again, and the next pass starts at once.
             self.wake.clear()
             try:
                 for chat_id, row_ids in (await self._due_by_chat(100)).items():
@@ -148,6 +213,7 @@ class Delivery:
             except Exception as exc:
                 # The outbox is safe in the database: wait a little and look again.
                 log.warning("delivery pass failed (%s); retrying", trouble(exc))
+            self.per_chat.forget_idle()
             self.last_pass = time.monotonic()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), idle_seconds)
@@ -184,14 +250,20 @@ class Delivery:
         if leased is None:  # another instance has it, it went already, or nothing to do
             return False
         row = leased.row
-        await self._throttle(row.chat_id)
+        await self._throttle(row.chat_id, edit=row.action == "edit")
         attempt = await self._attempt(leased)
         async with self.db.transaction() as session:
             await record_attempt(session, row, attempt)
             if attempt.failed_reason == BLOCKED:
-                await mark_blocked(session, row.channel, row.chat_id, self.clock())
+                now = self.clock()
+                newly = await mark_blocked(session, row.channel, row.chat_id, now)
+                if newly and self.on_blocked is not None:
+                    await self.on_blocked(session, row.channel, row.chat_id, now)
             elif attempt.failed_reason is not None and self.on_refused is not None:
                 await self.on_refused(session, row, attempt.failed_reason, self.clock())
+        if attempt.next_attempt_at is not None:  # postponed: look again when it is due
+            seconds = (attempt.next_attempt_at - self.clock()).total_seconds()
+            asyncio.get_running_loop().call_later(max(seconds, 0.0), self.wake.set)
         return True
 
     async def _attempt(self, leased: Leased) -> Attempt:
@@ -221,6 +293,7 @@ class Delivery:
             return Attempt(sent_at=self.clock(), message_id=sent.message_id,
                            shown_at=sent.shown_at, delivered_digest=digest(text, buttons))  # fmt: skip
         except RetryLater as exc:
+            self._count("retry_after" if exc.seconds is not None else "network")
             tries = row.attempts + 1
             if tries >= MAX_ATTEMPTS and not row.payload.get("urgent"):
                 log.error("message undelivered", extra={"outbox_id": row.id})
@@ -229,6 +302,7 @@ class Delivery:
             log.warning("delivery postponed", extra={"outbox_id": row.id, "seconds": exc.seconds})
             return Attempt(next_attempt_at=self.clock() + timedelta(seconds=wait))
         except Blocked:
+            self._count("blocked")
             if chat_id < 0:
                 # A group (the team chat): the bot was removed or muted. This is an
                 # alert that must not be dropped: keep trying, loudly.
@@ -239,15 +313,26 @@ class Delivery:
             log.warning("patient blocked the bot", extra={"chat_id": chat_id})
             return Attempt(failed_reason=BLOCKED)
         except Undeliverable as exc:
+            self._count("refused")
             log.error("message refused", extra={"outbox_id": row.id})
             return Attempt(failed_reason=str(exc)[:200])
 
-    async def _throttle(self, chat_id: int) -> None:
-        limiter = self.per_chat.pop(chat_id, None)
-        if limiter is None:
-            limiter = AsyncLimiter(self.limits.per_chat_burst, self.limits.per_chat_seconds)
-        self.per_chat[chat_id] = limiter  # most recently used last
-        while len(self.per_chat) > 10_000:  # forget the chats quiet the longest
-            self.per_chat.popitem(last=False)
-        async with self.overall, limiter:
+    def _count(self, kind: str) -> None:
+        if self.on_error is not None:
+            self.on_error(kind)
+
+    async def _throttle(self, chat_id: int, *, edit: bool = False) -> None:
+        """Wait for the chat's bucket (a chat's lane sends one message at a time, so
+        nothing else spends it meanwhile), then for the overall limit. A group's 20
+        a minute counts messages, not edits: a card brought up to date does not keep
+        the next alert waiting."""
+        if edit and chat_id < 0:
+            async with self.overall:
+                return
+        for _ in range(3):  # one wait is enough: a float's rounding may want another
+            if (seconds := self.per_chat.wait(chat_id)) <= 0:
+                break
+            await asyncio.sleep(seconds)
+        self.per_chat.spend(chat_id)
+        async with self.overall:
             return

@@ -130,8 +130,11 @@ class InboxDrain:
         clock: Callable[[], datetime] = utcnow,
         chats_at_once: int = 16,
         flood_limit: FloodLimit = DEFAULT_FLOOD_LIMIT,
+        on_handled: Callable[[float], None] | None = None,
     ) -> None:
+        """`on_handled(seconds)`: told of each update handled, and how long it took."""
         self.db = db
+        self.on_handled = on_handled
         self.handle = handle
         self.instance = instance
         self.given_up = given_up
@@ -262,11 +265,14 @@ class InboxDrain:
                     await self.flooding(payload)
                 except Exception as exc:  # a notice is a kindness: the update comes first
                     log.warning("could not tell a chat it is sending fast (%s)", trouble(exc))
+            began = time.monotonic()
             try:
                 await self.handle(payload)
             except Exception as exc:
                 await self._failed(update_id, payload, exc)
                 return True
+            if self.on_handled is not None:
+                self.on_handled(time.monotonic() - began)
             # Handling takes it out of the inbox in its own transaction; an update
             # that turned out to be nothing for us is taken out here.
             async with self.db.reading() as session:

@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, timedelta
 from typing import Any
 
@@ -69,6 +69,7 @@ from bot.app import App, keep_secret
 from bot.config import SettingsError
 from bot.delivery import DEFAULT_LIMITS, Blocked, Delivery, Limits, RetryLater, Sent, Undeliverable
 from bot.inbox import DEFAULT_FLOOD_LIMIT, FloodLimit, InboxDrain
+from bot.metrics import Metrics
 from bot.patients import Inbound
 from bot.staff import StaffInbound
 from bot.store import inbox as kept
@@ -78,6 +79,7 @@ from bot.store.outbox import URGENT, Keyboard, Outbox
 from bot.store.staff import active_worker
 from bot.store.updates import forget_before
 from bot.taps import StaffTap, decode
+from bot.webhook import WebhookConfig, WebhookServer
 from flows.core import Button, Command, Edited, Event, Text, Unsupported
 
 log = logging.getLogger(__name__)
@@ -140,8 +142,13 @@ class TelegramBot:
         flood_limit: FloodLimit = DEFAULT_FLOOD_LIMIT,
         poll_seconds: int = POLL_SECONDS,
         watchdog_seconds: float | None = None,
+        webhook: WebhookConfig | None = None,
     ) -> None:
+        """`webhook`: Telegram posts updates to this instance (`spbot run --webhook`);
+        None: long polling."""
         self.app = app
+        self.webhook = webhook
+        self.metrics = Metrics()
         token = app.settings.require_token()
         keep_secret(token)  # every request's URL carries it: no log line will
         timeout = app.settings.telegram_timeout
@@ -159,22 +166,31 @@ class TelegramBot:
         self.watchdog_seconds = watchdog_seconds
         self.delivery = Delivery(
             app.db, TelegramSender(self.api), "telegram", instance=self.instance, limits=limits,
-            on_refused=app.notices.message_refused, clock=app.clock,
+            on_refused=app.notices.message_refused, on_blocked=app.notices.patient_blocked,
+            on_error=self.metrics.delivery_error, clock=app.clock,
         )  # fmt: skip
         self.inbox = InboxDrain(
             app.db, self._handle, instance=self.instance, given_up=self._given_up,
             flooding=self._flooding, clock=app.clock, flood_limit=flood_limit,
+            on_handled=self.metrics.handled,
         )  # fmt: skip
+        self.server = (
+            WebhookServer(webhook, self.keep_pushed, app.db, self.metrics, app.clock)
+            if webhook is not None
+            else None
+        )
         #: Updates whose crisis reply went out directly, when the database could not
         #: take them: the reply is not sent again when they are handled.
         self.crisis_answered: set[int] = set()
         #: Link workers' chats this process has given the worker menu.
         self._menus: set[int] = set()
         self.last_receive = time.monotonic()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
         self._feeds: asyncio.Task[None] | None = None  # scheduled directory imports
         #: Crisis replies sent from the receiver, kept until they are done.
         self._replying: set[asyncio.Task[None]] = set()
+        #: Taps being answered (answerCallbackQuery), kept until they are done.
+        self._answering: set[asyncio.Task[None]] = set()
 
     # --- receiving ----------------------------------------------------------------------
     async def _receive(self) -> None:
@@ -218,6 +234,48 @@ class TelegramBot:
             offset = updates[-1].update_id + 1
             self.inbox.wake.set()
             self._look_ahead(updates)
+
+    async def _tell_telegram_where(self) -> None:
+        """Tell Telegram where to post (every instance says the same: the load
+        balancer's URL)."""
+        assert self.webhook is not None
+        await self.api.set_webhook(
+            self.webhook.url, secret_token=self.webhook.secret,
+            allowed_updates=Update.ALL_TYPES, max_connections=40,
+        )  # fmt: skip
+
+    async def _set_webhook(self) -> None:
+        """Telegram did not answer at start-up: ask again, with growing pauses."""
+        failures = 0
+        while True:
+            failures += 1
+            await asyncio.sleep(min(2.0 ** (failures - 1), 30.0))
+            try:
+                await self._tell_telegram_where()
+                return
+            except BadRequest as exc:
+                log.error("Telegram refused WEBHOOK_URL", extra={"error": exc.message[:100]})
+                return
+            except (TimedOut, NetworkError) as exc:
+                log.warning("setWebhook failed; trying again", extra={"error": type(exc).__name__})
+
+    async def keep_pushed(self, payload: dict[str, Any]) -> bool:
+        """An update Telegram posted (webhook mode): keep it, and only then say so
+        (True: answer 200). False: not kept (the database is down); Telegram will
+        post it again, and crisis words are answered directly all the same."""
+        update = Update.de_json(payload, self.api)
+        try:
+            async with self.app.db.durable_transaction() as session:
+                await kept.keep(session, [_received(update)], self.app.clock())
+        except Exception as exc:
+            log.warning("cannot keep an update (%s); Telegram will send it again", trouble(exc),
+                        extra={"update_id": update.update_id})  # fmt: skip
+            await self._answer_crisis_directly(update)
+            return False
+        self.last_receive = time.monotonic()
+        self.inbox.wake.set()
+        self._look_ahead([update])
+        return True
 
     def _look_ahead(self, updates: Sequence[Update]) -> None:
         """Crisis words in a flood do not wait their turn: a chat whose updates will
@@ -289,7 +347,7 @@ class TelegramBot:
         action = translate(update)
         chat, user, query = update.effective_chat, update.effective_user, update.callback_query
         if action is None or chat is None:
-            await _answer_tap(query, None)
+            self._answer_tap(query, None)
             return
         # A link worker's update goes to the staff side; anyone else's (it returns
         # None, having written nothing) carries on below, as a patient's.
@@ -302,8 +360,8 @@ class TelegramBot:
                 reply_to=_reply_to(update),
             )  # fmt: skip
             if (done := await self.app.staff.handle(staff)) is not None:
-                await _answer_tap(query, done.tap_notice)
                 self.delivery.wake.set()
+                self._answer_tap(query, done.tap_notice)
                 return
         # A staff button tapped by someone not on the team: an answer to no question.
         event = action if not isinstance(action, StaffTap) else Button(-1, "")
@@ -312,7 +370,7 @@ class TelegramBot:
             if isinstance(event, Command) and event.name in COMMANDS:
                 await self.app.patients.tell_group(chat.id)
                 self.delivery.wake.set()
-            await _answer_tap(query, None)
+            self._answer_tap(query, None)
             return
         handled = await self.app.patients.handle(
             Inbound(
@@ -322,8 +380,17 @@ class TelegramBot:
             )
         )  # fmt: skip
         self.crisis_answered.discard(update.update_id)
-        await _answer_tap(query, handled.tap_notice)
-        self.delivery.wake.set()
+        self.delivery.wake.set()  # the reply first: it is what they are waiting for
+        self._answer_tap(query, handled.tap_notice)
+
+    def _answer_tap(self, query: CallbackQuery | None, notice: str | None) -> None:
+        """Every tap is answered, or the button keeps spinning on their phone; beside
+        the reply, not before it, and never holding up the chat's next update."""
+        if query is None:
+            return
+        answering = asyncio.create_task(_answer_tap(query, notice))
+        self._answering.add(answering)
+        answering.add_done_callback(self._answering.discard)
 
     # --- running ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -353,12 +420,29 @@ class TelegramBot:
             commands = [BotCommand(c, self.app.messages.label(f"command_{c}")) for c in COMMANDS]
             await self.api.set_my_commands(commands)
         await self._worker_menus(starting=True)
-        self._tasks = [
-            asyncio.create_task(self._receive(), name="receive"),
-            asyncio.create_task(self.inbox.run(), name="inbox"),
-            asyncio.create_task(self.delivery.run(), name="delivery"),
-            asyncio.create_task(self._keep_house(), name="housekeeping"),
-        ]
+        self._tasks = {
+            "inbox": asyncio.create_task(self.inbox.run(), name="inbox"),
+            "delivery": asyncio.create_task(self.delivery.run(), name="delivery"),
+            "housekeeping": asyncio.create_task(self._keep_house(), name="housekeeping"),
+        }
+        if self.server is not None and self.webhook is not None:
+            # Listening first, then Telegram told where to post (every instance says
+            # the same: the load balancer's URL).
+            await self.server.start()
+            try:
+                await self._tell_telegram_where()
+            except BadRequest as exc:
+                await self.stop()
+                raise SettingsError(
+                    f"Telegram refused WEBHOOK_URL={self.webhook.url} ({exc.message}): it "
+                    "must be a public https:// address on port 443, 80, 88 or 8443."
+                ) from None
+            except (TimedOut, NetworkError):  # not answering: asked again meanwhile
+                self._tasks["webhook"] = asyncio.create_task(self._set_webhook(), name="webhook")
+        else:
+            with contextlib.suppress(NetworkError):  # Telegram refuses polls while one is set
+                await self.api.delete_webhook()
+            self._tasks["receive"] = asyncio.create_task(self._receive(), name="receive")
         self.inbox.wake.set()
         self.delivery.wake.set()
 
@@ -413,9 +497,12 @@ class TelegramBot:
     async def stop(self) -> None:
         """Stop taking updates, give work under way a few seconds to finish, then
         let go of whatever this instance still holds."""
-        receive, inbox, delivery, housekeeping = self._tasks
-        receive.cancel()
-        housekeeping.cancel()
+        if self.server is not None:
+            await self.server.stop()  # Telegram's next post goes to another instance
+        inbox, delivery = self._tasks["inbox"], self._tasks["delivery"]
+        for name in ("receive", "webhook", "housekeeping"):
+            if name in self._tasks:
+                self._tasks[name].cancel()
         if self._feeds is not None:
             self._feeds.cancel()  # an import is one transaction: cancelled, nothing changes
         self.inbox.stopping = self.delivery.stopping = True
@@ -425,8 +512,10 @@ class TelegramBot:
         # Work under way finishes: updates being handled, then what they wrote.
         await self.inbox.finish(STOP_GRACE / 2)
         await self.delivery.finish(STOP_GRACE / 2)
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        if self._answering:  # a tap answered late is better than a spinning button
+            await asyncio.wait(set(self._answering), timeout=1.0)
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks = {}
         # Let go of what this instance holds (if the database answers in time: a
         # stop must not hang on a database that does not; others release it later).
         with contextlib.suppress(Exception):
@@ -468,33 +557,48 @@ class TelegramBot:
             ticks += 1
             try:
                 now = self.app.clock()
+                if self.webhook is not None:
+                    self.last_receive = time.monotonic()  # Telegram posts: nothing to poll
                 async with self.app.db.transaction() as session:
                     await instances.beat(session, self.instance, now)
                     if ticks % 5 == 0:
                         await instances.release_the_dead(session, self.instance, now, DEAD_AFTER)
-                    if ticks % 1800 == 0:  # about hourly
-                        await forget_before(session, now - KEEP_HANDLED_FOR)
-                        await kept.forget_failed_before(session, now - KEEP_HANDLED_FOR)
+                # Each job below runs in one instance at a time (Database.exclusively).
+                if ticks % 1800 == 0:  # about hourly
+                    await self._once("forget handled", self._forget_handled)
                 # Check-ins, reminders and nudges that are due (the database says which).
-                if await self.app.patients.checkins.tick():
+                if await self._once("check-ins", self.app.patients.checkins.tick):
                     self.delivery.wake.set()
-                if ticks % 15 == 0 and await self.app.staff.remind_unseen_alerts():
+                if ticks % 15 == 0 and await self._once(
+                    "unseen alerts", self.app.staff.remind_unseen_alerts
+                ):
                     self.delivery.wake.set()  # about every half a minute
                 if ticks % 60 == 0:  # every two minutes: retention, and deletions that waited
-                    await self.app.patients.privacy_sweep()
+                    await self._once("privacy sweep", self.app.patients.privacy_sweep)
                 if ticks % 30 == 0:  # about a minute
-                    if await self.app.staff.remind_unclaimed():
+                    if await self._once("unclaimed", self.app.staff.remind_unclaimed):
                         self.delivery.wake.set()
-                    if await self.app.staff.flag_overdue():  # the first of each working day
-                        self.delivery.wake.set()
+                    if await self._once("overdue", self.app.staff.flag_overdue):
+                        self.delivery.wake.set()  # the first pass of each working day
                     await self._worker_menus()
-                    await self.app.refresh_directory()
+                    await self.app.refresh_directory()  # every instance's own copy
                     if self._feeds is None or self._feeds.done():  # feeds due (--every)
                         self._feeds = asyncio.create_task(self._import_feeds(), name="feeds")
             except Exception as exc:
                 log.warning(
                     "housekeeping failed; trying again", extra={"error": type(exc).__name__}
                 )
+
+    async def _once(self, job: str, work: Callable[[], Awaitable[Any]]) -> Any:
+        """Run a periodic job unless another instance is running it now (then None)."""
+        async with self.app.db.exclusively(job) as mine:
+            return await work() if mine else None
+
+    async def _forget_handled(self) -> None:
+        now = self.app.clock()
+        async with self.app.db.transaction() as session:
+            await forget_before(session, now - KEEP_HANDLED_FOR)
+            await kept.forget_failed_before(session, now - KEEP_HANDLED_FOR)
 
 
 class Watchdog(threading.Thread):

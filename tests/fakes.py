@@ -67,4 +67,4 @@ class RecordingSender:
 
 
 #: Delivery with no rate limits, for tests.
-FAST = Limits(1000, 1000, 1)
+FAST = Limits(1000, 1000, 1, group_burst=1000, group_per_minute=60_000)

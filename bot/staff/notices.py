@@ -177,6 +177,26 @@ class CaseNotices:
     ) -> None:
         self._tell_team(session, "staff/not_handled", now, case=case)
 
+    async def patient_blocked(
+        self, session: AsyncSession, channel: str, chat_id: int, now: datetime
+    ) -> None:
+        """Telegram says a patient blocked the bot (delivery calls this, once): the
+        worker holding their case hears privately; with nobody holding an open case,
+        the team chat hears. Before a case exists, or once it is closed, there is
+        nobody to tell."""
+        patient = await find_patient(session, channel, chat_id)
+        case = await latest_case(session, patient.id) if patient is not None else None
+        if case is None or case.status == "closed":
+            return
+        holder = await active_holder(session, case.link_worker_id)
+        if holder is not None:
+            text = self.messages.render("staff/patient_blocked", case=case, yours=True)
+            Outbox(session, "telegram", holder.telegram_id, now, about=case.reference).send(
+                text, self._buttons(case, "staff_open", "open")
+            )
+        else:
+            self._tell_team(session, "staff/patient_blocked", now, case=case, yours=False)
+
     async def message_refused(
         self, session: AsyncSession, row: OutboxMessage, reason: str, now: datetime
     ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
@@ -95,6 +96,30 @@ class Database:
         beside one writer; on PostgreSQL the transaction is READ ONLY."""
         async with self._readers() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def exclusively(self, job: str) -> AsyncIterator[bool]:
+        """Whether this instance may run a periodic `job` now: on PostgreSQL, only
+        while no other instance runs it (an advisory lock, held on a connection of
+        its own for the job's length and let go with it, so a killed instance holds
+        nothing); on SQLite always (one process runs the bot)."""
+        if self.is_sqlite:
+            yield True
+            return
+        named = f"spbot:{self.schema or ''}:{job}".encode()
+        key = int.from_bytes(hashlib.sha256(named).digest()[:8], "big", signed=True)
+        async with self.engine.connect() as conn:
+            got = bool(await conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}))
+            await conn.commit()  # the lock is the session's: no transaction held open
+            try:
+                yield got
+            finally:
+                if got:
+                    try:
+                        await conn.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                        await conn.commit()
+                    except Exception:
+                        await conn.invalidate()  # closed: the server lets go of the lock
 
     async def upgrade(self) -> None:
         """Bring the schema to the newest migration."""

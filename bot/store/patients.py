@@ -268,10 +268,13 @@ async def delete_patient(session: AsyncSession, patient: Patient) -> None:
     await session.delete(patient)
 
 
-async def mark_blocked(session: AsyncSession, channel: str, chat_id: int, now: datetime) -> None:
-    """Telegram said they blocked the bot: stop writing to them."""
-    await session.execute(
+async def mark_blocked(session: AsyncSession, channel: str, chat_id: int, now: datetime) -> bool:
+    """Telegram said they blocked the bot: stop writing to them. True the first time
+    (they were not marked already), to tell their link worker once."""
+    result = await session.execute(
         sql_update(Patient)
-        .where(Patient.channel == channel, Patient.chat_id == chat_id)
+        .where(Patient.channel == channel, Patient.chat_id == chat_id,
+               Patient.blocked_at.is_(None))
         .values(blocked_at=now)
-    )
+    )  # fmt: skip
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.config import SettingsError, load_settings
+from bot.config import Settings, SettingsError, load_settings
 
 
 def test_defaults_run_with_no_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -94,3 +94,18 @@ def test_the_check_in_settings_are_read_as_durations() -> None:
     settings = load_settings(checkin_schedule="2w, 1d", checkin_hold_off="90m")
     assert settings.checkin_offsets == [timedelta(days=1), timedelta(weeks=2)]
     assert settings.hold_off == timedelta(minutes=90)
+
+
+def test_webhook_settings_say_what_is_missing_and_how_to_fix_it() -> None:
+    with pytest.raises(SettingsError, match="WEBHOOK_URL"):
+        Settings(webhook_secret="x" * 32).require_webhook()
+    with pytest.raises(SettingsError, match=r"WEBHOOK_SECRET.*secrets\.token_urlsafe"):
+        Settings(
+            webhook_url="https://bot.example.org/telegram", webhook_secret="short"
+        ).require_webhook()
+    with pytest.raises(SettingsError, match="WEBHOOK_LISTEN"):
+        Settings(webhook_url="https://bot.example.org/telegram", webhook_secret="x" * 32,
+                 webhook_listen="8080").require_webhook()  # fmt: skip
+    assert Settings(
+        webhook_url="https://bot.example.org/telegram", webhook_secret="x" * 32
+    ).require_webhook() == ("0.0.0.0", 8080, "https://bot.example.org/telegram", "x" * 32)

@@ -3,17 +3,35 @@ waiting when Telegram says so, never giving up on a crisis reply."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery import MAX_ATTEMPTS, Blocked, Delivery, RetryLater, Undeliverable
+from bot.delivery import (
+    DEFAULT_LIMITS,
+    MAX_ATTEMPTS,
+    Blocked,
+    ChatBuckets,
+    Delivery,
+    RetryLater,
+    Undeliverable,
+)
 from bot.store import Database
 from bot.store.base import utcnow
 from bot.store.outbox import Outbox, OutboxMessage
 from bot.store.patients import Patient
 from tests.fakes import FAST, RecordingSender
 from tests.patients.helpers import Chat
+from tests.staff.helpers import SAM_ID, TEAM, team
+
+TEAM_CHAT = -100200300
 
 
 async def test_delivery_sends_in_order_and_edits_the_right_message(database: Database) -> None:
@@ -115,3 +133,155 @@ async def test_a_crisis_reply_is_never_given_up_on(database: Database) -> None:
     assert (
         rows[88].failed_reason is None and rows[88].attempts > MAX_ATTEMPTS
     )  # a crisis reply is not
+
+
+# --- Within Telegram's limits, and nothing waiting for no reason (issue 16) -------------
+
+
+class LooksThenCommits(Database):
+    """A database on which, once armed, a row is written to the outbox (and delivery
+    woken, as the adapter does after each update) just after delivery has looked for
+    due rows and before its pass ends: the moment a wake-up can be lost."""
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self.armed: Delivery | None = None
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        async with super().reading() as session:
+            yield session
+        if (delivery := self.armed) is not None:
+            self.armed = None
+            async with self.transaction() as session:
+                Outbox(session, "telegram", 31, utcnow()).send("a reply")
+            delivery.wake.set()
+
+
+async def test_a_message_written_while_delivery_looks_is_sent_at_once(tmp_path: Path) -> None:
+    db = LooksThenCommits(f"sqlite+aiosqlite:///{tmp_path / 'wake.sqlite3'}")
+    await db.upgrade()
+    sender = RecordingSender()
+    delivery = Delivery(db, sender, "telegram", limits=FAST)
+    running = asyncio.create_task(delivery.run(idle_seconds=30))
+    try:
+        await asyncio.sleep(0.2)  # an empty pass, then waiting for a wake-up
+        db.armed = delivery
+        delivery.wake.set()  # something else wakes it; while it looks, the reply is written
+        for _ in range(100):
+            if sender.sent:
+                break
+            await asyncio.sleep(0.05)
+        assert [text for _, text, _ in sender.sent] == ["a reply"], (
+            "a message written while delivery was looking waited for the next tick"
+        )
+    finally:
+        delivery.stopping = True
+        delivery.wake.set()
+        await running
+        await db.close()
+
+
+class Ticking:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_chat_gets_a_short_burst_at_once_then_one_a_second() -> None:
+    clock = Ticking()
+    buckets = ChatBuckets(DEFAULT_LIMITS, clock)
+    for _ in range(3):  # a three-message reply: no waiting
+        assert buckets.wait(42) == 0
+        buckets.spend(42)
+    assert buckets.wait(42) == pytest.approx(1.0)  # the fourth: a second later
+    assert buckets.wait(43) == 0  # nobody else waits for chat 42
+    clock.now += 1.0
+    assert buckets.wait(42) == 0
+
+
+def test_a_group_never_gets_more_than_twenty_in_a_minute() -> None:
+    clock = Ticking()
+    buckets = ChatBuckets(DEFAULT_LIMITS, clock)
+    sent: list[float] = []
+    while clock.now < 1000.0 + 300:
+        if (seconds := buckets.wait(TEAM_CHAT)) > 0:
+            clock.now += seconds
+            continue
+        buckets.spend(TEAM_CHAT)
+        sent.append(clock.now)
+    assert sent[:3] == [1000.0] * 3  # an alert and its cards: at once
+    most = max(sum(1 for t in sent if start <= t < start + 60) for start in sent)
+    assert most <= 20
+
+
+def test_a_quiet_chat_is_forgotten() -> None:
+    clock = Ticking()
+    buckets = ChatBuckets(DEFAULT_LIMITS, clock)
+    for chat in range(1, 10_001):
+        buckets.spend(chat)
+    assert len(buckets.used) == 10_000
+    clock.now += 0.5  # not yet full again
+    buckets.forget_idle()
+    assert len(buckets.used) == 10_000
+    clock.now += 0.5  # a second: every bucket is full again
+    buckets.forget_idle()
+    assert buckets.used == {}
+
+
+async def test_a_postponed_message_goes_when_telegram_said_not_a_tick_later(
+    database: Database,
+) -> None:
+    async with database.transaction() as session:
+        Outbox(session, "telegram", 51, utcnow()).send("hello")
+    sender = RecordingSender([RetryLater(0.3, "429")])
+    delivery = Delivery(database, sender, "telegram", limits=FAST)
+    running = asyncio.create_task(delivery.run(idle_seconds=30))
+    try:
+        for _ in range(100):
+            if sender.sent:
+                break
+            await asyncio.sleep(0.05)
+        assert [text for _, text, _ in sender.sent] == ["hello"]
+    finally:
+        delivery.stopping = True
+        delivery.wake.set()
+        await running
+
+
+async def test_a_patient_who_blocks_the_bot_their_link_worker_is_told_once(
+    database: Database,
+) -> None:
+    t = await team(database)
+    _, case = await t.referred_patient(42)
+    await t.tap(SAM_ID, "claim", case.reference)
+    before = await t.last_id()
+    sender = RecordingSender([Blocked(), Blocked()])
+    delivery = Delivery(database, sender, "telegram", limits=FAST, clock=t.clock,
+                        on_blocked=t.patients.listener.patient_blocked)  # fmt: skip
+    async with database.transaction() as session:
+        Outbox(session, "telegram", 42, t.clock()).send("one")
+        Outbox(session, "telegram", 42, t.clock()).send("two")
+    for _ in range(4):
+        await delivery.deliver_due()
+    told = [text for text in await t.said(SAM_ID, before) if "blocked the bot" in text]
+    assert len(told) == 1 and case.reference in told[0]
+    assert not [text for text in await t.said(TEAM, before) if "blocked the bot" in text]
+
+
+async def test_bringing_a_team_card_up_to_date_does_not_use_up_the_groups_allowance(
+    database: Database,
+) -> None:
+    async with database.transaction() as session:
+        card = Outbox(session, "telegram", TEAM_CHAT, utcnow()).send("card v1")
+    delivery = Delivery(database, RecordingSender(), "telegram")  # Telegram's own limits
+    await delivery.deliver_due()
+    for version in range(2, 7):
+        async with database.transaction() as session:
+            row = await session.get(OutboxMessage, card.id)
+            assert row is not None
+            Outbox(session, "telegram", TEAM_CHAT, utcnow()).edit(row, f"card v{version}", [])
+        await delivery.deliver_due()
+    assert delivery.per_chat.left(TEAM_CHAT) >= 1.9  # one message's worth spent, not six

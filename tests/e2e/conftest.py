@@ -22,7 +22,13 @@ from bot.telegram import TelegramBot
 from tests.fakes import FakeDirectory
 from tests.standin.server import BotApiStandIn
 
-FAST = Limits(overall_per_second=1000, per_chat_burst=1000, per_chat_seconds=1)
+FAST = Limits(
+    overall_per_second=1000,
+    per_chat_burst=1000,
+    per_chat_seconds=1,
+    group_burst=1000,
+    group_per_minute=60_000,
+)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,8 @@ from tests.standin.server import BotApiStandIn
 PROJECT = Path(__file__).resolve().parents[2]
 STAFF_CHAT = -100123
 #: Settings a developer's shell may carry that must not reach the bot under test.
-_FOREIGN = ("TELEGRAM_", "DATABASE_URL", "STAFF_CHAT_ID", "LOG_LEVEL", "WORKING_HOURS")
+_FOREIGN = ("TELEGRAM_", "DATABASE_URL", "STAFF_CHAT_ID", "LOG_LEVEL", "WORKING_HOURS",
+            "WEBHOOK_")  # fmt: skip
 
 
 class PollWatchingStandIn(BotApiStandIn):
@@ -77,7 +78,13 @@ class BotProcess:
         database_url: str,
         env: Mapping[str, str] | None = None,
         startup_timeout: float = 30.0,
+        command: Sequence[str] = ("run",),
+        ready: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
+        """`command`: what `spbot` runs (("run", "--webhook")); `ready`: whether it
+        has started (default: it has polled the stand-in)."""
+        self.command = tuple(command)
+        self.ready = ready
         self.api = api
         self.workdir = workdir
         self.log_path = workdir / "bot.stderr.log"
@@ -120,10 +127,16 @@ class BotProcess:
             raise RuntimeError("the bot is already running")
         polls_before = self.api.polls_started
         self.starts += 1
-        self.proc = await self._spawn(("run",))
+        self.proc = await self._spawn(self.command)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.startup_timeout
-        while self.api.polls_started == polls_before:
+
+        async def started() -> bool:
+            if self.ready is not None:
+                return await self.ready()
+            return self.api.polls_started != polls_before
+
+        while not await started():
             if self.proc.returncode is not None:
                 raise AssertionError(
                     f"the bot exited with {self.proc.returncode} while starting "

@@ -18,6 +18,19 @@ It behaves like api.telegram.org where our bot can tell the difference:
 
 Faults are injected per method (`fail_next`) or per chat (`block`), for delivery tests.
 
+Chaos (`chaos(rate)`): a share of the bot's writing calls answered 429 (with
+`retry_after`), 502, or with the connection reset before the request is processed
+(nothing happened) or after (it happened, but the bot never hears so): what
+Telegram and the network between do on a bad day. `chaos_counts` says how many of each.
+
+Webhooks: after `setWebhook` the stand-in posts each update to the URL, with the
+`X-Telegram-Bot-Api-Secret-Token` header, as Telegram's server does: a chat's
+updates one at a time and in order (the next only after a 2xx for the one before),
+chats side by side (up to `max_connections`), and an update that is not answered
+2xx posted again. `getUpdates` is refused while a webhook is set. A test may set
+`webhook_targets` (several URLs, as behind a load balancer): each chat's updates
+then go to them in turn, alternately.
+
 Chats: any chat id is a chat that exists (a positive one private, a negative one a
 group, "-100..." a supergroup), and the bot is a member of every group, as
 `sendMessage` has always assumed, unless a test says otherwise (`set_member`,
@@ -32,6 +45,7 @@ import asyncio
 import copy
 import itertools
 import json
+import random
 import re
 import socket
 import time
@@ -42,6 +56,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+import aiohttp
 from aiohttp import web
 from telegram import Bot
 from telegram.ext import Application, ApplicationBuilder
@@ -274,6 +289,24 @@ def _brief(params: Mapping[str, Any]) -> str:
     return ", ".join(shown)
 
 
+def _reset(request: web.Request) -> web.Response:
+    """Drop the connection without an answer (the bot sees a network error)."""
+    if request.transport is not None:
+        request.transport.abort()
+    return web.Response(status=502)  # never reaches anyone
+
+
+def _queue_key(update: Mapping[str, Any]) -> Any:
+    """Whose updates go one at a time (Telegram's server queues them per chat)."""
+    for kind in ("message", "edited_message", "callback_query"):
+        if kind in update:
+            body = update[kind]
+            chat = (body.get("message") or {}).get("chat") if kind == "callback_query" else None
+            chat = chat or body.get("chat") or {}
+            return chat.get("id") or (body.get("from") or {}).get("id")
+    return ("update", update.get("update_id"))
+
+
 def _update_type(update: Mapping[str, Any]) -> str:
     return next((key for key in update if key != "update_id"), "")
 
@@ -325,6 +358,7 @@ class BotApiStandIn:
             "getUpdates": self._get_updates,
             "deleteWebhook": self._delete_webhook,
             "getWebhookInfo": self._get_webhook_info,
+            "setWebhook": self._set_webhook,
             "setMyCommands": self._set_my_commands,
             "getMyCommands": self._get_my_commands,
             "deleteMyCommands": self._delete_my_commands,
@@ -375,6 +409,22 @@ class BotApiStandIn:
         self._no_such_chats: set[int] = set()
         self._spoke_in: set[tuple[int, int]] = set()
         self._upgraded: dict[int, int] = {}
+        # Webhooks: where to post (None: getUpdates), and what was posted.
+        self._webhook: Params | None = None
+        #: Several URLs to post to in turn, per chat (a load balancer); None: the
+        #: webhook's own URL.
+        self.webhook_targets: list[str] | None = None
+        #: Every post: (update_id, URL, HTTP status, or 0 for a connection error).
+        self.webhook_posts: list[tuple[int, str, int]] = []
+        self._pushed: set[int] = set()  # updates answered 2xx
+        self._pusher: asyncio.Task[None] | None = None
+        # Chaos: the share of calls that fail, to which methods, and how many of each kind.
+        self._chaos_rate = 0.0
+        self._chaos_methods: frozenset[str] = frozenset()
+        self._chaos_rng = random.Random(0)
+        self.chaos_counts: dict[str, int] = {}
+        #: (method, chat) of calls done but reset before the bot heard.
+        self.reset_after_processing: list[tuple[str, Any]] = []
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -398,6 +448,11 @@ class BotApiStandIn:
         until `start()`: PTB sees a NetworkError, as when Telegram is unreachable."""
         self._closing = True
         self._notify()
+        if self._pusher is not None:
+            self._pusher.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._pusher
+            self._pusher = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -731,7 +786,10 @@ class BotApiStandIn:
         return self._held_polls
 
     def is_confirmed(self, update_id: int) -> bool:
-        """Whether the bot has fetched and confirmed the update (offset moved past it)."""
+        """Whether the bot has fetched and confirmed the update (offset moved past it),
+        or answered its webhook post with 2xx."""
+        if update_id in self._pushed:
+            return True
         return update_id < self._confirmed_before and not any(
             p.update_id == update_id for p in self._queue
         )
@@ -812,6 +870,29 @@ class BotApiStandIn:
             _Fault(error_code, description, retry_after, times, chat_id)
         )
 
+    def chaos(
+        self,
+        rate: float,
+        *,
+        seed: int = 16,
+        methods: tuple[str, ...] = ("sendMessage", "editMessageText", "sendDocument"),
+    ) -> None:
+        """From now on, `rate` of the calls to `methods` fail, a quarter each way: 429
+        (retry_after 1), 502, connection reset before processing, reset after."""
+        self._chaos_rate = rate
+        self._chaos_methods = frozenset(m.lower() for m in methods)
+        self._chaos_rng = random.Random(seed)
+
+    def _roll_chaos(self, method: str) -> str | None:
+        if (
+            method.lower() not in self._chaos_methods
+            or self._chaos_rng.random() >= self._chaos_rate
+        ):
+            return None
+        kind = self._chaos_rng.choice(("429", "502", "reset_before", "reset_after"))
+        self.chaos_counts[kind] = self.chaos_counts.get(kind, 0) + 1
+        return kind
+
     def block(self, chat_id: int) -> None:
         """The person blocks the bot: from now on every send or edit to them gets 403."""
         self._blocked.add(chat_id)
@@ -888,9 +969,22 @@ class BotApiStandIn:
             fault = self._take_fault(method, params)
             if fault is not None:
                 return self._respond(method, params, files, fault, injected=True)
+            chaos = self._roll_chaos(method)
+            if chaos == "429":
+                limited = ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
+                return self._respond(method, params, files, limited, injected=True)
+            if chaos == "502":
+                return self._respond(method, params, files, ApiError(502, "Bad Gateway"),
+                                     injected=True)  # fmt: skip
+            if chaos == "reset_before":
+                return _reset(request)
             result = known[1](params)
             if isinstance(result, Awaitable):
                 result = await result
+            if chaos == "reset_after":
+                self._respond(method, params, files, result)  # it happened
+                self.reset_after_processing.append((method, params.get("chat_id")))
+                return _reset(request)
         except SpecViolation as violation:
             return self._respond(method, params, files, bad_request_from(violation))
         except ApiError as error:
@@ -977,6 +1071,12 @@ class BotApiStandIn:
         timeout = max(float(params.get("timeout", 0) or 0), 0.0)
         if isinstance(params.get("allowed_updates"), list):
             self._allowed_updates = list(params["allowed_updates"])
+        if self._webhook is not None:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         self._poll_generation += 1
         generation = self._poll_generation
         self._notify()  # an older poll still held learns it has been replaced
@@ -1021,16 +1121,92 @@ class BotApiStandIn:
         return [copy.deepcopy(p.update) for p in batch]
 
     def _delete_webhook(self, params: Params) -> bool:
+        self._webhook = None
         if params.get("drop_pending_updates") is True:
             self._queue.clear()
+        self._notify()
         return True
 
     def _get_webhook_info(self, params: Params) -> dict[str, Any]:
         return {
-            "url": "",
+            "url": self._webhook["url"] if self._webhook else "",
             "has_custom_certificate": False,
             "pending_update_count": len(self._queue),
         }
+
+    def _set_webhook(self, params: Params) -> bool:
+        url = str(params.get("url", ""))
+        if not url:
+            return self._delete_webhook(params)
+        if not url.startswith(("https://", "http://")):
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise bad_request("bad webhook: secret token contains unallowed characters")
+        if isinstance(params.get("allowed_updates"), list):
+            self._allowed_updates = list(params["allowed_updates"])
+        if params.get("drop_pending_updates") is True:
+            self._queue.clear()
+        self._webhook = dict(params)
+        if self._pusher is None or self._pusher.done():
+            self._pusher = asyncio.get_running_loop().create_task(self._push_updates())
+        self._notify()
+        return True
+
+    async def _push_updates(self) -> None:
+        """Post queued updates to the webhook: per chat in order, one at a time."""
+        in_flight: dict[Any, asyncio.Task[None]] = {}
+        turns: dict[Any, int] = {}
+        async with aiohttp.ClientSession() as session:
+            while self._webhook is not None and not self._closing:
+                at_most = int(self._webhook.get("max_connections") or 40)
+                for pending in list(self._queue):
+                    key = _queue_key(pending.update)
+                    if key in in_flight or len(in_flight) >= at_most:
+                        continue
+                    if any(
+                        _queue_key(p.update) == key
+                        for p in self._queue[: self._queue.index(pending)]
+                    ):
+                        continue  # an earlier update of the chat goes first
+                    targets = self.webhook_targets or [str(self._webhook["url"])]
+                    url = targets[turns.get(key, 0) % len(targets)]
+                    task = asyncio.get_running_loop().create_task(
+                        self._post(session, url, pending, turns, key)
+                    )
+                    in_flight[key] = task
+                    task.add_done_callback(lambda _, key=key: in_flight.pop(key, None))
+                await _wait_event(self._changed, 0.05)
+            for task in in_flight.values():
+                task.cancel()
+
+    async def _post(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        pending: _Pending,
+        turns: dict[Any, int],
+        key: Any,
+    ) -> None:
+        headers = {}
+        if self._webhook is not None and self._webhook.get("secret_token"):
+            headers["X-Telegram-Bot-Api-Secret-Token"] = str(self._webhook["secret_token"])
+        try:
+            async with session.post(
+                url, json=pending.update, headers=headers, timeout=aiohttp.ClientTimeout(total=30)
+            ) as response:
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError):
+            status = 0
+        self.webhook_posts.append((pending.update_id, url, status))
+        if 200 <= status < 300:
+            turns[key] = turns.get(key, 0) + 1
+            self._pushed.add(pending.update_id)
+            if pending in self._queue:
+                self._queue.remove(pending)
+        else:
+            await asyncio.sleep(0.2)  # Telegram tries again, after a while
+        self._notify()
 
     def _set_my_commands(self, params: Params) -> bool:
         commands = params["commands"]

@@ -1,0 +1,173 @@
+"""How quickly spbot answers, against python-telegram-bot's own ceiling (issue 16).
+
+Each bot runs as its own process, long polling the Bot API stand-in (in this
+process, with the load generator): a bare PTB echo bot, the same with PTB's
+AIORateLimiter (the fair baseline under Telegram's limits), and `spbot run`
+(SQLite; PostgreSQL when SPBOT_TEST_POSTGRES_URL is set). Every update is /start
+from someone new, so spbot does a whole first step each time (a new patient, a
+conversation, the welcome and the consent question).
+
+Reported, per bot (never asserted; only that every update was answered):
+- at 5 and 20 updates a second offered, p50 and p99 from the update to its first
+  reply and to its whole reply, and what was answered per second;
+- the gap between the first and second message of a reply (spbot's two);
+- saturation: 300 updates at once, whole replies per second.
+
+Run with `make bench` (about 3 minutes), or
+`.venv/bin/pytest -q tests/benchmarks/test_replies_bench.py -s -p no:randomly`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.e2e.process import PROJECT, BotProcess, PollWatchingStandIn
+
+POSTGRES_URL = os.environ.get("SPBOT_TEST_POSTGRES_URL")
+SECONDS = float(os.environ.get("SPBOT_BENCH_SECONDS", "15"))
+SATURATION = int(os.environ.get("SPBOT_BENCH_SATURATION", "300"))
+
+
+class Timed(PollWatchingStandIn):
+    """The stand-in, noting when each sendMessage to a chat was answered."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sends: dict[int, list[float]] = {}
+
+    def _respond(self, method, params, files, outcome, *, injected=False):  # type: ignore[no-untyped-def]
+        response = super()._respond(method, params, files, outcome, injected=injected)
+        if method == "sendMessage" and response.status == 200:
+            self.sends.setdefault(int(params["chat_id"]), []).append(time.monotonic())
+        return response
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(int(q * len(ordered)), len(ordered) - 1)] if ordered else float("nan")
+
+
+async def offer(api: Timed, rate: float, seconds: float, first_chat: int, whole: int) -> str:
+    """`rate` /starts a second from new chats for `seconds`; then the latencies."""
+    sent: dict[int, float] = {}
+    began = time.monotonic()
+    n = 0
+    while time.monotonic() - began < seconds:
+        chat = first_chat + n
+        sent[chat] = time.monotonic()
+        api.send_text(chat, "/start", first_name="Alex")
+        n += 1
+        await asyncio.sleep(max(began + n / rate - time.monotonic(), 0))
+    offered_for = time.monotonic() - began
+    with contextlib.suppress(TimeoutError):
+        await api.wait_for(lambda: all(len(api.sends.get(c, [])) >= whole for c in sent), 60)
+    done = [c for c in sent if len(api.sends.get(c, [])) >= whole]
+    assert len(done) == len(sent), f"{len(sent) - len(done)} of {len(sent)} never answered"
+    first = [(api.sends[c][0] - sent[c]) * 1000 for c in done]
+    last = [(api.sends[c][whole - 1] - sent[c]) * 1000 for c in done]
+    gaps = [(api.sends[c][1] - api.sends[c][0]) * 1000 for c in done if whole > 1]
+    finished = max(api.sends[c][whole - 1] for c in done) - began
+    line = (f"{rate:>4.0f}/s offered: answered {len(done) / max(finished, offered_for):5.1f}/s; "
+            f"first reply p50 {statistics.median(first):6.0f} ms p99 {pct(first, .99):6.0f} ms; "
+            f"whole reply p50 {statistics.median(last):6.0f} ms p99 {pct(last, .99):6.0f} ms")  # fmt: skip
+    if gaps:
+        line += (
+            f"; 1st→2nd message p50 {statistics.median(gaps):4.0f} ms p99 {pct(gaps, 0.99):4.0f} ms"
+        )
+    return line
+
+
+async def saturate(api: Timed, count: int, first_chat: int, whole: int) -> str:
+    began = time.monotonic()
+    chats = [first_chat + n for n in range(count)]
+    for chat in chats:
+        api.send_text(chat, "/start", first_name="Alex")
+    with contextlib.suppress(TimeoutError):
+        await api.wait_for(lambda: all(len(api.sends.get(c, [])) >= whole for c in chats), 120)
+    done = [c for c in chats if len(api.sends.get(c, [])) >= whole]
+    took = max(api.sends[c][whole - 1] for c in done) - began
+    return f"saturation: {len(done)} of {count} whole replies in {took:.1f}s = {len(done) / took:.1f}/s"
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+    if not POSTGRES_URL:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'bench.sqlite3'}"
+        return
+    import asyncpg
+
+    server = make_url(POSTGRES_URL)
+    name = f"spbot_bench_{uuid.uuid4().hex[:12]}"
+
+    async def admin(statement: str) -> None:
+        conn = await asyncpg.connect(user=server.username, password=server.password,
+                                     host=server.host, port=server.port, database=server.database)  # fmt: skip
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    await admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def measure(api: Timed, name: str, whole: int) -> list[str]:
+    lines = [f"{name}:"]
+    lines.append("  " + await offer(api, 5, SECONDS, 1_000_000, whole))
+    lines.append("  " + await offer(api, 20, SECONDS, 2_000_000, whole))
+    lines.append("  " + await saturate(api, SATURATION, 3_000_000, whole))
+    return lines
+
+
+async def echo_process(api: Timed, paced: bool) -> asyncio.subprocess.Process:
+    polls = api.polls_started
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.benchmarks.echo_bot", api.token, api.base_url,
+        *(["paced"] if paced else []), cwd=PROJECT,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    await api.wait_for(lambda: api.polls_started > polls, timeout=30)
+    return proc
+
+
+async def test_replies_against_python_telegram_bots_ceiling(
+    database_url: str, tmp_path: Path
+) -> None:
+    report: list[str] = []
+    for paced in (False, True):
+        async with Timed() as api:
+            proc = await echo_process(api, paced)
+            try:
+                report += await measure(api, "PTB echo" + (" + AIORateLimiter" if paced else ""), 1)
+            finally:
+                proc.terminate()
+                await proc.wait()
+    async with Timed() as api:
+        bot = BotProcess(api, tmp_path / "spbot", database_url=database_url,
+                         env={"LOG_LEVEL": "WARNING", "MEANING_SCREEN": "false"})  # fmt: skip
+        try:
+            if database_url.startswith("postgresql"):
+                await bot.cli("db", "upgrade")
+            await bot.start()
+            api.send_text(999, "/start", first_name="Alex")
+            await asyncio.sleep(3)
+            whole = len(api.sends.get(999, []))
+            backend = make_url(database_url).get_backend_name()
+            report += await measure(api, f"spbot ({backend}, {whole} messages a reply)", whole)
+        finally:
+            await bot.close()
+    print("\n" + "\n".join(report))

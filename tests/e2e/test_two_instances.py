@@ -1,0 +1,178 @@
+"""Two instances behind one load balancer on one PostgreSQL (issue 16).
+
+Two `spbot run --webhook` processes share one database; the stand-in posts each
+patient's updates to them in turn (alternately, as a load balancer might), one at a
+time per chat as Telegram does. Every patient completes a whole referral, as a
+person would: acting once the bot has answered. Afterwards: every update handled
+once and in the order sent, every message sent once (none lost, none doubled).
+
+SPBOT_TWO_INSTANCE_REFERRALS sets how many patients (default 12; the issue's 200
+takes several minutes on two cores)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from tests.e2e.process import BotProcess, PollWatchingStandIn
+from tests.e2e.test_crash import Watch, until
+from tests.e2e.test_referral_e2e import REFERRAL
+from tests.e2e.test_webhook import SECRET, free_port
+
+POSTGRES_URL = os.environ.get("SPBOT_TEST_POSTGRES_URL")
+REFERRALS = int(os.environ.get("SPBOT_TWO_INSTANCE_REFERRALS", "12"))
+#: A person waits this long for an answer before the test calls the bot stuck.
+PATIENCE = 30.0
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.postgres,
+    pytest.mark.skipif(not POSTGRES_URL, reason="two instances need SPBOT_TEST_POSTGRES_URL"),
+]
+
+
+@pytest.fixture
+async def shared_database() -> AsyncIterator[str]:
+    """A PostgreSQL database of its own (`spbot run` cannot choose a schema)."""
+    import asyncpg
+
+    assert POSTGRES_URL
+    server = make_url(POSTGRES_URL)
+    name = f"spbot_two_{uuid.uuid4().hex[:12]}"
+
+    async def admin(statement: str) -> None:
+        conn = await asyncpg.connect(user=server.username, password=server.password,
+                                     host=server.host, port=server.port, database=server.database)  # fmt: skip
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    await admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def healthy(port: int):  # type: ignore[no-untyped-def]
+    async def ready() -> bool:
+        try:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(
+                    f"http://127.0.0.1:{port}/healthz", timeout=aiohttp.ClientTimeout(total=2)
+                ) as response,
+            ):
+                return response.status == 200
+        except (aiohttp.ClientError, TimeoutError):
+            return False
+
+    return ready
+
+
+async def refer(api: PollWatchingStandIn, watch: Watch, chat: int, rng: random.Random) -> list[int]:
+    """One whole referral, each step once the bot has answered the last."""
+    sent: list[int] = []
+    await asyncio.sleep(rng.uniform(0, 1.0))
+    for how, what in REFERRAL:
+        if how == "type":
+            update_id = api.send_text(chat, what, first_name="Alex")
+        else:
+            update_id = api.press(chat, what, first_name="Alex")
+        sent.append(update_id)
+        deadline = time.monotonic() + PATIENCE
+        while not (update_id in watch.handled and chat not in watch.owed):
+            if time.monotonic() > deadline:
+                said = [m.plain_text[:60] for m in api.messages_to(chat)[-3:]]
+                raise AssertionError(f"chat {chat} got no answer to {how} {what!r}: {said}")
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(rng.uniform(0.05, 0.2))  # reading it
+    return sent
+
+
+async def test_two_instances_share_the_work_and_lose_or_double_nothing(
+    shared_database: str, tmp_path: Path
+) -> None:
+    ports = [free_port(), free_port()]
+    async with PollWatchingStandIn() as api:
+        api.webhook_targets = [f"http://127.0.0.1:{port}/telegram" for port in ports]
+        settings = {"WEBHOOK_URL": api.webhook_targets[0], "WEBHOOK_SECRET": SECRET,
+                    "LOG_LEVEL": "WARNING"}  # fmt: skip
+        bots = [
+            BotProcess(
+                api,
+                tmp_path / f"bot{n}",
+                database_url=shared_database,
+                command=("run", "--webhook"),
+                ready=healthy(port),
+                env={**settings, "WEBHOOK_LISTEN": f"127.0.0.1:{port}"},
+            )
+            for n, port in enumerate(ports)
+        ]
+        watch = Watch(shared_database)
+        try:
+            await bots[0].cli("db", "upgrade")
+            await bots[0].cli("directory", "import", "--sample")
+            for bot in bots:
+                await bot.start()
+            watch.start()
+            rng = random.Random(16)
+            chats = [8001 + n for n in range(REFERRALS)]
+            began = time.monotonic()
+            sent = await asyncio.gather(
+                *(refer(api, watch, chat, random.Random(rng.random())) for chat in chats)
+            )
+            took = time.monotonic() - began
+            # The team chat's cards go at most 20 a minute: let them all go.
+            await until(lambda: not watch.owed, timeout=120)
+            for bot in bots:
+                assert await bot.terminate(timeout=15) == 0, bot.log_tail()
+            await watch.stop()
+
+            async with watch.engine.connect() as conn:
+                handled = (await conn.execute(text(
+                    "SELECT update_id FROM processed_update ORDER BY processed_at, update_id"
+                ))).scalars().all()  # fmt: skip
+                sends = (await conn.execute(text(
+                    "SELECT chat_id, count(*), count(sent_at), count(DISTINCT message_id) "
+                    "FROM outbox WHERE action = 'send' GROUP BY chat_id"
+                ))).all()  # fmt: skip
+            posted_to = {url for _, url, status in api.webhook_posts if status == 200}
+            print(f"\n{REFERRALS} referrals through two instances in {took:.1f}s; "
+                  f"{len(handled)} updates handled")  # fmt: skip
+
+            assert posted_to == set(api.webhook_targets), "one instance took every update"
+            everything = [u for chat_sent in sent for u in chat_sent]
+            assert sorted(handled) == sorted(everything), "an update lost or handled twice"
+            for chat, chat_sent in zip(chats, sent, strict=True):
+                assert [u for u in handled if u in set(chat_sent)] == chat_sent, (
+                    f"chat {chat}'s updates were handled out of order"
+                )
+                assert "Your reference is SP-" in api.messages_to(chat)[-1].plain_text
+            delivered: dict[int, int] = {}
+            for call in api.calls_to("sendMessage"):
+                if call.ok:
+                    chat_id = int(call.params["chat_id"])
+                    delivered[chat_id] = delivered.get(chat_id, 0) + 1
+            for chat_id, rows, sent_rows, message_ids in sends:
+                assert rows == sent_rows == message_ids, f"chat {chat_id}: a message not sent"
+                assert delivered.get(chat_id, 0) == rows, (
+                    f"chat {chat_id}: {delivered.get(chat_id, 0)} messages arrived for "
+                    f"{rows} written (doubled or lost)"
+                )
+            api.assert_clean()
+        finally:
+            for bot in bots:
+                await bot.close()
+            await watch.close()
