@@ -28,6 +28,7 @@ from bot.store import Database
 from bot.store.base import utcnow
 from bot.store.db import trouble
 from bot.store.outbox import (
+    URGENT,
     Attempt,
     Keyboard,
     Leased,
@@ -124,6 +125,8 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+#: Of a group's burst, what only urgent messages (safety alerts) may spend.
+GROUP_KEPT_FOR_URGENT = 1.0
 
 
 class ChatBuckets:
@@ -150,10 +153,11 @@ class ChatBuckets:
             self.used[chat_id] = (tokens, now)
         return tokens
 
-    def wait(self, chat_id: int) -> float:
-        """Seconds until the chat may have its next message (0: now)."""
+    def wait(self, chat_id: int, *, keep: float = 0.0) -> float:
+        """Seconds until the chat may have its next message (0: now), leaving `keep`
+        messages of its burst unspent."""
         _, rate = self.limits.bucket(chat_id)
-        short = 1.0 - self.left(chat_id)
+        short = 1.0 + keep - self.left(chat_id)
         return short / rate if short > 1e-9 else 0.0
 
     def spend(self, chat_id: int) -> None:
@@ -250,7 +254,7 @@ class Delivery:
         if leased is None:  # another instance has it, it went already, or nothing to do
             return False
         row = leased.row
-        await self._throttle(row.chat_id, edit=row.action == "edit")
+        await self._throttle(row.chat_id, edit=row.action == "edit", urgent=row.priority == URGENT)
         attempt = await self._attempt(leased)
         async with self.db.transaction() as session:
             await record_attempt(session, row, attempt)
@@ -321,16 +325,18 @@ class Delivery:
         if self.on_error is not None:
             self.on_error(kind)
 
-    async def _throttle(self, chat_id: int, *, edit: bool = False) -> None:
+    async def _throttle(self, chat_id: int, *, edit: bool = False, urgent: bool = False) -> None:
         """Wait for the chat's bucket (a chat's lane sends one message at a time, so
         nothing else spends it meanwhile), then for the overall limit. A group's 20
         a minute counts messages, not edits: a card brought up to date does not keep
-        the next alert waiting."""
+        the next alert waiting. In a group, the last of its burst is kept for what is
+        urgent: a safety alert never waits for the minute's notices to earn one back."""
         if edit and chat_id < 0:
             async with self.overall:
                 return
+        keep = 0.0 if urgent or chat_id > 0 else GROUP_KEPT_FOR_URGENT
         for _ in range(3):  # one wait is enough: a float's rounding may want another
-            if (seconds := self.per_chat.wait(chat_id)) <= 0:
+            if (seconds := self.per_chat.wait(chat_id, keep=keep)) <= 0:
                 break
             await asyncio.sleep(seconds)
         self.per_chat.spend(chat_id)

@@ -151,7 +151,23 @@ NEGATIONS = frozenset(
 )
 #: Words in labels too common to say which option was meant on their own.
 COMMON_LABEL_WORDS = frozenset(
-    ["feeling", "getting", "something", "someone", "or", "and", "my", "out", "things", "is"]
+    [
+        "feeling",
+        "getting",
+        "something",
+        "someone",
+        "or",
+        "and",
+        "my",
+        "out",
+        "things",
+        "is",
+        "more",
+        "about",
+        "show",
+        "me",
+        "all",
+    ]
 )
 #: How alike a typed word or phrase must be to an option's (rapidfuzz ratio, 0-100).
 CLOSE_ENOUGH = 85

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import (
     DEFAULT_LIMITS,
+    GROUP_KEPT_FOR_URGENT,
     MAX_ATTEMPTS,
     Blocked,
     ChatBuckets,
@@ -200,6 +201,18 @@ def test_a_chat_gets_a_short_burst_at_once_then_one_a_second() -> None:
     assert buckets.wait(43) == 0  # nobody else waits for chat 42
     clock.now += 1.0
     assert buckets.wait(42) == 0
+
+
+def test_the_last_of_a_groups_burst_is_kept_for_a_safety_alert() -> None:
+    """Notices in the team chat leave one message of its burst unspent: a safety
+    alert that follows them goes at once, not when the minute earns one back."""
+    clock = Ticking()
+    buckets = ChatBuckets(DEFAULT_LIMITS, clock)
+    keep = GROUP_KEPT_FOR_URGENT
+    while buckets.wait(TEAM_CHAT, keep=keep) == 0:  # a run of ordinary notices
+        buckets.spend(TEAM_CHAT)
+    assert buckets.wait(TEAM_CHAT, keep=keep) > 2  # the next notice waits
+    assert buckets.wait(TEAM_CHAT) == 0  # an alert does not
 
 
 def test_a_group_never_gets_more_than_twenty_in_a_minute() -> None:

@@ -180,7 +180,10 @@ async def _activities(db: Database) -> dict[str, Any]:
     for activity in activities:
         record = record_of(activity)
         organisation = replace(record.organisation, source_id="")
-        found[record.name] = replace(record, source_id="", organisation=organisation)
+        # Need areas are a set (their order means nothing, and PostgreSQL may give
+        # the terms they come from in another order).
+        found[record.name] = replace(record, source_id="", organisation=organisation,
+                                     need_areas=tuple(sorted(record.need_areas)))  # fmt: skip
     return found
 
 

@@ -563,7 +563,7 @@ async def test_an_answer_to_a_repeated_question_is_not_stored_for_the_next_one(
     )
 
     # Another patient types their number twice into a silence.
-    for how, what in REFERRAL[: REFERRAL.index(("tap", "Phone me")) + 1]:
+    for how, what in REFERRAL[: REFERRAL.index(("tap", "Yes, phone me")) + 1]:
         await act(running, api, CHAT_PHONE, how, what)
     hold_phone_chat.clear()
     once = api.send_text(CHAT_PHONE, PHONE, first_name="Alex")

@@ -97,7 +97,7 @@ def test_typed_words_are_an_option_free_text_where_it_is_asked_or_a_hint(
     elif ask.kind == "scale":
         assert changed.get(ask.key) is None or 0 <= changed[ask.key] <= 10
     elif ask.kind == "suggestions":
-        assert set(changed) <= {"suggestions", "seen", "declined", "interested"}
+        assert set(changed) <= {"suggestions", "seen", "declined", "interested", "also_interested"}
     elif state not in FREE_TEXT and ask.key in changed:
         offered = {c.value for c in ask.choices} | {float(c.value) for c in ask.choices
                                                      if c.value.isdigit()}  # fmt: skip
