@@ -121,6 +121,9 @@ DISTRICTS = {
     "L9": 1,
 }
 MODES = {"in_person": 50, "online": 14, "phone": 16, "any": 20}
+#: Where those who stopped part way were when reminded (conversation states).
+STOPPED_AT = {"what_matters": 3, "need_areas": 2, "postcode": 2, "free_times": 1, "ons_life": 3,
+              "ons_anxious": 1, "suggestions": 2, "contact_wanted": 1, "phone": 2}  # fmt: skip
 BARRIERS = {"getting_there": 25, "nerves": 26, "time": 18, "cost": 9, "health": 16, "other": 6}
 #: ONS4: (mean at referral, spread, mean change by the 12-week check-in, its spread)
 ONS = {
@@ -175,7 +178,10 @@ class _Journey:
             return
         if rng.random() < 0.14:
             if rng.random() < 0.5:
-                self.mark("nudged", at + timedelta(days=1))
+                # Its own generator, so the rest of the made-up data stays as it was.
+                pick = random.Random(self.token)
+                where = pick.choices(list(STOPPED_AT), weights=list(STOPPED_AT.values()))[0]
+                self.mark("nudged", at + timedelta(days=1), stopped_at=where)
             return  # stopped part way
         at += timedelta(minutes=rng.randint(6, 25))
         self.mark("finished", at)

@@ -41,6 +41,9 @@ BARRIERS = ("getting_there", "nerves", "time", "cost", "health", "other")
 ANSWERS = ("attended", "not_for_them", "not_yet", "talk", "paused", "stopped")
 MODES = ("in_person", "online", "phone", "any", "not_given")
 NOT_GIVEN = "not_given"
+#: Where someone stopped is known from the reminder they were sent (its
+#: `stopped_at`, a conversation state); before a reminder it is not known yet.
+NOT_KNOWN = "not_known"
 
 #: ONS bands from best to worst, per question (anxiety: lower is better).
 _BAND_ORDER = {
@@ -124,6 +127,9 @@ class Figures:
     answered: int  # people who answered a check-in
     answers: dict[str, int]  # each of those by their latest answer
     barriers: dict[str, int]  # people who gave each reason for not going yet
+    #: Of those who agreed but did not finish (and were not under 18): the question
+    #: (conversation state) they were on when last reminded, or NOT_KNOWN.
+    stopped_at: dict[str, int] = field(default_factory=dict)
     wellbeing: dict[str, Paired] = field(default_factory=dict)
 
     @property
@@ -202,6 +208,7 @@ def compute(marks: Iterable[Mark], journeys: set[str], as_of: datetime) -> Figur
         answered=len(answered),
         answers=dict(answers),
         barriers=dict(barriers),
+        stopped_at=_stopped_at(people),
         wellbeing=_wellbeing(people),
     )
 
@@ -215,6 +222,18 @@ class _Journey:
 
     def first(self, step: str) -> Mark | None:
         return next((m for m in self.marks if m.step == step), None)
+
+
+def _stopped_at(people: list[_Journey]) -> dict[str, int]:
+    stopped: Counter[str] = Counter()
+    for person in people:
+        if person.first("consented") and not person.first("finished"):
+            if person.first("under_18"):
+                continue  # counted on their own (the journey's "under 18" row)
+            reminders = person.all("nudged")
+            where = reminders[-1].detail.get("stopped_at") if reminders else None
+            stopped[str(where) if where else NOT_KNOWN] += 1
+    return dict(stopped)
 
 
 def _waits(handed: list[_Journey], step: str) -> list[timedelta]:

@@ -21,7 +21,7 @@ import yaml
 
 from bot.messages import MESSAGES
 from bot.report.disclosure import Ledger, Protection, Shown, round5
-from bot.report.figures import CHAIN, NOT_GIVEN, OUTCOMES, Figures
+from bot.report.figures import CHAIN, NOT_GIVEN, NOT_KNOWN, OUTCOMES, Figures
 from bot.report.periods import Period
 from bot.report.stats import mean_with_interval, median, percentile_90
 from flows.wellbeing import MEASURES
@@ -106,6 +106,7 @@ class Report:
     organisations: Table
     answers: Table
     barriers: Table
+    stopped: Table  # where people who did not finish stopped
     wellbeing: list[Wellbeing]
     headline: dict[str, Figure]
     blurred: dict[str, int]  # how many counts were rounded, hidden or withheld
@@ -178,15 +179,30 @@ class _Book:
         self.figures = figures
         self.layout = layout
         self.words = words
+        self.protection: Protection = self._count(full, stopped=False)
+        #: Where people stopped is published only if it blurs nothing else: at small
+        #: numbers its rows can pin down who did not finish, and the journey matters more.
+        self.stopped_withheld = True
+        if full:
+            without = self.protection
+            self.protection = self._count(full, stopped=True)
+            if all(self.protection.shown[k] == v for k, v in without.shown.items()):
+                self.stopped_withheld = False
+            else:
+                self.protection = self._count(full, stopped=False)
+
+    def _count(self, full: bool, *, stopped: bool) -> Protection:
         self.ledger = Ledger()
         self._journey()
         self._reached()
         self._speed()
         if full:
+            if stopped:
+                self._stopped()
             self._activities()
             self._checkins()
             self._wellbeing()
-        self.protection: Protection = self.ledger.protect()
+        return self.ledger.protect()
 
     # Each area's counts and sums.
 
@@ -215,6 +231,18 @@ class _Book:
         for outcome in _ordered(f.outcomes, OUTCOMES):
             count(f"outcome:{outcome}", f.outcomes[outcome], "outcomes")
         self.ledger.adds_up("journey:closed", [f"outcome:{o}" for o in f.outcomes])
+
+    def _stopped(self) -> None:
+        """Where those who agreed but did not finish stopped: each question of
+        labels.yaml's `stopped_at`, the rest as "other", and "not known yet"; together
+        the people who did not finish for another reason than being under 18."""
+        count = self.ledger.count
+        for code, people in _stopped_rows(self.figures.stopped_at, self.words).items():
+            count(f"stopped:{code}", people, "stopped")
+        self.ledger.adds_up_if_equal(
+            "journey:under_18:others",
+            [f"stopped:{code}" for code in _stopped_rows({}, self.words)],
+        )
 
     def _reached(self) -> None:
         f, count, adds_up = self.figures, self.ledger.count, self.ledger.adds_up
@@ -453,6 +481,7 @@ class _Publisher:
             organisations=self._organisations_table(),
             answers=self._answers_table(),
             barriers=self._barriers_table(),
+            stopped=self._stopped_table(),
             wellbeing=self._wellbeing(),
             headline={},
             blurred=self._blurred(),
@@ -666,6 +695,21 @@ class _Publisher:
             "barriers", self._columns("people"), rows, withheld=self.now.is_withheld("barriers")
         )
 
+    def _stopped_table(self) -> Table:
+        names = self.words["stopped_at"]
+        if self.now.stopped_withheld:
+            return Table("stopped", self._columns("people"), [], withheld=True)
+        rows = [
+            Row(
+                names[code],
+                [self.count(self.now, f"stopped:{code}", "journey", "stopped", names[code])],
+                "other" if code in ("other", NOT_KNOWN) else "",
+            )
+            for code, people in _stopped_rows(self.now.figures.stopped_at, self.words).items()
+            if people or code == NOT_KNOWN
+        ]
+        return Table("stopped", self._columns("people"), rows)
+
     def _wellbeing(self) -> list[Wellbeing]:
         found = []
         for measure in MEASURES:
@@ -754,6 +798,17 @@ def _signed(value: float, places: int = 1) -> str:
     if not text.strip("+-0."):
         return text[1:]
     return text.replace("-", "−")
+
+
+def _stopped_rows(stopped: dict[str, int], words: dict[str, Any]) -> dict[str, int]:
+    """People per row of the "where people stopped" table, in the conversation's
+    order: each named question, then "other" (the states not named: a pause, a
+    crisis check, starting again), then "not known yet" (not reminded yet)."""
+    named = [code for code in words["stopped_at"] if code not in ("other", NOT_KNOWN)]
+    rows = {code: stopped.get(code, 0) for code in named}
+    rows["other"] = sum(n for code, n in stopped.items() if code not in named and code != NOT_KNOWN)
+    rows[NOT_KNOWN] = stopped.get(NOT_KNOWN, 0)
+    return rows
 
 
 def _ordered(found: dict[str, int], known: Sequence[str]) -> list[str]:

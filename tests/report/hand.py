@@ -97,7 +97,8 @@ def milestones() -> list[Milestone]:
         if n == 12:
             mark(n, "under_18", start + timedelta(minutes=2))
             continue
-        if n == 10:
+        if n == 10:  # stopped at the postcode question, and was reminded there a day later
+            mark(n, "nudged", start + timedelta(days=1), stopped_at="postcode")
             continue
         done = start + timedelta(minutes=20)
         mark(n, "finished", done)

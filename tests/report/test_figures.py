@@ -45,6 +45,32 @@ def test_the_funnel_counts_everyone_who_got_at_least_that_far(july: Figures) -> 
     }
 
 
+def test_where_those_who_did_not_finish_stopped(july: Figures) -> None:
+    # j10 agreed and stopped at the postcode (as their reminder says); j12 was under
+    # 18 (a row of its own) and j11 said no, so neither is counted here.
+    assert july.stopped_at == {"postcode": 1}
+
+
+def test_where_someone_stopped_is_the_last_reminder_or_not_known_yet() -> None:
+    from datetime import UTC, datetime
+
+    from bot.report.figures import compute
+    from bot.store.milestones import Milestone
+
+    day = datetime(2026, 7, 1, tzinfo=UTC)
+    marks = [
+        Milestone(at=day + timedelta(hours=h), journey=j, step=s, reference=None, detail=d)
+        for h, j, s, d in [
+            (0, "a", "started", {}), (0, "a", "consented", {}),
+            (24, "a", "nudged", {"stopped_at": "postcode"}),
+            (0, "b", "started", {}), (0, "b", "consented", {}),  # stopped, not reminded yet
+            (0, "c", "started", {}), (0, "c", "consented", {}), (1, "c", "finished", {}),
+        ]
+    ]  # fmt: skip
+    figures = compute(marks, {"a", "b", "c"}, day + timedelta(days=30))
+    assert figures.stopped_at == {"postcode": 1, "not_known": 1}
+
+
 def test_waits_from_handoff(july: Figures) -> None:
     # To a claim: 1, 2, 3, 4, 5, 6 and 30 hours. The median is the 4th of 7: 4 hours.
     # The 90th percentile is the ceil(0.9 x 7) = 7th smallest: 30 hours.
@@ -174,3 +200,33 @@ def test_the_published_counts_say_less_than_five_for_small_ones(report: Report) 
     assert published(report, reached, "people", "Feeling lonely") == "6"
     assert published(report, reached, "people", "Housing") == "<5"
     assert published(report, reached, "people", "Caring for someone") == "0"
+
+
+def test_where_people_stopped_is_withheld_when_it_would_blur_the_journey(
+    report: Report,
+) -> None:
+    # Two did not finish (11 agreed, 9 finished): j12, under 18, and j10, who stopped at
+    # the postcode. A row "<5" for j10 would pin "under 18" to exactly 1, so the table
+    # is not shown, and the journey keeps its exact figures.
+    assert report.stopped.withheld and not report.stopped.rows
+    journey = "The journey"
+    assert published(report, journey, "people", "Started a conversation") == "12"
+
+
+def test_the_report_shows_where_people_stopped(demo_report: Report) -> None:
+    from bot.report.demo import STOPPED_AT
+    from bot.report.published import labels
+
+    assert not demo_report.stopped.withheld
+    shown = [row.label for row in demo_report.stopped.rows]
+    names = labels()["stopped_at"]
+    # The questions people stopped at in the made-up data (a reminder each, for about
+    # half of them), in the conversation's order, then those not reminded yet.
+    order = {names[k]: i for i, k in enumerate(names)}
+    questions = shown[:-1]
+    assert len(questions) >= 5
+    assert {label for label in questions} <= {names[k] for k in STOPPED_AT}
+    assert [order[label] for label in questions] == sorted(order[label] for label in questions)
+    assert shown[-1] == names["not_known"]
+    counts = [row.cells[0].text for row in demo_report.stopped.rows if row.cells[0]]
+    assert all(text == "<5" or text.isdigit() or text.startswith("≈") for text in counts)
