@@ -15,21 +15,18 @@ import asyncio
 import os
 import random
 import time
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
-from tests.e2e.process import BotProcess, PollWatchingStandIn
+from tests.e2e.process import BotProcess, PollWatchingStandIn, answers_health
 from tests.e2e.test_crash import Watch, until
 from tests.e2e.test_referral_e2e import REFERRAL
 from tests.e2e.test_webhook import SECRET, free_port
+from tests.postgres import POSTGRES_URL, template
 
-POSTGRES_URL = os.environ.get("SPBOT_TEST_POSTGRES_URL")
 REFERRALS = int(os.environ.get("SPBOT_TWO_INSTANCE_REFERRALS", "12"))
 #: A person waits this long for an answer before the test calls the bot stuck.
 PATIENCE = 30.0
@@ -43,42 +40,9 @@ pytestmark = [
 
 @pytest.fixture
 async def shared_database() -> AsyncIterator[str]:
-    """A PostgreSQL database of its own (`spbot run` cannot choose a schema)."""
-    import asyncpg
-
-    assert POSTGRES_URL
-    server = make_url(POSTGRES_URL)
-    name = f"spbot_two_{uuid.uuid4().hex[:12]}"
-
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(user=server.username, password=server.password,
-                                     host=server.host, port=server.port, database=server.database)  # fmt: skip
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    await admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def healthy(port: int):  # type: ignore[no-untyped-def]
-    async def ready() -> bool:
-        try:
-            async with (
-                aiohttp.ClientSession() as http,
-                http.get(
-                    f"http://127.0.0.1:{port}/healthz", timeout=aiohttp.ClientTimeout(total=2)
-                ) as response,
-            ):
-                return response.status == 200
-        except (aiohttp.ClientError, TimeoutError):
-            return False
-
-    return ready
+    """A migrated PostgreSQL database of its own (`spbot run` cannot choose a schema)."""
+    async with (await template()).copy("spbot_two") as url:
+        yield url
 
 
 async def refer(api: PollWatchingStandIn, watch: Watch, chat: int, rng: random.Random) -> list[int]:
@@ -115,14 +79,13 @@ async def test_two_instances_share_the_work_and_lose_or_double_nothing(
                 tmp_path / f"bot{n}",
                 database_url=shared_database,
                 command=("run", "--webhook"),
-                ready=healthy(port),
+                ready=answers_health(port),
                 env={**settings, "WEBHOOK_LISTEN": f"127.0.0.1:{port}"},
             )
             for n, port in enumerate(ports)
         ]
         watch = Watch(shared_database)
         try:
-            await bots[0].cli("db", "upgrade")
             await bots[0].cli("directory", "import", "--sample")
             for bot in bots:
                 await bot.start()

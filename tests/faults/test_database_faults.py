@@ -13,14 +13,12 @@ import asyncio
 import contextlib
 import inspect
 import logging
-import os
 import re
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import event, select
 from sqlalchemy.engine import make_url
 
 from bot.app import CHATTY_LIBRARIES, configure_logging
@@ -29,9 +27,8 @@ from bot.store.patients import Conversation, Patient
 from bot.store.updates import ProcessedUpdate
 from tests.e2e.conftest import Running
 from tests.faults.pgproxy import PgProxy
+from tests.postgres import POSTGRES_URL, template
 from tests.standin.server import BotApiStandIn
-
-POSTGRES_URL = os.environ.get("SPBOT_TEST_POSTGRES_URL")
 
 pytestmark = [
     pytest.mark.e2e,
@@ -66,22 +63,11 @@ DATABASE_TROUBLE = re.compile(
 
 @pytest.fixture
 async def direct() -> AsyncIterator[Database]:
-    """A fresh, migrated database, reached directly (not through the proxy)."""
-    assert POSTGRES_URL
-    name = f"spbot_fault_{uuid.uuid4().hex[:12]}"
-    admin = Database(POSTGRES_URL)
-    autocommit = admin.engine.execution_options(isolation_level="AUTOCOMMIT")
-    async with autocommit.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = Database(make_url(POSTGRES_URL).set(database=name).render_as_string(False))
-    try:
-        await db.upgrade()
+    """A fresh, migrated database of its own, reached directly (not through the proxy)."""
+    async with (await template()).copy("spbot_fault") as url:
+        db = Database(url)
         yield db
-    finally:
         await db.close()
-        async with autocommit.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.close()
 
 
 @pytest.fixture
