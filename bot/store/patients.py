@@ -272,6 +272,15 @@ async def delete_patient(session: AsyncSession, patient: Patient) -> None:
     await session.delete(patient)
 
 
+def reachable_again(patient: Patient) -> bool:
+    """They wrote to us: whatever a 403 said before, they have unblocked the bot.
+    True if they had been marked as having blocked it (their link worker was told)."""
+    if patient.blocked_at is None:
+        return False
+    patient.blocked_at = None
+    return True
+
+
 async def mark_blocked(session: AsyncSession, channel: str, chat_id: int, now: datetime) -> bool:
     """Telegram said they blocked the bot: stop writing to them. True the first time
     (they were not marked already), to tell their link worker once."""
