@@ -107,7 +107,9 @@ async def test_memory_does_not_grow_with_patients_or_conversations(
     env = {"LOG_LEVEL": "WARNING", "MEANING_SCREEN": "false"}
     lines = [f"\nresident memory of `spbot run` ({database_url.split(':')[0]}):"]
     async with PollWatchingStandIn() as api:
-        empty = BotProcess(api, tmp_path / "empty", database_url=database_url, env=env)
+        empty = BotProcess(
+            api, tmp_path / "empty", database_url=database_url, env=env, startup_timeout=180
+        )
         try:
             await empty.start()
             # Warmed up as the full one will be: every code path a message takes loaded.
@@ -123,7 +125,9 @@ async def test_memory_does_not_grow_with_patients_or_conversations(
 
     await store_patients(database_url, STORED, ACTIVE)
     async with PollWatchingStandIn() as api:
-        bot = BotProcess(api, tmp_path / "full", database_url=database_url, env=env)
+        bot = BotProcess(
+            api, tmp_path / "full", database_url=database_url, env=env, startup_timeout=180
+        )
         try:
             await bot.start()
             stored_mb = await settled_mb(bot)
