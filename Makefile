@@ -66,7 +66,9 @@ report-demo: $(STAMP)
 # about 6 minutes (SPBOT_BENCH_CHECKINS=1000 for a quick look). It runs on PostgreSQL
 # when SPBOT_TEST_POSTGRES_URL is set (where SKIP LOCKED is what it measures), else SQLite.
 # The replies benchmark (spbot against a bare python-telegram-bot echo bot) prints its
-# table: -s shows it.
+# table: -s shows it. The memory benchmark answers 10,000 conversations (about ten
+# minutes; SPBOT_BENCH_ACTIVE=2000 for a quicker look); the million-patient one runs
+# only with PostgreSQL (SPBOT_BENCH_PATIENTS=100000 for a quicker look).
 bench: $(STAMP)
 	$(BIN)/python -m pytest -q -s tests/benchmarks -p no:cacheprovider --benchmark-columns=min,median,mean,max,rounds
 

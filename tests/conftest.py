@@ -1,57 +1,90 @@
-"""Shared fixtures. `database` runs a test on SQLite and, when
-SPBOT_TEST_POSTGRES_URL is set, again on PostgreSQL in a schema of its own (so
-parallel runs on one server never see each other's rows)."""
+"""Shared fixtures. `database` (and `fresh_database_url`) runs a test on SQLite and, when
+SPBOT_TEST_POSTGRES_URL is set, again on PostgreSQL in a database of its own (so
+parallel runs on one server never see each other's rows), copied from one migrated
+template per test process (tests/postgres.py)."""
 
 from __future__ import annotations
 
 import os
-import uuid
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from bot.safety import model_files
 from bot.safety.meaning import MeaningScreen
 from bot.safety.model_files import ModelFilesError
 from bot.store import Database
+from tests.postgres import POSTGRES_URL, SKIP_REASON, drop_templates, template
 
-POSTGRES_URL = os.environ.get("SPBOT_TEST_POSTGRES_URL")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if callspec and callspec.params.get("database") == "postgresql":
+        if callspec and "postgresql" in (
+            callspec.params.get("database"),
+            callspec.params.get("fresh_database_url"),
+            callspec.params.get("e2e_database_url"),
+        ):
             item.add_marker(pytest.mark.postgres)
 
 
+_sqlite_template: list[bytes] = []
+
+
+async def migrated_sqlite(path: Path) -> None:
+    """A migrated, empty SQLite file at `path` (readable by its owner only): a copy
+    of one migrated once per test process (migrating takes a third of a second)."""
+    if not _sqlite_template:
+        with tempfile.TemporaryDirectory() as folder:
+            template = Path(folder) / "template.sqlite3"
+            db = Database(f"sqlite+aiosqlite:///{template}")
+            await db.upgrade()
+            await db.checkpoint()
+            await db.close()
+            _sqlite_template.append(template.read_bytes())
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        file.write(_sqlite_template[0])
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    drop_templates()
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """The URL of a migrated, empty PostgreSQL database of this test's own (skipped,
+    saying why, without SPBOT_TEST_POSTGRES_URL)."""
+    if not POSTGRES_URL:
+        pytest.skip(SKIP_REASON)
+    async with (await template()).copy() as url:
+        yield url
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    """A migrated, empty database."""
+async def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A migrated, empty database's URL: a SQLite file, or a PostgreSQL database of
+    this test's own."""
     if request.param == "sqlite":
-        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}")
-        await db.upgrade()
-        yield db
-        await db.close()
+        await migrated_sqlite(tmp_path / "test.sqlite3")
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}"
         return
     if not POSTGRES_URL:
-        pytest.skip("PostgreSQL tests need SPBOT_TEST_POSTGRES_URL (see .ci/run)")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = Database(POSTGRES_URL)
-    async with admin.engine.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    db = Database(POSTGRES_URL, schema=schema)
-    try:
-        await db.upgrade()
-        yield db
-    finally:
-        await db.close()
-        async with admin.engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.close()
+        pytest.skip(SKIP_REASON)
+    async with (await template()).copy() as url:
+        yield url
+
+
+@pytest.fixture
+async def database(fresh_database_url: str) -> AsyncIterator[Database]:
+    """A migrated, empty database (on both, see `fresh_database_url`)."""
+    db = Database(fresh_database_url)
+    yield db
+    await db.close()
 
 
 @pytest.fixture

@@ -413,6 +413,12 @@ class CheckIns:
         if reopened:
             case.closed_at, case.outcome = None, None
             case.claimed_at = now if decision.holder_id is not None else None
+            # What they were just told ("by Wednesday"), not the first claim's promise:
+            # else the morning's overdue check flags it at once.
+            case.promised_by = working_days_after(
+                now, max(self.settings.response_working_days, 1), self.settings
+            )
+            case.overdue_told_at = case.overdue_team_told_at = None
         case.asked_for_contact_at = now
         add_entry(session, case.id, "check_in",
                   self._entry("asked_for_contact", why=why, activity=picked, reopened=reopened),

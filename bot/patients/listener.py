@@ -61,6 +61,10 @@ class CaseListener(Protocol):
     async def case_withdrawn(self, session: AsyncSession, case: Case, now: datetime) -> None:
         """The patient withdrew consent: the case is about to be erased."""
 
+    async def reachable_again(self, session: AsyncSession, case: Case, now: datetime) -> None:
+        """The patient, marked as having blocked the bot, wrote again: messages reach
+        them once more (whoever was told they could not be reached is told)."""
+
 
 class NobodyListening:
     """For a patient side with no team behind it (tests of the conversation alone)."""
@@ -104,4 +108,7 @@ class NobodyListening:
         return None
 
     async def case_withdrawn(self, session: AsyncSession, case: Case, now: datetime) -> None:
+        return None
+
+    async def reachable_again(self, session: AsyncSession, case: Case, now: datetime) -> None:
         return None

@@ -41,6 +41,7 @@ from bot.store.patients import (
     delete_patient,
     find_patient,
     patient_for_update,
+    reachable_again,
     save_conversation,
 )
 from bot.store.staff import worker_name
@@ -129,6 +130,10 @@ class PatientService:
             patient = await patient_for_update(session, inbound.channel, inbound.chat_id, now)
             conversation = patient.conversation
             case = await latest_case(session, patient.id)
+            if reachable_again(patient):  # they had blocked the bot; now they write
+                log.info("patient can be reached again", extra={"patient_id": patient.id})
+                if case is not None and case.status != "closed":
+                    await self.listener.reachable_again(session, case, now)
             alert = await latest_alert(session, case.id) if case is not None else None
             recent = alert is not None and now - alert.last_at < FOLLOW_UP_WINDOW
             event = screened(inbound.event, after_alert=recent, meaning=meaning)

@@ -197,6 +197,18 @@ class CaseNotices:
         else:
             self._tell_team(session, "staff/patient_blocked", now, case=case, yours=False)
 
+    async def reachable_again(self, session: AsyncSession, case: Case, now: datetime) -> None:
+        """A patient who had blocked the bot wrote again: whoever heard they could not
+        be reached (the worker holding the case, else the team chat) hears they can."""
+        holder = await active_holder(session, case.link_worker_id)
+        if holder is not None:
+            text = self.messages.render("staff/patient_unblocked", case=case)
+            Outbox(session, "telegram", holder.telegram_id, now, about=case.reference).send(
+                text, self._buttons(case, "staff_open", "open")
+            )
+        else:
+            self._tell_team(session, "staff/patient_unblocked", now, case=case)
+
     async def message_refused(
         self, session: AsyncSession, row: OutboxMessage, reason: str, now: datetime
     ) -> None:

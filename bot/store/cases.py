@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String, Text, func, select, update
+from sqlalchemy import ForeignKey, Index, String, Text, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
@@ -73,6 +73,8 @@ class CaseEntry(Base):
     """Something that happened on a case: a patient's message, a note, an event."""
 
     __tablename__ = "case_entry"
+    #: "Did anyone write lately?" (the check-in dispatcher) reads only recent entries.
+    __table_args__ = (Index("ix_case_entry_at", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
@@ -111,11 +113,18 @@ class SafetyAlert(Base):
     action_taken: Mapped[str | None] = mapped_column(SealedText(), default=None)
 
 
+_HELD = text("checkins_stopped_at IS NOT NULL OR checkins_paused_until IS NOT NULL")
+
+
 class Referral(Base):
     """A link worker referred the patient to an activity. Follow-up check-ins
     ("did you go? how was it?") hang off this record."""
 
     __tablename__ = "referral"
+    #: The few referrals whose check-ins are paused or stopped (the dispatcher skips them).
+    __table_args__ = (
+        Index("ix_referral_checkins_held", "id", postgresql_where=_HELD, sqlite_where=_HELD),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)

@@ -166,9 +166,13 @@ async def patient_by_id(session: AsyncSession, patient_id: int) -> Patient | Non
 
 
 async def conversation_for_update(session: AsyncSession, patient_id: int) -> Conversation | None:
-    """A patient's conversation, locked on PostgreSQL, to move it from the staff side."""
+    """A patient's conversation, locked on PostgreSQL, to move it from the staff side.
+    The patient's row is locked first, as their own messages lock it
+    (`patient_for_update`): a message of theirs handled meanwhile in another instance
+    waits, and then sees the move, rather than undoing it."""
     query = select(Conversation).where(Conversation.patient_id == patient_id)
     if locks_rows(session):
+        await session.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update())
         query = query.with_for_update()
     return (await session.execute(query)).scalar_one_or_none()
 
@@ -266,6 +270,15 @@ async def delete_patient(session: AsyncSession, patient: Patient) -> None:
     """Everything about them goes (their conversation, consent, scores and cases
     cascade): not even that they talked to us is kept."""
     await session.delete(patient)
+
+
+def reachable_again(patient: Patient) -> bool:
+    """They wrote to us: whatever a 403 said before, they have unblocked the bot.
+    True if they had been marked as having blocked it (their link worker was told)."""
+    if patient.blocked_at is None:
+        return False
+    patient.blocked_at = None
+    return True
 
 
 async def mark_blocked(session: AsyncSession, channel: str, chat_id: int, now: datetime) -> bool:

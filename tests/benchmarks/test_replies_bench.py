@@ -25,7 +25,6 @@ import os
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -33,8 +32,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.e2e.process import PROJECT, BotProcess, PollWatchingStandIn
+from tests.postgres import POSTGRES_URL, template
 
-POSTGRES_URL = os.environ.get("SPBOT_TEST_POSTGRES_URL")
 SECONDS = float(os.environ.get("SPBOT_BENCH_SECONDS", "15"))
 SATURATION = int(os.environ.get("SPBOT_BENCH_SATURATION", "300"))
 
@@ -105,24 +104,8 @@ async def database_url(tmp_path: Path) -> AsyncIterator[str]:
     if not POSTGRES_URL:
         yield f"sqlite+aiosqlite:///{tmp_path / 'bench.sqlite3'}"
         return
-    import asyncpg
-
-    server = make_url(POSTGRES_URL)
-    name = f"spbot_bench_{uuid.uuid4().hex[:12]}"
-
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(user=server.username, password=server.password,
-                                     host=server.host, port=server.port, database=server.database)  # fmt: skip
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    await admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with (await template()).copy("spbot_bench") as url:  # migrated, its own
+        yield url
 
 
 async def measure(api: Timed, name: str, whole: int) -> list[str]:

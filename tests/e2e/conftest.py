@@ -1,5 +1,10 @@
 """End-to-end: the real python-telegram-bot Application, long polling a local Bot
-API stand-in on 127.0.0.1, with a real database. Nothing here mocks our code."""
+API stand-in on 127.0.0.1, with a real database. Nothing here mocks our code.
+
+A test that uses `running` (or `e2e_database_url`) runs on SQLite and, when
+SPBOT_TEST_POSTGRES_URL is set, again on PostgreSQL (a database of its own, see
+tests/postgres.py), unless it is marked `sqlite_only` (what it shows does not
+depend on the database, and running it twice would cost more than it says)."""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from bot.store.outbox import OutboxMessage
 from bot.store.updates import ProcessedUpdate
 from bot.telegram import TelegramBot
 from tests.fakes import FakeDirectory
+from tests.postgres import POSTGRES_URL, SKIP_REASON, template
 from tests.standin.server import BotApiStandIn
 
 FAST = Limits(
@@ -96,9 +102,30 @@ class Running:
         raise TimeoutError(f"update {update_id} not handled and delivered within {timeout}s")
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "e2e_database_url" in metafunc.fixturenames:
+        one = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        metafunc.parametrize(
+            "e2e_database_url", ["sqlite"] if one else ["sqlite", "postgresql"], indirect=True
+        )
+
+
 @pytest.fixture
-async def running(api: BotApiStandIn, tmp_path: Path) -> AsyncIterator[Running]:
-    bot = Running(api, f"sqlite+aiosqlite:///{tmp_path / 'e2e.sqlite3'}")
+async def e2e_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The running bot's database: a SQLite file (which the bot migrates as it
+    starts), or a migrated PostgreSQL database of this test's own."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'e2e.sqlite3'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip(SKIP_REASON)
+    async with (await template()).copy("spbot_e2e") as url:
+        yield url
+
+
+@pytest.fixture
+async def running(api: BotApiStandIn, e2e_database_url: str) -> AsyncIterator[Running]:
+    bot = Running(api, e2e_database_url)
     await bot.start()
     yield bot
     if bot.bot is not None:

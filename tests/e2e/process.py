@@ -14,6 +14,10 @@ stop it as a service manager would, and start it again.
     finally:
         await bot.close()                  # never leaves a process behind
 
+`spbot run --webhook` is started the same way, ready once it answers its health
+check: `BotProcess(..., command=("run", "--webhook"), ready=answers_health(port))`.
+A database of its own for it: tests/postgres.py (`spbot run` cannot choose a schema).
+
 What the bot writes to stderr is kept in a file (`log_tail()` for failure messages).
 """
 
@@ -65,6 +69,25 @@ class PollWatchingStandIn(BotApiStandIn):
         response = super()._respond(*args, **kwargs)
         self.answered_at.append(time.monotonic())
         return response
+
+
+def answers_health(port: int) -> Callable[[], Awaitable[bool]]:
+    """Whether a webhook bot listening on `port` answers GET /healthz with 200."""
+    import aiohttp
+
+    async def ready() -> bool:
+        try:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(
+                    f"http://127.0.0.1:{port}/healthz", timeout=aiohttp.ClientTimeout(total=2)
+                ) as response,
+            ):
+                return response.status == 200
+        except (aiohttp.ClientError, TimeoutError):
+            return False
+
+    return ready
 
 
 class BotProcess:

@@ -17,7 +17,6 @@ import itertools
 import os
 import random
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import suppress
@@ -31,11 +30,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tests.e2e.process import BotProcess, PollWatchingStandIn
+from tests.postgres import POSTGRES_URL, SKIP_REASON, template
 from tests.standin.server import ApiError, SentMessage
 
 pytestmark = pytest.mark.e2e
 
-POSTGRES_URL = os.environ.get("SPBOT_TEST_POSTGRES_URL")
 SEED = 20240909
 #: The issue's full run is 50 patients and 20 kills (SPBOT_CRASH_PATIENTS=50
 #: SPBOT_CRASH_KILLS=20): several minutes on two cores.
@@ -60,33 +59,15 @@ IN_FLIGHT = 2.0
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def bot_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """The bot's database: a SQLite file, or a PostgreSQL database of its own (`spbot
-    run` cannot choose a schema), created here and dropped afterwards."""
+    """The bot's database: a SQLite file, or a migrated PostgreSQL database of its
+    own (`spbot run` cannot choose a schema; tests/postgres.py)."""
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
         return
     if not POSTGRES_URL:
-        pytest.skip("PostgreSQL tests need SPBOT_TEST_POSTGRES_URL (see .ci/run)")
-    import asyncpg
-
-    server = make_url(POSTGRES_URL)
-    name = f"spbot_crash_{uuid.uuid4().hex[:12]}"
-
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(
-            user=server.username, password=server.password, host=server.host,
-            port=server.port, database=server.database,
-        )  # fmt: skip
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    await admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        pytest.skip(SKIP_REASON)
+    async with (await template()).copy("spbot_crash") as url:
+        yield url
 
 
 class Watch:
@@ -332,8 +313,6 @@ async def test_no_update_is_lost_when_the_bot_is_killed(
         stop_talking = asyncio.Event()
         talking: list[asyncio.Task[None]] = []
         try:
-            if backend == "postgresql":
-                await bot.cli("db", "upgrade")
             await bot.start()
             watch = Watch(bot_database_url)
             watch.start()

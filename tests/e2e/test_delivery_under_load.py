@@ -146,6 +146,8 @@ CHAT_B = 5102  # mid-referral, then in crisis
 FLOOD = 500
 
 
+# Delivery's pacing under load, the same on either database (and minutes on PostgreSQL).
+@pytest.mark.sqlite_only
 async def test_a_crisis_alert_reaches_the_team_within_seconds_during_a_flood(
     running: Running, api: BotApiStandIn
 ) -> None:
@@ -301,6 +303,8 @@ def is_slow(chat_id: Any, nth: int) -> bool:
     return random.Random(f"{SLOW_SEED}:{chat_id}:{nth}").random() < SLOW_SHARE
 
 
+# Delivery's pacing under load, the same on either database (and minutes on PostgreSQL).
+@pytest.mark.sqlite_only
 async def test_one_slow_chat_does_not_slow_the_others(running: Running, api: BotApiStandIn) -> None:
     await start_with(running, DEFAULT_LIMITS)
     original = handler_of(api, "sendMessage")

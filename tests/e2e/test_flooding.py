@@ -98,6 +98,8 @@ async def _value(function: Callable[[], object]) -> object:
     return await value if asyncio.iscoroutine(value) else value
 
 
+# Floods, minutes long; the inbox's flood rule runs on both databases below.
+@pytest.mark.sqlite_only
 async def test_floods_are_told_once_handled_whole_and_hold_up_nobody_else(
     running: Running, api: BotApiStandIn
 ) -> None:
@@ -187,6 +189,8 @@ async def test_floods_are_told_once_handled_whole_and_hold_up_nobody_else(
     assert not [m for m in api.messages_to(TEAM) if TOLD in m.plain_text]  # not in the team chat
 
 
+# Floods, minutes long; the inbox's flood rule runs on both databases below.
+@pytest.mark.sqlite_only
 async def test_crisis_words_in_a_flood_do_not_wait_their_turn(
     running: Running, api: BotApiStandIn
 ) -> None:

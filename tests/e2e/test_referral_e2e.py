@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.store.cases import Case, CaseEntry
@@ -111,6 +112,8 @@ async def test_restarting_the_bot_mid_conversation_resumes_at_the_same_question(
     assert "Your reference is SP-" in api.messages_to(CHAT)[-1].plain_text
 
 
+# Every step of the flow: the same storage as the complete referral, which runs on both.
+@pytest.mark.sqlite_only
 async def test_bad_input_at_every_step_gets_a_kind_reply_and_loses_nothing(
     running: Running, api: BotApiStandIn
 ) -> None:

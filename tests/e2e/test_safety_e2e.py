@@ -4,6 +4,7 @@ where it was."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from bot.store.cases import Case
@@ -97,6 +98,8 @@ async def test_without_the_model_the_rules_still_screen(
     assert "116 123" in reply.plain_text
 
 
+# Every step of the flow: the same storage as the crisis test above, which runs on both.
+@pytest.mark.sqlite_only
 async def test_a_crisis_at_every_step_gets_the_reply_that_fits_and_loses_nothing(
     running: Running, api: BotApiStandIn
 ) -> None:

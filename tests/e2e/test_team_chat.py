@@ -19,7 +19,8 @@ from tests.e2e.process import STAFF_CHAT, BotProcess, PollWatchingStandIn
 from tests.fakes import FakeDirectory
 from tests.standin.server import BotApiStandIn
 
-pytestmark = pytest.mark.e2e
+#: Start-up's checks of the team chat ask Telegram, not the database: SQLite alone.
+pytestmark = [pytest.mark.e2e, pytest.mark.sqlite_only]
 
 GROUP, SUPERGROUP, UPGRADED = -4001, -1004002, -1004003
 

@@ -5,6 +5,8 @@ patient's updates to them in turn (alternately, as a load balancer might), one a
 time per chat as Telegram does. Every patient completes a whole referral, as a
 person would: acting once the bot has answered. Afterwards: every update handled
 once and in the order sent, every message sent once (none lost, none doubled).
+Then a week on (made so in the database) each has a check-in due, and both
+instances' housekeeping looks for due check-ins: each is sent exactly once.
 
 SPBOT_TWO_INSTANCE_REFERRALS sets how many patients (default 12; the issue's 200
 takes several minutes on two cores)."""
@@ -15,21 +17,24 @@ import asyncio
 import os
 import random
 import time
-import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-import aiohttp
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from tests.e2e.process import BotProcess, PollWatchingStandIn
+from bot.store.cases import Case, Referral
+from bot.store.checkins import add_check_in
+from bot.store.patients import Conversation
+from tests.e2e.process import BotProcess, PollWatchingStandIn, answers_health
 from tests.e2e.test_crash import Watch, until
 from tests.e2e.test_referral_e2e import REFERRAL
 from tests.e2e.test_webhook import SECRET, free_port
+from tests.postgres import POSTGRES_URL, template
 
-POSTGRES_URL = os.environ.get("SPBOT_TEST_POSTGRES_URL")
 REFERRALS = int(os.environ.get("SPBOT_TWO_INSTANCE_REFERRALS", "12"))
 #: A person waits this long for an answer before the test calls the bot stuck.
 PATIENCE = 30.0
@@ -43,42 +48,38 @@ pytestmark = [
 
 @pytest.fixture
 async def shared_database() -> AsyncIterator[str]:
-    """A PostgreSQL database of its own (`spbot run` cannot choose a schema)."""
-    import asyncpg
-
-    assert POSTGRES_URL
-    server = make_url(POSTGRES_URL)
-    name = f"spbot_two_{uuid.uuid4().hex[:12]}"
-
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(user=server.username, password=server.password,
-                                     host=server.host, port=server.port, database=server.database)  # fmt: skip
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    await admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    """A migrated PostgreSQL database of its own (`spbot run` cannot choose a schema)."""
+    async with (await template()).copy("spbot_two") as url:
+        yield url
 
 
-def healthy(port: int):  # type: ignore[no-untyped-def]
-    async def ready() -> bool:
-        try:
-            async with (
-                aiohttp.ClientSession() as http,
-                http.get(
-                    f"http://127.0.0.1:{port}/healthz", timeout=aiohttp.ClientTimeout(total=2)
-                ) as response,
-            ):
-                return response.status == 200
-        except (aiohttp.ClientError, TimeoutError):
-            return False
+#: Words of the first check-in ("Hi Alex, it's a week since you were put in touch with ...").
+CHECK_IN = "since you were put in touch with"
 
-    return ready
+
+def quiet_hours_far_from_now() -> str:
+    """QUIET_HOURS of one minute, twelve hours from now: check-ins may go whenever the
+    test runs."""
+    at = datetime.now(ZoneInfo("Europe/London")) + timedelta(hours=12)
+    return f"{at:%H:%M}-{at + timedelta(minutes=1):%H:%M}"
+
+
+async def check_ins_fall_due(engine: AsyncEngine) -> int:
+    """Each case is referred to an activity a week ago, its first check-in due now,
+    and its patient quiet for three hours (past CHECKIN_HOLD_OFF): as a link
+    worker's /refer and a week would leave it. How many fell due."""
+    now = datetime.now(UTC)
+    async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+        cases = list((await session.execute(select(Case))).scalars())
+        for case in cases:
+            referral = Referral(case_id=case.id, activity_id="walking-football",
+                                activity_name="Bootle Walking Football", organisation="Bootle FC",
+                                found_by="suggested", made_at=now - timedelta(days=7))  # fmt: skip
+            session.add(referral)
+            await session.flush()
+            add_check_in(session, case, now - timedelta(minutes=1), referral_id=referral.id)
+        await session.execute(update(Conversation).values(updated_at=now - timedelta(hours=3)))
+    return len(cases)
 
 
 async def refer(api: PollWatchingStandIn, watch: Watch, chat: int, rng: random.Random) -> list[int]:
@@ -108,21 +109,21 @@ async def test_two_instances_share_the_work_and_lose_or_double_nothing(
     async with PollWatchingStandIn() as api:
         api.webhook_targets = [f"http://127.0.0.1:{port}/telegram" for port in ports]
         settings = {"WEBHOOK_URL": api.webhook_targets[0], "WEBHOOK_SECRET": SECRET,
-                    "LOG_LEVEL": "WARNING"}  # fmt: skip
+                    "LOG_LEVEL": "WARNING", "QUIET_HOURS": quiet_hours_far_from_now(),
+                    "MEANING_SCREEN": "false"}  # fmt: skip
         bots = [
             BotProcess(
                 api,
                 tmp_path / f"bot{n}",
                 database_url=shared_database,
                 command=("run", "--webhook"),
-                ready=healthy(port),
+                ready=answers_health(port),
                 env={**settings, "WEBHOOK_LISTEN": f"127.0.0.1:{port}"},
             )
             for n, port in enumerate(ports)
         ]
         watch = Watch(shared_database)
         try:
-            await bots[0].cli("db", "upgrade")
             await bots[0].cli("directory", "import", "--sample")
             for bot in bots:
                 await bot.start()
@@ -136,6 +137,17 @@ async def test_two_instances_share_the_work_and_lose_or_double_nothing(
             took = time.monotonic() - began
             # The team chat's cards go at most 20 a minute: let them all go.
             await until(lambda: not watch.owed, timeout=120)
+
+            # A week on, each has a check-in due: both instances' housekeeping looks.
+            due = await check_ins_fall_due(watch.engine)
+            assert due == REFERRALS
+
+            def checked_in() -> int:
+                return sum(any(CHECK_IN in m.plain_text for m in api.messages_to(chat))
+                           for chat in chats)  # fmt: skip
+
+            await until(lambda: checked_in() == REFERRALS, timeout=120)
+            await until(lambda: not watch.owed, timeout=60)
             for bot in bots:
                 assert await bot.terminate(timeout=15) == 0, bot.log_tail()
             await watch.stop()
@@ -159,7 +171,7 @@ async def test_two_instances_share_the_work_and_lose_or_double_nothing(
                 assert [u for u in handled if u in set(chat_sent)] == chat_sent, (
                     f"chat {chat}'s updates were handled out of order"
                 )
-                assert "Your reference is SP-" in api.messages_to(chat)[-1].plain_text
+                assert any("Your reference is SP-" in m.plain_text for m in api.messages_to(chat))
             delivered: dict[int, int] = {}
             for call in api.calls_to("sendMessage"):
                 if call.ok:
@@ -171,6 +183,13 @@ async def test_two_instances_share_the_work_and_lose_or_double_nothing(
                     f"chat {chat_id}: {delivered.get(chat_id, 0)} messages arrived for "
                     f"{rows} written (doubled or lost)"
                 )
+            async with watch.engine.connect() as conn:
+                statuses = (await conn.execute(text("SELECT status FROM check_in"))).scalars()
+            assert sorted(statuses) == ["sent"] * REFERRALS
+            for chat in chats:
+                arrived = [m for m in api.messages_to(chat) if CHECK_IN in m.plain_text]
+                assert len(arrived) == 1, f"chat {chat}: {len(arrived)} check-ins arrived"
+            print(f"check-ins: {due} due, {checked_in()} chats got theirs once")
             api.assert_clean()
         finally:
             for bot in bots:

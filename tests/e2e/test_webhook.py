@@ -51,8 +51,8 @@ class WebhookBot(Running):
 
 
 @pytest.fixture
-async def hooked(api: BotApiStandIn, tmp_path: Path) -> AsyncIterator[WebhookBot]:
-    bot = WebhookBot(api, f"sqlite+aiosqlite:///{tmp_path / 'webhook.sqlite3'}")
+async def hooked(api: BotApiStandIn, e2e_database_url: str) -> AsyncIterator[WebhookBot]:
+    bot = WebhookBot(api, e2e_database_url)
     await bot.start()
     yield bot
     if bot.bot is not None:

@@ -13,14 +13,12 @@ import asyncio
 import contextlib
 import inspect
 import logging
-import os
 import re
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import event, select
 from sqlalchemy.engine import make_url
 
 from bot.app import CHATTY_LIBRARIES, configure_logging
@@ -29,9 +27,8 @@ from bot.store.patients import Conversation, Patient
 from bot.store.updates import ProcessedUpdate
 from tests.e2e.conftest import Running
 from tests.faults.pgproxy import PgProxy
+from tests.postgres import POSTGRES_URL, template
 from tests.standin.server import BotApiStandIn
-
-POSTGRES_URL = os.environ.get("SPBOT_TEST_POSTGRES_URL")
 
 pytestmark = [
     pytest.mark.e2e,
@@ -66,22 +63,11 @@ DATABASE_TROUBLE = re.compile(
 
 @pytest.fixture
 async def direct() -> AsyncIterator[Database]:
-    """A fresh, migrated database, reached directly (not through the proxy)."""
-    assert POSTGRES_URL
-    name = f"spbot_fault_{uuid.uuid4().hex[:12]}"
-    admin = Database(POSTGRES_URL)
-    autocommit = admin.engine.execution_options(isolation_level="AUTOCOMMIT")
-    async with autocommit.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = Database(make_url(POSTGRES_URL).set(database=name).render_as_string(False))
-    try:
-        await db.upgrade()
+    """A fresh, migrated database of its own, reached directly (not through the proxy)."""
+    async with (await template()).copy("spbot_fault") as url:
+        db = Database(url)
         yield db
-    finally:
         await db.close()
-        async with autocommit.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.close()
 
 
 @pytest.fixture
@@ -334,3 +320,56 @@ async def test_no_patient_words_in_the_logs_when_a_connection_drops_mid_statemen
         f"the patient's words reached the logs when the connection dropped during "
         f"{cut_during[0]} ...:\n  " + "\n  ".join(found)
     )
+
+
+NOT_HANDLED = "could not read your last message"
+
+
+async def test_ten_seconds_without_the_database_mid_conversation_go_as_the_readme_says(
+    bot: Running, api: BotApiStandIn, proxy: PgProxy, direct: Database,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """README "When things fail", the database unreachable: nothing at first (their
+    message waits); crisis words still get the crisis contacts at once; when it is
+    back every message is handled in order and answered; nobody is asked to send
+    anything again; and the conversation carries on from there."""
+    chat = 7301
+    for how, what in TO_WHAT_MATTERS:
+        await act(bot, api, chat, how, what)  # now at "What matters to you right now?"
+    before = len(api.messages_to(chat))
+
+    loop = asyncio.get_running_loop()
+    proxy.refuse()
+    refused_at = loop.time()
+    crisis = api.send_text(chat, "honestly I want to end my life")
+    assert await eventually(
+        lambda: any("Samaritans" in m.plain_text for m in api.messages_to(chat)[before:]),
+        REFUSE_SECONDS / 2,
+    ), "crisis words got no crisis contacts while the database was unreachable"
+    during = [m.plain_text for m in api.messages_to(chat)[before:]]
+    await asyncio.sleep(max(0.0, REFUSE_SECONDS - (loop.time() - refused_at)))
+    assert proxy.refused, "the bot never tried the database while it refused connections"
+    assert len(during) == 1, f"while the database was down the patient was sent {during}"
+    proxy.forward()
+
+    assert await eventually(lambda: handled_ids(direct, [crisis]), RECOVERY_SECONDS["refused"]), (
+        f"not handled after the database came back:\n{summary(caplog.records)}"
+    )
+
+    def asked_what_next() -> bool:
+        return any("What would you like to do now?" in m.plain_text
+                   for m in api.messages_to(chat)[before:])  # fmt: skip
+
+    assert await eventually(asked_what_next, 10), [
+        m.plain_text[:60] for m in api.messages_to(chat)[before:]
+    ]
+    # The conversation carries on: back to the question, answered, and the next one.
+    await act(bot, api, chat, "tap", "Carry on")
+    await act(bot, api, chat, "type", "I would like to get out more and meet people")
+    assert "Which of these are part of it?" in api.messages_to(chat)[-1].plain_text
+    said = [m.plain_text for m in api.messages_to(chat)[before:]]
+    assert sum("Samaritans" in s for s in said) == 1, "the crisis contacts were sent twice"
+    assert not [s for s in said if NOT_HANDLED in s], "they were asked to send it again"
+    conversation = await conversation_of(direct, chat)
+    assert conversation is not None and conversation.state == "need_areas"
+    assert not api.unanswered_callback_queries()

@@ -96,7 +96,7 @@ async def raw_holds(db: Database) -> set[str]:
                     "WHERE table_schema = :schema AND data_type IN "
                     "('text', 'character varying', 'json', 'jsonb')"
                 ),
-                {"schema": db.schema},
+                {"schema": db.schema or "public"},
             )
             found = []
             for table, column in columns.all():
