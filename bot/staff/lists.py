@@ -139,8 +139,11 @@ async def team(act: Act, arg: str = "") -> None:
     overdue = await overdue_by_worker(act.session)
     waiting, urgent = await waiting_counts(act.session)
     workers = sorted(await active_workers(act.session), key=lambda w: w.name.lower())
+    names = {w.id: w.name for w in workers}
     rows = [{"name": w.name, "open": held.get(w.id, 0), "overdue": overdue.get(w.id, 0),
-             "admin": w.role == "admin"} for w in workers]  # fmt: skip
+             "admin": w.role == "admin",
+             "away_until": w.away_until if w.away_on(act.today) else None,
+             "cover": names.get(w.cover_id) if w.cover_id else None} for w in workers]  # fmt: skip
     act.say("staff/team", admin=True, rows=rows, waiting=waiting, urgent=urgent,
             buttons=act.nav())  # fmt: skip
 
