@@ -64,9 +64,9 @@ def parse_day(words: str, today: date) -> date | None:
 
 
 def _month(word: str) -> int:
-    """"dec", "december", "sept" -> 12, 12, 9."""
+    """ "dec", "december", "sept" -> 12, 12, 9."""
     for number, name in enumerate(MONTHS, start=1):
-        if len(word) >= 3 and name.startswith(word) or word == "sept" and number == 9:
+        if (len(word) >= 3 and name.startswith(word)) or (word == "sept" and number == 9):
             return number
     raise ValueError(word)
 
@@ -115,7 +115,13 @@ async def cover(act: Act, arg: str = "") -> None:
     _tell_team(act, "cover", chosen)
     if chosen is not None:
         await _tell_cover(act, chosen)
-    act.say("staff/away", what="covered", until=until, back=back_on(until, act.team.settings), cover=chosen)
+    act.say(
+        "staff/away",
+        what="covered",
+        until=until,
+        back=back_on(until, act.team.settings),
+        cover=chosen,
+    )
 
 
 async def back(act: Act, arg: str = "") -> None:

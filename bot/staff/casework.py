@@ -86,13 +86,14 @@ def outcome_name(act: Act, outcome: str) -> str:
 
 
 async def claim(act: Act, case: Case, arg: str = "") -> None:
-    if act.worker.away_until is not None and act.worker.away_on(act.today):
-        if act.may(case, "claim").allowed:  # away: no new cases (bot/staff/away.py)
-            act.say("staff/away_no_claims", reference=case.reference,
-                    until=act.worker.away_until, buttons=act.nav())  # fmt: skip
-            if act.tapped:
-                act.notice = act.toast("away", until=act.worker.away_until)
-            return
+    away = act.worker.away_until
+    if away is not None and act.worker.away_on(act.today) and act.may(case, "claim").allowed:
+        # Away: no new cases (bot/staff/away.py).
+        act.say("staff/away_no_claims", reference=case.reference, until=away,
+                buttons=act.nav())  # fmt: skip
+        if act.tapped:
+            act.notice = act.toast("away", until=away)
+        return
     limit = act.team.settings.caseload_limit
     if limit is not None and arg != "anyway" and act.may(case, "claim").allowed:
         held = await held_count(act.session, act.worker.id)

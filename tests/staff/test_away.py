@@ -39,9 +39,10 @@ async def test_away_with_cover_tells_the_team_the_cover_and_stops_new_claims(
     told = (await t.said(SAM_ID))[-1]
     assert "away until the end of Friday 27 November, and back on Monday 30 November" in told
     assert "Jo covers for you" in told
-    assert "Sam is away until the end of Fri 27 Nov (back Mon 30 Nov). Jo covers Sam's cases." in (
-        await t.said(TEAM)
-    )[-1]
+    assert (
+        "Sam is away until the end of Fri 27 Nov (back Mon 30 Nov). Jo covers Sam's cases."
+        in (await t.said(TEAM))[-1]
+    )
     assert "Sam is away until the end of Friday 27 November" in (await t.said(JO_ID))[-1]
 
     await t.act(SAM_ID, f"/claim {case.reference}")

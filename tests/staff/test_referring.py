@@ -105,9 +105,10 @@ async def test_not_found_or_ambiguous_is_said_clearly_with_buttons_to_pick(
     await t.act(SAM_ID, f"/refer {ref} #zumba-9")
     assert "Nothing in the directory has the id #zumba-9" in (await t.said(SAM_ID))[-1]
     await t.act(SAM_ID, f"/refer {ref} underwater basket weaving")
-    assert "No activity in the directory is called “underwater basket weaving”" in (
-        await t.said(SAM_ID)
-    )[-1]
+    assert (
+        "No activity in the directory is called “underwater basket weaving”"
+        in (await t.said(SAM_ID))[-1]
+    )
 
     await t.act(SAM_ID, f"/refer {ref} sample")  # every organisation's name says "(sample)"
     which = (await t.rows(SAM_ID))[-1].payload

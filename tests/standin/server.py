@@ -1312,7 +1312,9 @@ class BotApiStandIn:
         return self._apply_edit(sent, reply_markup=_markup_after_edit(sent.reply_markup, markup))
 
     def _apply_edit(self, sent: SentMessage, **changes: Any) -> dict[str, Any]:
-        edited = replace(sent, **changes, edit_date=max(self._now(), sent.date), edits=sent.edits + 1)
+        edited = replace(
+            sent, **changes, edit_date=max(self._now(), sent.date), edits=sent.edits + 1
+        )
         self._bot_messages[(sent.chat_id, sent.message_id)] = edited
         return self._message_json(sent.chat_id, sent.message_id)
 
