@@ -211,7 +211,7 @@ async def test_each_worker_has_the_staff_command_menu_and_nobody_else_does(
     await team.stop()
     await team.start()  # the menus are set as the bot starts (and as the team changes)
     sam_menu = [c["command"] for c in api.commands(scope={"type": "chat", "chat_id": SAM})]
-    assert {"queue", "mine", "case", "reply", "assign", "cancel"} <= set(sam_menu)
+    assert {"queue", "mine", "case", "reply", "assign", "away", "back", "cancel"} <= set(sam_menu)
     patients_menu = [c["command"] for c in api.commands()]
     assert "queue" not in patients_menu and "start" in patients_menu
     assert api.commands(scope={"type": "chat", "chat_id": KOFI}) == []

@@ -12,6 +12,7 @@ import pytest
 
 from bot.staff.away import parse_day
 from bot.store import Database
+from tests import factories
 from tests.staff.helpers import ADMIN_ID, JO_ID, MONDAY, SAM_ID, TEAM, team
 
 TODAY = MONDAY.date()  # Monday 23 November 2026
@@ -143,3 +144,28 @@ async def test_assigning_to_someone_away_is_refused_with_when_they_are_back(
     await t.act(SAM_ID, f"/assign {case.reference} @Jo She knows the group")
     assert "Jo is away until Fri 27 Nov" in (await t.said(SAM_ID))[-1]
     assert (await t.case()).link_worker_id == (await t.worker(SAM_ID)).id
+
+
+async def test_a_safety_alert_on_their_case_goes_to_the_cover(database: Database) -> None:
+    t = await team(database)
+    _, case = await t.referred_patient()
+    await t.act(SAM_ID, f"/claim {case.reference}")
+    await t.act(SAM_ID, "/away until Friday covered by @Jo")
+    to_sam, to_jo = await t.last_id(), await t.last_id()
+    await t.crisis(await t.case())
+    assert any(case.reference in s for s in await t.said(JO_ID, to_jo))
+    assert await t.said(SAM_ID, to_sam) == []
+
+
+async def test_a_returning_person_is_not_offered_to_their_worker_while_away(
+    database: Database,
+) -> None:
+    t = await team(database)
+    _, first = await t.referred_patient()
+    await t.act(SAM_ID, f"/claim {first.reference}")
+    await t.act(SAM_ID, f"/close {first.reference} referred_to_activity")
+    await t.act(SAM_ID, "/away until Friday covered by @Jo")
+    mark = await t.last_id()
+    await factories.referred_patient(database, t.settings, t.patients.listener, t.clock(), 42)
+    assert await t.said(SAM_ID, mark) == []
+    assert len(await t.said(TEAM, mark)) == 1  # its card, for anyone to claim
