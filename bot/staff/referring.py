@@ -16,7 +16,7 @@ import re
 from datetime import datetime, timedelta
 
 from bot.staff.act import Act
-from bot.staff.casework import REPLY_LIMIT, ask_for
+from bot.staff.casework import REPLY_LIMIT, ask_for, expired
 from bot.store.audit import audit
 from bot.store.cases import Case, Referral, add_entry, record_referral
 from bot.store.checkins import add_check_in, latest_referral, schedule_for_referral
@@ -143,6 +143,14 @@ async def send(act: Act, case: Case, arg: str = "") -> None:
     decision = act.may(case, "refer")
     if not decision.allowed:
         await act.refuse(case, decision)
+        return
+    pending = act.worker.pending
+    if act.tapped and (
+        (pending.kind, pending.case, pending.arg) != ("refer_line", case.reference, arg)
+        or expired(pending, act.now, act.team.settings)
+    ):  # sent already, cancelled or lapsed: a second tap sends nothing
+        act.worker.pending = Pending(choices=pending.choices, opened=pending.opened)
+        act.say("staff/pending_expired", kind="refer", reference=case.reference)
         return
     found = act.team.directory().activity(activity_id)
     if found is None:

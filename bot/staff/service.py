@@ -257,10 +257,10 @@ class StaffService:
         pending = act.worker.pending
         if pending.kind not in CANCELLED_BY_MOVING_ON:
             return
+        if verb in CARRIES_ON.get(pending.kind, ()):
+            return  # the handler takes it from here (Send checks it is this prompt's)
         act.worker.pending = Pending(choices=pending.choices, opened=pending.opened)
         if verb == "cancel" or casework.expired(pending, act.now, act.team.settings):
-            return
-        if verb in CARRIES_ON.get(pending.kind, ()):
             return
         case = await case_by_reference(act.session, pending.case or "")
         act.say("staff/prompt_cancelled", kind=pending.kind, reference=pending.case,

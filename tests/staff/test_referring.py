@@ -133,3 +133,22 @@ async def test_the_line_prompt_belongs_to_the_case_and_moving_on_cancels_it(
     assert any("The details were not sent" in s for s in await t.said(SAM_ID))
     await t.act(SAM_ID, "Jo runs it")
     assert len(await t.said(chat.chat_id)) == to_patient and await referrals(t) == []
+
+
+async def test_send_tapped_twice_or_after_moving_on_sends_once(database: Database) -> None:
+    t = await team(database)
+    chat, case = await claimed(t)
+    await t.act(SAM_ID, f"/refer {case.reference}")
+    arg = (await t.rows(SAM_ID))[-1].payload["buttons"][0][0]["data"].split(":", 3)[3]
+    before = len(await t.said(chat.chat_id))
+    await t.tap(SAM_ID, "send", case.reference, arg)
+    await t.tap(SAM_ID, "send", case.reference, arg)  # a second tap, or a slow phone's repeat
+    assert len(await t.said(chat.chat_id)) == before + 1
+    assert "out of date" in (await t.said(SAM_ID))[-1]
+    assert await referrals(t) == [("walk-1", "suggested")]
+
+    await t.act(SAM_ID, f"/refer {case.reference}")
+    arg = (await t.rows(SAM_ID))[-1].payload["buttons"][0][0]["data"].split(":", 3)[3]
+    await t.act(SAM_ID, "/mine")  # moved on: the old Send button sends nothing
+    await t.tap(SAM_ID, "send", case.reference, arg)
+    assert len(await t.said(chat.chat_id)) == before + 1
