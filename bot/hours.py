@@ -23,6 +23,15 @@ def working_days_after(start: datetime, days: int, settings: Settings) -> date:
     return day
 
 
+def back_on(away_until: date, settings: Settings) -> date:
+    """The first working day after someone's last day away."""
+    working, _, _ = parse_working_hours(settings.working_hours)
+    day = away_until + timedelta(days=1)
+    while day.weekday() not in working:
+        day += timedelta(days=1)
+    return day
+
+
 def working_seconds_between(start: datetime, end: datetime, settings: Settings) -> float:
     """How many seconds of working hours lie between `start` and `end`."""
     if end <= start:

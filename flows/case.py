@@ -28,9 +28,10 @@ OPEN = ["claimed", "in_contact", "referred"]
 # trigger, source, dest (None: stays where it is), conditions (all must hold).
 TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "claim", "source": "waiting", "dest": "claimed", "after": "take"},
-    {"trigger": "reply", "source": "claimed", "dest": "in_contact", "conditions": "holds"},
-    {"trigger": "reply", "source": ["in_contact", "referred"], "dest": None, "conditions": "holds"},
-    {"trigger": "refer", "source": OPEN, "dest": "referred", "conditions": "holds"},
+    # The colleague covering for an away holder may reply and refer too.
+    {"trigger": "reply", "source": "claimed", "dest": "in_contact", "conditions": "holds_or_covers"},
+    {"trigger": "reply", "source": ["in_contact", "referred"], "dest": None, "conditions": "holds_or_covers"},
+    {"trigger": "refer", "source": OPEN, "dest": "referred", "conditions": "holds_or_covers"},
     {"trigger": "close", "source": OPEN, "dest": "closed", "conditions": "holds"},
     {"trigger": "release", "source": OPEN, "dest": "waiting", "conditions": "holds_or_admin", "after": "let_go"},
     {"trigger": "reopen", "source": "closed", "dest": "claimed", "conditions": "holds_or_admin", "after": "take"},
@@ -73,6 +74,8 @@ class Actor:
 
     worker_id: int
     role: str = "link_worker"  # "link_worker" | "admin" | "system"
+    #: The away colleagues (worker ids) whose cases this worker covers today.
+    covers: frozenset[int] = frozenset()
 
 
 #: The bot itself, acting on what a patient wrote (a case reopened for safety).
@@ -102,6 +105,9 @@ class CaseLife:
     def holds(self) -> bool:
         return self.holder_id == self.actor.worker_id
 
+    def holds_or_covers(self) -> bool:
+        return self.holds() or (self.holder_id is not None and self.holder_id in self.actor.covers)
+
     def holds_or_admin(self) -> bool:
         return self.holds() or self.actor.role == "admin"
 
@@ -114,7 +120,7 @@ class CaseLife:
     def can_note(self) -> bool:
         # Anyone may add what they know to a case nobody holds yet; after that,
         # the holder (or an admin).
-        return self.holder_id is None or self.holds_or_admin()
+        return self.holder_id is None or self.holds_or_admin() or self.holds_or_covers()
 
     # What transitions do (named in TRANSITIONS)
     def take(self) -> None:

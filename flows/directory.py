@@ -8,6 +8,8 @@ patient reads about *why* something was suggested are in messages/, keyed by
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -102,3 +104,35 @@ class Directory(Protocol):
         a limit, the best of those (`Suggestion.outside` says which limit), so
         the first page may hold more than `n`."""
         ...
+
+    def activity(self, activity_id: str) -> Suggestion | None:
+        """One activity as the directory holds it now (no distance, no reasons),
+        by its id; None when it is no longer listed."""
+        ...
+
+    def named(self, words: str, n: int = 5) -> list[Suggestion]:
+        """Activities whose name (with its organisation's) holds every one of
+        `words`, an exact name first; at most `n`. Empty when none does."""
+        ...
+
+
+def name_words(text: str) -> list[str]:
+    """The words of a name, for finding an activity by name ("Knit & Natter" ->
+    ["knit", "natter"])."""
+    return re.findall(r"[a-z0-9]+", text.lower().replace("'", ""))
+
+
+def named_in(activities: Iterable[Suggestion], words: str, n: int = 5) -> list[Suggestion]:
+    """`Directory.named` over a list: exact names first, then names holding every word."""
+    wanted = name_words(words)
+    if not wanted:
+        return []
+    exact: list[Suggestion] = []
+    holding: list[Suggestion] = []
+    for activity in activities:
+        name = name_words(activity.name)
+        if name == wanted:
+            exact.append(activity)
+        elif set(wanted) <= set(name + name_words(activity.organisation)):
+            holding.append(activity)
+    return (exact or holding)[:n]

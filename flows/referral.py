@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from transitions import EventData, Machine
@@ -423,6 +423,9 @@ class CaseView:
     flagged: bool = False
     #: How they asked to be contacted: "phone" | "message" | "either" (None: not said).
     contact_method: str | None = None
+    #: Their link worker is away: the day they are back, and the colleague covering.
+    back_on: date | None = None
+    covered_by: str | None = None
 
 
 @dataclass(frozen=True)

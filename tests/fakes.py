@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.delivery import Limits, Sent
 from bot.store.base import utcnow
 from bot.store.outbox import Keyboard
-from flows.directory import Profile, Reason, Session, Suggestion
+from flows.directory import Profile, Reason, Session, Suggestion, named_in
 
 ACTIVITIES = [
     Suggestion("walk-1", "Bootle Walking Football", "Sefton Sport (sample)", "Gentle football for all ages.",
@@ -34,6 +34,12 @@ class FakeDirectory:
         self.profiles.append(profile)
         fitting = [a for a in self.activities if a.activity_id not in profile.declined]
         return fitting[offset : offset + n]
+
+    def activity(self, activity_id: str) -> Suggestion | None:
+        return next((a for a in self.activities if a.activity_id == activity_id), None)
+
+    def named(self, words: str, n: int = 5) -> list[Suggestion]:
+        return named_in(self.activities, words, n)
 
 
 class RecordingSender:

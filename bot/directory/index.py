@@ -33,7 +33,7 @@ from bot.directory.words import Synonyms, default_synonyms
 from bot.store import Database
 from bot.store import directory as store
 from bot.store.directory import Activity
-from flows.directory import FREE_TIMES, MODES, Profile, Suggestion
+from flows.directory import FREE_TIMES, MODES, Profile, Suggestion, named_in
 
 
 @dataclass
@@ -72,6 +72,7 @@ class DirectoryIndex:
         self.synonyms = synonyms or default_synonyms()
         self.version = version
         self._organisations = [activity.organisation_key for activity in self.activities]
+        self._by_id = {activity.id: activity for activity in self.activities}
         self._sieve = Sieve(self.activities)
         self._searches: OrderedDict[tuple[Profile, int], _Search] = OrderedDict()
 
@@ -116,6 +117,15 @@ class DirectoryIndex:
             start += len(page)
         shown = [p for page in search.pages for p in page][offset : offset + n]
         return [self._suggestion(position, search) for position in shown]
+
+    def activity(self, activity_id: str) -> Suggestion | None:
+        """One activity by its id (a link worker's /refer names it), as listed now."""
+        found = self._by_id.get(activity_id)
+        return found.base if found is not None else None
+
+    def named(self, words: str, n: int = 5) -> list[Suggestion]:
+        """Activities by name (a link worker's /refer), exact names first."""
+        return named_in((a.base for a in self.activities), words, n)
 
     def _answer_every_need(self, search: _Search, n: int) -> None:
         """Make the first page answer every need area they named: the best

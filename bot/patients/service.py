@@ -13,13 +13,14 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import safety
 from bot.config import Settings
+from bot.hours import back_on
 from bot.messages import Messages, html_to_text
 from bot.patients.checkins import CheckIns
 from bot.patients.effects import record_effects
@@ -44,7 +45,7 @@ from bot.store.patients import (
     reachable_again,
     save_conversation,
 )
-from bot.store.staff import worker_name
+from bot.store.staff import active_holder, cover_for, worker_name
 from bot.store.updates import first_delivery
 from flows import referral
 from flows.core import (
@@ -273,6 +274,19 @@ class PatientService:
             text = self.messages.render("referral/group_chat")
             Outbox(session, "telegram", chat_id, self.clock()).send(text)
 
+    async def _away(
+        self, session: AsyncSession, case: Case, now: datetime
+    ) -> tuple[date | None, str | None]:
+        """When their link worker is away: the day they are back, and who covers."""
+        holder = await active_holder(session, case.link_worker_id)
+        today = now.astimezone(self.settings.zone).date()
+        if case.status == "closed" or holder is None or holder.away_until is None:
+            return None, None
+        if not holder.away_on(today):
+            return None, None
+        cover = await cover_for(session, holder, today)
+        return back_on(holder.away_until, self.settings), cover.name if cover else None
+
     async def _context(
         self,
         session: AsyncSession,
@@ -289,7 +303,8 @@ class PatientService:
             holder = await worker_name(session, case.link_worker_id)
             flagged = case.urgent and alert is not None and alert.seen_at is None
             view = referral.CaseView(case.reference, case.status, holder, flagged,
-                                     case.summary.about_the_person.contact_method)  # fmt: skip
+                                     case.summary.about_the_person.contact_method,
+                                     *await self._away(session, case, now))  # fmt: skip
         return referral.FlowContext(
             directory=self.directory(),
             label_of=self.replies.label_of,

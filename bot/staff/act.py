@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -80,10 +80,16 @@ class Act:
     me: Outbox  # the worker's private chat
     #: Plain text for the tap itself (Telegram shows it on the phone), if any.
     notice: str | None = None
+    #: The away colleagues whose cases this worker covers today (bot/staff/away.py).
+    covers: frozenset[int] = frozenset()
 
     @property
     def actor(self) -> case_life.Actor:
-        return case_life.Actor(self.worker.id, self.worker.role)
+        return case_life.Actor(self.worker.id, self.worker.role, self.covers)
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(self.team.settings.zone).date()
 
     @property
     def tapped(self) -> bool:

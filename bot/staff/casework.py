@@ -41,7 +41,7 @@ NOTES_SHOWN = 3
 #: What each kind of typed text a button asked for needs the worker to be allowed.
 ASKED_FOR: dict[str, case_life.Action] = {
     "reply": "reply", "note": "note", "search": "refer", "close_other": "close", "done": "note",
-    "assign": "assign",
+    "assign": "assign", "refer_line": "refer",
 }  # fmt: skip
 
 
@@ -86,6 +86,14 @@ def outcome_name(act: Act, outcome: str) -> str:
 
 
 async def claim(act: Act, case: Case, arg: str = "") -> None:
+    away = act.worker.away_until
+    if away is not None and act.worker.away_on(act.today) and act.may(case, "claim").allowed:
+        # Away: no new cases (bot/staff/away.py).
+        act.say("staff/away_no_claims", reference=case.reference, until=away,
+                buttons=act.nav())  # fmt: skip
+        if act.tapped:
+            act.notice = act.toast("away", until=away)
+        return
     limit = act.team.settings.caseload_limit
     if limit is not None and arg != "anyway" and act.may(case, "claim").allowed:
         held = await held_count(act.session, act.worker.id)
@@ -171,8 +179,10 @@ async def assign(act: Act, case: Case, arg: str = "") -> None:
         await act.refuse(case, decision)
         return
     who, _, note = arg.strip().partition(" ")
-    colleagues = [w for w in await active_workers(act.session) if w.id != case.link_worker_id]
+    everyone_else = [w for w in await active_workers(act.session) if w.id != case.link_worker_id]
+    colleagues = [w for w in everyone_else if not w.away_on(act.today)]  # not to someone away
     target = colleague(who, colleagues)
+    away = colleague(who, everyone_else) if target is None else None
     name = case.summary.about_the_person.name
     if target is None:
         buttons: Keyboard = [
@@ -181,7 +191,8 @@ async def assign(act: Act, case: Case, arg: str = "") -> None:
         ]
         buttons.append([act.button("staff_cancel", "cancel")])
         act.say("staff/assign_to", reference=case.reference, name=name,
-                unknown=who.lstrip("@") or None, colleagues=colleagues, buttons=buttons)  # fmt: skip
+                unknown=who.lstrip("@") if who and away is None else None, away=away,
+                colleagues=colleagues, buttons=buttons)  # fmt: skip
         return
     if not note.strip():
         await ask_for(act, case, "assign", arg=f"w{target.id}", to=target.name)

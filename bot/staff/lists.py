@@ -30,6 +30,8 @@ PAGE_SIZE = 5
 #: /find looks through this many of the newest cases, and shows at most FOUND.
 SEARCHED = 2000
 FOUND = 8
+#: /team offers at most this many overdue cases to open.
+OVERDUE_BUTTONS = 10
 
 
 async def home(act: Act, arg: str = "") -> None:
@@ -139,10 +141,15 @@ async def team(act: Act, arg: str = "") -> None:
     overdue = await overdue_by_worker(act.session)
     waiting, urgent = await waiting_counts(act.session)
     workers = sorted(await active_workers(act.session), key=lambda w: w.name.lower())
-    rows = [{"name": w.name, "open": held.get(w.id, 0), "overdue": overdue.get(w.id, 0),
-             "admin": w.role == "admin"} for w in workers]  # fmt: skip
+    names = {w.id: w.name for w in workers}
+    rows = [{"name": w.name, "open": held.get(w.id, 0), "overdue": overdue.get(w.id, []),
+             "admin": w.role == "admin",
+             "away_until": w.away_until if w.away_on(act.today) else None,
+             "cover": names.get(w.cover_id) if w.cover_id else None} for w in workers]  # fmt: skip
+    late = [ref for w in workers for ref in overdue.get(w.id, [])][:OVERDUE_BUTTONS]
+    buttons: Keyboard = [[act.button("staff_open", "open", ref, reference=ref)] for ref in late]
     act.say("staff/team", admin=True, rows=rows, waiting=waiting, urgent=urgent,
-            buttons=act.nav())  # fmt: skip
+            buttons=buttons + act.nav())  # fmt: skip
 
 
 async def find(act: Act, words: str = "") -> None:

@@ -15,7 +15,7 @@ imports the other; `bot.app` wires them):
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +26,14 @@ from bot.staff.cards import TeamCards
 from bot.store.cases import Case, SafetyAlert, earlier_cases, latest_case
 from bot.store.outbox import NOTICE, Keyboard, Outbox, OutboxMessage, add_to_notice
 from bot.store.patients import find_patient
-from bot.store.staff import active_holder, active_workers, worker_by_telegram_id
+from bot.store.staff import (
+    LinkWorker,
+    active_holder,
+    active_workers,
+    cover_for,
+    worker_by_telegram_id,
+    worker_name,
+)
 from bot.taps import StaffTap, button
 
 
@@ -49,8 +56,8 @@ class CaseNotices:
         if not earlier:
             return
         holder = await active_holder(session, earlier[0].link_worker_id)
-        if holder is None:
-            return
+        if holder is None or holder.away_on(self._today(now)):
+            return  # nobody to offer it to (away: no new cases)
         text = self.messages.render("staff/returning", case=case, earlier=earlier[0],
                                     name=case.summary.about_the_person.name)  # fmt: skip
         ref = case.reference
@@ -71,11 +78,12 @@ class CaseNotices:
         *,
         crisis: bool = False,
     ) -> None:
-        holder = await active_holder(session, case.link_worker_id)
+        holder = await self._reader(session, case, now)
         if holder is not None:
             message = self.messages.render("staff/patient_wrote", case=case,
                                            name=case.summary.about_the_person.name,
-                                           text=text, edited=edited)  # fmt: skip
+                                           text=text, edited=edited,
+                                           covering_for=await self._covered(session, case, holder))  # fmt: skip
             me = Outbox(session, "telegram", holder.telegram_id, now, about=case.reference)
             me.send(message, self._buttons(case, "staff_reply", "reply"))
             for row in me.rows:  # answering any part of it (reply-to) answers them
@@ -84,14 +92,34 @@ class CaseNotices:
             return  # the alert card in the team chat says it (and more)
         elif (team := self.settings.staff_chat_id) is not None:
             # One notice for a burst of messages: "3 new messages on SP-7K3Q".
+            away = await active_holder(session, case.link_worker_id)
+
             def notice(count: int) -> str:
-                return self.messages.render("staff/team_new_message", case=case, count=count)
+                return self.messages.render("staff/team_new_message", case=case, count=count,
+                                            away=away.name if away else None)  # fmt: skip
 
             key = f"new_message:{case.reference}"
             if not await add_to_notice(session, "telegram", team, key, notice):
                 Outbox(session, "telegram", team, now).send(
                     notice(1), priority=NOTICE, coalesce=key
                 )
+
+    def _today(self, now: datetime) -> date:
+        return now.astimezone(self.settings.zone).date()
+
+    async def _reader(self, session: AsyncSession, case: Case, now: datetime) -> LinkWorker | None:
+        """Who reads what the case's patient writes: its holder, or while they are
+        away, the colleague covering for them (None: nobody, or nobody covers)."""
+        holder = await active_holder(session, case.link_worker_id)
+        if holder is None or not holder.away_on(self._today(now)):
+            return holder
+        return await cover_for(session, holder, self._today(now))
+
+    async def _covered(self, session: AsyncSession, case: Case, reader: LinkWorker) -> str | None:
+        """The away holder's name, when `reader` covers for them."""
+        if case.link_worker_id in (None, reader.id):
+            return None
+        return await worker_name(session, case.link_worker_id)
 
     async def alert_raised(
         self,
@@ -115,7 +143,7 @@ class CaseNotices:
         *,
         reminder: bool = False,
     ) -> None:
-        holder = await active_holder(session, case.link_worker_id)
+        holder = await self._reader(session, case, now)
         if holder is not None:
             told = [holder]
         elif self.settings.staff_chat_id is None:
@@ -149,8 +177,9 @@ class CaseNotices:
         self, session: AsyncSession, case: Case, reopened: bool, now: datetime
     ) -> None:
         """The worker holding the case hears privately; with nobody holding it, the
-        team chat gets a fresh card (an edited one would notify nobody)."""
-        holder = await active_holder(session, case.link_worker_id)
+        team chat gets a fresh card (an edited one would notify nobody), as it does
+        when the holder is away with nobody covering."""
+        holder = await self._reader(session, case, now)
         if holder is not None:
             text = self.messages.render("staff/asked_for_contact", case=case, reopened=reopened,
                                         name=case.summary.about_the_person.name)  # fmt: skip
@@ -158,7 +187,7 @@ class CaseNotices:
                 text, self._buttons(case, "staff_reply", "reply")
             )
             await self.cards.refresh(session, case, now)
-        elif case.status == "waiting":
+        elif case.status == "waiting" or case.link_worker_id is not None:
             await self.cards.post(session, case, now)
         else:
             await self.cards.refresh(session, case, now)

@@ -39,7 +39,7 @@ from bot.store.cases import (
     unseen_alerts_announced_before,
 )
 from bot.store.outbox import NOTICE, Outbox
-from bot.store.staff import LinkWorker, worker_names
+from bot.store.staff import LinkWorker, cover_for, worker_names
 from bot.taps import StaffTap, button
 
 log = logging.getLogger(__name__)
@@ -137,12 +137,18 @@ async def flag_overdue(db: Database, messages: Messages, settings: Settings, now
             worker = await session.get(LinkWorker, worker_id)
             if worker is None or not worker.active:
                 continue
+            covering_for = None
+            if worker.away_on(today):  # away: no reminders; the one covering hears
+                covering_for, worker = worker.name, await cover_for(session, worker, today)
+                if worker is None:
+                    continue
             buttons = [
                 [button(messages.label("staff_open", reference=i["case"].reference),
                         StaffTap("open", i["case"].reference))]
                 for i in items[:10]
             ]  # fmt: skip
-            text = messages.render("staff/overdue", items=items, zone=zone, team=False)
+            text = messages.render("staff/overdue", items=items, zone=zone, team=False,
+                                   covering_for=covering_for)  # fmt: skip
             Outbox(session, "telegram", worker.telegram_id, now).send(text, buttons)
         if for_team and settings.staff_chat_id is not None:
             text = messages.render("staff/overdue", items=for_team, zone=zone, team=True)

@@ -20,7 +20,7 @@ from datetime import date, datetime
 
 from bot.config import Settings
 from bot.messages import Messages, html_to_text
-from bot.staff import alerts, casework, closing, lists, referring
+from bot.staff import alerts, away, casework, closing, lists, referring
 from bot.staff.act import Act, Conversations, StaffInbound, Team
 from bot.staff.cards import TeamCards
 from bot.staff.joining import join, joined_already
@@ -30,7 +30,13 @@ from bot.store import Database
 from bot.store.base import utcnow
 from bot.store.cases import Case, case_by_reference
 from bot.store.outbox import Outbox, SentAbout, sent_about
-from bot.store.staff import Pending, active_worker, everyone, worker_by_telegram_id
+from bot.store.staff import (
+    Pending,
+    active_worker,
+    covering_for,
+    everyone,
+    worker_by_telegram_id,
+)
 from bot.store.updates import first_delivery
 from bot.taps import StaffTap
 from flows.core import Command, Edited, Text
@@ -64,6 +70,9 @@ VERBS: dict[str, Verb] = {
     "find":    Verb(run=lists.find, tapped=False, whole=True),
     "cancel":  Verb(run=lists.cancel),
     "join":    Verb(run=joined_already, tapped=False),
+    "away":    Verb(run=away.away, tapped=False, whole=True),
+    "cover":   Verb(run=away.cover, typed=False),
+    "back":    Verb(run=away.back, tapped=False),
     "case":    Verb(on_case=casework.view, tapped=False),
     "open":    Verb(on_case=casework.view, typed=False),
     "claim":   Verb(on_case=casework.claim, team_chat=True),
@@ -75,7 +84,9 @@ VERBS: dict[str, Verb] = {
     "refer":   Verb(on_case=referring.refer),
     "checkin": Verb(on_case=referring.check_in_later, tapped=False),
     "search":  Verb(on_case=referring.search, typed=False),
+    "choices": Verb(on_case=referring.choices, typed=False),
     "pick":    Verb(on_case=referring.pick, typed=False),
+    "send":    Verb(on_case=referring.send, typed=False),
     "close":   Verb(on_case=closing.close),
     "outcome": Verb(on_case=closing.outcome, typed=False),
     "seen":    Verb(on_case=alerts.seen, typed=False, team_chat=True),
@@ -83,16 +94,19 @@ VERBS: dict[str, Verb] = {
 }  # fmt: skip
 #: The worker's command menu, in this order (labels: buttons.yaml staff_command_*).
 MENU = ("queue", "mine", "case", "claim", "reply", "note", "refer", "checkin", "close",
-        "assign", "release", "reopen", "done", "find", "team", "cancel", "help")  # fmt: skip
+        "assign", "release", "reopen", "done", "find", "team", "away", "back", "cancel", "help")  # fmt: skip
 #: Typed commands that mean another verb.
 ALIASES = {"start": "home", "help": "home"}
 #: Text a button asked for (Pending.kind) is the rest of this verb: "search" words
 #: are `/refer REF words`, "close_other" is `/close REF other words`.
 #: Prompts that anything else the worker does cancels ("done", an alert's action,
 #: waits: the worker may well look at the case before saying what they did).
-CANCELLED_BY_MOVING_ON = ("reply", "note", "search", "close_other", "assign")
+CANCELLED_BY_MOVING_ON = ("reply", "note", "search", "close_other", "assign", "refer_line")
+#: What carries a prompt on rather than leaving it: Send under what a referral
+#: will send, or choosing another activity for it.
+CARRIES_ON = {"refer_line": ("send", "choices", "pick", "refer", "search")}
 ASKED: dict[str, tuple[str, str]] = {
-    "reply": ("reply", ""), "note": ("note", ""), "search": ("refer", ""),
+    "reply": ("reply", ""), "note": ("note", ""), "search": ("refer", ""), "refer_line": ("refer", ""),
     "close_other": ("close", "other "), "done": ("done", ""), "assign": ("assign", ""),
 }  # fmt: skip
 
@@ -162,7 +176,9 @@ class StaffService:
             ):
                 return StaffHandled(duplicate=True)
             me = Outbox(session, "telegram", worker.telegram_id, now)
-            act = Act(self.team, session, worker, inbound, now, me)
+            today = now.astimezone(self.settings.zone).date()
+            covers = frozenset(w.id for w in await covering_for(session, worker.id, today))
+            act = Act(self.team, session, worker, inbound, now, me, covers=covers)
             if isinstance(event, StaffTap):
                 await self._leave_prompt(act, event.verb)
                 await self._do(act, event.verb, event.reference, event.arg, typed=False)
@@ -241,6 +257,8 @@ class StaffService:
         pending = act.worker.pending
         if pending.kind not in CANCELLED_BY_MOVING_ON:
             return
+        if verb in CARRIES_ON.get(pending.kind, ()):
+            return  # the handler takes it from here (Send checks it is this prompt's)
         act.worker.pending = Pending(choices=pending.choices, opened=pending.opened)
         if verb == "cancel" or casework.expired(pending, act.now, act.team.settings):
             return

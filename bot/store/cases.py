@@ -331,19 +331,23 @@ async def open_cases_by_worker(session: AsyncSession) -> dict[int, int]:
     return {worker: count for worker, count in rows.all() if worker is not None}
 
 
-async def overdue_by_worker(session: AsyncSession) -> dict[int, int]:
-    """How many open cases each worker holds that were flagged overdue."""
+async def overdue_by_worker(session: AsyncSession) -> dict[int, list[str]]:
+    """The references of the open cases each worker holds that were flagged
+    overdue, in order."""
     query = (
-        select(Case.link_worker_id, func.count())
+        select(Case.link_worker_id, Case.reference)
         .where(
             Case.status.in_(OPEN),
             Case.link_worker_id.is_not(None),
             Case.overdue_told_at.is_not(None),
         )
-        .group_by(Case.link_worker_id)
+        .order_by(Case.reference)
     )
-    rows = await session.execute(query)
-    return {worker: count for worker, count in rows.all() if worker is not None}
+    found: dict[int, list[str]] = {}
+    for worker, reference in (await session.execute(query)).all():
+        if worker is not None:
+            found.setdefault(worker, []).append(reference)
+    return found
 
 
 async def earlier_cases(session: AsyncSession, case: Case) -> list[Case]:

@@ -8,7 +8,7 @@ removing a worker takes effect on their very next tap.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import BigInteger, ForeignKey, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,6 +65,17 @@ class LinkWorker(Base):
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
     removed_at: Mapped[datetime | None] = mapped_column(default=None)
     pending: Mapped[Pending] = mapped_column(JSONModel(Pending), default=Pending)
+    #: Away (`/away until 14 Dec`) to the end of this day: no new cases offered or
+    #: claimed, no overdue reminders; their patients are told. None: not away.
+    away_until: Mapped[date | None] = mapped_column(default=None)
+    #: Who covers their cases while they are away (None: the team chat hears).
+    cover_id: Mapped[int | None] = mapped_column(
+        ForeignKey("link_worker.id", name="fk_link_worker_cover_id_link_worker"), default=None
+    )
+
+    def away_on(self, day: date) -> bool:
+        """Away on this day (away ends by itself after `away_until`)."""
+        return self.away_until is not None and day <= self.away_until
 
 
 class StaffInvite(Base):
@@ -138,6 +149,27 @@ async def active_workers(session: AsyncSession) -> list[LinkWorker]:
     return list(
         (await session.execute(select(LinkWorker).where(LinkWorker.active.is_(True)))).scalars()
     )
+
+
+async def covering_for(session: AsyncSession, worker_id: int, day: date) -> list[LinkWorker]:
+    """The colleagues away on `day` whose cases this worker covers."""
+    query = select(LinkWorker).where(
+        LinkWorker.cover_id == worker_id,
+        LinkWorker.active.is_(True),
+        LinkWorker.away_until >= day,
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def cover_for(session: AsyncSession, worker: LinkWorker, day: date) -> LinkWorker | None:
+    """Who looks after an away worker's cases on `day`: their cover, if on the team
+    and not away too; None if nobody (or they are not away)."""
+    if not worker.away_on(day) or worker.cover_id is None:
+        return None
+    cover = await session.get(LinkWorker, worker.cover_id)
+    if cover is None or not cover.active or cover.away_on(day):
+        return None
+    return cover
 
 
 async def everyone(session: AsyncSession) -> list[LinkWorker]:

@@ -39,8 +39,9 @@ async def test_a_week_after_referral_the_check_in_brings_them_back_to_a_link_wor
     [card] = api.messages_to(TEAM)
     await team.handled(api.tap(TEAM, card.message_id, card.callback_data(f"✋ Claim {reference}"),
                                user_id=SAM, first_name="Sam"))  # fmt: skip
-    await sam(team, api, f"/refer {reference}")
-    done = await sam_presses(team, api, "1. Bootle Walking Football")
+    preview = await sam(team, api, f"/refer {reference}")  # the one Alex chose
+    assert "Bootle Walking Football" in preview[-1]
+    done = await sam_presses(team, api, "📨 Send to Alex")
     assert "I'll check in with them on Mon 30 Nov" in done[-1]
     await sam(team, api, f"/close {reference}")
     await sam_presses(team, api, "Referred to an activity")

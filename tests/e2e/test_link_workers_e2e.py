@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from bot.staff.admin import add_worker, remove_worker
 from bot.store.base import utcnow
+from bot.store.checkins import CheckIn
 from bot.store.outbox import OutboxMessage
 from tests.e2e.conftest import Running
 from tests.e2e.test_referral_e2e import REFERRAL
@@ -210,7 +211,7 @@ async def test_each_worker_has_the_staff_command_menu_and_nobody_else_does(
     await team.stop()
     await team.start()  # the menus are set as the bot starts (and as the team changes)
     sam_menu = [c["command"] for c in api.commands(scope={"type": "chat", "chat_id": SAM})]
-    assert {"queue", "mine", "case", "reply", "assign", "cancel"} <= set(sam_menu)
+    assert {"queue", "mine", "case", "reply", "assign", "away", "back", "cancel"} <= set(sam_menu)
     patients_menu = [c["command"] for c in api.commands()]
     assert "queue" not in patients_menu and "start" in patients_menu
     assert api.commands(scope={"type": "chat", "chat_id": KOFI}) == []
@@ -221,4 +222,73 @@ async def test_each_worker_has_the_staff_command_menu_and_nobody_else_does(
     await team.start()
     assert api.commands(scope={"type": "chat", "chat_id": SAM}) == []
     assert [c["command"] for c in api.commands(scope={"type": "chat", "chat_id": PRIYA})]
+    api.assert_clean()
+
+
+async def test_refer_sends_the_patient_the_activity_card_with_the_workers_line(
+    team: Running, api: BotApiStandIn
+) -> None:
+    assert team.app is not None
+    kofi = await refer(team, api, KOFI, "Kofi")
+    await types(team, api, SAM, f"/claim {kofi}")
+    preview = await types(team, api, SAM, f"/refer {kofi}")  # the one Kofi chose
+    assert "Bootle Walking Football" in preview[-1] and "Phone: 0151 496 0001" in preview[-1]
+    to_kofi = len(api.messages_to(KOFI))
+
+    done = await types(team, api, SAM, "Jo runs it and knows you're coming on Tuesday.")
+    [card] = new_messages(api, KOFI, to_kofi)
+    assert card.startswith("Sam, your link worker:\nJo runs it and knows you're coming on Tuesday.")
+    assert "Bootle Walking Football" in card and "When: Tuesday 10:00" in card
+    assert "Where: Bootle Leisure Centre" in card and "Phone: 0151 496 0001" in card
+    assert "I'll check in with them on" in done[-1]
+    async with team.app.db.sessions() as s:
+        due = (await s.execute(select(CheckIn.due_at))).scalars().all()
+    assert due and min(due) > team.clock()  # a check-in is scheduled
+    api.assert_clean()
+
+
+async def test_a_removed_workers_case_messages_past_48_hours_become_a_stub(
+    team: Running, api: BotApiStandIn
+) -> None:
+    """Telegram lets a bot delete its messages for 48 hours: older ones about a
+    case are edited to say they were taken back, newer ones deleted; the stand-in
+    refuses a deletion past 48 hours, as Telegram does."""
+    assert team.app is not None
+    kofi = await refer(team, api, KOFI, "Kofi")
+    await types(team, api, SAM, f"/claim {kofi}")
+    about_kofi = [m.message_id for m in api.messages_to(SAM) if kofi in m.plain_text]
+    assert about_kofi
+
+    team.clock.move_on(hours=49)
+    api.move_clock(49 * 3600)
+    joan = await refer(team, api, JOAN, "Joan")
+    await types(team, api, SAM, f"/claim {joan}")
+    about_joan = [m.message_id for m in api.messages_to(SAM) if joan in m.plain_text]
+    assert about_joan
+
+    await remove_worker(team.app.db, team.app.messages, team.settings, SAM, team.clock())
+    await settled(team)
+
+    left = {m.message_id: m.plain_text for m in api.messages_to(SAM)}
+    stub = "(Removed: you are no longer on the link worker team.)"
+    assert [left.get(i) for i in about_kofi] == [stub] * len(about_kofi)  # edited, kept
+    assert not any(i in left for i in about_joan)  # deleted
+    assert not any(kofi in text or joan in text for text in left.values())
+    api.assert_clean()  # no deletion Telegram would refuse was tried
+
+
+async def test_away_tells_the_team_and_the_patient_hears_when_they_are_back(
+    team: Running, api: BotApiStandIn
+) -> None:
+    kofi = await refer(team, api, KOFI, "Kofi")
+    await types(team, api, SAM, f"/claim {kofi}")
+    await types(team, api, SAM, "/away until tomorrow covered by @Priya")
+    assert "Priya covers Sam's cases" in api.messages_to(TEAM)[-1].plain_text
+    await team.handled(api.send_text(KOFI, "Is it still on?", first_name="Kofi"))
+    told = api.messages_to(KOFI)[-1].plain_text
+    assert "Sam is away just now, and back on" in told and "Priya, a colleague" in told
+    assert "Is it still on?" in api.messages_to(PRIYA)[-1].plain_text
+    done = await types(team, api, PRIYA, f"/reply {kofi} Yes, it is.")
+    assert "Sent to Kofi" in done[-1]
+    assert api.messages_to(KOFI)[-1].plain_text.endswith("Yes, it is.")
     api.assert_clean()

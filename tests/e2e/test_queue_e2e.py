@@ -87,7 +87,8 @@ async def test_from_referral_to_closed_through_telegram(team: Running, api: BotA
     # Sam records the referral and closes the case.
     offered = await sam(team, api, f"/refer {reference}")
     assert "Bootle Walking Football" in offered[-1]
-    assert "Referral recorded" in (await sam_presses(team, api, "1. Bootle Walking Football"))[-1]
+    assert "The referral is recorded" in (await sam_presses(team, api, "📨 Send to Alex"))[-1]
+    assert "Bootle Walking Football" in api.messages_to(CHAT)[-1].plain_text
     await sam(team, api, f"/close {reference}")
     closed = await sam_presses(team, api, "Referred to an activity")
     assert "closed: Referred to an activity" in closed[-1]

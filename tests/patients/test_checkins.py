@@ -26,8 +26,7 @@ async def referred(t: Team, chat_id: int = 42) -> tuple[Chat, Case]:
     activity they were shown (Bootle Walking Football), on Monday at 10:00."""
     chat, case = await t.referred_patient(chat_id)
     await t.act(SAM_ID, f"/claim {case.reference}")
-    await t.act(SAM_ID, f"/refer {case.reference}")
-    await t.tap(SAM_ID, "pick", case.reference, "0")
+    await t.act(SAM_ID, f"/refer {case.reference} 1 Here are the details.")
     return chat, case
 
 

@@ -60,7 +60,7 @@ ACTIONS = [(verb, how) for verb, v in VERBS.items() for how in ("typed", "tapped
 #: What follows the reference when typed, and a tap's argument.
 TYPED_REST = {"reply": " hello", "note": " hello", "close": " declined", "done": " phoned",
               "checkin": " 2w"}  # fmt: skip
-TAP_ARG = {"queue": "2", "mine": "1", "pick": "0", "outcome": "declined"}
+TAP_ARG = {"queue": "2", "mine": "1", "pick": "0", "outcome": "declined", "send": "c#walk-1"}
 #: The patients' own details (tests/flows/harness.py HAPPY_PATH), never shown to anyone
 #: off the team.
 #: A tap on a team chat button by someone not on the team gets a short answer.
@@ -103,6 +103,8 @@ NOT_HOLDING_IT: dict[str, Gets] = {
     "refer": REFUSED,
     "checkin": REFUSED,
     "search": REFUSED,
+    "choices": REFUSED,
+    "send": REFUSED,
     "pick": Gets("That list is out of date: tap Refer on {ref} again."),
     "close": REFUSED,
     "outcome": REFUSED,
@@ -139,8 +141,8 @@ class Desk:
         self.tappable: dict[int, int] = {}  # chat -> a bot message there to tap on
 
     async def fresh_case(self) -> str:
-        """A case of its own: referred, claimed by Sam (who has a list of activities
-        to refer to open), with a safety alert nobody has seen."""
+        """A case of its own: referred, claimed by Sam (who has the details of the
+        activity the patient chose open, to send), with a safety alert nobody has seen."""
         self.patients += 1
         _, case = await self.t.referred_patient(self.patients)
         await self.t.act(SAM_ID, f"/claim {case.reference}")

@@ -114,16 +114,19 @@ async def test_while_nobody_holds_the_case_the_team_hears_only_that_there_is_a_m
 async def test_refer_from_the_suggestions_or_a_directory_search(database: Database) -> None:
     t = await team(database)
     _, case = await claimed(t)
-    await t.act(SAM_ID, f"/refer {case.reference}")
+    await t.act(SAM_ID, f"/refer {case.reference}")  # the one they chose, to send
+    await t.tap(SAM_ID, "choices", case.reference)  # Another activity
     offer = (await t.rows(SAM_ID))[-1]
     labels = [b[0]["text"] for b in offer.payload["buttons"]]
     assert labels[0] == "1. Bootle Walking Football"  # the one they were interested in
+    assert "⭐ they were interested" in offer.payload["text"]
     await t.tap(SAM_ID, "search", case.reference)
-    await t.act(SAM_ID, "debt advice")
+    await t.act(SAM_ID, "help with money")
     found = (await t.rows(SAM_ID))[-1]
     assert "Found for" in found.payload["text"]
     names = [b[0]["text"] for b in found.payload["buttons"][:-1]]
     await t.tap(SAM_ID, "pick", case.reference, str(names.index("4. Debt Advice")))
+    await t.act(SAM_ID, "They can help with the bills.")
     async with database.sessions() as s:
         referral = (await s.execute(select(Referral))).scalar_one()
     assert (referral.activity_id, referral.found_by) == ("debt-1", "search")
@@ -223,7 +226,8 @@ async def test_the_case_view_shows_everything_on_one_screen(database: Database) 
         "About the person", "Name: Alex (18 or over)", "Postcode: L20 3AB",
         "Contact: phone call, 07911 123456", "Best time: mornings",
         "I'd like to meet people, I've been lonely since my wife died",
-        "Needs: Feeling lonely, Getting active", "Bootle Walking Football (Sefton Sport (sample)) ⭐ interested",
+        "Needs: Feeling lonely, Getting active",
+        "1. Bootle Walking Football (Sefton Sport (sample)) #walk-1 ⭐ interested",
         "Satisfied with life: 4 (low)", "Things they do are worthwhile: 5 (medium)",
         "Happy yesterday: 3 (low)", "Anxious yesterday: 7 (high; lower is better)",
         'I use a <b>wheelchair</b> & a <a href="http://x">stick</a>',
@@ -356,9 +360,8 @@ async def test_the_audit_lists_every_open_and_action(database: Database) -> None
     ref = case.reference
     for user, command in [(SAM_ID, f"/case {ref}"), (SAM_ID, f"/claim {ref}"),
                           (JO_ID, f"/case {ref}"), (SAM_ID, f"/reply {ref} Hi"),
-                          (SAM_ID, f"/note {ref} Called GP"), (SAM_ID, f"/refer {ref}")]:  # fmt: skip
+                          (SAM_ID, f"/note {ref} Called GP"), (SAM_ID, f"/refer {ref} 1 See you there")]:  # fmt: skip
         await t.act(user, command)
-    await t.tap(SAM_ID, "pick", ref, "0")
     await t.act(SAM_ID, f"/close {ref} referred_to_activity")
     await t.act(SAM_ID, f"/release {ref}")  # refused: closed; not an action taken
     await t.act(SAM_ID, f"/reopen {ref}")

@@ -13,9 +13,11 @@ async def test_team_shows_an_admin_each_workers_open_and_overdue_cases(
     database: Database,
 ) -> None:
     t = await team(database)
+    references = []
     for chat in (41, 42):
         _, case = await t.referred_patient(chat)
         await t.act(SAM_ID, f"/claim {case.reference}")
+        references.append(case.reference)
     _, waiting = await t.referred_patient(43)
     t.clock.now = datetime(2026, 11, 26, 9, 5, tzinfo=UTC)  # Thursday: both overdue
     await t.staff.flag_overdue()
@@ -25,6 +27,11 @@ async def test_team_shows_an_admin_each_workers_open_and_overdue_cases(
     assert "Sam: 2 open, ⏰ 2 overdue" in view and "Jo: 0 open" in view
     assert "Waiting in the queue: 1" in view
     assert "Alex" not in view  # who the patients are is for their own cases
+    # Which cases are overdue, to open from there (the whole team's work in Telegram).
+    overdue = sorted(references)
+    assert f"overdue: {', '.join(overdue)}" in view
+    buttons = [b["data"] for row in (await t.rows(ADMIN_ID))[-1].payload["buttons"] for b in row]
+    assert [f"s:open:{r}:" for r in overdue] == [b for b in buttons if b.startswith("s:open:")]
 
     await t.act(JO_ID, "/team")
     assert "only for admins" in (await t.said(JO_ID))[-1]

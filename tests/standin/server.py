@@ -281,6 +281,10 @@ def _now() -> int:
     return int(time.time())
 
 
+#: Telegram lets a bot delete a message for 48 hours after it was sent.
+DELETABLE_FOR_SECONDS = 48 * 3600
+
+
 def _brief(params: Mapping[str, Any]) -> str:
     shown = []
     for key, value in params.items():
@@ -390,6 +394,9 @@ class BotApiStandIn:
         self._poll_generation = 0
         self._held_polls = 0
 
+        #: Seconds the stand-in's clock runs ahead of the real one (`move_clock`):
+        #: message dates, and Telegram's 48 hours for deleting a message, follow it.
+        self._clock_ahead = 0.0
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._bot_messages: dict[tuple[int, int], SentMessage] = {}
         self._user_messages: dict[tuple[int, int], dict[str, Any]] = {}
@@ -645,7 +652,7 @@ class BotApiStandIn:
             raise ValueError(f"no text message {message_id} from a person in chat {chat_id}")
         edited = {k: v for k, v in original.items() if k != "entities"}
         edited["text"] = new_text
-        edited["edit_date"] = max(_now(), original["date"])
+        edited["edit_date"] = max(self._now(), original["date"])
         entities = _command_entities(new_text)
         if entities:
             edited["entities"] = entities
@@ -838,6 +845,13 @@ class BotApiStandIn:
         await self.wait_for(
             lambda: self.is_confirmed(update_id), timeout, what=f"update {update_id} confirmed"
         )
+
+    def _now(self) -> int:
+        return int(time.time() + self._clock_ahead)
+
+    def move_clock(self, seconds: float) -> None:
+        """Move the stand-in's clock on (a test's fake clock moves the bot's too)."""
+        self._clock_ahead += seconds
 
     def assert_clean(self) -> None:
         """Fail if any request was refused or any callback query left unanswered:
@@ -1257,7 +1271,7 @@ class BotApiStandIn:
             parse_mode=params.get("parse_mode") or None,
             entities=formatted.entities,
             reply_markup=markup,
-            date=_now(),
+            date=self._now(),
         )
         self._bot_messages[(chat_id, sent.message_id)] = sent
         message = self._message_json(chat_id, sent.message_id)
@@ -1298,7 +1312,9 @@ class BotApiStandIn:
         return self._apply_edit(sent, reply_markup=_markup_after_edit(sent.reply_markup, markup))
 
     def _apply_edit(self, sent: SentMessage, **changes: Any) -> dict[str, Any]:
-        edited = replace(sent, **changes, edit_date=max(_now(), sent.date), edits=sent.edits + 1)
+        edited = replace(
+            sent, **changes, edit_date=max(self._now(), sent.date), edits=sent.edits + 1
+        )
         self._bot_messages[(sent.chat_id, sent.message_id)] = edited
         return self._message_json(sent.chat_id, sent.message_id)
 
@@ -1320,8 +1336,13 @@ class BotApiStandIn:
         return self._bot_messages[key]
 
     def _delete_message(self, params: Params) -> bool:
+        """Telegram: "A message can only be deleted if it was sent less than 48
+        hours ago" (the Bot API's deleteMessage)."""
         chat_id = self._resolve_chat(params["chat_id"])
         key = (chat_id, int(params["message_id"]))
+        sent = self._bot_messages.get(key)
+        if sent is not None and self._now() - sent.date >= DELETABLE_FOR_SECONDS:
+            raise bad_request("message can't be deleted")
         if self._bot_messages.pop(key, None) is None and self._user_messages.pop(key, None) is None:
             raise bad_request("message to delete not found")
         return True
@@ -1570,7 +1591,7 @@ class BotApiStandIn:
             "message_id": next(self._message_counter(chat_id)),
             "from": user,
             "chat": dict(self._chats[chat_id]),
-            "date": _now(),
+            "date": self._now(),
             **copy.deepcopy(dict(content)),
         }
         self._user_messages[(chat_id, message["message_id"])] = message

@@ -94,6 +94,24 @@ async def test_message_ids_increase_per_chat(api: BotApiStandIn) -> None:
     assert (first.message_id, second.message_id, other.message_id) == (1, 2, 1)
 
 
+async def test_a_message_can_be_deleted_only_within_48_hours_of_being_sent(
+    api: BotApiStandIn,
+) -> None:
+    """The Bot API's deleteMessage: "A message can only be deleted if it was sent
+    less than 48 hours ago"; an edit has no such limit."""
+    async with api.bot() as bot:
+        old = await bot.send_message(CHAT, "two days ago")
+        api.move_clock(48 * 3600)
+        recent = await bot.send_message(CHAT, "just now")
+        with pytest.raises(BadRequest, match="can't be deleted"):
+            await bot.delete_message(CHAT, old.message_id)
+        await bot.edit_message_text("taken back", CHAT, old.message_id)
+        assert await bot.delete_message(CHAT, recent.message_id)
+    assert [m.plain_text for m in api.messages_to(CHAT)] == ["taken back"]
+    assert recent.date - old.date >= dtm.timedelta(hours=48)
+    assert [c.method for c in api.rejected] == ["deleteMessage"]
+
+
 async def test_wrong_token_is_unauthorized(api: BotApiStandIn) -> None:
     async with httpx.AsyncClient() as client:
         response = await client.post(f"{api.base_url}654321:WRONG/getMe")
