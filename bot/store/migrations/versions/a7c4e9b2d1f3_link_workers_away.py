@@ -4,7 +4,7 @@ A worker's last day away (`/away until 14 Dec`) and the colleague who covers
 their cases meanwhile.
 
 Revision ID: a7c4e9b2d1f3
-Revises: c3d9e2f4b6a7
+Revises: f4a8c2e6d0b1
 Create Date: 2026-12-03 12:20:00.000000
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "a7c4e9b2d1f3"
-down_revision: str | Sequence[str] | None = "c3d9e2f4b6a7"
+down_revision: str | Sequence[str] | None = "f4a8c2e6d0b1"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
