@@ -87,9 +87,9 @@ NOTICE_VERSION = "2026-12-v2"
 SUGGESTIONS_PER_PAGE = 3
 #: The conversation's parts, by the question each begins with (the welcome begins the
 #: first): "Part 3 of 5" on those questions (messages/en/referral/_part.html.j2).
-PARTS = 5
-PART_STARTS = {"what_matters": 2, "postcode": 3, "ons_life": 4, "suggestions": 5,
-               "contact_wanted": 5}  # fmt: skip
+PARTS = 4
+PART_STARTS = {"what_matters": 2, "postcode": 3, "suggestions": 4,
+               "contact_wanted": 4}  # fmt: skip
 RESUME_REMINDER_AFTER = timedelta(hours=1)
 
 STATES = [
@@ -97,14 +97,30 @@ STATES = [
     "consent", "declined", "age", "under_18",
     "name", "what_matters", "need_areas", "need_other", "postcode",
     "mode", "travel", "group", "free_times", "barriers", "barriers_other",
-    "ons_life", "ons_worthwhile", "ons_happy", "ons_anxious",
     "suggestions", "none_reason",
     "contact_wanted", "contact_method", "phone", "best_time",
-    "handed_off", "finished",
+    "handed_off",
+    "wait_life", "wait_worthwhile", "wait_happy", "wait_anxious", "wait_safety",
+    "finished",
     "confirm_restart",
     "crisis_check", "paused", "safety_question",
     "confirm_delete", "erasing", "reconsent",
+    # Questions no longer asked where they were (RETIRED): kept so that a
+    # conversation left at one carries on at the question that now follows.
+    "ons_life", "ons_worthwhile", "ons_happy", "ons_anxious",
 ]  # fmt: skip
+
+#: "While you wait": the wellbeing questions, asked once the referral is safely with
+#: the team (a drop-out here loses only the baseline, never the referral).
+WAIT_STATES = ["wait_life", "wait_worthwhile", "wait_happy", "wait_anxious"]
+#: Questions no longer asked at that point of the conversation. A conversation
+#: stored at one (before the change) moves on to the question that now follows,
+#: told so, without taking what they send as an answer to the new question.
+RETIRED = ["ons_life", "ons_worthwhile", "ons_happy", "ons_anxious"]
+#: Where a retired place kept in a conversation's control (where "Carry on" or
+#: "No, carry on" goes back to) now points.
+RETIRED_TO = {"ons_life": "suggestions", "ons_worthwhile": "suggestions",
+              "ons_happy": "suggestions", "ons_anxious": "suggestions"}  # fmt: skip
 
 #: The referral's questions, from consent to the best time to call: where someone
 #: can be interrupted (a crisis, a direct question) and come back to.
@@ -113,7 +129,8 @@ QUESTION_STATES = [s for s in STATES[STATES.index("consent") : STATES.index("han
 #: Where /restart may be asked from, and where "No, carry on" goes back to.
 #: (Declined and under 18 keep nothing: any message there starts afresh.)
 RESUMABLE = [s for s in STATES if s not in ("new", "confirm_restart", "declined", "under_18",
-                                            "confirm_delete", "erasing", "reconsent")]  # fmt: skip
+                                            "confirm_delete", "erasing", "reconsent",
+                                            "wait_safety", *RETIRED)]  # fmt: skip
 #: Where a returning patient who agreed to an older consent notice is asked again
 #: before anything new is kept (not before consent, and not while deleting).
 AGREED_BEFORE = [s for s in RESUMABLE if s != "consent"]
@@ -128,7 +145,9 @@ BEFORE_HANDOFF = [
     "safety_question",
 ]
 #: Where a link worker can take over from: anywhere but talking with one already.
-NOT_WITH_A_WORKER = [s for s in STATES if s != "handed_off"]
+NOT_WITH_A_WORKER = [s for s in STATES if s != "handed_off" and s not in RETIRED]
+#: After the handoff, the direct question comes between the wellbeing questions.
+AFTER_HANDOFF_ASKING = [*WAIT_STATES, "wait_safety"]
 #: Rows that apply to many states are drawn once, to or from the group's name.
 GROUPS = {
     "any_question": ("any question, from consent to handed_off", RESUMABLE),
@@ -136,6 +155,7 @@ GROUPS = {
     "not_with_a_worker": ("any state but handed_off", NOT_WITH_A_WORKER),
     "a_question": ("the question they were on (consent to best_time)", QUESTION_STATES),
     "before_handoff": ("any state before the handoff", BEFORE_HANDOFF),
+    "while_you_wait": ("the wellbeing questions after the handoff", AFTER_HANDOFF_ASKING),
 }
 
 # trigger, source, dest, prepare (looks things up first), conditions (all must
@@ -161,13 +181,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": "group", "dest": "free_times"},
     {"trigger": "answer", "source": "free_times", "dest": "barriers"},
     {"trigger": "answer", "source": "barriers", "dest": "barriers_other", "conditions": "chose_something_else"},
-    {"trigger": "answer", "source": "barriers", "dest": "ons_life"},
-    {"trigger": "answer", "source": "barriers_other", "dest": "ons_life"},
-    {"trigger": "answer", "source": "ons_life", "dest": "ons_worthwhile"},
-    {"trigger": "answer", "source": "ons_worthwhile", "dest": "ons_happy"},
-    {"trigger": "answer", "source": "ons_happy", "dest": "ons_anxious"},
-    {"trigger": "answer", "source": "ons_anxious", "dest": "suggestions", "prepare": "find_suggestions", "conditions": "has_suggestions", "after": "record_baseline"},
-    {"trigger": "answer", "source": "ons_anxious", "dest": "contact_wanted", "after": "record_baseline"},
+    {"trigger": "answer", "source": ["barriers", "barriers_other"], "dest": "suggestions", "prepare": "find_suggestions", "conditions": "has_suggestions"},
+    {"trigger": "answer", "source": ["barriers", "barriers_other"], "dest": "contact_wanted"},
     {"trigger": "answer", "source": "suggestions", "dest": "suggestions", "conditions": "wants_others"},
     {"trigger": "answer", "source": "suggestions", "dest": "none_reason", "conditions": "chose_none"},
     {"trigger": "answer", "source": "suggestions", "dest": "contact_wanted"},
@@ -181,8 +196,18 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": "contact_method", "dest": "phone", "conditions": "wants_a_call"},
     {"trigger": "answer", "source": "contact_method", "dest": "best_time"},
     {"trigger": "answer", "source": "phone", "dest": "best_time"},
-    {"trigger": "answer", "source": "best_time", "dest": "handed_off", "after": "open_case"},
+    {"trigger": "answer", "source": "best_time", "dest": "wait_life", "after": "open_case"},
     {"trigger": "answer", "source": "handed_off", "dest": "handed_off", "after": "keep_on_case"},
+    # While they wait: the wellbeing questions, each skippable ("Skip these" at the
+    # first skips all four). The baseline is recorded when the fourth is answered.
+    {"trigger": "answer", "source": "wait_life", "dest": "handed_off", "conditions": "skips_them", "after": "skip_waiting"},
+    {"trigger": "answer", "source": "wait_life", "dest": "wait_worthwhile"},
+    {"trigger": "answer", "source": "wait_worthwhile", "dest": "wait_happy"},
+    {"trigger": "answer", "source": "wait_happy", "dest": "wait_anxious"},
+    {"trigger": "answer", "source": "wait_anxious", "dest": "handed_off", "after": "record_baseline"},
+    # A conversation stored at a question no longer asked there moves on.
+    {"trigger": "move_on", "source": RETIRED, "dest": "suggestions", "prepare": "find_suggestions", "conditions": "has_suggestions", "after": "say_moved_on"},
+    {"trigger": "move_on", "source": RETIRED, "dest": "contact_wanted", "after": "say_moved_on"},
     # /restart asks first. "Yes" starts again; "No" goes back to the question they
     # were on: one row per place it can go back to.
     {"trigger": "restart", "source": RESUMABLE, "dest": "confirm_restart", "before": "remember_where"},
@@ -206,6 +231,14 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": "safety_question", "dest": "crisis_check", "conditions": "said_yes", "after": "raise_from_answer"},
     *({"trigger": "answer", "source": "safety_question", "dest": state, "conditions": "resumes_there",
        "after": "thank"} for state in QUESTION_STATES),
+    # After the handoff (low wellbeing scores, or a weaker sign, while they wait):
+    # "Yes" raises an alert on their case, which the team already has.
+    {"trigger": "ask_directly", "source": [*WAIT_STATES, "handed_off"], "dest": "wait_safety", "before": "remember_question_place"},
+    {"trigger": "answer", "source": "wait_safety", "dest": "handed_off", "conditions": "said_yes", "after": "raise_from_answer"},
+    *({"trigger": "answer", "source": "wait_safety", "dest": state, "conditions": "resumes_there",
+       "after": "thank"} for state in [*WAIT_STATES, "handed_off"]),
+    # Crisis words while they wait: the team has their case; the questions stop.
+    {"trigger": "crisis", "source": AFTER_HANDOFF_ASKING, "dest": "handed_off"},
     # Stopped halfway: one nudge, NUDGE_AFTER later, with the question they were on.
     {"trigger": "nudge", "source": QUESTION_STATES, "dest": None, "after": "nudge_gently"},
     # /delete asks first. "Yes" withdraws consent and erases everything (once a
@@ -269,10 +302,10 @@ FREE_TIME_CHOICES = tuple(Choice(t, f"time_{t}", TIME_WORDS[t]) for t in FREE_TI
 NONE_OF_THEM = ("nothing", "none", "no", "nope", "nothing really", "none really", "not really",
                 "nothing at all", "none of them", "none of these", "n a", "na")  # fmt: skip
 ONS4 = {  # state -> stored key (the ONS4 question names)
-    "ons_life": "life_satisfaction",
-    "ons_worthwhile": "worthwhile",
-    "ons_happy": "happiness",
-    "ons_anxious": "anxiety",
+    "wait_life": "life_satisfaction",
+    "wait_worthwhile": "worthwhile",
+    "wait_happy": "happiness",
+    "wait_anxious": "anxiety",
 }
 
 
@@ -295,6 +328,12 @@ class Ask:
     #: For "multi": a button that ticks them all and goes on ("Any time"), one tap.
     all_of_them: bool = False
 
+
+SAFETY_CHOICES = (
+    Choice("no", "safety_no", NO),
+    Choice("yes", "safety_yes", YES + ("i have", "yes i have", "sometimes", "a bit")),
+    Choice("rather_not_say", "safety_rather_not", SKIP + ("rather not", "id rather not say")),
+)
 
 QUESTIONS: dict[str, Ask] = {
     "consent": Ask("referral/consent", "consent", (
@@ -338,7 +377,8 @@ QUESTIONS: dict[str, Ask] = {
     "free_times": Ask("referral/free_times", "free_times", FREE_TIME_CHOICES, kind="multi", all_of_them=True),
     "barriers": Ask("referral/barriers", "barriers", BARRIER_CHOICES, kind="multi", min_ticks=0),
     "barriers_other": Ask("referral/barriers_other", "barriers_other", kind="text"),
-    **{state: Ask(f"referral/{state}", key, kind="scale") for state, key in ONS4.items()},
+    **{state: Ask(f"referral/{state.replace('wait_', 'ons_')}", key, kind="scale")
+       for state, key in ONS4.items()},
     "suggestions": Ask("referral/suggestions", "suggestions", kind="suggestions"),
     "none_reason": Ask("referral/none_reason", "none_reason", (
         Choice("too_far", "none_too_far", ("far", "too far")),
@@ -390,11 +430,8 @@ QUESTIONS: dict[str, Ask] = {
         Choice("talk", "crisis_talk", ("talk", "talk to someone", "someone", "call me", "ring me",
                                       "speak to someone", "a person", "help")),
     ), kind="crisis_check"),
-    "safety_question": Ask("referral/safety_question", "thoughts_of_harm", (
-        Choice("no", "safety_no", NO),
-        Choice("yes", "safety_yes", YES + ("i have", "yes i have", "sometimes", "a bit")),
-        Choice("rather_not_say", "safety_rather_not", SKIP + ("rather not", "id rather not say")),
-    )),
+    "safety_question": Ask("referral/safety_question", "thoughts_of_harm", SAFETY_CHOICES),
+    "wait_safety": Ask("referral/safety_question", "thoughts_of_harm", SAFETY_CHOICES),
 }  # fmt: skip
 
 DONE_CHOICE = Choice("done", "done", DONE)
@@ -402,6 +439,9 @@ ALL_CHOICE = Choice("all", "any_time", ("any time", "anytime", "whenever", "all"
                                         "any", "dont mind", "i dont mind", "all the time"))  # fmt: skip
 OTHER_CHOICE = Choice("other", "something_else", ("something else", "other"))
 SKIP_CHOICE = Choice("skip", "skip", SKIP)
+#: At the first of the wellbeing questions after the handoff: skip all four.
+SKIP_THESE = Choice("skip_all", "skip_these", SKIP + ("skip these", "skip them", "no thanks",
+                                                     "not now"))  # fmt: skip
 
 
 # --- The inputs a flow needs besides the event --------------------------------------
@@ -506,12 +546,13 @@ class Referral:
     delete: Callable[[], bool]
     notice_changed: Callable[[], bool]
     want_contact: Callable[[], bool]
+    move_on: Callable[[], bool]
 
     def __init__(self, conversation: Conversation, ctx: FlowContext) -> None:
         self.state = conversation.state
         self.step = conversation.step
         self.answers = dict(conversation.answers)
-        self.control = conversation.control
+        self.control = _retired_places_moved_on(conversation.control)
         self.ctx = ctx
         self.started_in = conversation.state
         self.replies: list[Reply | CloseQuestion] = []
@@ -525,6 +566,7 @@ class Referral:
         self.suggestions_shown: list[Suggestion] = []
         self.last_page = False  # the page shown holds the last of the suggestions
         self.crisis_text: str | None = None  # crisis words being answered now
+        self.answering_crisis = False
 
     # Conditions (named in TRANSITIONS): they only look -------------------------------
     def agreed(self, _: EventData) -> bool:
@@ -541,6 +583,9 @@ class Referral:
 
     def may_go_in_person(self, _: EventData) -> bool:
         return self.answers.get("mode") in ("in_person", "any")
+
+    def skips_them(self, _: EventData) -> bool:
+        return self.chosen == "skip_all"
 
     def has_suggestions(self, _: EventData) -> bool:
         return bool(self.suggestions_shown)
@@ -619,6 +664,15 @@ class Referral:
     def record_baseline(self, _: EventData) -> None:
         scores = {key: self.answers.get(key) for key in ONS4.values()}
         self.effects.append(RecordWellbeing("baseline", scores))
+        self._say("referral/wait_done", skipped=False)
+
+    def skip_waiting(self, _: EventData) -> None:
+        self.answers.pop(ONS4["wait_life"], None)
+        self._say("referral/wait_done", skipped=True)
+
+    def say_moved_on(self, _: EventData) -> None:
+        if not self.answering_crisis:  # the crisis reply comes first, and alone
+            self._say("referral/moved_on")
 
     def open_case(self, _: EventData) -> None:
         self.effects.append(OpenCase(case_summary(self.answers, finished=True)))
@@ -706,10 +760,12 @@ class Referral:
         self._set_control(resume_at=None)
         self._say("referral/safety_thanks", said=self.chosen)
 
-    def raise_from_answer(self, _: EventData) -> None:
+    def raise_from_answer(self, event: EventData) -> None:
         why = "said yes when asked about thoughts of harming themselves or ending their life"
         self.effects.append(RaiseSafetyAlert("suicide", f"({why})", ("the direct question",)))
-        self._say("safety/suicide", young=self._maybe_young(""))
+        assert event.transition is not None
+        with_team = event.transition.source == "wait_safety"  # their case is with the team
+        self._say("safety/suicide", young=self._maybe_young(""), with_team=with_team)
 
     def erase(self, _: EventData) -> None:
         self.effects.append(ErasePatient())
@@ -736,6 +792,15 @@ class Referral:
         if isinstance(event, Text) and event.concern == "health_worry":
             # Worth seeing a doctor about, not an emergency now: say so, then go on.
             self._say("safety/health_worry")
+        if self.state in RETIRED and not isinstance(event, WorkerTookOver | Nudge):
+            # Stored at a question no longer asked there: on to the one that now
+            # follows. What they sent was written for the old question: unless it
+            # needs answering as it is (crisis words, a command), the new one is asked.
+            self.answering_crisis = isinstance(event, Crisis)
+            self.move_on()
+            if not isinstance(event, Crisis | Command):
+                self._ask()
+                return self._result()
         if self._notice_changed(event):
             # Nothing new is kept before they have read and agreed to the new notice.
             self.notice_changed()
@@ -766,6 +831,9 @@ class Referral:
             self.tap_notice = "stale"
         else:
             self._answer(event)
+        return self._result()
+
+    def _result(self) -> FlowResult[ReferralControl]:
         return FlowResult(self.state, self.step, self.answers, self.control,
                           self.replies, self.effects, self.tap_notice)  # fmt: skip
 
@@ -836,6 +904,8 @@ class Referral:
         after it, they hear that the team has been told."""
         self.effects.append(RaiseSafetyAlert(event.category, event.text, event.reasons))
         young = self._maybe_young(event.text)
+        if self.state in AFTER_HANDOFF_ASKING:  # the questions while they wait stop
+            self.crisis()
         if self.state in ("handed_off", "finished", "erasing", "confirm_delete"):
             self._say(f"safety/{event.category}", with_team=True, young=young)
             if self.state in ("handed_off", "erasing"):  # their words reach the worker (kept once)
@@ -882,7 +952,9 @@ class Referral:
         answered = self.state
         self.answer()
         ask_now = self._signs(answered, event) and not self.control.asked_directly
-        if ask_now and self.state in QUESTION_STATES:
+        after_waiting = self.state == "handed_off" and answered in WAIT_STATES
+        if ask_now and (self.state in QUESTION_STATES or self.state in WAIT_STATES
+                        or after_waiting):  # fmt: skip
             self.ask_directly()
         self._ask()
 
@@ -893,7 +965,7 @@ class Referral:
             return True
         if answered == "need_areas":
             return "mood" in (self.answers.get("need_areas") or ())
-        if answered == "ons_anxious":
+        if answered == "wait_anxious":
             low = [self.answers.get("life_satisfaction"), self.answers.get("happiness")]
             anxious = self.answers.get("anxiety")
             return any(v is not None and v <= 4 for v in low) or (anxious or 0) >= 6
@@ -955,7 +1027,7 @@ class Referral:
             context["guessed"] = self._guessed(ask)
         elif ask.kind == "scale":
             options = [Choice(str(n), "number", label_context={"n": n}).option() for n in range(11)]
-            options.append(SKIP_CHOICE.option())
+            options.append((SKIP_THESE if self.state == "wait_life" else SKIP_CHOICE).option())
         elif ask.kind == "suggestions":
             shown = self._suggest()
             context["suggestions"] = shown
@@ -1033,6 +1105,17 @@ class Referral:
                 mode="update",
             )
         )
+
+
+def _retired_places_moved_on(control: ReferralControl) -> ReferralControl:
+    """Places kept in the control (where "Carry on" goes back to) that are questions
+    no longer asked there: the question that now follows."""
+    changes = {
+        name: RETIRED_TO[place]
+        for name in ("back_to", "resume_at", "paused_at")
+        if (place := getattr(control, name)) in RETIRED_TO
+    }
+    return control.model_copy(update=changes) if changes else control
 
 
 def _brings_them_back(event: Event) -> bool:
@@ -1225,12 +1308,22 @@ def _read_name(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
 
 
 def _read_scale(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
+    if flow.state == "wait_life" and _skips_these(flow, event):
+        return Answer("skip_all", SKIP_THESE.label)
     value = read_scale(event, 0, 10)
     if isinstance(value, Invalid):
         return value
     if value is None:
         return Answer(None, "skip")
     return Answer(value, "number", {"n": value})
+
+
+def _skips_these(flow: Referral, event: Text | Button) -> bool:
+    """"Skip these" tapped, or its words typed (never a number: that is a score)."""
+    if isinstance(event, Button):
+        return event.value == SKIP_THESE.value
+    typed = simplify(event.text)
+    return typed in SKIP_THESE.words or typed == simplify(flow.ctx.label_of(SKIP_THESE.option()))
 
 
 def _suggestion_choices(count: int, last_page: bool, offset: int) -> list[Choice]:

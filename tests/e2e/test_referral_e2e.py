@@ -28,16 +28,25 @@ REFERRAL = [
     ("tap", "Weekday mornings"),
     ("tap", "Done ✔"),
     ("tap", "Done ✔"),
+    ("tap", "I'm interested in 1"),
+    ("tap", "Yes, phone me"),
+    ("type", "07911 123456"),
+    ("tap", "Mornings"),
+    # Handed off. While they wait, the wellbeing questions (issue 13):
     ("tap", "4"),
     ("tap", "6"),
     ("tap", "3"),
     ("tap", "Skip"),
     ("tap", "No"),  # low scores: asked once, directly, about thoughts of harm
-    ("tap", "I'm interested in 1"),
-    ("tap", "Yes, phone me"),
-    ("type", "07911 123456"),
-    ("tap", "Mornings"),
 ]
+#: Up to and including the answer that hands the referral off.
+TO_HANDOFF = REFERRAL[: REFERRAL.index(("tap", "4"))]
+
+
+def handoff_message(api: BotApiStandIn, chat: int = CHAT) -> str:
+    """The message that gave them their reference (the while-you-wait questions follow it)."""
+    return next(m.plain_text for m in reversed(api.messages_to(chat))
+                if "Your reference is SP-" in m.plain_text)  # fmt: skip
 
 
 #: Button questions where typed words are a fine answer too (a name; "after 3pm").
@@ -65,10 +74,9 @@ async def test_a_complete_referral_through_telegram(running: Running, api: BotAp
     texts = [m.plain_text for m in api.messages_to(CHAT)]
     assert texts[0].startswith("Hello Alex.") and "not an emergency service" in texts[0]
     assert any("Bootle Walking Football" in t and "0.8 miles from you" in t for t in texts)
-    assert (
-        "Your reference is SP-" in texts[-1]
-        and "phone you on 07911 123456 in the morning, within 2 working days" in texts[-1]
-    )
+    handed_off = handoff_message(api)
+    assert "phone you on 07911 123456 in the morning, within 2 working days" in handed_off
+    assert any("Your link worker will see your answers" in t for t in texts)  # while they wait
     # Answered questions are marked with what was chosen.
     assert any(t.endswith("✓ Call me Alex") for t in texts)
     assert api.unanswered_callback_queries() == []
@@ -84,7 +92,7 @@ async def test_a_complete_referral_through_telegram(running: Running, api: BotAp
     ]
     async with running.app.db.sessions() as s:  # type: ignore[union-attr]
         case = (await s.execute(select(Case))).scalar_one()
-    assert case.status == "waiting" and case.reference in texts[-1]
+    assert case.status == "waiting" and case.reference in handed_off
 
     # After the handoff, what they write is kept on the case and /status answers.
     await act(running, api, "type", "I use a <b>wheelchair</b> & a stick")
@@ -108,7 +116,7 @@ async def test_restarting_the_bot_mid_conversation_resumes_at_the_same_question(
     assert question.startswith("How would you like to take part?")
     for how, what in REFERRAL[8:]:
         await act(running, api, how, what)
-    assert "Your reference is SP-" in api.messages_to(CHAT)[-1].plain_text
+    assert "Your reference is SP-" in handoff_message(api)
 
 
 async def test_bad_input_at_every_step_gets_a_kind_reply_and_loses_nothing(
@@ -135,7 +143,7 @@ async def test_bad_input_at_every_step_gets_a_kind_reply_and_loses_nothing(
             )
             await running.handled(stale)
         await act(running, api, how, what)
-    assert "Your reference is SP-" in api.messages_to(CHAT)[-1].plain_text
+    assert "Your reference is SP-" in handoff_message(api)
     assert api.unanswered_callback_queries() == []
     assert api.rejected == []
     async with running.app.db.sessions() as s:  # type: ignore[union-attr]

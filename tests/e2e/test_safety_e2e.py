@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.store.cases import Case
 from tests.e2e.conftest import Running
-from tests.e2e.test_referral_e2e import CHAT, REFERRAL, act
+from tests.e2e.test_referral_e2e import CHAT, REFERRAL, TO_HANDOFF, act, handoff_message
 from tests.standin.server import BotApiStandIn
 
 TEAM = -1001234
@@ -43,7 +43,7 @@ async def test_crisis_mid_referral_and_after_handoff(running: Running, api: BotA
     assert "URGENT" in card.plain_text and "Needs: Feeling lonely" in card.plain_text
     for how, what in REFERRAL[5:]:  # carries on where it was
         await act(running, api, how, what)
-    assert "Your reference is SP-" in api.messages_to(CHAT)[-1].plain_text
+    assert "Your reference is SP-" in handoff_message(api)
 
     await act(running, api, "type", "i have taken all my tablets")
     after = api.messages_to(CHAT)[-1]
@@ -103,9 +103,10 @@ async def test_a_crisis_at_every_step_gets_the_reply_that_fits_and_loses_nothing
     """Crisis words typed at each question of the referral in turn: each time the
     contacts and the choice (Carry on / Stop for now / Talk to someone); Carry on
     goes back to the question they were on; at the end the referral is whole.
-    After the handoff: the team has been told, and no buttons."""
+    After the handoff (at the first of the questions while they wait): the team has
+    been told, and no buttons."""
     await act(running, api, *REFERRAL[0])
-    for step, (how, what) in enumerate(REFERRAL[1:], start=1):
+    for step, (how, what) in enumerate(TO_HANDOFF[1:], start=1):
         question = api.messages_to(CHAT)[-1]
         await act(running, api, "type", "i want to end my life")
         reply, choice = api.messages_to(CHAT)[-2:]
@@ -121,8 +122,8 @@ async def test_a_crisis_at_every_step_gets_the_reply_that_fits_and_loses_nothing
             continue
         assert back.button_labels == question.button_labels, step  # the same question again
         await act(running, api, how, what)
-    done = api.messages_to(CHAT)[-1].plain_text
-    assert "Your reference is SP-" in done
+    assert "Your reference is SP-" in handoff_message(api)
+    assert "While you wait" in api.messages_to(CHAT)[-1].plain_text
 
     await act(running, api, "type", "i want to end my life")
     after = api.messages_to(CHAT)[-1]

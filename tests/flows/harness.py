@@ -102,10 +102,11 @@ HAPPY_PATH: list[tuple[str, str]] = [
     ("need_areas", "activity"), ("need_areas", "done"),
     ("postcode", "L20 3AB"), ("mode", "in_person"), ("travel", "1"), ("group", "group"),
     ("free_times", "weekday_morning"), ("free_times", "done"), ("barriers", "cost"), ("barriers", "done"),
-    ("ons_life", "4"), ("ons_worthwhile", "5"), ("ons_happy", "3"), ("ons_anxious", "7"),
-    ("safety_question", "no"),  # low scores: asked directly, once
     ("suggestions", "pick_0"), ("contact_wanted", "phone"),
     ("phone", "07911 123456"), ("best_time", "mornings"),
+    # Handed off. While they wait, the wellbeing questions (issue 13):
+    ("wait_life", "4"), ("wait_worthwhile", "5"), ("wait_happy", "3"), ("wait_anxious", "7"),
+    ("wait_safety", "no"),  # low scores: asked directly, once
 ]  # fmt: skip
 
 TYPED = {"what_matters", "postcode", "phone"}

@@ -54,15 +54,14 @@ def test_the_happy_path_opens_a_case_with_the_prsb_summary() -> None:
     assert summary.needs.need_areas == ["loneliness", "activity"]
     assert summary.support_offered.interested_in is not None
     assert summary.support_offered.interested_in.name == "Bootle Walking Football"
-    assert summary.outcomes.wellbeing_baseline == {
-        "life_satisfaction": 4,
-        "worthwhile": 5,
-        "happiness": 3,
-        "anxiety": 7,
-    }
+    # The wellbeing questions come after the handoff, while they wait (issue 13):
+    # the case opens without them, and their answers follow, for the case.
+    assert set(summary.outcomes.wellbeing_baseline.values()) == {None}
     assert RecordConsent(referral.NOTICE_VERSION) in p.effects
-    assert RecordWellbeing("baseline", summary.outcomes.wellbeing_baseline) in p.effects
-    assert "referral/handed_off" in p.templates()
+    baseline = {"life_satisfaction": 4, "worthwhile": 5, "happiness": 3, "anxiety": 7}
+    assert RecordWellbeing("baseline", baseline) in p.effects
+    opened_at = p.effects.index(opened[0])
+    assert p.effects.index(RecordWellbeing("baseline", baseline)) > opened_at
 
 
 def test_tell_me_more_shows_the_full_notice_and_asks_again() -> None:
@@ -222,16 +221,16 @@ def test_online_only_skips_the_travel_question() -> None:
 
 def test_ons4_accepts_numbers_words_and_skip_and_refuses_out_of_range() -> None:
     p = Patient()
-    walk_to(p, "ons_life")
-    assert len(p.question().options) == 12  # 0..10 and Skip
+    walk_to(p, "wait_life")
+    assert len(p.question().options) == 12  # 0..10 and Skip these
     p.send("11")
-    assert p.state == "ons_life" and "from 0 to 10" in p.render_all()[0]
+    assert p.state == "wait_life" and "from 0 to 10" in p.render_all()[0]
     p.send("-3")
-    assert p.state == "ons_life"
+    assert p.state == "wait_life"
     p.send("seven")
     assert p.answers["life_satisfaction"] == 7
     p.tap("skip")
-    assert p.answers["worthwhile"] is None and p.state == "ons_happy"
+    assert p.answers["worthwhile"] is None and p.state == "wait_happy"
 
 
 def test_suggestions_show_three_with_reasons_then_others_then_say_these_are_all() -> None:
@@ -322,9 +321,7 @@ def test_none_of_these_asks_why_and_records_it() -> None:
 
 def test_with_no_suggestions_the_patient_is_offered_a_link_worker() -> None:
     p = Patient(directory=FakeDirectory([]))
-    walk_to(p, "ons_anxious")
-    p.tap("5")
-    p.tap("no")  # the direct question (their scores were low)
+    walk_to(p, "contact_wanted")  # no suggestions to show
     assert p.state == "contact_wanted"
     assert "couldn't find an activity" in p.render_all()[-1]
 
@@ -351,7 +348,7 @@ def test_best_time_accepts_their_own_words() -> None:
     p = Patient()
     walk_to(p, "best_time")
     p.send("after 3pm on weekdays")
-    assert p.state == "handed_off"
+    assert p.state == "wait_life"
     assert p.answers["best_time"] == "after 3pm on weekdays"
 
 
@@ -490,7 +487,8 @@ def test_a_crisis_at_any_state_gets_a_reply_that_fits_where_they_are(
     text = p.render_all()[0]
     assert "999" in text and "not an emergency service" in text
     assert "carry on with your referral" not in text
-    if state == "handed_off":
+    if state in ("handed_off", *referral.AFTER_HANDOFF_ASKING):
+        # While they wait too: the team has their case, and the questions stop.
         assert p.state == "handed_off" and p.templates() == [f"safety/{category}"]
         assert "get in touch with you" in text
         assert AddToCase("words", kept_already=True) in p.effects
@@ -586,22 +584,37 @@ def test_low_mood_ticked_brings_one_direct_question() -> None:
 
 def test_yes_to_the_direct_question_is_a_crisis() -> None:
     p = Patient()
-    walk_to(p, "ons_anxious")
-    p.tap("8")  # anxious: asked directly
+    walk_to(p, "need_areas")
+    p.tap("mood")
+    p.tap("done")  # low mood ticked: asked directly, before the handoff
     assert p.state == "safety_question"
     p.tap("yes")
     assert any(isinstance(e, RaiseSafetyAlert) and e.category == "suicide" for e in p.effects)
     assert p.state == "crisis_check" and p.templates()[0] == "safety/suicide"
     p.tap("carry_on")
-    assert p.state == "suggestions"
+    assert p.state == "postcode"
+
+
+def test_yes_to_the_direct_question_while_they_wait_is_a_crisis_for_their_case() -> None:
+    """Low wellbeing scores after the handoff: asked directly, as before the handoff;
+    "yes" raises an alert on the case the team already has, and says so."""
+    p = Patient()
+    walk_to(p, "wait_anxious")
+    p.case_opened("SP-TEST")
+    p.tap("8")  # anxious: asked directly
+    assert p.state == "wait_safety"
+    p.tap("yes")
+    assert any(isinstance(e, RaiseSafetyAlert) and e.category == "suicide" for e in p.effects)
+    assert p.state == "handed_off" and p.templates()[0] == "safety/suicide"
+    assert p.last is not None and p.last.replies[-1].context["with_team"] is True
 
 
 def test_the_direct_question_is_not_asked_when_all_is_well() -> None:
     p = Patient()
-    walk_to(p, "ons_life")
+    walk_to(p, "wait_life")
     for score in ("8", "8", "8", "2"):
         p.tap(score)
-    assert p.state == "suggestions" and not p.control.asked_directly
+    assert p.state == "handed_off" and not p.control.asked_directly
 
 
 def test_a_weaker_sign_brings_the_direct_question_after_the_answer() -> None:
@@ -697,12 +710,12 @@ def test_the_same_words_again_are_checked_once_then_taken() -> None:
     assert p.templates() == ["referral/sent_twice"] and "best_time" not in p.answers
     assert "07911 123456" in p.render_all()[0] and p.conversation.step == step
     p.send("07911 123456")  # yes, on purpose
-    assert p.answers["best_time"] == "07911 123456" and p.state == "handed_off"
+    assert p.answers["best_time"] == "07911 123456" and p.state == "wait_life"
 
 
 def test_the_same_number_on_two_scales_is_checked_once() -> None:
     p = Patient()
-    walk_to(p, "ons_happy")
+    walk_to(p, "wait_happy")
     p.tap("10")
     p.send("10")  # anxiety: the number they just tapped, typed
     assert p.templates() == ["referral/sent_twice"] and "anxiety" not in p.answers
@@ -718,3 +731,62 @@ def test_the_same_choice_typed_twice_is_simply_taken() -> None:
     p.send("yes")
     p.send("yes")
     assert p.state == "name"
+
+
+# --- While they wait (issue 13): the wellbeing questions after the handoff ---------------
+
+
+def test_skip_these_at_the_first_wellbeing_question_skips_all_four() -> None:
+    p = Patient()
+    walk_to(p, "wait_life")
+    assert "While you wait" in p.render_all()[-1] and "skip" in p.render_all()[-1]
+    assert p.question().options[-1].label == "skip_these"
+    p.tap("skip_all")
+    assert p.state == "handed_off" and "life_satisfaction" not in p.answers
+    assert not any(isinstance(e, RecordWellbeing) for e in p.effects)
+    assert p.templates() == ["referral/wait_done"]
+
+
+def test_skip_typed_at_the_first_wellbeing_question_skips_them_but_a_number_is_a_score() -> None:
+    p = Patient()
+    walk_to(p, "wait_life")
+    p.send("1")
+    assert p.answers["life_satisfaction"] == 1 and p.state == "wait_worthwhile"
+    q = Patient()
+    walk_to(q, "wait_life")
+    q.send("skip")
+    assert q.state == "handed_off" and "life_satisfaction" not in q.answers
+
+
+@pytest.mark.parametrize("old", referral.RETIRED)
+def test_a_conversation_stored_at_a_retired_question_carries_on_at_the_next(old: str) -> None:
+    """A conversation left, before this change, at a question that is no longer asked
+    there (the wellbeing questions before the handoff) moves on to the question that
+    now follows, saying so; what they send is not taken as its answer."""
+    p = Patient()
+    walk_to(p, "suggestions")
+    p.conversation = referral.Conversation(old, p.conversation.step, p.answers, p.control)
+    p.send("7")
+    assert p.state == "suggestions" and "suggestions" not in p.answers
+    assert p.templates() == ["referral/moved_on", "referral/suggestions"]
+    assert not any(isinstance(e, RecordWellbeing) for e in p.effects)
+
+
+def test_a_retired_place_to_carry_on_from_becomes_the_next_question() -> None:
+    """Stopped for now (a crisis reply) at a retired question: "Carry on" goes on."""
+    p = Patient()
+    walk_to(p, "suggestions")
+    control = p.control.model_copy(update={"resume_at": "ons_happy"})
+    p.conversation = referral.Conversation("crisis_check", p.conversation.step, p.answers, control)
+    p.tap("carry_on")
+    assert p.state == "suggestions"
+
+
+def test_crisis_words_at_a_retired_question_are_answered_first() -> None:
+    p = Patient()
+    walk_to(p, "suggestions")
+    p.conversation = referral.Conversation("ons_life", p.conversation.step, p.answers, p.control)
+    p.send(Crisis("suicide", "words", ("rule",)))
+    assert p.templates()[0] == "safety/suicide" and p.state == "crisis_check"
+    p.tap("carry_on")
+    assert p.state == "suggestions"

@@ -158,7 +158,7 @@ def test_an_impossible_age_is_asked_again(typed: str) -> None:
                                               ("7 out of 10", 7), ("about 4", 4)])  # fmt: skip
 def test_scales_read_how_people_write_scores(typed: str, score: int) -> None:
     p = Patient()
-    walk_to(p, "ons_life")
+    walk_to(p, "wait_life")
     p.send(typed)
     assert p.answers["life_satisfaction"] == score
 
@@ -166,9 +166,9 @@ def test_scales_read_how_people_write_scores(typed: str, score: int) -> None:
 @pytest.mark.parametrize("typed", ["-3", "11", "6/5"])
 def test_a_score_out_of_range_is_never_an_answer(typed: str) -> None:
     p = Patient()
-    walk_to(p, "ons_life")
+    walk_to(p, "wait_life")
     p.send(typed)
-    assert p.state == "ons_life" and "life_satisfaction" not in p.answers
+    assert p.state == "wait_life" and "life_satisfaction" not in p.answers
 
 
 def test_an_activity_typed_by_name_at_the_suggestions_picks_it() -> None:
@@ -278,8 +278,8 @@ def test_each_part_of_the_conversation_says_where_they_are() -> None:
         p.send(value) if at in ("what_matters", "postcode", "phone") else p.tap(value)
         parts += [line for text in p.render_all() for line in text.splitlines()
                   if line.startswith(("Part ", "Last question"))]  # fmt: skip
-    assert parts == ["Part 2 of 5: what matters to you", "Part 3 of 5: what would suit you",
-                     "Part 4 of 5: how you feel", "Part 5 of 5: next steps"] + [
+    assert parts == ["Part 2 of 4: what matters to you", "Part 3 of 4: what would suit you",
+                     "Part 4 of 4: next steps"] + [
         line for line in parts if line.startswith("Last question")]  # fmt: skip
     assert parts[-1].startswith("Last question")
 
@@ -296,7 +296,7 @@ def test_a_part_is_not_announced_again_when_its_question_is_asked_again() -> Non
 
 def test_the_handoff_reads_back_how_and_when_they_will_be_contacted() -> None:
     p = Patient()
-    walk_to(p, "handed_off")  # phone, 07911 123456, mornings
+    walk_to(p, "wait_life")  # phone, 07911 123456, mornings: handed off
     said = p.render_all()[0]
     assert "a link worker will phone you on 07911 123456 in the morning, soon." in said
     assert "If any of that is wrong" in said and "+44" not in said
