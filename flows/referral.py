@@ -96,7 +96,7 @@ STATES = [
     "new",
     "consent", "declined", "age", "under_18",
     "name", "what_matters", "need_areas", "need_other", "postcode",
-    "mode", "travel", "group", "free_times", "barriers", "barriers_other",
+    "mode", "travel", "group", "free_times",
     "suggestions", "none_reason",
     "contact_wanted", "contact_method", "phone", "best_time",
     "handed_off",
@@ -107,7 +107,7 @@ STATES = [
     "confirm_delete", "erasing", "reconsent",
     # Questions no longer asked where they were (RETIRED): kept so that a
     # conversation left at one carries on at the question that now follows.
-    "ons_life", "ons_worthwhile", "ons_happy", "ons_anxious",
+    "ons_life", "ons_worthwhile", "ons_happy", "ons_anxious", "barriers", "barriers_other",
 ]  # fmt: skip
 
 #: "While you wait": the wellbeing questions, asked once the referral is safely with
@@ -116,11 +116,12 @@ WAIT_STATES = ["wait_life", "wait_worthwhile", "wait_happy", "wait_anxious"]
 #: Questions no longer asked at that point of the conversation. A conversation
 #: stored at one (before the change) moves on to the question that now follows,
 #: told so, without taking what they send as an answer to the new question.
-RETIRED = ["ons_life", "ons_worthwhile", "ons_happy", "ons_anxious"]
+RETIRED = ["ons_life", "ons_worthwhile", "ons_happy", "ons_anxious", "barriers", "barriers_other"]
 #: Where a retired place kept in a conversation's control (where "Carry on" or
 #: "No, carry on" goes back to) now points.
 RETIRED_TO = {"ons_life": "suggestions", "ons_worthwhile": "suggestions",
-              "ons_happy": "suggestions", "ons_anxious": "suggestions"}  # fmt: skip
+              "ons_happy": "suggestions", "ons_anxious": "suggestions",
+              "barriers": "suggestions", "barriers_other": "suggestions"}  # fmt: skip
 
 #: The referral's questions, from consent to the best time to call: where someone
 #: can be interrupted (a crisis, a direct question) and come back to.
@@ -179,10 +180,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": "mode", "dest": "group"},
     {"trigger": "answer", "source": "travel", "dest": "group"},
     {"trigger": "answer", "source": "group", "dest": "free_times"},
-    {"trigger": "answer", "source": "free_times", "dest": "barriers"},
-    {"trigger": "answer", "source": "barriers", "dest": "barriers_other", "conditions": "chose_something_else"},
-    {"trigger": "answer", "source": ["barriers", "barriers_other"], "dest": "suggestions", "prepare": "find_suggestions", "conditions": "has_suggestions"},
-    {"trigger": "answer", "source": ["barriers", "barriers_other"], "dest": "contact_wanted"},
+    {"trigger": "answer", "source": "free_times", "dest": "suggestions", "prepare": "find_suggestions", "conditions": "has_suggestions"},
+    {"trigger": "answer", "source": "free_times", "dest": "contact_wanted"},
     {"trigger": "answer", "source": "suggestions", "dest": "suggestions", "conditions": "wants_others"},
     {"trigger": "answer", "source": "suggestions", "dest": "none_reason", "conditions": "chose_none"},
     {"trigger": "answer", "source": "suggestions", "dest": "contact_wanted"},
@@ -283,13 +282,6 @@ NEED_WORDS = {
     "confidence": ("confidence", "confident", "shy", "getting out", "going out"),
 }  # fmt: skip
 NEED_CHOICES = tuple(Choice(area, f"need_{area}", NEED_WORDS[area]) for area in NEED_AREAS)
-BARRIER_CHOICES = (
-    Choice("cost", "barrier_cost", ("cost", "money", "free", "price", "afford")),
-    Choice("getting_around", "barrier_getting_around", ("transport", "travel", "bus", "getting there")),
-    Choice("caring", "barrier_caring", ("caring", "carer", "looking after")),
-    Choice("nerves", "barrier_nerves", ("nerves", "nervous", "anxious", "shy", "scared")),
-    Choice("health", "barrier_health", ("health", "pain", "tired", "mobility")),
-)  # fmt: skip
 #: Times of day, typed: "mornings" ticks weekday mornings.
 TIME_WORDS = {
     "weekday_morning": ("morning", "mornings", "am"),
@@ -375,8 +367,6 @@ QUESTIONS: dict[str, Ask] = {
         Choice("either", "group_either", ("either", "dont mind", "both", "any")),
     )),
     "free_times": Ask("referral/free_times", "free_times", FREE_TIME_CHOICES, kind="multi", all_of_them=True),
-    "barriers": Ask("referral/barriers", "barriers", BARRIER_CHOICES, kind="multi", min_ticks=0),
-    "barriers_other": Ask("referral/barriers_other", "barriers_other", kind="text"),
     **{state: Ask(f"referral/{state.replace('wait_', 'ons_')}", key, kind="scale")
        for state, key in ONS4.items()},
     "suggestions": Ask("referral/suggestions", "suggestions", kind="suggestions"),

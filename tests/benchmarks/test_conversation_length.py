@@ -45,7 +45,7 @@ WIDOWER = {
     "consent": "I agree", "age": "78", "name": "Arthur",
     "what_matters": "Since my wife died I'm lonely. I don't see anyone from one week to the next.",
     "need_areas": "done", "postcode": "L20 3AB", "mode": "in person", "travel": "walking distance",
-    "group": "a group", "free_times": "mornings", "barriers": "nothing",
+    "group": "a group", "free_times": "mornings",
     "suggestions": "1", "contact_wanted": "phone me",
     "phone": "07911 123456", "best_time": "mornings",
     # While he waits:
@@ -56,7 +56,7 @@ DEBT = {
     "consent": "yes ok", "age": "34", "name": "Kim",
     "what_matters": "I'm behind on my bills and the debt is making me stressed.",
     "need_areas": "done", "postcode": "L21 4NB", "mode": "online", "group": "either",
-    "free_times": "evenings", "barriers": "nothing",
+    "free_times": "evenings",
     "suggestions": "1", "contact_wanted": "message me here",
     "best_time": "evenings",
     # While she waits:

@@ -27,7 +27,6 @@ REFERRAL = [
     ("tap", "In a group"),
     ("tap", "Weekday mornings"),
     ("tap", "Done ✔"),
-    ("tap", "Done ✔"),
     ("tap", "I'm interested in 1"),
     ("tap", "Yes, phone me"),
     ("type", "07911 123456"),

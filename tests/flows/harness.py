@@ -101,7 +101,7 @@ HAPPY_PATH: list[tuple[str, str]] = [
     # "lonely" in what matters to them ticks Feeling lonely for them (issue 13).
     ("need_areas", "activity"), ("need_areas", "done"),
     ("postcode", "L20 3AB"), ("mode", "in_person"), ("travel", "1"), ("group", "group"),
-    ("free_times", "weekday_morning"), ("free_times", "done"), ("barriers", "cost"), ("barriers", "done"),
+    ("free_times", "weekday_morning"), ("free_times", "done"),
     ("suggestions", "pick_0"), ("contact_wanted", "phone"),
     ("phone", "07911 123456"), ("best_time", "mornings"),
     # Handed off. While they wait, the wellbeing questions (issue 13):

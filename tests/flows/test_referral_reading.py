@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from flows.core import Command
+from flows import referral
 from flows.referral import CaseView
 from tests.flows.harness import HAPPY_PATH, Patient, walk_to
 
@@ -82,12 +83,15 @@ def test_a_near_miss_is_offered_as_did_you_mean() -> None:
 
 
 @pytest.mark.parametrize("typed", ["nothing", "none", "no", "nothing really"])
-def test_nothing_at_the_optional_barriers_question_means_none(typed: str) -> None:
+def test_nothing_at_the_retired_barriers_question_is_not_stored(typed: str) -> None:
+    """What gets in the way is no longer asked before the handoff (a link worker
+    asks). A conversation left there moves on, and keeps nothing of what was typed."""
     p = Patient()
-    walk_to(p, "barriers")
+    walk_to(p, "suggestions")
+    p.conversation = referral.Conversation("barriers", p.conversation.step, p.answers, p.control)
     p.send(typed)
-    assert p.state != "barriers"
-    assert p.answers["barriers"] == [] and "barriers_typed" not in p.answers
+    assert p.state == "suggestions"
+    assert "barriers" not in p.answers and "barriers_typed" not in p.answers
 
 
 def test_words_that_are_no_option_are_kept_only_after_something_else() -> None:
@@ -265,7 +269,7 @@ def test_any_time_is_one_answer(answer: str) -> None:
     p = Patient()
     walk_to(p, "free_times")
     p.tap("all") if answer == "tap" else p.send(answer)
-    assert p.state == "barriers"
+    assert p.state == "suggestions"
     assert p.answers["free_times"] == ["weekday_morning", "weekday_afternoon",
                                        "weekday_evening", "weekend"]  # fmt: skip
 
