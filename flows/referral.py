@@ -1207,9 +1207,11 @@ def _read_choice(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
 
 
 def _read_multi(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
-    """Ticks. Typed words tick the options they name ("lonely and money"); words
-    that name none get a hint (and "Did you mean …?" when one is close), and are
-    never kept: their own words are asked for after "Something else"."""
+    """Ticks. A tap ticks (or unticks) one, then Done. Typed words that name options
+    ("lonely and money", "mornings") tick them and answer the question, with no
+    Done to tap after; words that name none get a hint (and "Did you mean …?" when
+    one is close), and are never kept: their own words are asked for after
+    "Something else"."""
     # Numbers follow the buttons as shown.
     shown = _shown(ask)
     label_of = flow.ctx.label_of
@@ -1248,13 +1250,17 @@ def _read_multi(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
             if pick is OTHER_CHOICE:
                 labels.append(label_of(OTHER_CHOICE.option()))
             return Answer(ticked, "ticked", {"labels": labels})
-        ticked = _toggle(ticked, pick.value)
+        if isinstance(event, Button):
+            ticked = _toggle(ticked, pick.value)
+        elif pick.value not in ticked:  # typed: what they name is what they mean
+            ticked = [*ticked, pick.value]
     flow.answers[ask.key] = ticked
     if isinstance(event, Button):
         flow._update_multi(ask)
-    else:  # typed: show the new ticks in a fresh message, where they'll see them
-        flow._ask()
-    return None
+        return None
+    # Typed words that name options answer the question: no "Done" to tap after.
+    labels = [label_of(c.option()) for c in ask.choices if c.value in ticked]
+    return Answer(ticked, "ticked", {"labels": labels})
 
 
 def _shown(ask: Ask) -> list[Choice]:

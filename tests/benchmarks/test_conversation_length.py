@@ -67,8 +67,6 @@ DEBT = {
 # emergency, nearest "can't breathe". Training it out cost recall on a crisis inside
 # a long message, so the model was left as it is and the false alarm is on record in
 # issue 13's note for the crisis screen.)
-#: Ticking a box re-shows the question; the second time at it, "done".
-TICK_THEN_DONE = {"free_times"}
 
 
 @dataclass
@@ -101,8 +99,6 @@ async def journey(db_url: str, answers: dict[str, str]) -> Journey:
             visits[state] += 1
             assert visits[state] <= 3, f"stuck at {state}"
             line = answers[state]
-            if state in TICK_THEN_DONE and visits[state] > 1:
-                line = "done"
             given += 1
             event = read_event(line, sender.buttons)
             await app.patients.handle(Inbound("console", CONSOLE_CHAT_ID, event))

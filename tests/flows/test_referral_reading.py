@@ -39,10 +39,34 @@ def ticked_and_typed(p: Patient, key: str) -> tuple[list[str], list[str]]:
     ("number 2", ["mood"]),
 ])  # fmt: skip
 def test_words_near_a_tick_box_label_tick_it(typed: str, ticked: list[str]) -> None:
+    """And answer the question: typed words that name options need no "Done" after
+    (issue 13)."""
     p = at_the_tick_boxes()
     p.send(typed)
-    assert p.state == "need_areas"
+    assert p.state in ("postcode", "safety_question")  # (low mood ticked: asked directly)
     assert ticked_and_typed(p, "need_areas") == (ticked, [])
+
+
+def test_typed_words_at_free_times_tick_them_and_move_on() -> None:
+    p = Patient()
+    walk_to(p, "free_times")
+    p.send("mornings")
+    assert p.state == "suggestions" and p.answers["free_times"] == ["weekday_morning"]
+
+
+def test_typed_words_add_to_what_was_ticked_for_them_never_untick_it() -> None:
+    p = Patient()
+    walk_to(p, "need_areas")  # "lonely" in their words ticked Feeling lonely
+    p.send("lonely and money")
+    assert p.state == "postcode" and p.answers["need_areas"] == ["loneliness", "money"]
+
+
+def test_tapping_still_ticks_then_done() -> None:
+    p = at_the_tick_boxes()
+    p.tap("money")
+    assert p.state == "need_areas" and p.answers["need_areas"] == ["money"]
+    p.tap("done")
+    assert p.state == "postcode"
 
 
 @pytest.mark.parametrize("typed", ["im done", "I'm done", "all done", "done thanks"])
