@@ -165,6 +165,9 @@ GROUPS = {
 TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "begin", "source": "new", "dest": "consent", "after": "welcome"},
     {"trigger": "start_afresh", "source": ["declined", "under_18"], "dest": "new", "after": "forget_answers"},
+    # "I agree, and I'm 18 or over" is one tap; "yes" typed alone asks the age.
+    {"trigger": "answer", "source": "consent", "dest": "name", "conditions": "agreed_as_an_adult", "after": ["record_consent", "record_adult"]},
+    {"trigger": "answer", "source": "consent", "dest": "under_18", "conditions": "said_under_18", "after": "forget_under_18"},
     {"trigger": "answer", "source": "consent", "dest": "age", "conditions": "agreed", "after": "record_consent"},
     {"trigger": "answer", "source": "consent", "dest": "consent", "conditions": "wants_more"},
     {"trigger": "answer", "source": "consent", "dest": "declined", "after": "forget_declined"},
@@ -329,10 +332,14 @@ SAFETY_CHOICES = (
 
 QUESTIONS: dict[str, Ask] = {
     "consent": Ask("referral/consent", "consent", (
-        Choice("agree", "consent_agree", YES),
+        Choice("agree_adult", "consent_agree_adult", (
+            "i agree and im 18 or over", "i agree and im over 18", "agree and over 18",
+            "i agree im over 18")),
+        Choice("under_18", "consent_under_18", ("under 18", "im under 18", "i am under 18")),
         Choice("more", "consent_more", ("more", "tell me more", "what", "why", "?", "more info")),
         Choice("decline", "consent_decline", NO),
-    )),
+        Choice("agree", "consent_agree", YES, shown=False),
+    ), kind="consent"),
     "age": Ask("referral/age", "adult", kind="age", choices=(
         Choice("yes", "age_yes", YES + ("18", "over 18", "im over 18")),
         Choice("no", "age_no", NO + ("under 18", "im under 18")),
@@ -562,6 +569,12 @@ class Referral:
     def agreed(self, _: EventData) -> bool:
         return self.answers.get("consent") == "agree"
 
+    def agreed_as_an_adult(self, _: EventData) -> bool:
+        return self.chosen == "agree_adult"
+
+    def said_under_18(self, _: EventData) -> bool:
+        return self.chosen == "under_18"
+
     def wants_more(self, _: EventData) -> bool:
         return self.answers.get("consent") == "more"
 
@@ -644,6 +657,10 @@ class Referral:
 
     def record_consent(self, _: EventData) -> None:
         self.effects.append(RecordConsent(NOTICE_VERSION))
+
+    def record_adult(self, _: EventData) -> None:
+        # Agreed and 18 or over, in one tap: both answers, as if asked one by one.
+        self.answers["consent"], self.answers["adult"] = "agree", "yes"
 
     def forget_declined(self, _: EventData) -> None:
         self.effects.append(ForgetPatient("declined"))
@@ -1203,7 +1220,7 @@ def _read_choice(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
         if checked is None:
             return Invalid(ask.invalid, {"typed": text})
         return Answer(checked, "typed", {"text": checked})
-    return Invalid("referral/errors/choose", {"count": len(choices)})
+    return Invalid("referral/errors/choose", {"count": len([c for c in choices if c.shown])})
 
 
 def _read_multi(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
@@ -1284,6 +1301,21 @@ def _read_age(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
         return Invalid("referral/errors/age")
     choice = ask.choices[0] if age >= 18 else ask.choices[1]
     return Answer(choice.value, choice.label)
+
+
+def _read_consent(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
+    """The consent notice's buttons (agreeing and 18 or over is one), their words
+    ("yes" alone agrees: the age is asked next), or an age typed on its own: under
+    18 is answered as such ("16", "I'm 16"). A bare number up to the buttons' count
+    is a button's."""
+    if isinstance(event, Text):
+        age = read_age(event.text)
+        shown = [c for c in ask.choices if c.shown]
+        if age is not None and not (1 <= age <= len(shown) and simplify(event.text) == str(age)):
+            if 1 <= age < 18:
+                return Answer("under_18", "consent_under_18")
+            return Invalid("referral/errors/choose", {"count": len(shown)})
+    return _read_choice(flow, ask, event)
 
 
 def _read_name(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
@@ -1447,6 +1479,7 @@ def _read_crisis_check(flow: Referral, ask: Ask, event: Text | Button) -> Outcom
 READERS: dict[str, Callable[[Referral, Ask, Text | Button], Outcome]] = {
     "choice": _read_choice,
     "age": _read_age,
+    "consent": _read_consent,
     "name": _read_name,
     "text": _read_choice,  # typed text, with any offered buttons still working
     "multi": _read_multi,

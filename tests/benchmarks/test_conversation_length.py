@@ -42,7 +42,7 @@ TARGET_ANSWERS, TARGET_WORDS = 12, 600
 
 #: What each person answers, by the question they are on.
 WIDOWER = {
-    "consent": "I agree", "age": "78", "name": "Arthur",
+    "consent": "I agree, and I'm 18 or over", "name": "Arthur",
     "what_matters": "Since my wife died I'm lonely. I don't see anyone from one week to the next.",
     "need_areas": "done", "postcode": "L20 3AB", "mode": "in person", "travel": "walking distance",
     "group": "a group", "free_times": "mornings",
@@ -57,6 +57,7 @@ DEBT = {
     "what_matters": "I'm behind on my bills and the debt is making me stressed.",
     "need_areas": "done", "postcode": "L21 4NB", "mode": "online", "group": "either",
     "free_times": "evenings",
+    "safety_question": "no",  # "stressed" ticks low mood: asked directly, once
     "suggestions": "1", "contact_wanted": "message me here",
     "best_time": "evenings",
     # While she waits:

@@ -14,8 +14,7 @@ CHAT = 5001
 # What a patient does at each question: ("tap", label) or ("type", text).
 REFERRAL = [
     ("type", "/start"),
-    ("tap", "I agree"),
-    ("tap", "Yes, I'm 18 or over"),
+    ("tap", "I agree, and I'm 18 or over"),
     ("tap", "Call me Alex"),
     ("type", "I'd like to meet people. I've been lonely since my wife died."),
     # ("lonely" ticked Feeling lonely for them: they add one and tap Done.)
@@ -105,7 +104,7 @@ async def test_a_complete_referral_through_telegram(running: Running, api: BotAp
 async def test_restarting_the_bot_mid_conversation_resumes_at_the_same_question(
     running: Running, api: BotApiStandIn
 ) -> None:
-    for how, what in REFERRAL[:8]:  # up to the postcode
+    for how, what in REFERRAL[:7]:  # up to the postcode
         await act(running, api, how, what)
     await running.stop()
     await running.start()  # a new process: nothing in memory
@@ -113,7 +112,7 @@ async def test_restarting_the_bot_mid_conversation_resumes_at_the_same_question(
     reminder, question = (m.plain_text for m in api.messages_to(CHAT)[-2:])
     assert "We were talking about how you'd like to take part" in reminder
     assert question.startswith("How would you like to take part?")
-    for how, what in REFERRAL[8:]:
+    for how, what in REFERRAL[7:]:
         await act(running, api, how, what)
     assert "Your reference is SP-" in handoff_message(api)
 
@@ -162,7 +161,7 @@ async def test_bad_input_at_every_step_gets_a_kind_reply_and_loses_nothing(
 async def test_a_double_tap_and_a_redelivered_update_have_one_effect(
     running: Running, api: BotApiStandIn
 ) -> None:
-    for how, what in REFERRAL[:3]:
+    for how, what in REFERRAL[:2]:
         await act(running, api, how, what)
     question = api.messages_to(CHAT)[-1]
     data = question.callback_data("Call me Alex")
@@ -185,7 +184,7 @@ async def test_a_double_tap_and_a_redelivered_update_have_one_effect(
 async def test_an_edited_message_and_a_location_are_answered_kindly(
     running: Running, api: BotApiStandIn
 ) -> None:
-    for how, what in REFERRAL[:4]:
+    for how, what in REFERRAL[:3]:
         await act(running, api, how, what)
     said = api.send_text(CHAT, "I like gardening", first_name="Alex")
     await running.handled(said)

@@ -96,7 +96,9 @@ class Patient:
 
 #: A whole referral, as taps: what a patient who goes straight through does.
 HAPPY_PATH: list[tuple[str, str]] = [
-    ("consent", "agree"), ("age", "yes"), ("name", "first_name"),
+    # (Typed "yes" at consent asks the age next; "I agree, and I'm 18 or over" is
+    # one tap: tests/flows/test_referral.py.)
+    ("consent", "I agree"), ("age", "yes"), ("name", "first_name"),
     ("what_matters", "I'd like to meet people, I've been lonely since my wife died"),
     # "lonely" in what matters to them ticks Feeling lonely for them (issue 13).
     ("need_areas", "activity"), ("need_areas", "done"),
@@ -109,7 +111,7 @@ HAPPY_PATH: list[tuple[str, str]] = [
     ("wait_safety", "no"),  # low scores: asked directly, once
 ]  # fmt: skip
 
-TYPED = {"what_matters", "postcode", "phone"}
+TYPED = {"consent", "what_matters", "postcode", "phone"}
 
 
 def walk_to(patient: Patient, state: str) -> None:

@@ -24,14 +24,15 @@ from flows.core import (
     WorkerTookOver,
 )
 from tests.fakes import FakeDirectory
-from tests.flows.harness import HAPPY_PATH, MESSAGES, Patient, label_of, walk_to
+from tests.flows.harness import HAPPY_PATH, MESSAGES, TYPED, Patient, label_of, walk_to
 
 
-def test_first_message_welcomes_and_asks_for_consent_with_three_buttons() -> None:
+def test_first_message_welcomes_and_asks_for_consent_and_age_in_one() -> None:
     p = Patient()
     p.send("hello")
     assert p.templates() == ["referral/welcome", "referral/consent"]
-    assert [o.value for o in p.question().options] == ["agree", "more", "decline"]
+    assert [o.value for o in p.question().options] == ["agree_adult", "under_18", "more",
+                                                       "decline"]  # fmt: skip
     welcome = p.render_all()[0]
     assert "999" in welcome and "116 123" in welcome and "not an emergency service" in welcome
 
@@ -75,7 +76,7 @@ def test_tell_me_more_shows_the_full_notice_and_asks_again() -> None:
     assert p.state == "age"
 
 
-@pytest.mark.parametrize("answer", ["No thanks", "no", "3"])
+@pytest.mark.parametrize("answer", ["No thanks", "no", "4"])
 def test_declining_consent_forgets_everything(answer: str) -> None:
     p = Patient()
     p.send("/start")
@@ -94,12 +95,15 @@ def test_under_18s_are_signposted_and_nothing_is_kept() -> None:
     assert "Childline" in text and "0800 1111" in text and "GP" in text
 
 
-@pytest.mark.parametrize("typed", ["yes", "Y", "yep", "1", "I agree", "i agree!"])
-def test_typed_answers_work_where_buttons_were_offered(typed: str) -> None:
+@pytest.mark.parametrize(("typed", "then"), [
+    ("yes", "age"), ("Y", "age"), ("yep", "age"), ("I agree", "age"), ("i agree!", "age"),
+    ("1", "name"),  # the first button's number: agreeing, and 18 or over
+])  # fmt: skip
+def test_typed_answers_work_where_buttons_were_offered(typed: str, then: str) -> None:
     p = Patient()
     p.send("/start")
     p.send(typed)
-    assert p.state == "age"
+    assert p.state == then
 
 
 def test_an_unclear_answer_gets_a_kind_reply_and_the_question_again() -> None:
@@ -451,7 +455,7 @@ def test_every_button_fits_telegrams_64_byte_limit_and_every_template_renders() 
             for option in getattr(reply, "options", ()):
                 assert len(f"{p.conversation.step}:{option.value}".encode()) <= 64
         assert all(p.render_all())
-        p.send(value) if at in {"what_matters", "postcode", "phone"} else p.tap(value)
+        p.send(value) if at in TYPED else p.tap(value)
     assert p.state == "handed_off"
 
 
@@ -791,3 +795,43 @@ def test_crisis_words_at_a_retired_question_are_answered_first() -> None:
     assert p.templates()[0] == "safety/suicide" and p.state == "crisis_check"
     p.tap("carry_on")
     assert p.state == "suggestions"
+
+
+# --- Consent and age in one tap (issue 13) ---------------------------------------------
+
+
+def test_agreeing_and_18_or_over_is_one_tap() -> None:
+    p = Patient()
+    p.send("/start")
+    assert [o.value for o in p.question().options] == ["agree_adult", "under_18", "more", "decline"]
+    p.tap("agree_adult")
+    assert p.state == "name"
+    assert p.answers["consent"] == "agree" and p.answers["adult"] == "yes"
+    assert RecordConsent(referral.NOTICE_VERSION) in p.effects
+
+
+@pytest.mark.parametrize("answer", ["tap", "16", "I'm 16", "under 18"])
+def test_under_18_at_consent_ends_kindly_and_keeps_nothing(answer: str) -> None:
+    p = Patient()
+    p.send("/start")
+    p.tap("under_18") if answer == "tap" else p.send(answer)
+    assert p.state == "under_18"
+    assert ForgetPatient("under_18") in p.effects
+    assert not any(isinstance(e, RecordConsent) for e in p.effects)
+    assert "Childline" in p.render_all()[-1]
+
+
+@pytest.mark.parametrize("answer", ["yes", "yes ok", "I agree"])
+def test_yes_alone_at_consent_asks_the_age(answer: str) -> None:
+    p = Patient()
+    p.send("/start")
+    p.send(answer)
+    assert p.state == "age" and p.answers["consent"] == "agree" and "adult" not in p.answers
+
+
+@pytest.mark.parametrize("typed", ["45", "-1", "0"])
+def test_an_age_of_18_or_more_alone_is_not_agreement(typed: str) -> None:
+    p = Patient()
+    p.send("/start")
+    p.send(typed)
+    assert p.state == "consent" and "consent" not in p.answers
