@@ -98,7 +98,7 @@ STATES = [
     "name", "what_matters", "need_areas", "need_other", "postcode",
     "mode", "travel", "group", "free_times",
     "suggestions", "none_reason",
-    "contact_wanted", "contact_method", "phone", "best_time",
+    "contact_wanted", "contact_method", "phone",
     "handed_off",
     "wait_life", "wait_worthwhile", "wait_happy", "wait_anxious", "wait_safety",
     "finished",
@@ -108,6 +108,7 @@ STATES = [
     # Questions no longer asked where they were (RETIRED): kept so that a
     # conversation left at one carries on at the question that now follows.
     "ons_life", "ons_worthwhile", "ons_happy", "ons_anxious", "barriers", "barriers_other",
+    "best_time",
 ]  # fmt: skip
 
 #: "While you wait": the wellbeing questions, asked once the referral is safely with
@@ -116,12 +117,14 @@ WAIT_STATES = ["wait_life", "wait_worthwhile", "wait_happy", "wait_anxious"]
 #: Questions no longer asked at that point of the conversation. A conversation
 #: stored at one (before the change) moves on to the question that now follows,
 #: told so, without taking what they send as an answer to the new question.
-RETIRED = ["ons_life", "ons_worthwhile", "ons_happy", "ons_anxious", "barriers", "barriers_other"]
+RETIRED = ["ons_life", "ons_worthwhile", "ons_happy", "ons_anxious", "barriers", "barriers_other",
+           "best_time"]  # fmt: skip
 #: Where a retired place kept in a conversation's control (where "Carry on" or
 #: "No, carry on" goes back to) now points.
 RETIRED_TO = {"ons_life": "suggestions", "ons_worthwhile": "suggestions",
               "ons_happy": "suggestions", "ons_anxious": "suggestions",
-              "barriers": "suggestions", "barriers_other": "suggestions"}  # fmt: skip
+              "barriers": "suggestions", "barriers_other": "suggestions",
+              "best_time": "contact_method"}  # fmt: skip
 
 #: The referral's questions, from consent to the best time to call: where someone
 #: can be interrupted (a crisis, a direct question) and come back to.
@@ -154,7 +157,7 @@ GROUPS = {
     "any_question": ("any question, from consent to handed_off", RESUMABLE),
     "anything_kept": ("wherever something of theirs is kept", [*RESUMABLE, "confirm_restart"]),
     "not_with_a_worker": ("any state but handed_off", NOT_WITH_A_WORKER),
-    "a_question": ("the question they were on (consent to best_time)", QUESTION_STATES),
+    "a_question": ("the question they were on (consent to phone)", QUESTION_STATES),
     "before_handoff": ("any state before the handoff", BEFORE_HANDOFF),
     "while_you_wait": ("the wellbeing questions after the handoff", AFTER_HANDOFF_ASKING),
 }
@@ -189,16 +192,15 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": "suggestions", "dest": "none_reason", "conditions": "chose_none"},
     {"trigger": "answer", "source": "suggestions", "dest": "contact_wanted"},
     {"trigger": "answer", "source": "none_reason", "dest": "contact_wanted"},
-    {"trigger": "answer", "source": "contact_wanted", "dest": "phone", "conditions": "chose_a_call", "after": "record_how"},
-    {"trigger": "answer", "source": "contact_wanted", "dest": "best_time", "conditions": "chose_messages", "after": "record_how"},
+    # Whether, how and when, in one question: "Phone me in the morning" asks only
+    # the number next; "Message me here" hands off at once.
+    {"trigger": "answer", "source": ["contact_wanted", "contact_method"], "dest": "phone", "conditions": "chose_a_call", "after": "record_how"},
+    {"trigger": "answer", "source": ["contact_wanted", "contact_method"], "dest": "wait_life", "conditions": "chose_messages", "after": ["record_how", "open_case"]},
     {"trigger": "answer", "source": "contact_wanted", "dest": "contact_method", "conditions": "wants_contact"},
     {"trigger": "answer", "source": "contact_wanted", "dest": "finished"},
     {"trigger": "answer", "source": "finished", "dest": "contact_method"},
     {"trigger": "want_contact", "source": "finished", "dest": "contact_method", "after": "record_wants_contact"},
-    {"trigger": "answer", "source": "contact_method", "dest": "phone", "conditions": "wants_a_call"},
-    {"trigger": "answer", "source": "contact_method", "dest": "best_time"},
-    {"trigger": "answer", "source": "phone", "dest": "best_time"},
-    {"trigger": "answer", "source": "best_time", "dest": "wait_life", "after": "open_case"},
+    {"trigger": "answer", "source": "phone", "dest": "wait_life", "after": "open_case"},
     {"trigger": "answer", "source": "handed_off", "dest": "handed_off", "after": "keep_on_case"},
     # While they wait: the wellbeing questions, each skippable ("Skip these" at the
     # first skips all four). The baseline is recorded when the fourth is answered.
@@ -208,6 +210,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": "wait_happy", "dest": "wait_anxious"},
     {"trigger": "answer", "source": "wait_anxious", "dest": "handed_off", "after": "record_baseline"},
     # A conversation stored at a question no longer asked there moves on.
+    {"trigger": "move_on", "source": "best_time", "dest": "wait_life", "after": ["say_moved_on", "open_case"]},
     {"trigger": "move_on", "source": RETIRED, "dest": "suggestions", "prepare": "find_suggestions", "conditions": "has_suggestions", "after": "say_moved_on"},
     {"trigger": "move_on", "source": RETIRED, "dest": "contact_wanted", "after": "say_moved_on"},
     # /restart asks first. "Yes" starts again; "No" goes back to the question they
@@ -324,6 +327,29 @@ class Ask:
     all_of_them: bool = False
 
 
+#: How and when a link worker gets in touch, as one answer. Link workers work
+#: weekdays in working hours: a morning or an afternoon are the buttons; an evening
+#: typed is heard, and answered with when they work.
+HOW_TO_CONTACT = (
+    Choice("message", "contact_yes_message", ("message", "message me", "here", "text", "chat",
+                                              "message me here", "yes message me")),
+    Choice("phone_morning", "contact_phone_morning", ("morning", "mornings", "am",
+                                                      "phone me in the morning")),
+    Choice("phone_afternoon", "contact_phone_afternoon", ("afternoon", "afternoons", "pm",
+                                                          "phone me in the afternoon")),
+)  # fmt: skip
+HOW_TO_CONTACT_TYPED = (
+    Choice("phone_evening", "contact_phone_evening", ("evening", "evenings", "night",
+                                                      "phone me in the evening", "after work"),
+           shown=False),
+    Choice("phone", "contact_yes_phone", ("phone", "phone me", "call", "call me", "ring me",
+                                          "yes phone me", "yes call me", "phone call"),
+           shown=False),
+)  # fmt: skip
+#: The best time to call, from how they asked to be contacted.
+BEST_TIME = {"phone_morning": "mornings", "phone_afternoon": "afternoons",
+             "phone_evening": "evenings", "phone": "any"}  # fmt: skip
+
 SAFETY_CHOICES = (
     Choice("no", "safety_no", NO),
     Choice("yes", "safety_yes", YES + ("i have", "yes i have", "sometimes", "a bit")),
@@ -382,30 +408,19 @@ QUESTIONS: dict[str, Ask] = {
         Choice("wrong_time", "none_wrong_time", ("time", "wrong time", "wrong times")),
         Choice("not_for_me", "none_not_for_me", ("not for me", "not interested")),
     ), kind="text"),
-    # Whether, and how, in one question: "yes" typed on its own asks how next.
+    # Whether, how and when, in one question: "yes" typed on its own asks how next.
     "contact_wanted": Ask("referral/contact_wanted", "contact_wanted", (
-        Choice("message", "contact_yes_message", ("message", "message me", "here", "text",
-                                                  "message me here", "yes message me")),
-        Choice("phone", "contact_yes_phone", ("phone", "phone me", "call", "call me", "ring me",
-                                              "yes phone me", "yes call me")),
+        *HOW_TO_CONTACT,
         Choice("no", "contact_no", NO),
+        *HOW_TO_CONTACT_TYPED,
         Choice("yes", "contact_yes", YES, shown=False),
     )),
     "finished": Ask("referral/finished", "contact_wanted", (
         Choice("yes", "contact_after_all", YES + ("contact me", "link worker")),
     )),
-    "contact_method": Ask("referral/contact_method", "contact_method", (
-        Choice("message", "contact_message", ("message", "here", "text", "chat", "message here")),
-        Choice("phone", "contact_phone", ("phone", "call", "phone call", "ring me")),
-        Choice("either", "contact_either", ("either", "both", "any", "dont mind")),
-    )),
+    "contact_method": Ask("referral/contact_method", "contact_method",
+                          (*HOW_TO_CONTACT, *HOW_TO_CONTACT_TYPED)),
     "phone": Ask("referral/phone", "phone", kind="text", check=normalise_uk_phone, invalid="referral/errors/phone"),
-    "best_time": Ask("referral/best_time", "best_time", (
-        Choice("mornings", "best_mornings", ("morning", "mornings", "am")),
-        Choice("afternoons", "best_afternoons", ("afternoon", "afternoons", "pm")),
-        Choice("evenings", "best_evenings", ("evening", "evenings", "night")),
-        Choice("any", "best_any", ("any", "anytime", "any time", "whenever")),
-    ), kind="text", columns=2),
     "handed_off": Ask("referral/added_to_case", "", kind="note", limit=LIMIT_MESSAGE),
     "confirm_delete": Ask("referral/confirm_delete", "", (
         Choice("yes", "delete_yes", YES + ("delete", "yes delete", "delete everything")),
@@ -603,13 +618,10 @@ class Referral:
         return self.answers.get("contact_wanted") == "yes"
 
     def chose_a_call(self, _: EventData) -> bool:
-        return self.chosen == "phone"
+        return self.chosen in BEST_TIME
 
     def chose_messages(self, _: EventData) -> bool:
         return self.chosen == "message"
-
-    def wants_a_call(self, _: EventData) -> bool:
-        return self.answers.get("contact_method") in ("phone", "either")
 
     def confirmed(self, _: EventData) -> bool:
         return self.chosen == "yes"
@@ -701,8 +713,10 @@ class Referral:
             self._set_control(guessed_needs=named)
 
     def record_how(self, _: EventData) -> None:
-        # "Yes, phone me": whether and how, answered at once.
-        self.answers["contact_wanted"], self.answers["contact_method"] = "yes", self.chosen
+        # "Phone me in the morning": whether, how and when, answered at once.
+        self.answers["contact_wanted"] = "yes"
+        self.answers["contact_method"] = "phone" if self.chosen in BEST_TIME else "message"
+        self.answers["best_time"] = BEST_TIME.get(self.chosen)
 
     def record_wants_contact(self, _: EventData) -> None:
         # /start after "No thanks": what the goodbye promised, a link worker after all.
@@ -1347,7 +1361,7 @@ def _read_scale(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
 
 
 def _skips_these(flow: Referral, event: Text | Button) -> bool:
-    """"Skip these" tapped, or its words typed (never a number: that is a score)."""
+    """ "Skip these" tapped, or its words typed (never a number: that is a score)."""
     if isinstance(event, Button):
         return event.value == SKIP_THESE.value
     typed = simplify(event.text)

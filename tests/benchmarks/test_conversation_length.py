@@ -46,8 +46,8 @@ WIDOWER = {
     "what_matters": "Since my wife died I'm lonely. I don't see anyone from one week to the next.",
     "need_areas": "done", "postcode": "L20 3AB", "mode": "in person", "travel": "walking distance",
     "group": "a group", "free_times": "mornings",
-    "suggestions": "1", "contact_wanted": "phone me",
-    "phone": "07911 123456", "best_time": "mornings",
+    "suggestions": "1", "contact_wanted": "phone me in the morning",
+    "phone": "07911 123456",
     # While he waits:
     "wait_life": "4", "wait_worthwhile": "5", "wait_happy": "3", "wait_anxious": "6",
     "wait_safety": "no",
@@ -59,7 +59,6 @@ DEBT = {
     "free_times": "evenings",
     "safety_question": "no",  # "stressed" ticks low mood: asked directly, once
     "suggestions": "1", "contact_wanted": "message me here",
-    "best_time": "evenings",
     # While she waits:
     "wait_life": "3", "wait_worthwhile": "4", "wait_happy": "3", "wait_anxious": "8",
     "wait_safety": "no",
@@ -134,8 +133,10 @@ def test_how_long_a_referral_is(benchmark: BenchmarkFixture, tmp_path: Path) -> 
           f"{TARGET_ANSWERS} answers and about {TARGET_WORDS} words to read)")  # fmt: skip
     print("                to the handoff          including the while-you-wait questions")
     for name, f in figures.items():
-        print(f"  {name:<8} {f['answers']:>3} answers {f['words']:>5} words read"
-              f"   {f['answers_in_all']:>3} answers {f['words_in_all']:>5} words read")
+        print(
+            f"  {name:<8} {f['answers']:>3} answers {f['words']:>5} words read"
+            f"   {f['answers_in_all']:>3} answers {f['words_in_all']:>5} words read"
+        )
 
 
 if __name__ == "__main__":

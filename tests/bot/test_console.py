@@ -17,7 +17,7 @@ from tests.fakes import FakeDirectory
 # (The wellbeing questions come after the handoff, while they wait. A number is a
 # tap in the terminal: "1" ticks a box, then "7" is Done.)
 ANSWERS = ["1", "Alex", "I'd like to meet people", "12", "L20 3AB", "1", "1", "1",
-           "1", "7", "1", "2", "07911 123456", "1", "6", "5", "skip", "4"]  # fmt: skip
+           "1", "7", "1", "2", "07911 123456", "6", "5", "skip", "4"]  # fmt: skip
 
 
 async def test_a_scripted_referral_reaches_the_handoff(tmp_path: Path) -> None:

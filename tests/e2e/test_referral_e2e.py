@@ -27,9 +27,8 @@ REFERRAL = [
     ("tap", "Weekday mornings"),
     ("tap", "Done ✔"),
     ("tap", "I'm interested in 1"),
-    ("tap", "Yes, phone me"),
+    ("tap", "Phone me in the morning"),
     ("type", "07911 123456"),
-    ("tap", "Mornings"),
     # Handed off. While they wait, the wellbeing questions (issue 13):
     ("tap", "4"),
     ("tap", "6"),
@@ -48,7 +47,7 @@ def handoff_message(api: BotApiStandIn, chat: int = CHAT) -> str:
 
 
 #: Button questions where typed words are a fine answer too (a name; "after 3pm").
-TYPING_WELCOME = {"Call me Alex", "Mornings"}
+TYPING_WELCOME = {"Call me Alex", "Phone me in the morning"}
 
 
 async def act(bot: Running, api: BotApiStandIn, how: str, what: str) -> int:

@@ -104,8 +104,8 @@ HAPPY_PATH: list[tuple[str, str]] = [
     ("need_areas", "activity"), ("need_areas", "done"),
     ("postcode", "L20 3AB"), ("mode", "in_person"), ("travel", "1"), ("group", "group"),
     ("free_times", "weekday_morning"), ("free_times", "done"),
-    ("suggestions", "pick_0"), ("contact_wanted", "phone"),
-    ("phone", "07911 123456"), ("best_time", "mornings"),
+    ("suggestions", "pick_0"), ("contact_wanted", "phone_morning"),
+    ("phone", "07911 123456"),
     # Handed off. While they wait, the wellbeing questions (issue 13):
     ("wait_life", "4"), ("wait_worthwhile", "5"), ("wait_happy", "3"), ("wait_anxious", "7"),
     ("wait_safety", "no"),  # low scores: asked directly, once

@@ -348,12 +348,17 @@ def test_an_invalid_phone_number_is_refused_kindly(number: str) -> None:
     assert "doesn't look like a UK phone number" in p.render_all()[0]
 
 
-def test_best_time_accepts_their_own_words() -> None:
+@pytest.mark.parametrize(("typed", "best"), [
+    ("phone me in the afternoon", "afternoons"), ("afternoons", "afternoons"),
+    ("mornings", "mornings"), ("ring me", "any"), ("phone me in the evening", "evenings"),
+])  # fmt: skip
+def test_when_to_call_is_read_from_how_they_asked_to_be_contacted(typed: str, best: str) -> None:
+    """(Issue 13: the best time to call was a question of its own.)"""
     p = Patient()
-    walk_to(p, "best_time")
-    p.send("after 3pm on weekdays")
-    assert p.state == "wait_life"
-    assert p.answers["best_time"] == "after 3pm on weekdays"
+    walk_to(p, "contact_wanted")
+    p.send(typed)
+    assert p.state == "phone"
+    assert (p.answers["contact_method"], p.answers["best_time"]) == ("phone", best)
 
 
 def test_after_handoff_anything_written_is_kept_on_the_case() -> None:
@@ -701,21 +706,21 @@ def test_words_sent_while_the_question_had_not_gone_out_are_not_its_answer() -> 
     p = Patient()
     walk_to(p, "phone")
     p.send("07911 123456")
-    assert p.state == "best_time"
+    assert p.state == "wait_life"
     p.send("07911 123456", question_unsent=True)
-    assert p.templates() == ["referral/crossed"] and "best_time" not in p.answers
+    assert p.templates() == ["referral/crossed"] and "life_satisfaction" not in p.answers
 
 
 def test_the_same_words_again_are_checked_once_then_taken() -> None:
     p = Patient()
-    walk_to(p, "phone")
-    p.send("07911 123456")
+    walk_to(p, "wait_life")
+    p.send("7")
     step = p.conversation.step
-    p.send("07911 123456")  # the same again: for this question too?
-    assert p.templates() == ["referral/sent_twice"] and "best_time" not in p.answers
-    assert "07911 123456" in p.render_all()[0] and p.conversation.step == step
-    p.send("07911 123456")  # yes, on purpose
-    assert p.answers["best_time"] == "07911 123456" and p.state == "wait_life"
+    p.send("7")  # the same again: for this question too?
+    assert p.templates() == ["referral/sent_twice"] and "worthwhile" not in p.answers
+    assert "7" in p.render_all()[0] and p.conversation.step == step
+    p.send("7")  # yes, on purpose
+    assert p.answers["worthwhile"] == 7 and p.state == "wait_happy"
 
 
 def test_the_same_number_on_two_scales_is_checked_once() -> None:
@@ -763,7 +768,7 @@ def test_skip_typed_at_the_first_wellbeing_question_skips_them_but_a_number_is_a
     assert q.state == "handed_off" and "life_satisfaction" not in q.answers
 
 
-@pytest.mark.parametrize("old", referral.RETIRED)
+@pytest.mark.parametrize("old", [s for s in referral.RETIRED if s != "best_time"])
 def test_a_conversation_stored_at_a_retired_question_carries_on_at_the_next(old: str) -> None:
     """A conversation left, before this change, at a question that is no longer asked
     there (the wellbeing questions before the handoff) moves on to the question that
@@ -775,6 +780,21 @@ def test_a_conversation_stored_at_a_retired_question_carries_on_at_the_next(old:
     assert p.state == "suggestions" and "suggestions" not in p.answers
     assert p.templates() == ["referral/moved_on", "referral/suggestions"]
     assert not any(isinstance(e, RecordWellbeing) for e in p.effects)
+
+
+def test_a_conversation_stored_at_the_best_time_to_call_is_handed_off() -> None:
+    """(The time to call is now part of how they want to be contacted.) Everything
+    else was answered: the referral is handed off, and what they sent is not kept as
+    a time."""
+    p = Patient()
+    walk_to(p, "wait_life")
+    answers = {k: v for k, v in p.answers.items() if k != "best_time"}
+    p.effects.clear()
+    p.conversation = referral.Conversation("best_time", p.conversation.step, answers, p.control)
+    p.send("after 3pm")
+    assert p.state == "wait_life" and "best_time" not in p.answers
+    assert p.templates()[:2] == ["referral/moved_on", "referral/handed_off"]
+    assert any(isinstance(e, OpenCase) for e in p.effects)
 
 
 def test_a_retired_place_to_carry_on_from_becomes_the_next_question() -> None:

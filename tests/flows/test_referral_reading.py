@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from flows.core import Command
 from flows import referral
+from flows.core import Command
 from flows.referral import CaseView
 from tests.flows.harness import HAPPY_PATH, TYPED, Patient, walk_to
 
@@ -332,8 +332,10 @@ def test_the_handoff_reads_back_how_and_when_they_will_be_contacted() -> None:
 
 def test_a_time_outside_working_hours_is_answered_with_when_link_workers_work() -> None:
     p = Patient()
-    walk_to(p, "best_time")
-    p.tap("evenings")
+    walk_to(p, "contact_wanted")
+    assert "They work Monday to Friday, 9am to 5pm" in p.render_all()[-1]
+    p.send("phone me in the evening")
+    p.send("07911 123456")
     assert "Our link workers work Monday to Friday, 9am to 5pm" in p.render_all()[0]
 
 
@@ -371,7 +373,8 @@ def test_with_no_service_area_set_no_postcode_is_outside() -> None:
 
 
 @pytest.mark.parametrize(("answer", "next_state", "method"), [
-    ("phone", "phone", "phone"), ("message", "best_time", "message"),
+    ("phone_morning", "phone", "phone"), ("phone_afternoon", "phone", "phone"),
+    ("message", "wait_life", "message"),
 ])  # fmt: skip
 def test_whether_and_how_to_be_contacted_is_one_answer(
     answer: str, next_state: str, method: str
@@ -379,7 +382,8 @@ def test_whether_and_how_to_be_contacted_is_one_answer(
     p = Patient()
     walk_to(p, "contact_wanted")
     assert [o.label for o in p.question().options] == [
-        "contact_yes_message", "contact_yes_phone", "contact_no"]  # fmt: skip
+        "contact_yes_message", "contact_phone_morning", "contact_phone_afternoon",
+        "contact_no"]  # fmt: skip
     p.tap(answer)
     assert p.state == next_state
     assert (p.answers["contact_wanted"], p.answers["contact_method"]) == ("yes", method)
