@@ -96,7 +96,7 @@ STATES = [
     "new",
     "consent", "declined", "age", "under_18",
     "name", "what_matters", "need_areas", "need_other", "postcode",
-    "mode", "travel", "group", "free_times",
+    "mode", "free_times",
     "suggestions", "none_reason",
     "contact_wanted", "contact_method", "phone",
     "handed_off",
@@ -108,7 +108,7 @@ STATES = [
     # Questions no longer asked where they were (RETIRED): kept so that a
     # conversation left at one carries on at the question that now follows.
     "ons_life", "ons_worthwhile", "ons_happy", "ons_anxious", "barriers", "barriers_other",
-    "best_time",
+    "best_time", "travel", "group",
 ]  # fmt: skip
 
 #: "While you wait": the wellbeing questions, asked once the referral is safely with
@@ -118,13 +118,13 @@ WAIT_STATES = ["wait_life", "wait_worthwhile", "wait_happy", "wait_anxious"]
 #: stored at one (before the change) moves on to the question that now follows,
 #: told so, without taking what they send as an answer to the new question.
 RETIRED = ["ons_life", "ons_worthwhile", "ons_happy", "ons_anxious", "barriers", "barriers_other",
-           "best_time"]  # fmt: skip
+           "best_time", "travel", "group"]  # fmt: skip
 #: Where a retired place kept in a conversation's control (where "Carry on" or
 #: "No, carry on" goes back to) now points.
 RETIRED_TO = {"ons_life": "suggestions", "ons_worthwhile": "suggestions",
               "ons_happy": "suggestions", "ons_anxious": "suggestions",
               "barriers": "suggestions", "barriers_other": "suggestions",
-              "best_time": "contact_method"}  # fmt: skip
+              "best_time": "contact_method", "travel": "free_times", "group": "free_times"}  # fmt: skip
 
 #: The referral's questions, from consent to the best time to call: where someone
 #: can be interrupted (a crisis, a direct question) and come back to.
@@ -182,10 +182,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": "need_areas", "dest": "postcode"},
     {"trigger": "answer", "source": "need_other", "dest": "postcode"},
     {"trigger": "answer", "source": "postcode", "dest": "mode", "after": "say_if_outside_the_area"},
-    {"trigger": "answer", "source": "mode", "dest": "travel", "conditions": "may_go_in_person"},
-    {"trigger": "answer", "source": "mode", "dest": "group"},
-    {"trigger": "answer", "source": "travel", "dest": "group"},
-    {"trigger": "answer", "source": "group", "dest": "free_times"},
+    # How, and how far, in one answer ("In person, a short bus ride").
+    {"trigger": "answer", "source": "mode", "dest": "free_times", "after": "record_how_far"},
     {"trigger": "answer", "source": "free_times", "dest": "suggestions", "prepare": "find_suggestions", "conditions": "has_suggestions"},
     {"trigger": "answer", "source": "free_times", "dest": "contact_wanted"},
     {"trigger": "answer", "source": "suggestions", "dest": "suggestions", "conditions": "wants_others"},
@@ -211,6 +209,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": "wait_anxious", "dest": "handed_off", "after": "record_baseline"},
     # A conversation stored at a question no longer asked there moves on.
     {"trigger": "move_on", "source": "best_time", "dest": "wait_life", "after": ["say_moved_on", "open_case"]},
+    {"trigger": "move_on", "source": ["travel", "group"], "dest": "free_times", "after": "say_moved_on"},
     {"trigger": "move_on", "source": RETIRED, "dest": "suggestions", "prepare": "find_suggestions", "conditions": "has_suggestions", "after": "say_moved_on"},
     {"trigger": "move_on", "source": RETIRED, "dest": "contact_wanted", "after": "say_moved_on"},
     # /restart asks first. "Yes" starts again; "No" goes back to the question they
@@ -346,6 +345,11 @@ HOW_TO_CONTACT_TYPED = (
                                           "yes phone me", "yes call me", "phone call"),
            shown=False),
 )  # fmt: skip
+#: How they take part, and how far they can travel (miles; None: not in person).
+HOW_FAR: dict[str, tuple[str, float | None]] = {
+    "near_home": ("in_person", 1.0), "bus_ride": ("in_person", 5.0),
+    "remote": ("remote", None), "any": ("any", 5.0),
+}  # fmt: skip
 #: The best time to call, from how they asked to be contacted.
 BEST_TIME = {"phone_morning": "mornings", "phone_afternoon": "afternoons",
              "phone_evening": "evenings", "phone": "any"}  # fmt: skip
@@ -383,21 +387,17 @@ QUESTIONS: dict[str, Ask] = {
     "postcode": Ask("referral/postcode", "postcode", (
         Choice("none", "rather_not_say", SKIP + ("no",)),
     ), kind="text", check=normalise_postcode, invalid="referral/errors/postcode"),
-    "mode": Ask("referral/mode", "mode", (
-        Choice("in_person", "mode_in_person", ("in person", "face to face", "meet")),
-        Choice("online", "mode_online", ("online", "internet", "video", "zoom")),
-        Choice("phone", "mode_phone", ("phone", "by phone", "telephone", "call")),
-        Choice("any", "mode_any", ("any", "any of these", "all", "dont mind", "either")),
-    ), columns=2),
-    "travel": Ask("referral/travel", "max_miles", (
-        Choice("1", "travel_walk", ("walk", "walking", "walking distance")),
-        Choice("5", "travel_bus", ("bus", "bus ride", "short bus ride")),
-        Choice("15", "travel_further", ("further", "car", "drive", "anywhere")),
-    )),
-    "group": Ask("referral/group", "group", (
-        Choice("group", "group_group", ("group", "in a group")),
-        Choice("one_to_one", "group_one_to_one", ("one to one", "1 to 1", "121", "on my own")),
-        Choice("either", "group_either", ("either", "dont mind", "both", "any")),
+    # How and how far in one: a group or one-to-one is for the suggestion cards to
+    # say (matching takes either), not a question of its own.
+    "mode": Ask("referral/mode", "mode_choice", (
+        Choice("near_home", "mode_near_home", ("near home", "walk", "walking",
+                                               "walking distance", "near", "local", "nearby")),
+        Choice("bus_ride", "mode_bus_ride", ("bus", "bus ride", "short bus ride", "in person",
+                                             "face to face", "meet", "a bus ride")),
+        Choice("remote", "mode_remote", ("online", "phone", "by phone", "online or phone",
+                                         "internet", "video", "zoom", "telephone")),
+        Choice("any", "mode_any", ("any", "any of these", "all", "dont mind", "either",
+                                   "anything")),
     )),
     "free_times": Ask("referral/free_times", "free_times", FREE_TIME_CHOICES, kind="multi", all_of_them=True),
     **{state: Ask(f"referral/{state.replace('wait_', 'ons_')}", key, kind="scale")
@@ -711,6 +711,12 @@ class Referral:
         if named and not self.answers.get("need_areas"):
             self.answers["need_areas"] = list(named)
             self._set_control(guessed_needs=named)
+
+    def record_how_far(self, _: EventData) -> None:
+        # One answer, two things matching needs: how, and how far they can travel.
+        how = self.answers.pop("mode_choice")
+        self.answers["mode"] = HOW_FAR[how][0]
+        self.answers["max_miles"] = HOW_FAR[how][1]
 
     def record_how(self, _: EventData) -> None:
         # "Phone me in the morning": whether, how and when, answered at once.
@@ -1531,7 +1537,7 @@ def handle(
 def profile_from(answers: dict[str, Any]) -> Profile:
     """What matching needs, from the stored answers."""
     mode = answers.get("mode", "any")
-    modes = MODES if mode in (None, "any") else (mode,)
+    modes = {None: MODES, "any": MODES, "remote": ("online", "phone")}.get(mode, (mode,))
     free_times = tuple(answers.get("free_times") or ()) or FREE_TIMES
     return Profile(
         need_areas=tuple(answers.get("need_areas") or ()),

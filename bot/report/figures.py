@@ -39,7 +39,7 @@ OUTCOMES = (
 )
 BARRIERS = ("getting_there", "nerves", "time", "cost", "health", "other")
 ANSWERS = ("attended", "not_for_them", "not_yet", "talk", "paused", "stopped")
-MODES = ("in_person", "online", "phone", "any", "not_given")
+MODES = ("in_person", "online", "phone", "remote", "any", "not_given")
 NOT_GIVEN = "not_given"
 
 #: ONS bands from best to worst, per question (anxiety: lower is better).

@@ -44,8 +44,8 @@ TARGET_ANSWERS, TARGET_WORDS = 12, 600
 WIDOWER = {
     "consent": "I agree, and I'm 18 or over", "name": "Arthur",
     "what_matters": "Since my wife died I'm lonely. I don't see anyone from one week to the next.",
-    "need_areas": "done", "postcode": "L20 3AB", "mode": "in person", "travel": "walking distance",
-    "group": "a group", "free_times": "mornings",
+    "need_areas": "done", "postcode": "L20 3AB", "mode": "in person, near home",
+    "free_times": "mornings",
     "suggestions": "1", "contact_wanted": "phone me in the morning",
     "phone": "07911 123456",
     # While he waits:
@@ -55,7 +55,7 @@ WIDOWER = {
 DEBT = {
     "consent": "yes ok", "age": "34", "name": "Kim",
     "what_matters": "I'm behind on my bills and the debt is making me stressed.",
-    "need_areas": "done", "postcode": "L21 4NB", "mode": "online", "group": "either",
+    "need_areas": "done", "postcode": "L21 4NB", "mode": "online",
     "free_times": "evenings",
     "safety_question": "no",  # "stressed" ticks low mood: asked directly, once
     "suggestions": "1", "contact_wanted": "message me here",

@@ -16,7 +16,7 @@ from tests.fakes import FakeDirectory
 # ("meet people" ticks Feeling lonely for them: Done is all the need areas take.)
 # (The wellbeing questions come after the handoff, while they wait. A number is a
 # tap in the terminal: "1" ticks a box, then "7" is Done.)
-ANSWERS = ["1", "Alex", "I'd like to meet people", "12", "L20 3AB", "1", "1", "1",
+ANSWERS = ["1", "Alex", "I'd like to meet people", "12", "L20 3AB", "1",
            "1", "7", "1", "2", "07911 123456", "6", "5", "skip", "4"]  # fmt: skip
 
 

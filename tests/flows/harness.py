@@ -102,7 +102,7 @@ HAPPY_PATH: list[tuple[str, str]] = [
     ("what_matters", "I'd like to meet people, I've been lonely since my wife died"),
     # "lonely" in what matters to them ticks Feeling lonely for them (issue 13).
     ("need_areas", "activity"), ("need_areas", "done"),
-    ("postcode", "L20 3AB"), ("mode", "in_person"), ("travel", "1"), ("group", "group"),
+    ("postcode", "L20 3AB"), ("mode", "near_home"),
     ("free_times", "weekday_morning"), ("free_times", "done"),
     ("suggestions", "pick_0"), ("contact_wanted", "phone_morning"),
     ("phone", "07911 123456"),

@@ -216,11 +216,17 @@ def test_postcode_can_be_withheld() -> None:
     assert referral.profile_from(p.answers).postcode is None
 
 
-def test_online_only_skips_the_travel_question() -> None:
+def test_how_and_how_far_are_one_answer() -> None:
+    """(Issue 13: how, how far, and a group or one-to-one were three questions.)"""
     p = Patient()
     walk_to(p, "mode")
+    assert [o.label for o in p.question().options] == [
+        "mode_near_home", "mode_bus_ride", "mode_remote", "mode_any"]  # fmt: skip
     p.send("online")
-    assert p.state == "group"
+    assert p.state == "free_times" and "mode_choice" not in p.answers
+    assert (p.answers["mode"], p.answers["max_miles"]) == ("remote", None)
+    profile = referral.profile_from(p.answers)
+    assert profile.modes == ("online", "phone") and profile.group == "either"
 
 
 def test_ons4_accepts_numbers_words_and_skip_and_refuses_out_of_range() -> None:
@@ -381,11 +387,11 @@ def test_status_before_and_after_handoff() -> None:
 
 def test_restart_asks_first_and_no_goes_back_to_the_same_question() -> None:
     p = Patient()
-    walk_to(p, "group")
+    walk_to(p, "free_times")
     p.send("/restart")
     assert p.state == "confirm_restart"
     p.tap("no")
-    assert p.state == "group"
+    assert p.state == "free_times"
     p.send("/restart")
     p.tap("yes")
     assert p.state == "consent"
@@ -437,19 +443,19 @@ def test_a_tap_on_an_earlier_question_changes_nothing() -> None:
     p = Patient()
     walk_to(p, "mode")
     old_step = p.conversation.step
-    p.tap("in_person")
+    p.tap("near_home")
     before = dict(p.answers)
-    result = p.send(Button(old_step, "online"))  # the same keyboard, tapped again
+    result = p.send(Button(old_step, "remote"))  # the same keyboard, tapped again
     assert result.tap_notice == "stale" and result.replies == [] and result.effects == []
-    assert p.answers == before and p.state == "travel"
+    assert p.answers == before and p.state == "free_times"
 
 
 def test_an_answer_closes_its_question() -> None:
     p = Patient()
-    walk_to(p, "group")
-    p.tap("one_to_one")
+    walk_to(p, "mode")
+    p.tap("bus_ride")
     assert isinstance(p.last.replies[0], CloseQuestion)  # type: ignore[union-attr]
-    assert p.last.replies[0].chosen_label == "group_one_to_one"  # type: ignore[union-attr]
+    assert p.last.replies[0].chosen_label == "mode_bus_ride"  # type: ignore[union-attr]
 
 
 def test_every_button_fits_telegrams_64_byte_limit_and_every_template_renders() -> None:
@@ -470,7 +476,8 @@ def test_the_profile_carries_what_matching_needs() -> None:
     profile = p.directory.profiles[-1]
     assert profile.need_areas == ("loneliness", "activity")
     assert profile.postcode == "L20 3AB" and profile.max_miles == 1.0
-    assert profile.modes == ("in_person",) and profile.group == "group"
+    # (A group or one-to-one: matching takes either; each card says which it is.)
+    assert profile.modes == ("in_person",) and profile.group == "either"
     # (What gets in the way, cost among it, is for a link worker to ask: issue 13.)
     assert profile.free_times == ("weekday_morning",) and profile.free_only is False
     assert "meet people" in profile.what_matters
@@ -547,7 +554,7 @@ def test_talk_to_someone_goes_to_how_to_contact_them() -> None:
 
 def test_other_words_after_a_crisis_reply_are_kept_for_the_team() -> None:
     p = Patient()
-    walk_to(p, "group")
+    walk_to(p, "mode")
     p.send(Crisis("suicide", "words", ("rule",)))
     p.send("I just feel so alone all the time")
     assert AddToCase("I just feel so alone all the time") in p.effects
@@ -768,7 +775,9 @@ def test_skip_typed_at_the_first_wellbeing_question_skips_them_but_a_number_is_a
     assert q.state == "handed_off" and "life_satisfaction" not in q.answers
 
 
-@pytest.mark.parametrize("old", [s for s in referral.RETIRED if s != "best_time"])
+@pytest.mark.parametrize(
+    "old", [s for s in referral.RETIRED if s not in ("best_time", "travel", "group")]
+)
 def test_a_conversation_stored_at_a_retired_question_carries_on_at_the_next(old: str) -> None:
     """A conversation left, before this change, at a question that is no longer asked
     there (the wellbeing questions before the handoff) moves on to the question that
@@ -780,6 +789,16 @@ def test_a_conversation_stored_at_a_retired_question_carries_on_at_the_next(old:
     assert p.state == "suggestions" and "suggestions" not in p.answers
     assert p.templates() == ["referral/moved_on", "referral/suggestions"]
     assert not any(isinstance(e, RecordWellbeing) for e in p.effects)
+
+
+@pytest.mark.parametrize("old", ["travel", "group"])
+def test_a_conversation_stored_at_how_far_or_a_group_carries_on_at_free_times(old: str) -> None:
+    p = Patient()
+    walk_to(p, "free_times")
+    p.conversation = referral.Conversation(old, p.conversation.step, p.answers, p.control)
+    p.send("a group")
+    assert p.state == "free_times" and "group" not in p.answers
+    assert p.templates() == ["referral/moved_on", "referral/free_times"]
 
 
 def test_a_conversation_stored_at_the_best_time_to_call_is_handed_off() -> None:

@@ -58,8 +58,8 @@ async def test_a_double_tap_has_one_effect(database: Database) -> None:
     chat = Chat(database)
     await chat.walk_to("mode")
     step = await chat.step()
-    await chat.send(Button(step, "online"))
-    second = await chat.send(Button(step, "online"))
+    await chat.send(Button(step, "remote"))
+    second = await chat.send(Button(step, "remote"))
     assert second.tap_notice and "earlier question" in second.tap_notice
     assert second.outbox_ids == []
 
@@ -144,13 +144,13 @@ async def test_patient_text_is_escaped_in_what_we_send(database: Database) -> No
 
 async def test_answering_closes_the_question_and_marks_the_choice(database: Database) -> None:
     chat = Chat(database)
-    await chat.walk_to("group")
-    result = await chat.tap("group")
+    await chat.walk_to("mode")
+    result = await chat.tap("bus_ride")
     async with database.sessions() as s:
         rows = [await s.get(OutboxMessage, i) for i in result.outbox_ids]
     edit = rows[0]
     assert edit is not None and edit.action == "edit" and edit.payload["buttons"] == []
-    assert edit.payload["text"].endswith("✓ <i>In a group</i>")
+    assert edit.payload["text"].endswith("✓ <i>In person, a short bus ride</i>")
 
 
 async def test_a_forgotten_story_is_nowhere_in_the_database_files(tmp_path: Path) -> None:
