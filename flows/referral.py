@@ -1256,6 +1256,9 @@ def _read_multi(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
         picks = [match_choice(event, shown, label_of)]
         if picks == [None]:
             return Invalid("referral/errors/choose", {"count": len(shown)})
+    sure = True
+    if isinstance(event, Button):
+        pass
     elif ask.min_ticks == 0 and simplify(event.text) in NONE_OF_THEM:
         picks = [DONE_CHOICE]  # none of them applies: on, with nothing more ticked
     else:
@@ -1263,6 +1266,9 @@ def _read_multi(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
         all_numbers = numbers and all(n.isdigit() for n in numbers)
         parts = (numbers if all_numbers else split_answers(event.text)) or [event.text]
         picks = [match_choice(Text(part), shown, label_of, loose=True) for part in parts]
+        # Read without guessing past words it could not read ("purple monkey
+        # dishwasher" is not "money"): only then does typing answer the question.
+        sure = picks == [match_choice(Text(part), shown, label_of) for part in parts]
         if None in picks:
             missed = next(part for part, pick in zip(parts, picks, strict=True) if pick is None)
             meant = near_miss(missed, ask.choices, label_of)
@@ -1287,13 +1293,16 @@ def _read_multi(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
             if pick is OTHER_CHOICE:
                 labels.append(label_of(OTHER_CHOICE.option()))
             return Answer(ticked, "ticked", {"labels": labels})
-        if isinstance(event, Button):
+        if isinstance(event, Button) or not sure:  # a tap, or a guess: shown to check
             ticked = _toggle(ticked, pick.value)
         elif pick.value not in ticked:  # typed: what they name is what they mean
             ticked = [*ticked, pick.value]
     flow.answers[ask.key] = ticked
     if isinstance(event, Button):
         flow._update_multi(ask)
+        return None
+    if not sure:  # ticked, and shown in a fresh message, to check and change
+        flow._ask()
         return None
     # Typed words that name options answer the question: no "Done" to tap after.
     labels = [label_of(c.option()) for c in ask.choices if c.value in ticked]

@@ -43,7 +43,10 @@ def test_words_near_a_tick_box_label_tick_it(typed: str, ticked: list[str]) -> N
     (issue 13)."""
     p = at_the_tick_boxes()
     p.send(typed)
-    assert p.state in ("postcode", "safety_question")  # (low mood ticked: asked directly)
+    if typed == "lonely and money worries":  # "worries" read by a guess: shown to check
+        assert p.state == "need_areas"
+    else:
+        assert p.state in ("postcode", "safety_question")  # (low mood: asked directly)
     assert ticked_and_typed(p, "need_areas") == (ticked, [])
 
 
@@ -405,3 +408,11 @@ def test_a_number_typed_at_the_suggestions_is_that_activity(typed: str) -> None:
     second = p.control.shown[1]
     p.send(typed)
     assert p.answers["interested"]["id"] == second.id
+
+
+def test_words_read_only_by_a_guess_tick_but_do_not_answer_the_question() -> None:
+    """("purple monkey dishwasher": "monkey" is near "money".) A guess past words it
+    could not read is shown ticked, to check, not taken as the whole answer."""
+    p = at_the_tick_boxes()
+    p.send("purple monkey dishwasher")
+    assert p.state == "need_areas" and p.templates() == ["referral/need_areas"]
