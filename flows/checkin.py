@@ -364,7 +364,11 @@ class CheckIn:
         scores = {key: self.answers.get(key) for key in ONS4.values()}
         self.effects.append(RecordWellbeing("check_in", scores))
         self.effects.append(FinishCheckIn(self._went()))
-        self._say("checkin/wellbeing_compared", changes=compare(self.ctx.baseline, scores))
+        self._say(
+            "checkin/wellbeing_compared",
+            changes=compare(self.ctx.baseline, scores),
+            compared=any(v is not None for v in self.ctx.baseline.values()),
+        )
 
     # Handling one event ---------------------------------------------------------------
     def handle(self, event: CheckInEvent) -> FlowResult[CheckInControl]:

@@ -87,24 +87,44 @@ NOTICE_VERSION = "2026-12-v2"
 SUGGESTIONS_PER_PAGE = 3
 #: The conversation's parts, by the question each begins with (the welcome begins the
 #: first): "Part 3 of 5" on those questions (messages/en/referral/_part.html.j2).
-PARTS = 5
-PART_STARTS = {"what_matters": 2, "postcode": 3, "ons_life": 4, "suggestions": 5,
-               "contact_wanted": 5}  # fmt: skip
+PARTS = 4
+PART_STARTS = {"what_matters": 2, "postcode": 3, "suggestions": 4,
+               "contact_wanted": 4}  # fmt: skip
 RESUME_REMINDER_AFTER = timedelta(hours=1)
 
 STATES = [
     "new",
     "consent", "declined", "age", "under_18",
     "name", "what_matters", "need_areas", "need_other", "postcode",
-    "mode", "travel", "group", "free_times", "barriers", "barriers_other",
-    "ons_life", "ons_worthwhile", "ons_happy", "ons_anxious",
+    "mode", "free_times",
     "suggestions", "none_reason",
-    "contact_wanted", "contact_method", "phone", "best_time",
-    "handed_off", "finished",
+    "contact_wanted", "contact_method", "phone",
+    "handed_off",
+    "wait_life", "wait_worthwhile", "wait_happy", "wait_anxious", "wait_safety",
+    "finished",
     "confirm_restart",
     "crisis_check", "paused", "safety_question",
     "confirm_delete", "erasing", "reconsent",
+    # Questions no longer asked where they were (RETIRED): kept so that a
+    # conversation left at one carries on at the question that now follows.
+    "ons_life", "ons_worthwhile", "ons_happy", "ons_anxious", "barriers", "barriers_other",
+    "best_time", "travel", "group",
 ]  # fmt: skip
+
+#: "While you wait": the wellbeing questions, asked once the referral is safely with
+#: the team (a drop-out here loses only the baseline, never the referral).
+WAIT_STATES = ["wait_life", "wait_worthwhile", "wait_happy", "wait_anxious"]
+#: Questions no longer asked at that point of the conversation. A conversation
+#: stored at one (before the change) moves on to the question that now follows,
+#: told so, without taking what they send as an answer to the new question.
+RETIRED = ["ons_life", "ons_worthwhile", "ons_happy", "ons_anxious", "barriers", "barriers_other",
+           "best_time", "travel", "group"]  # fmt: skip
+#: Where a retired place kept in a conversation's control (where "Carry on" or
+#: "No, carry on" goes back to) now points.
+RETIRED_TO = {"ons_life": "suggestions", "ons_worthwhile": "suggestions",
+              "ons_happy": "suggestions", "ons_anxious": "suggestions",
+              "barriers": "suggestions", "barriers_other": "suggestions",
+              "best_time": "contact_method", "travel": "free_times", "group": "free_times"}  # fmt: skip
 
 #: The referral's questions, from consent to the best time to call: where someone
 #: can be interrupted (a crisis, a direct question) and come back to.
@@ -113,7 +133,8 @@ QUESTION_STATES = [s for s in STATES[STATES.index("consent") : STATES.index("han
 #: Where /restart may be asked from, and where "No, carry on" goes back to.
 #: (Declined and under 18 keep nothing: any message there starts afresh.)
 RESUMABLE = [s for s in STATES if s not in ("new", "confirm_restart", "declined", "under_18",
-                                            "confirm_delete", "erasing", "reconsent")]  # fmt: skip
+                                            "confirm_delete", "erasing", "reconsent",
+                                            "wait_safety", *RETIRED)]  # fmt: skip
 #: Where a returning patient who agreed to an older consent notice is asked again
 #: before anything new is kept (not before consent, and not while deleting).
 AGREED_BEFORE = [s for s in RESUMABLE if s != "consent"]
@@ -128,14 +149,17 @@ BEFORE_HANDOFF = [
     "safety_question",
 ]
 #: Where a link worker can take over from: anywhere but talking with one already.
-NOT_WITH_A_WORKER = [s for s in STATES if s != "handed_off"]
+NOT_WITH_A_WORKER = [s for s in STATES if s != "handed_off" and s not in RETIRED]
+#: After the handoff, the direct question comes between the wellbeing questions.
+AFTER_HANDOFF_ASKING = [*WAIT_STATES, "wait_safety"]
 #: Rows that apply to many states are drawn once, to or from the group's name.
 GROUPS = {
     "any_question": ("any question, from consent to handed_off", RESUMABLE),
     "anything_kept": ("wherever something of theirs is kept", [*RESUMABLE, "confirm_restart"]),
     "not_with_a_worker": ("any state but handed_off", NOT_WITH_A_WORKER),
-    "a_question": ("the question they were on (consent to best_time)", QUESTION_STATES),
+    "a_question": ("the question they were on (consent to phone)", QUESTION_STATES),
     "before_handoff": ("any state before the handoff", BEFORE_HANDOFF),
+    "while_you_wait": ("the wellbeing questions after the handoff", AFTER_HANDOFF_ASKING),
 }
 
 # trigger, source, dest, prepare (looks things up first), conditions (all must
@@ -144,6 +168,9 @@ GROUPS = {
 TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "begin", "source": "new", "dest": "consent", "after": "welcome"},
     {"trigger": "start_afresh", "source": ["declined", "under_18"], "dest": "new", "after": "forget_answers"},
+    # "I agree, and I'm 18 or over" is one tap; "yes" typed alone asks the age.
+    {"trigger": "answer", "source": "consent", "dest": "name", "conditions": "agreed_as_an_adult", "after": ["record_consent", "record_adult"]},
+    {"trigger": "answer", "source": "consent", "dest": "under_18", "conditions": "said_under_18", "after": "forget_under_18"},
     {"trigger": "answer", "source": "consent", "dest": "age", "conditions": "agreed", "after": "record_consent"},
     {"trigger": "answer", "source": "consent", "dest": "consent", "conditions": "wants_more"},
     {"trigger": "answer", "source": "consent", "dest": "declined", "after": "forget_declined"},
@@ -155,34 +182,36 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": "need_areas", "dest": "postcode"},
     {"trigger": "answer", "source": "need_other", "dest": "postcode"},
     {"trigger": "answer", "source": "postcode", "dest": "mode", "after": "say_if_outside_the_area"},
-    {"trigger": "answer", "source": "mode", "dest": "travel", "conditions": "may_go_in_person"},
-    {"trigger": "answer", "source": "mode", "dest": "group"},
-    {"trigger": "answer", "source": "travel", "dest": "group"},
-    {"trigger": "answer", "source": "group", "dest": "free_times"},
-    {"trigger": "answer", "source": "free_times", "dest": "barriers"},
-    {"trigger": "answer", "source": "barriers", "dest": "barriers_other", "conditions": "chose_something_else"},
-    {"trigger": "answer", "source": "barriers", "dest": "ons_life"},
-    {"trigger": "answer", "source": "barriers_other", "dest": "ons_life"},
-    {"trigger": "answer", "source": "ons_life", "dest": "ons_worthwhile"},
-    {"trigger": "answer", "source": "ons_worthwhile", "dest": "ons_happy"},
-    {"trigger": "answer", "source": "ons_happy", "dest": "ons_anxious"},
-    {"trigger": "answer", "source": "ons_anxious", "dest": "suggestions", "prepare": "find_suggestions", "conditions": "has_suggestions", "after": "record_baseline"},
-    {"trigger": "answer", "source": "ons_anxious", "dest": "contact_wanted", "after": "record_baseline"},
+    # How, and how far, in one answer ("In person, a short bus ride").
+    {"trigger": "answer", "source": "mode", "dest": "free_times", "after": "record_how_far"},
+    {"trigger": "answer", "source": "free_times", "dest": "suggestions", "prepare": "find_suggestions", "conditions": "has_suggestions"},
+    {"trigger": "answer", "source": "free_times", "dest": "contact_wanted"},
     {"trigger": "answer", "source": "suggestions", "dest": "suggestions", "conditions": "wants_others"},
     {"trigger": "answer", "source": "suggestions", "dest": "none_reason", "conditions": "chose_none"},
     {"trigger": "answer", "source": "suggestions", "dest": "contact_wanted"},
     {"trigger": "answer", "source": "none_reason", "dest": "contact_wanted"},
-    {"trigger": "answer", "source": "contact_wanted", "dest": "phone", "conditions": "chose_a_call", "after": "record_how"},
-    {"trigger": "answer", "source": "contact_wanted", "dest": "best_time", "conditions": "chose_messages", "after": "record_how"},
+    # Whether, how and when, in one question: "Phone me in the morning" asks only
+    # the number next; "Message me here" hands off at once.
+    {"trigger": "answer", "source": ["contact_wanted", "contact_method"], "dest": "phone", "conditions": "chose_a_call", "after": "record_how"},
+    {"trigger": "answer", "source": ["contact_wanted", "contact_method"], "dest": "wait_life", "conditions": "chose_messages", "after": ["record_how", "open_case"]},
     {"trigger": "answer", "source": "contact_wanted", "dest": "contact_method", "conditions": "wants_contact"},
     {"trigger": "answer", "source": "contact_wanted", "dest": "finished"},
     {"trigger": "answer", "source": "finished", "dest": "contact_method"},
     {"trigger": "want_contact", "source": "finished", "dest": "contact_method", "after": "record_wants_contact"},
-    {"trigger": "answer", "source": "contact_method", "dest": "phone", "conditions": "wants_a_call"},
-    {"trigger": "answer", "source": "contact_method", "dest": "best_time"},
-    {"trigger": "answer", "source": "phone", "dest": "best_time"},
-    {"trigger": "answer", "source": "best_time", "dest": "handed_off", "after": "open_case"},
+    {"trigger": "answer", "source": "phone", "dest": "wait_life", "after": "open_case"},
     {"trigger": "answer", "source": "handed_off", "dest": "handed_off", "after": "keep_on_case"},
+    # While they wait: the wellbeing questions, each skippable ("Skip these" at the
+    # first skips all four). The baseline is recorded when the fourth is answered.
+    {"trigger": "answer", "source": "wait_life", "dest": "handed_off", "conditions": "skips_them", "after": "skip_waiting"},
+    {"trigger": "answer", "source": "wait_life", "dest": "wait_worthwhile"},
+    {"trigger": "answer", "source": "wait_worthwhile", "dest": "wait_happy"},
+    {"trigger": "answer", "source": "wait_happy", "dest": "wait_anxious"},
+    {"trigger": "answer", "source": "wait_anxious", "dest": "handed_off", "after": "record_baseline"},
+    # A conversation stored at a question no longer asked there moves on.
+    {"trigger": "move_on", "source": "best_time", "dest": "wait_life", "after": ["say_moved_on", "open_case"]},
+    {"trigger": "move_on", "source": ["travel", "group"], "dest": "free_times", "after": "say_moved_on"},
+    {"trigger": "move_on", "source": RETIRED, "dest": "suggestions", "prepare": "find_suggestions", "conditions": "has_suggestions", "after": "say_moved_on"},
+    {"trigger": "move_on", "source": RETIRED, "dest": "contact_wanted", "after": "say_moved_on"},
     # /restart asks first. "Yes" starts again; "No" goes back to the question they
     # were on: one row per place it can go back to.
     {"trigger": "restart", "source": RESUMABLE, "dest": "confirm_restart", "before": "remember_where"},
@@ -206,6 +235,14 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": "safety_question", "dest": "crisis_check", "conditions": "said_yes", "after": "raise_from_answer"},
     *({"trigger": "answer", "source": "safety_question", "dest": state, "conditions": "resumes_there",
        "after": "thank"} for state in QUESTION_STATES),
+    # After the handoff (low wellbeing scores, or a weaker sign, while they wait):
+    # "Yes" raises an alert on their case, which the team already has.
+    {"trigger": "ask_directly", "source": [*WAIT_STATES, "handed_off"], "dest": "wait_safety", "before": "remember_question_place"},
+    {"trigger": "answer", "source": "wait_safety", "dest": "handed_off", "conditions": "said_yes", "after": "raise_from_answer"},
+    *({"trigger": "answer", "source": "wait_safety", "dest": state, "conditions": "resumes_there",
+       "after": "thank"} for state in [*WAIT_STATES, "handed_off"]),
+    # Crisis words while they wait: the team has their case; the questions stop.
+    {"trigger": "crisis", "source": AFTER_HANDOFF_ASKING, "dest": "handed_off"},
     # Stopped halfway: one nudge, NUDGE_AFTER later, with the question they were on.
     {"trigger": "nudge", "source": QUESTION_STATES, "dest": None, "after": "nudge_gently"},
     # /delete asks first. "Yes" withdraws consent and erases everything (once a
@@ -250,13 +287,6 @@ NEED_WORDS = {
     "confidence": ("confidence", "confident", "shy", "getting out", "going out"),
 }  # fmt: skip
 NEED_CHOICES = tuple(Choice(area, f"need_{area}", NEED_WORDS[area]) for area in NEED_AREAS)
-BARRIER_CHOICES = (
-    Choice("cost", "barrier_cost", ("cost", "money", "free", "price", "afford")),
-    Choice("getting_around", "barrier_getting_around", ("transport", "travel", "bus", "getting there")),
-    Choice("caring", "barrier_caring", ("caring", "carer", "looking after")),
-    Choice("nerves", "barrier_nerves", ("nerves", "nervous", "anxious", "shy", "scared")),
-    Choice("health", "barrier_health", ("health", "pain", "tired", "mobility")),
-)  # fmt: skip
 #: Times of day, typed: "mornings" ticks weekday mornings.
 TIME_WORDS = {
     "weekday_morning": ("morning", "mornings", "am"),
@@ -269,10 +299,10 @@ FREE_TIME_CHOICES = tuple(Choice(t, f"time_{t}", TIME_WORDS[t]) for t in FREE_TI
 NONE_OF_THEM = ("nothing", "none", "no", "nope", "nothing really", "none really", "not really",
                 "nothing at all", "none of them", "none of these", "n a", "na")  # fmt: skip
 ONS4 = {  # state -> stored key (the ONS4 question names)
-    "ons_life": "life_satisfaction",
-    "ons_worthwhile": "worthwhile",
-    "ons_happy": "happiness",
-    "ons_anxious": "anxiety",
+    "wait_life": "life_satisfaction",
+    "wait_worthwhile": "worthwhile",
+    "wait_happy": "happiness",
+    "wait_anxious": "anxiety",
 }
 
 
@@ -296,12 +326,50 @@ class Ask:
     all_of_them: bool = False
 
 
+#: How and when a link worker gets in touch, as one answer. Link workers work
+#: weekdays in working hours: a morning or an afternoon are the buttons; an evening
+#: typed is heard, and answered with when they work.
+HOW_TO_CONTACT = (
+    Choice("message", "contact_yes_message", ("message", "message me", "here", "text", "chat",
+                                              "message me here", "yes message me")),
+    Choice("phone_morning", "contact_phone_morning", ("morning", "mornings", "am",
+                                                      "phone me in the morning")),
+    Choice("phone_afternoon", "contact_phone_afternoon", ("afternoon", "afternoons", "pm",
+                                                          "phone me in the afternoon")),
+)  # fmt: skip
+HOW_TO_CONTACT_TYPED = (
+    Choice("phone_evening", "contact_phone_evening", ("evening", "evenings", "night",
+                                                      "phone me in the evening", "after work"),
+           shown=False),
+    Choice("phone", "contact_yes_phone", ("phone", "phone me", "call", "call me", "ring me",
+                                          "yes phone me", "yes call me", "phone call"),
+           shown=False),
+)  # fmt: skip
+#: How they take part, and how far they can travel (miles; None: not in person).
+HOW_FAR: dict[str, tuple[str, float | None]] = {
+    "near_home": ("in_person", 1.0), "bus_ride": ("in_person", 5.0),
+    "remote": ("remote", None), "any": ("any", 5.0),
+}  # fmt: skip
+#: The best time to call, from how they asked to be contacted.
+BEST_TIME = {"phone_morning": "mornings", "phone_afternoon": "afternoons",
+             "phone_evening": "evenings", "phone": "any"}  # fmt: skip
+
+SAFETY_CHOICES = (
+    Choice("no", "safety_no", NO),
+    Choice("yes", "safety_yes", YES + ("i have", "yes i have", "sometimes", "a bit")),
+    Choice("rather_not_say", "safety_rather_not", SKIP + ("rather not", "id rather not say")),
+)
+
 QUESTIONS: dict[str, Ask] = {
     "consent": Ask("referral/consent", "consent", (
-        Choice("agree", "consent_agree", YES),
+        Choice("agree_adult", "consent_agree_adult", (
+            "i agree and im 18 or over", "i agree and im over 18", "agree and over 18",
+            "i agree im over 18")),
+        Choice("under_18", "consent_under_18", ("under 18", "im under 18", "i am under 18")),
         Choice("more", "consent_more", ("more", "tell me more", "what", "why", "?", "more info")),
         Choice("decline", "consent_decline", NO),
-    )),
+        Choice("agree", "consent_agree", YES, shown=False),
+    ), kind="consent"),
     "age": Ask("referral/age", "adult", kind="age", choices=(
         Choice("yes", "age_yes", YES + ("18", "over 18", "im over 18")),
         Choice("no", "age_no", NO + ("under 18", "im under 18")),
@@ -319,56 +387,40 @@ QUESTIONS: dict[str, Ask] = {
     "postcode": Ask("referral/postcode", "postcode", (
         Choice("none", "rather_not_say", SKIP + ("no",)),
     ), kind="text", check=normalise_postcode, invalid="referral/errors/postcode"),
-    "mode": Ask("referral/mode", "mode", (
-        Choice("in_person", "mode_in_person", ("in person", "face to face", "meet")),
-        Choice("online", "mode_online", ("online", "internet", "video", "zoom")),
-        Choice("phone", "mode_phone", ("phone", "by phone", "telephone", "call")),
-        Choice("any", "mode_any", ("any", "any of these", "all", "dont mind", "either")),
-    ), columns=2),
-    "travel": Ask("referral/travel", "max_miles", (
-        Choice("1", "travel_walk", ("walk", "walking", "walking distance")),
-        Choice("5", "travel_bus", ("bus", "bus ride", "short bus ride")),
-        Choice("15", "travel_further", ("further", "car", "drive", "anywhere")),
-    )),
-    "group": Ask("referral/group", "group", (
-        Choice("group", "group_group", ("group", "in a group")),
-        Choice("one_to_one", "group_one_to_one", ("one to one", "1 to 1", "121", "on my own")),
-        Choice("either", "group_either", ("either", "dont mind", "both", "any")),
+    # How and how far in one: a group or one-to-one is for the suggestion cards to
+    # say (matching takes either), not a question of its own.
+    "mode": Ask("referral/mode", "mode_choice", (
+        Choice("near_home", "mode_near_home", ("near home", "walk", "walking",
+                                               "walking distance", "near", "local", "nearby")),
+        Choice("bus_ride", "mode_bus_ride", ("bus", "bus ride", "short bus ride", "in person",
+                                             "face to face", "meet", "a bus ride")),
+        Choice("remote", "mode_remote", ("online", "phone", "by phone", "online or phone",
+                                         "internet", "video", "zoom", "telephone")),
+        Choice("any", "mode_any", ("any", "any of these", "all", "dont mind", "either",
+                                   "anything")),
     )),
     "free_times": Ask("referral/free_times", "free_times", FREE_TIME_CHOICES, kind="multi", all_of_them=True),
-    "barriers": Ask("referral/barriers", "barriers", BARRIER_CHOICES, kind="multi", min_ticks=0),
-    "barriers_other": Ask("referral/barriers_other", "barriers_other", kind="text"),
-    **{state: Ask(f"referral/{state}", key, kind="scale") for state, key in ONS4.items()},
+    **{state: Ask(f"referral/{state.replace('wait_', 'ons_')}", key, kind="scale")
+       for state, key in ONS4.items()},
     "suggestions": Ask("referral/suggestions", "suggestions", kind="suggestions"),
     "none_reason": Ask("referral/none_reason", "none_reason", (
         Choice("too_far", "none_too_far", ("far", "too far")),
         Choice("wrong_time", "none_wrong_time", ("time", "wrong time", "wrong times")),
         Choice("not_for_me", "none_not_for_me", ("not for me", "not interested")),
     ), kind="text"),
-    # Whether, and how, in one question: "yes" typed on its own asks how next.
+    # Whether, how and when, in one question: "yes" typed on its own asks how next.
     "contact_wanted": Ask("referral/contact_wanted", "contact_wanted", (
-        Choice("message", "contact_yes_message", ("message", "message me", "here", "text",
-                                                  "message me here", "yes message me")),
-        Choice("phone", "contact_yes_phone", ("phone", "phone me", "call", "call me", "ring me",
-                                              "yes phone me", "yes call me")),
+        *HOW_TO_CONTACT,
         Choice("no", "contact_no", NO),
+        *HOW_TO_CONTACT_TYPED,
         Choice("yes", "contact_yes", YES, shown=False),
     )),
     "finished": Ask("referral/finished", "contact_wanted", (
         Choice("yes", "contact_after_all", YES + ("contact me", "link worker")),
     )),
-    "contact_method": Ask("referral/contact_method", "contact_method", (
-        Choice("message", "contact_message", ("message", "here", "text", "chat", "message here")),
-        Choice("phone", "contact_phone", ("phone", "call", "phone call", "ring me")),
-        Choice("either", "contact_either", ("either", "both", "any", "dont mind")),
-    )),
+    "contact_method": Ask("referral/contact_method", "contact_method",
+                          (*HOW_TO_CONTACT, *HOW_TO_CONTACT_TYPED)),
     "phone": Ask("referral/phone", "phone", kind="text", check=normalise_uk_phone, invalid="referral/errors/phone"),
-    "best_time": Ask("referral/best_time", "best_time", (
-        Choice("mornings", "best_mornings", ("morning", "mornings", "am")),
-        Choice("afternoons", "best_afternoons", ("afternoon", "afternoons", "pm")),
-        Choice("evenings", "best_evenings", ("evening", "evenings", "night")),
-        Choice("any", "best_any", ("any", "anytime", "any time", "whenever")),
-    ), kind="text", columns=2),
     "handed_off": Ask("referral/added_to_case", "", kind="note", limit=LIMIT_MESSAGE),
     "confirm_delete": Ask("referral/confirm_delete", "", (
         Choice("yes", "delete_yes", YES + ("delete", "yes delete", "delete everything")),
@@ -390,11 +442,8 @@ QUESTIONS: dict[str, Ask] = {
         Choice("talk", "crisis_talk", ("talk", "talk to someone", "someone", "call me", "ring me",
                                       "speak to someone", "a person", "help")),
     ), kind="crisis_check"),
-    "safety_question": Ask("referral/safety_question", "thoughts_of_harm", (
-        Choice("no", "safety_no", NO),
-        Choice("yes", "safety_yes", YES + ("i have", "yes i have", "sometimes", "a bit")),
-        Choice("rather_not_say", "safety_rather_not", SKIP + ("rather not", "id rather not say")),
-    )),
+    "safety_question": Ask("referral/safety_question", "thoughts_of_harm", SAFETY_CHOICES),
+    "wait_safety": Ask("referral/safety_question", "thoughts_of_harm", SAFETY_CHOICES),
 }  # fmt: skip
 
 DONE_CHOICE = Choice("done", "done", DONE)
@@ -402,6 +451,9 @@ ALL_CHOICE = Choice("all", "any_time", ("any time", "anytime", "whenever", "all"
                                         "any", "dont mind", "i dont mind", "all the time"))  # fmt: skip
 OTHER_CHOICE = Choice("other", "something_else", ("something else", "other"))
 SKIP_CHOICE = Choice("skip", "skip", SKIP)
+#: At the first of the wellbeing questions after the handoff: skip all four.
+SKIP_THESE = Choice("skip_all", "skip_these", SKIP + ("skip these", "skip them", "no thanks",
+                                                     "not now"))  # fmt: skip
 
 
 # --- The inputs a flow needs besides the event --------------------------------------
@@ -509,12 +561,13 @@ class Referral:
     delete: Callable[[], bool]
     notice_changed: Callable[[], bool]
     want_contact: Callable[[], bool]
+    move_on: Callable[[], bool]
 
     def __init__(self, conversation: Conversation, ctx: FlowContext) -> None:
         self.state = conversation.state
         self.step = conversation.step
         self.answers = dict(conversation.answers)
-        self.control = conversation.control
+        self.control = _retired_places_moved_on(conversation.control)
         self.ctx = ctx
         self.started_in = conversation.state
         self.replies: list[Reply | CloseQuestion] = []
@@ -528,10 +581,17 @@ class Referral:
         self.suggestions_shown: list[Suggestion] = []
         self.last_page = False  # the page shown holds the last of the suggestions
         self.crisis_text: str | None = None  # crisis words being answered now
+        self.answering_crisis = False
 
     # Conditions (named in TRANSITIONS): they only look -------------------------------
     def agreed(self, _: EventData) -> bool:
         return self.answers.get("consent") == "agree"
+
+    def agreed_as_an_adult(self, _: EventData) -> bool:
+        return self.chosen == "agree_adult"
+
+    def said_under_18(self, _: EventData) -> bool:
+        return self.chosen == "under_18"
 
     def wants_more(self, _: EventData) -> bool:
         return self.answers.get("consent") == "more"
@@ -544,6 +604,9 @@ class Referral:
 
     def may_go_in_person(self, _: EventData) -> bool:
         return self.answers.get("mode") in ("in_person", "any")
+
+    def skips_them(self, _: EventData) -> bool:
+        return self.chosen == "skip_all"
 
     def has_suggestions(self, _: EventData) -> bool:
         return bool(self.suggestions_shown)
@@ -558,13 +621,10 @@ class Referral:
         return self.answers.get("contact_wanted") == "yes"
 
     def chose_a_call(self, _: EventData) -> bool:
-        return self.chosen == "phone"
+        return self.chosen in BEST_TIME
 
     def chose_messages(self, _: EventData) -> bool:
         return self.chosen == "message"
-
-    def wants_a_call(self, _: EventData) -> bool:
-        return self.answers.get("contact_method") in ("phone", "either")
 
     def confirmed(self, _: EventData) -> bool:
         return self.chosen == "yes"
@@ -613,6 +673,10 @@ class Referral:
     def record_consent(self, _: EventData) -> None:
         self.effects.append(RecordConsent(NOTICE_VERSION))
 
+    def record_adult(self, _: EventData) -> None:
+        # Agreed and 18 or over, in one tap: both answers, as if asked one by one.
+        self.answers["consent"], self.answers["adult"] = "agree", "yes"
+
     def forget_declined(self, _: EventData) -> None:
         self.effects.append(ForgetPatient("declined"))
 
@@ -622,6 +686,15 @@ class Referral:
     def record_baseline(self, _: EventData) -> None:
         scores = {key: self.answers.get(key) for key in ONS4.values()}
         self.effects.append(RecordWellbeing("baseline", scores))
+        self._say("referral/wait_done", skipped=False)
+
+    def skip_waiting(self, _: EventData) -> None:
+        self.answers.pop(ONS4["wait_life"], None)
+        self._say("referral/wait_done", skipped=True)
+
+    def say_moved_on(self, _: EventData) -> None:
+        if not self.answering_crisis:  # the crisis reply comes first, and alone
+            self._say("referral/moved_on")
 
     def open_case(self, _: EventData) -> None:
         self.effects.append(OpenCase(case_summary(self.answers, finished=True)))
@@ -642,9 +715,17 @@ class Referral:
             self.answers["need_areas"] = list(named)
             self._set_control(guessed_needs=named)
 
+    def record_how_far(self, _: EventData) -> None:
+        # One answer, two things matching needs: how, and how far they can travel.
+        how = self.answers.pop("mode_choice")
+        self.answers["mode"] = HOW_FAR[how][0]
+        self.answers["max_miles"] = HOW_FAR[how][1]
+
     def record_how(self, _: EventData) -> None:
-        # "Yes, phone me": whether and how, answered at once.
-        self.answers["contact_wanted"], self.answers["contact_method"] = "yes", self.chosen
+        # "Phone me in the morning": whether, how and when, answered at once.
+        self.answers["contact_wanted"] = "yes"
+        self.answers["contact_method"] = "phone" if self.chosen in BEST_TIME else "message"
+        self.answers["best_time"] = BEST_TIME.get(self.chosen)
 
     def record_wants_contact(self, _: EventData) -> None:
         # /start after "No thanks": what the goodbye promised, a link worker after all.
@@ -709,10 +790,12 @@ class Referral:
         self._set_control(resume_at=None)
         self._say("referral/safety_thanks", said=self.chosen)
 
-    def raise_from_answer(self, _: EventData) -> None:
+    def raise_from_answer(self, event: EventData) -> None:
         why = "said yes when asked about thoughts of harming themselves or ending their life"
         self.effects.append(RaiseSafetyAlert("suicide", f"({why})", ("the direct question",)))
-        self._say("safety/suicide", young=self._maybe_young(""))
+        assert event.transition is not None
+        with_team = event.transition.source == "wait_safety"  # their case is with the team
+        self._say("safety/suicide", young=self._maybe_young(""), with_team=with_team)
 
     def erase(self, _: EventData) -> None:
         self.effects.append(ErasePatient())
@@ -739,6 +822,15 @@ class Referral:
         if isinstance(event, Text) and event.concern == "health_worry":
             # Worth seeing a doctor about, not an emergency now: say so, then go on.
             self._say("safety/health_worry")
+        if self.state in RETIRED and not isinstance(event, WorkerTookOver | Nudge):
+            # Stored at a question no longer asked there: on to the one that now
+            # follows. What they sent was written for the old question: unless it
+            # needs answering as it is (crisis words, a command), the new one is asked.
+            self.answering_crisis = isinstance(event, Crisis)
+            self.move_on()
+            if not isinstance(event, Crisis | Command):
+                self._ask()
+                return self._result()
         if self._notice_changed(event):
             # Nothing new is kept before they have read and agreed to the new notice.
             self.notice_changed()
@@ -769,6 +861,9 @@ class Referral:
             self.tap_notice = "stale"
         else:
             self._answer(event)
+        return self._result()
+
+    def _result(self) -> FlowResult[ReferralControl]:
         return FlowResult(self.state, self.step, self.answers, self.control,
                           self.replies, self.effects, self.tap_notice)  # fmt: skip
 
@@ -839,6 +934,8 @@ class Referral:
         after it, they hear that the team has been told."""
         self.effects.append(RaiseSafetyAlert(event.category, event.text, event.reasons))
         young = self._maybe_young(event.text)
+        if self.state in AFTER_HANDOFF_ASKING:  # the questions while they wait stop
+            self.crisis()
         if self.state in ("handed_off", "finished", "erasing", "confirm_delete"):
             self._say(f"safety/{event.category}", with_team=True, young=young)
             if self.state in ("handed_off", "erasing"):  # their words reach the worker (kept once)
@@ -885,7 +982,9 @@ class Referral:
         answered = self.state
         self.answer()
         ask_now = self._signs(answered, event) and not self.control.asked_directly
-        if ask_now and self.state in QUESTION_STATES:
+        after_waiting = self.state == "handed_off" and answered in WAIT_STATES
+        if ask_now and (self.state in QUESTION_STATES or self.state in WAIT_STATES
+                        or after_waiting):  # fmt: skip
             self.ask_directly()
         self._ask()
 
@@ -896,7 +995,7 @@ class Referral:
             return True
         if answered == "need_areas":
             return "mood" in (self.answers.get("need_areas") or ())
-        if answered == "ons_anxious":
+        if answered == "wait_anxious":
             low = [self.answers.get("life_satisfaction"), self.answers.get("happiness")]
             anxious = self.answers.get("anxiety")
             return any(v is not None and v <= 4 for v in low) or (anxious or 0) >= 6
@@ -958,7 +1057,7 @@ class Referral:
             context["guessed"] = self._guessed(ask)
         elif ask.kind == "scale":
             options = [Choice(str(n), "number", label_context={"n": n}).option() for n in range(11)]
-            options.append(SKIP_CHOICE.option())
+            options.append((SKIP_THESE if self.state == "wait_life" else SKIP_CHOICE).option())
         elif ask.kind == "suggestions":
             shown = self._suggest()
             context["suggestions"] = shown
@@ -1036,6 +1135,17 @@ class Referral:
                 mode="update",
             )
         )
+
+
+def _retired_places_moved_on(control: ReferralControl) -> ReferralControl:
+    """Places kept in the control (where "Carry on" goes back to) that are questions
+    no longer asked there: the question that now follows."""
+    changes = {
+        name: RETIRED_TO[place]
+        for name in ("back_to", "resume_at", "paused_at")
+        if (place := getattr(control, name)) in RETIRED_TO
+    }
+    return control.model_copy(update=changes) if changes else control
 
 
 def _brings_them_back(event: Event) -> bool:
@@ -1133,13 +1243,15 @@ def _read_choice(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
         if checked is None:
             return Invalid(ask.invalid, {"typed": text})
         return Answer(checked, "typed", {"text": checked})
-    return Invalid("referral/errors/choose", {"count": len(choices)})
+    return Invalid("referral/errors/choose", {"count": len([c for c in choices if c.shown])})
 
 
 def _read_multi(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
-    """Ticks. Typed words tick the options they name ("lonely and money"); words
-    that name none get a hint (and "Did you mean …?" when one is close), and are
-    never kept: their own words are asked for after "Something else"."""
+    """Ticks. A tap ticks (or unticks) one, then Done. Typed words that name options
+    ("lonely and money", "mornings") tick them and answer the question, with no
+    Done to tap after; words that name none get a hint (and "Did you mean …?" when
+    one is close), and are never kept: their own words are asked for after
+    "Something else"."""
     # Numbers follow the buttons as shown.
     shown = _shown(ask)
     label_of = flow.ctx.label_of
@@ -1147,6 +1259,9 @@ def _read_multi(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
         picks = [match_choice(event, shown, label_of)]
         if picks == [None]:
             return Invalid("referral/errors/choose", {"count": len(shown)})
+    sure = True
+    if isinstance(event, Button):
+        pass
     elif ask.min_ticks == 0 and simplify(event.text) in NONE_OF_THEM:
         picks = [DONE_CHOICE]  # none of them applies: on, with nothing more ticked
     else:
@@ -1154,6 +1269,9 @@ def _read_multi(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
         all_numbers = numbers and all(n.isdigit() for n in numbers)
         parts = (numbers if all_numbers else split_answers(event.text)) or [event.text]
         picks = [match_choice(Text(part), shown, label_of, loose=True) for part in parts]
+        # Read without guessing past words it could not read ("purple monkey
+        # dishwasher" is not "money"): only then does typing answer the question.
+        sure = picks == [match_choice(Text(part), shown, label_of) for part in parts]
         if None in picks:
             missed = next(part for part, pick in zip(parts, picks, strict=True) if pick is None)
             meant = near_miss(missed, ask.choices, label_of)
@@ -1178,13 +1296,20 @@ def _read_multi(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
             if pick is OTHER_CHOICE:
                 labels.append(label_of(OTHER_CHOICE.option()))
             return Answer(ticked, "ticked", {"labels": labels})
-        ticked = _toggle(ticked, pick.value)
+        if isinstance(event, Button) or not sure:  # a tap, or a guess: shown to check
+            ticked = _toggle(ticked, pick.value)
+        elif pick.value not in ticked:  # typed: what they name is what they mean
+            ticked = [*ticked, pick.value]
     flow.answers[ask.key] = ticked
     if isinstance(event, Button):
         flow._update_multi(ask)
-    else:  # typed: show the new ticks in a fresh message, where they'll see them
+        return None
+    if not sure:  # ticked, and shown in a fresh message, to check and change
         flow._ask()
-    return None
+        return None
+    # Typed words that name options answer the question: no "Done" to tap after.
+    labels = [label_of(c.option()) for c in ask.choices if c.value in ticked]
+    return Answer(ticked, "ticked", {"labels": labels})
 
 
 def _shown(ask: Ask) -> list[Choice]:
@@ -1210,6 +1335,21 @@ def _read_age(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
     return Answer(choice.value, choice.label)
 
 
+def _read_consent(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
+    """The consent notice's buttons (agreeing and 18 or over is one), their words
+    ("yes" alone agrees: the age is asked next), or an age typed on its own: under
+    18 is answered as such ("16", "I'm 16"). A bare number up to the buttons' count
+    is a button's."""
+    if isinstance(event, Text):
+        age = read_age(event.text)
+        shown = [c for c in ask.choices if c.shown]
+        if age is not None and not (1 <= age <= len(shown) and simplify(event.text) == str(age)):
+            if 1 <= age < 18:
+                return Answer("under_18", "consent_under_18")
+            return Invalid("referral/errors/choose", {"count": len(shown)})
+    return _read_choice(flow, ask, event)
+
+
 def _read_name(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
     """A button (their Telegram name; "I'd rather not say"), or a name typed, read
     as a name ("my name is Ron" is Ron). No name is a fine answer."""
@@ -1228,12 +1368,22 @@ def _read_name(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
 
 
 def _read_scale(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
+    if flow.state == "wait_life" and _skips_these(flow, event):
+        return Answer("skip_all", SKIP_THESE.label)
     value = read_scale(event, 0, 10)
     if isinstance(value, Invalid):
         return value
     if value is None:
         return Answer(None, "skip")
     return Answer(value, "number", {"n": value})
+
+
+def _skips_these(flow: Referral, event: Text | Button) -> bool:
+    """ "Skip these" tapped, or its words typed (never a number: that is a score)."""
+    if isinstance(event, Button):
+        return event.value == SKIP_THESE.value
+    typed = simplify(event.text)
+    return typed in SKIP_THESE.words or typed == simplify(flow.ctx.label_of(SKIP_THESE.option()))
 
 
 def _suggestion_choices(count: int, last_page: bool, offset: int) -> list[Choice]:
@@ -1361,6 +1511,7 @@ def _read_crisis_check(flow: Referral, ask: Ask, event: Text | Button) -> Outcom
 READERS: dict[str, Callable[[Referral, Ask, Text | Button], Outcome]] = {
     "choice": _read_choice,
     "age": _read_age,
+    "consent": _read_consent,
     "name": _read_name,
     "text": _read_choice,  # typed text, with any offered buttons still working
     "multi": _read_multi,
@@ -1398,7 +1549,7 @@ def handle(
 def profile_from(answers: dict[str, Any]) -> Profile:
     """What matching needs, from the stored answers."""
     mode = answers.get("mode", "any")
-    modes = MODES if mode in (None, "any") else (mode,)
+    modes = {None: MODES, "any": MODES, "remote": ("online", "phone")}.get(mode, (mode,))
     free_times = tuple(answers.get("free_times") or ()) or FREE_TIMES
     return Profile(
         need_areas=tuple(answers.get("need_areas") or ()),

@@ -73,7 +73,7 @@ def run(
 
 
 def test_the_installed_wheel_chats_from_another_directory(installed: Path, tmp_path: Path) -> None:
-    result = run(installed, ["chat"], tmp_path, stdin="1\n1\nAlex\n")
+    result = run(installed, ["chat"], tmp_path, stdin="yes\n1\nAlex\n")
     assert result.returncode == 0, result.stderr
     assert "Are you happy for us to keep your answers?" in result.stdout
     assert "Are you 18 or over?" in result.stdout

@@ -458,7 +458,10 @@ class CheckIns:
         last: bool,
     ) -> checkin.CheckInContext:
         baseline = await baseline_of_case(session, case.id)
-        since_baseline = (now - baseline.measured_at).days if baseline is not None else None
+        # Skipped while they waited: asked at the check-ins all the same, from the
+        # referral, and with nothing to compare with.
+        since_baseline = (now - (baseline.measured_at if baseline is not None
+                                 else referral_row.made_at)).days  # fmt: skip
         asked_by = await worker_name(session, check_in.asked_by)
         by = working_days_after(now, max(self.settings.response_working_days, 1), self.settings)
         return checkin.CheckInContext(
@@ -471,8 +474,7 @@ class CheckIns:
             profile=referral.profile_from(conversation.answers),
             note=check_in.note,
             worker=asked_by,
-            wellbeing_due=baseline is not None and checkin.wellbeing_due(
-                last=last, days_since_baseline=since_baseline),
+            wellbeing_due=checkin.wellbeing_due(last=last, days_since_baseline=since_baseline),
             baseline={m: getattr(baseline, m) for m in MEASURES} if baseline else {},
             contact_by=by,
             working_hours=self.settings.working_hours,

@@ -96,7 +96,7 @@ async def record_effects(
                 record_consent(session, patient.id, version, now)
                 milestones.record(session, patient.journey, "consented", now)
             case RecordWellbeing(context=context, scores=scores):
-                record_wellbeing(session, patient.id, context, scores, now)
+                await _file_baseline(session, patient, context, scores, result, now)
                 milestones.record(session, patient.journey, "wellbeing", now,
                                   context=context, scores=scores)  # fmt: skip
             case OpenCase(summary=summary):
@@ -145,6 +145,25 @@ async def record_effects(
                         "patient forgotten", extra={"patient_id": patient.id, "reason": reason}
                     )
     return forgotten
+
+
+async def _file_baseline(
+    session: AsyncSession,
+    patient: Patient,
+    context: Literal["baseline", "check_in"],
+    scores: dict[str, int | None],
+    result: FlowResult[referral.ReferralControl],
+    now: datetime,
+) -> None:
+    """Wellbeing answers. The baseline is answered while they wait, after the
+    handoff: it is filed on their case, and the case summary shows it."""
+    current = await latest_case(session, patient.id) if result.control.case_reference else None
+    if current is None or current.reference != result.control.case_reference:
+        record_wellbeing(session, patient.id, context, scores, now)
+        return
+    record_wellbeing(session, patient.id, context, scores, now, case_id=current.id)
+    outcomes = current.summary.outcomes.model_copy(update={"wellbeing_baseline": dict(scores)})
+    current.summary = current.summary.model_copy(update={"outcomes": outcomes})
 
 
 async def _reopen_for_safety(session: AsyncSession, case: Case, now: datetime) -> None:

@@ -39,7 +39,7 @@ OUTCOMES = (
 )
 BARRIERS = ("getting_there", "nerves", "time", "cost", "health", "other")
 ANSWERS = ("attended", "not_for_them", "not_yet", "talk", "paused", "stopped")
-MODES = ("in_person", "online", "phone", "any", "not_given")
+MODES = ("in_person", "online", "phone", "remote", "any", "not_given")
 NOT_GIVEN = "not_given"
 #: Where someone stopped is known from the reminder they were sent (its
 #: `stopped_at`, a conversation state); before a reminder it is not known yet.

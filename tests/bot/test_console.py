@@ -14,8 +14,10 @@ from bot.console import chat
 from tests.fakes import FakeDirectory
 
 # ("meet people" ticks Feeling lonely for them: Done is all the need areas take.)
-ANSWERS = ["1", "1", "Alex", "I'd like to meet people", "12", "L20 3AB", "1", "1", "1",
-           "1", "7", "7", "6", "5", "skip", "4", "1", "2", "07911 123456", "1"]  # fmt: skip
+# (The wellbeing questions come after the handoff, while they wait. A number is a
+# tap in the terminal: "1" ticks a box, then "7" is Done.)
+ANSWERS = ["1", "Alex", "I'd like to meet people", "12", "L20 3AB", "1",
+           "1", "7", "1", "2", "07911 123456", "6", "5", "skip", "4"]  # fmt: skip
 
 
 async def test_a_scripted_referral_reaches_the_handoff(tmp_path: Path) -> None:
@@ -48,7 +50,7 @@ async def test_coming_back_resumes_at_the_same_question(tmp_path: Path) -> None:
 def test_spbot_chat_runs_as_a_command_with_piped_input(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'd.sqlite3'}", "PATH": ""}
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "chat"], input="1\n2\n", capture_output=True, text=True,
+        [sys.executable, "-m", "bot.cli", "chat"], input="yes\n2\n", capture_output=True, text=True,
         env=env, timeout=60, cwd=Path(__file__).resolve().parents[2],
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -81,9 +83,9 @@ async def goodbye_after(tmp_path: Path, lines: list[str], carry_on: str = "spbot
 
 async def test_the_goodbye_after_declining_does_not_say_answers_were_saved(tmp_path: Path) -> None:
     """(Issue 13: "We have not kept anything you told us", then "Your answers are saved".)"""
-    goodbye = await goodbye_after(tmp_path, ["3"])  # No thanks
+    goodbye = await goodbye_after(tmp_path, ["4"])  # No thanks
     assert "saved" not in goodbye and "Goodbye" in goodbye
-    goodbye = await goodbye_after(tmp_path, ["1", "16"])  # under 18
+    goodbye = await goodbye_after(tmp_path, ["16"])  # under 18
     assert "saved" not in goodbye
 
 
@@ -108,7 +110,7 @@ def test_ctrl_c_leaves_at_once_saying_how_to_carry_on(tmp_path: Path) -> None:
         stderr=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).resolve().parents[2],
     )  # fmt: skip
     assert process.stdin is not None and process.stdout is not None
-    process.stdin.write("1\n")
+    process.stdin.write("yes\n")
     process.stdin.flush()
     seen = ""
     while "Are you 18 or over?" not in seen:

@@ -22,7 +22,7 @@ from bot.config import SettingsError
 from bot.store import Database
 from bot.telegram import TelegramBot
 from tests.e2e.conftest import Running
-from tests.e2e.test_referral_e2e import REFERRAL
+from tests.e2e.test_referral_e2e import REFERRAL, handoff_message
 from tests.fakes import FakeDirectory
 from tests.patients.helpers import Chat
 from tests.standin.server import BotApiStandIn
@@ -154,7 +154,7 @@ async def test_a_referral_through_telegram_never_logs_the_token_or_what_was_type
                 )
                 await bot.handled(update, timeout=20)
             await bot.handled(api.send_text(chat, "I use a wheelchair", first_name="Alex"))
-            assert "Your reference is SP-" in api.messages_to(chat)[-2].plain_text
+            assert "Your reference is SP-" in handoff_message(api, chat)
 
             # An error whose text quotes a Bot API URL (what httpx says of a failed
             # response), logged with its traceback and left uncaught.

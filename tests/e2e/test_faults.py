@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from tests.e2e.conftest import Running
 from tests.e2e.test_crash import Watch
-from tests.e2e.test_referral_e2e import REFERRAL
+from tests.e2e.test_referral_e2e import REFERRAL, handoff_message
 from tests.standin.server import NOT_MODIFIED, BotApiStandIn
 
 pytestmark = pytest.mark.e2e
@@ -75,7 +75,7 @@ async def test_every_message_arrives_through_429s_502s_and_resets(
     assert sum(api.chaos_counts.values()) >= 10, "too few faults for the test to mean much"
     assert unsent == 0
     for chat in chats:
-        assert "Your reference is SP-" in api.messages_to(chat)[-1].plain_text
+        assert "Your reference is SP-" in handoff_message(api, chat)
         assert arrived.get(chat, 0) >= rows.get(chat, 0), f"chat {chat}: a message lost"
     assert 0 <= repeats <= sends_reset_after
     assert [c for c in api.rejected if c.description != NOT_MODIFIED] == []

@@ -15,7 +15,7 @@ from bot.store.base import utcnow
 from bot.store.checkins import CheckIn
 from bot.store.outbox import OutboxMessage
 from tests.e2e.conftest import Running
-from tests.e2e.test_referral_e2e import REFERRAL
+from tests.e2e.test_referral_e2e import REFERRAL, handoff_message
 from tests.standin.server import BotApiStandIn
 
 TEAM = -1009876
@@ -45,7 +45,7 @@ async def refer(bot: Running, api: BotApiStandIn, chat: int, name: str) -> str:
             else api.press(chat, what, first_name=name)
         )
         await bot.handled(update)
-    text = api.messages_to(chat)[-1].plain_text
+    text = handoff_message(api, chat)  # (the while-you-wait questions follow it)
     return text[text.index("SP-") :][:7]
 
 

@@ -15,7 +15,7 @@ from bot.staff.admin import add_worker, audit_trail, create_invite
 from bot.store.base import utcnow
 from bot.store.cases import SafetyAlert
 from tests.e2e.conftest import Running
-from tests.e2e.test_referral_e2e import CHAT, REFERRAL, act
+from tests.e2e.test_referral_e2e import CHAT, REFERRAL, act, handoff_message
 from tests.standin.server import BotApiStandIn
 
 TEAM = -1009876
@@ -48,7 +48,7 @@ async def sam_presses(bot: Running, api: BotApiStandIn, label: str) -> list[str]
 async def refer(bot: Running, api: BotApiStandIn) -> str:
     for how, what in REFERRAL:
         await act(bot, api, how, what)
-    text = api.messages_to(CHAT)[-1].plain_text
+    text = handoff_message(api)  # (the while-you-wait questions follow it)
     return text[text.index("SP-") :][:7]
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.store.cases import Case
 from tests.e2e.conftest import Running
-from tests.e2e.test_referral_e2e import CHAT, REFERRAL, act
+from tests.e2e.test_referral_e2e import CHAT, REFERRAL, TO_HANDOFF, act, handoff_message
 from tests.standin.server import BotApiStandIn
 
 TEAM = -1001234
@@ -27,7 +27,7 @@ async def test_crisis_mid_referral_and_after_handoff(running: Running, api: BotA
     await running.stop()
     running.settings = running.settings.model_copy(update={"staff_chat_id": TEAM})
     await running.start()
-    for how, what in REFERRAL[:5]:
+    for how, what in REFERRAL[:4]:
         await act(running, api, how, what)
     await act(running, api, "type", "tbh i just wanna end it all")
     reply, choice = api.messages_to(CHAT)[-2:]
@@ -42,9 +42,9 @@ async def test_crisis_mid_referral_and_after_handoff(running: Running, api: BotA
     [card] = case_cards(api)
     # What they had ticked so far: "lonely" in their words ticked Feeling lonely.
     assert "URGENT" in card.plain_text and "Needs: Feeling lonely" in card.plain_text
-    for how, what in REFERRAL[5:]:  # carries on where it was
+    for how, what in REFERRAL[4:]:  # carries on where it was
         await act(running, api, how, what)
-    assert "Your reference is SP-" in api.messages_to(CHAT)[-1].plain_text
+    assert "Your reference is SP-" in handoff_message(api)
 
     await act(running, api, "type", "i have taken all my tablets")
     after = api.messages_to(CHAT)[-1]
@@ -72,7 +72,7 @@ async def test_indirect_crisis_language_is_caught_by_its_meaning(
     running.settings = running.settings.model_copy(update={"staff_chat_id": TEAM})
     await running.start()
     assert running.app is not None and running.app.meaning is not None
-    for how, what in REFERRAL[:5]:
+    for how, what in REFERRAL[:4]:
         await act(running, api, how, what)
     words = "Gave the cat to my sister today. Told her it was just for a while."
     await act(running, api, "type", words)
@@ -91,7 +91,7 @@ async def test_without_the_model_the_rules_still_screen(
     running.settings = running.settings.model_copy(update={"meaning_screen": False})
     await running.start()
     assert running.app is not None and running.app.meaning is None
-    for how, what in REFERRAL[:5]:
+    for how, what in REFERRAL[:4]:
         await act(running, api, how, what)
     await act(running, api, "type", "i want to kill myself")
     reply, _ = api.messages_to(CHAT)[-2:]
@@ -106,9 +106,10 @@ async def test_a_crisis_at_every_step_gets_the_reply_that_fits_and_loses_nothing
     """Crisis words typed at each question of the referral in turn: each time the
     contacts and the choice (Carry on / Stop for now / Talk to someone); Carry on
     goes back to the question they were on; at the end the referral is whole.
-    After the handoff: the team has been told, and no buttons."""
+    After the handoff (at the first of the questions while they wait): the team has
+    been told, and no buttons."""
     await act(running, api, *REFERRAL[0])
-    for step, (how, what) in enumerate(REFERRAL[1:], start=1):
+    for step, (how, what) in enumerate(TO_HANDOFF[1:], start=1):
         question = api.messages_to(CHAT)[-1]
         await act(running, api, "type", "i want to end my life")
         reply, choice = api.messages_to(CHAT)[-2:]
@@ -117,15 +118,15 @@ async def test_a_crisis_at_every_step_gets_the_reply_that_fits_and_loses_nothing
         assert choice.button_labels == ["Carry on", "Stop for now", "Talk to someone"], step
         await act(running, api, "tap", "Carry on")
         back = api.messages_to(CHAT)[-1]
-        if step == 4:  # "what matters to you?": their words were kept as the answer
+        if step == 3:  # "what matters to you?": their words were kept as the answer
             assert back.plain_text.startswith("Thank you for telling me.")
             continue
         if "thoughts like that" in question.plain_text:  # the direct question: answered now
             continue
         assert back.button_labels == question.button_labels, step  # the same question again
         await act(running, api, how, what)
-    done = api.messages_to(CHAT)[-1].plain_text
-    assert "Your reference is SP-" in done
+    assert "Your reference is SP-" in handoff_message(api)
+    assert "While you wait" in api.messages_to(CHAT)[-1].plain_text
 
     await act(running, api, "type", "i want to end my life")
     after = api.messages_to(CHAT)[-1]

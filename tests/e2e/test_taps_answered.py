@@ -32,8 +32,9 @@ async def test_a_slow_answer_to_a_tap_holds_up_neither_the_reply_nor_the_next_me
     api.handle("answerCallbackQuery", slow_answer)
     await running.handled(api.send_text(CHAT, "/start", first_name="Alex"))
     try:
-        await running.handled(api.press(CHAT, "I agree", first_name="Alex"), timeout=5)
-        await running.handled(api.press(CHAT, "Yes, I'm 18 or over", first_name="Alex"), timeout=5)
+        await running.handled(api.press(CHAT, "I agree, and I'm 18 or over", first_name="Alex"),
+                              timeout=5)  # fmt: skip
+        await running.handled(api.press(CHAT, "Call me Alex", first_name="Alex"), timeout=5)
         assert held, "the stand-in was never asked to answer a tap: the test did not work"
         assert api.unanswered_callback_queries(), "taps answered before they were released?"
     finally:

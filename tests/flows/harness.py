@@ -96,19 +96,22 @@ class Patient:
 
 #: A whole referral, as taps: what a patient who goes straight through does.
 HAPPY_PATH: list[tuple[str, str]] = [
-    ("consent", "agree"), ("age", "yes"), ("name", "first_name"),
+    # (Typed "yes" at consent asks the age next; "I agree, and I'm 18 or over" is
+    # one tap: tests/flows/test_referral.py.)
+    ("consent", "I agree"), ("age", "yes"), ("name", "first_name"),
     ("what_matters", "I'd like to meet people, I've been lonely since my wife died"),
     # "lonely" in what matters to them ticks Feeling lonely for them (issue 13).
     ("need_areas", "activity"), ("need_areas", "done"),
-    ("postcode", "L20 3AB"), ("mode", "in_person"), ("travel", "1"), ("group", "group"),
-    ("free_times", "weekday_morning"), ("free_times", "done"), ("barriers", "cost"), ("barriers", "done"),
-    ("ons_life", "4"), ("ons_worthwhile", "5"), ("ons_happy", "3"), ("ons_anxious", "7"),
-    ("safety_question", "no"),  # low scores: asked directly, once
-    ("suggestions", "pick_0"), ("contact_wanted", "phone"),
-    ("phone", "07911 123456"), ("best_time", "mornings"),
+    ("postcode", "L20 3AB"), ("mode", "near_home"),
+    ("free_times", "weekday_morning"), ("free_times", "done"),
+    ("suggestions", "pick_0"), ("contact_wanted", "phone_morning"),
+    ("phone", "07911 123456"),
+    # Handed off. While they wait, the wellbeing questions (issue 13):
+    ("wait_life", "4"), ("wait_worthwhile", "5"), ("wait_happy", "3"), ("wait_anxious", "7"),
+    ("wait_safety", "no"),  # low scores: asked directly, once
 ]  # fmt: skip
 
-TYPED = {"what_matters", "postcode", "phone"}
+TYPED = {"consent", "what_matters", "postcode", "phone"}
 
 
 def walk_to(patient: Patient, state: str) -> None:

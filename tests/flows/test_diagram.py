@@ -17,7 +17,7 @@ def test_the_diagram_draws_every_state_and_conditional_transition() -> None:
     diagram = referral_diagram()
     for state in referral.STATES:
         assert f'state "{state}"' in diagram
-    assert "ons_anxious --> suggestions: answer [has_suggestions]" in diagram
+    assert "free_times --> suggestions: answer [has_suggestions]" in diagram
 
 
 def test_the_case_diagram_draws_the_life_of_a_case() -> None:

@@ -24,14 +24,15 @@ from flows.core import (
     WorkerTookOver,
 )
 from tests.fakes import FakeDirectory
-from tests.flows.harness import HAPPY_PATH, MESSAGES, Patient, label_of, walk_to
+from tests.flows.harness import HAPPY_PATH, MESSAGES, TYPED, Patient, label_of, walk_to
 
 
-def test_first_message_welcomes_and_asks_for_consent_with_three_buttons() -> None:
+def test_first_message_welcomes_and_asks_for_consent_and_age_in_one() -> None:
     p = Patient()
     p.send("hello")
     assert p.templates() == ["referral/welcome", "referral/consent"]
-    assert [o.value for o in p.question().options] == ["agree", "more", "decline"]
+    assert [o.value for o in p.question().options] == ["agree_adult", "under_18", "more",
+                                                       "decline"]  # fmt: skip
     welcome = p.render_all()[0]
     assert "999" in welcome and "116 123" in welcome and "not an emergency service" in welcome
 
@@ -54,15 +55,14 @@ def test_the_happy_path_opens_a_case_with_the_prsb_summary() -> None:
     assert summary.needs.need_areas == ["loneliness", "activity"]
     assert summary.support_offered.interested_in is not None
     assert summary.support_offered.interested_in.name == "Bootle Walking Football"
-    assert summary.outcomes.wellbeing_baseline == {
-        "life_satisfaction": 4,
-        "worthwhile": 5,
-        "happiness": 3,
-        "anxiety": 7,
-    }
+    # The wellbeing questions come after the handoff, while they wait (issue 13):
+    # the case opens without them, and their answers follow, for the case.
+    assert set(summary.outcomes.wellbeing_baseline.values()) == {None}
     assert RecordConsent(referral.NOTICE_VERSION) in p.effects
-    assert RecordWellbeing("baseline", summary.outcomes.wellbeing_baseline) in p.effects
-    assert "referral/handed_off" in p.templates()
+    baseline = {"life_satisfaction": 4, "worthwhile": 5, "happiness": 3, "anxiety": 7}
+    assert RecordWellbeing("baseline", baseline) in p.effects
+    opened_at = p.effects.index(opened[0])
+    assert p.effects.index(RecordWellbeing("baseline", baseline)) > opened_at
 
 
 def test_tell_me_more_shows_the_full_notice_and_asks_again() -> None:
@@ -76,7 +76,7 @@ def test_tell_me_more_shows_the_full_notice_and_asks_again() -> None:
     assert p.state == "age"
 
 
-@pytest.mark.parametrize("answer", ["No thanks", "no", "3"])
+@pytest.mark.parametrize("answer", ["No thanks", "no", "4"])
 def test_declining_consent_forgets_everything(answer: str) -> None:
     p = Patient()
     p.send("/start")
@@ -95,12 +95,15 @@ def test_under_18s_are_signposted_and_nothing_is_kept() -> None:
     assert "Childline" in text and "0800 1111" in text and "GP" in text
 
 
-@pytest.mark.parametrize("typed", ["yes", "Y", "yep", "1", "I agree", "i agree!"])
-def test_typed_answers_work_where_buttons_were_offered(typed: str) -> None:
+@pytest.mark.parametrize(("typed", "then"), [
+    ("yes", "age"), ("Y", "age"), ("yep", "age"), ("I agree", "age"), ("i agree!", "age"),
+    ("1", "name"),  # the first button's number: agreeing, and 18 or over
+])  # fmt: skip
+def test_typed_answers_work_where_buttons_were_offered(typed: str, then: str) -> None:
     p = Patient()
     p.send("/start")
     p.send(typed)
-    assert p.state == "age"
+    assert p.state == then
 
 
 def test_an_unclear_answer_gets_a_kind_reply_and_the_question_again() -> None:
@@ -213,25 +216,31 @@ def test_postcode_can_be_withheld() -> None:
     assert referral.profile_from(p.answers).postcode is None
 
 
-def test_online_only_skips_the_travel_question() -> None:
+def test_how_and_how_far_are_one_answer() -> None:
+    """(Issue 13: how, how far, and a group or one-to-one were three questions.)"""
     p = Patient()
     walk_to(p, "mode")
+    assert [o.label for o in p.question().options] == [
+        "mode_near_home", "mode_bus_ride", "mode_remote", "mode_any"]  # fmt: skip
     p.send("online")
-    assert p.state == "group"
+    assert p.state == "free_times" and "mode_choice" not in p.answers
+    assert (p.answers["mode"], p.answers["max_miles"]) == ("remote", None)
+    profile = referral.profile_from(p.answers)
+    assert profile.modes == ("online", "phone") and profile.group == "either"
 
 
 def test_ons4_accepts_numbers_words_and_skip_and_refuses_out_of_range() -> None:
     p = Patient()
-    walk_to(p, "ons_life")
-    assert len(p.question().options) == 12  # 0..10 and Skip
+    walk_to(p, "wait_life")
+    assert len(p.question().options) == 12  # 0..10 and Skip these
     p.send("11")
-    assert p.state == "ons_life" and "from 0 to 10" in p.render_all()[0]
+    assert p.state == "wait_life" and "from 0 to 10" in p.render_all()[0]
     p.send("-3")
-    assert p.state == "ons_life"
+    assert p.state == "wait_life"
     p.send("seven")
     assert p.answers["life_satisfaction"] == 7
     p.tap("skip")
-    assert p.answers["worthwhile"] is None and p.state == "ons_happy"
+    assert p.answers["worthwhile"] is None and p.state == "wait_happy"
 
 
 def test_suggestions_show_three_with_reasons_then_others_then_say_these_are_all() -> None:
@@ -322,9 +331,7 @@ def test_none_of_these_asks_why_and_records_it() -> None:
 
 def test_with_no_suggestions_the_patient_is_offered_a_link_worker() -> None:
     p = Patient(directory=FakeDirectory([]))
-    walk_to(p, "ons_anxious")
-    p.tap("5")
-    p.tap("no")  # the direct question (their scores were low)
+    walk_to(p, "contact_wanted")  # no suggestions to show
     assert p.state == "contact_wanted"
     assert "couldn't find an activity" in p.render_all()[-1]
 
@@ -347,12 +354,17 @@ def test_an_invalid_phone_number_is_refused_kindly(number: str) -> None:
     assert "doesn't look like a UK phone number" in p.render_all()[0]
 
 
-def test_best_time_accepts_their_own_words() -> None:
+@pytest.mark.parametrize(("typed", "best"), [
+    ("phone me in the afternoon", "afternoons"), ("afternoons", "afternoons"),
+    ("mornings", "mornings"), ("ring me", "any"), ("phone me in the evening", "evenings"),
+])  # fmt: skip
+def test_when_to_call_is_read_from_how_they_asked_to_be_contacted(typed: str, best: str) -> None:
+    """(Issue 13: the best time to call was a question of its own.)"""
     p = Patient()
-    walk_to(p, "best_time")
-    p.send("after 3pm on weekdays")
-    assert p.state == "handed_off"
-    assert p.answers["best_time"] == "after 3pm on weekdays"
+    walk_to(p, "contact_wanted")
+    p.send(typed)
+    assert p.state == "phone"
+    assert (p.answers["contact_method"], p.answers["best_time"]) == ("phone", best)
 
 
 def test_after_handoff_anything_written_is_kept_on_the_case() -> None:
@@ -375,11 +387,11 @@ def test_status_before_and_after_handoff() -> None:
 
 def test_restart_asks_first_and_no_goes_back_to_the_same_question() -> None:
     p = Patient()
-    walk_to(p, "group")
+    walk_to(p, "free_times")
     p.send("/restart")
     assert p.state == "confirm_restart"
     p.tap("no")
-    assert p.state == "group"
+    assert p.state == "free_times"
     p.send("/restart")
     p.tap("yes")
     assert p.state == "consent"
@@ -431,19 +443,19 @@ def test_a_tap_on_an_earlier_question_changes_nothing() -> None:
     p = Patient()
     walk_to(p, "mode")
     old_step = p.conversation.step
-    p.tap("in_person")
+    p.tap("near_home")
     before = dict(p.answers)
-    result = p.send(Button(old_step, "online"))  # the same keyboard, tapped again
+    result = p.send(Button(old_step, "remote"))  # the same keyboard, tapped again
     assert result.tap_notice == "stale" and result.replies == [] and result.effects == []
-    assert p.answers == before and p.state == "travel"
+    assert p.answers == before and p.state == "free_times"
 
 
 def test_an_answer_closes_its_question() -> None:
     p = Patient()
-    walk_to(p, "group")
-    p.tap("one_to_one")
+    walk_to(p, "mode")
+    p.tap("bus_ride")
     assert isinstance(p.last.replies[0], CloseQuestion)  # type: ignore[union-attr]
-    assert p.last.replies[0].chosen_label == "group_one_to_one"  # type: ignore[union-attr]
+    assert p.last.replies[0].chosen_label == "mode_bus_ride"  # type: ignore[union-attr]
 
 
 def test_every_button_fits_telegrams_64_byte_limit_and_every_template_renders() -> None:
@@ -454,7 +466,7 @@ def test_every_button_fits_telegrams_64_byte_limit_and_every_template_renders() 
             for option in getattr(reply, "options", ()):
                 assert len(f"{p.conversation.step}:{option.value}".encode()) <= 64
         assert all(p.render_all())
-        p.send(value) if at in {"what_matters", "postcode", "phone"} else p.tap(value)
+        p.send(value) if at in TYPED else p.tap(value)
     assert p.state == "handed_off"
 
 
@@ -464,8 +476,10 @@ def test_the_profile_carries_what_matching_needs() -> None:
     profile = p.directory.profiles[-1]
     assert profile.need_areas == ("loneliness", "activity")
     assert profile.postcode == "L20 3AB" and profile.max_miles == 1.0
-    assert profile.modes == ("in_person",) and profile.group == "group"
-    assert profile.free_times == ("weekday_morning",) and profile.free_only is True
+    # (A group or one-to-one: matching takes either; each card says which it is.)
+    assert profile.modes == ("in_person",) and profile.group == "either"
+    # (What gets in the way, cost among it, is for a link worker to ask: issue 13.)
+    assert profile.free_times == ("weekday_morning",) and profile.free_only is False
     assert "meet people" in profile.what_matters
 
 
@@ -490,7 +504,8 @@ def test_a_crisis_at_any_state_gets_a_reply_that_fits_where_they_are(
     text = p.render_all()[0]
     assert "999" in text and "not an emergency service" in text
     assert "carry on with your referral" not in text
-    if state == "handed_off":
+    if state in ("handed_off", *referral.AFTER_HANDOFF_ASKING):
+        # While they wait too: the team has their case, and the questions stop.
         assert p.state == "handed_off" and p.templates() == [f"safety/{category}"]
         assert "get in touch with you" in text
         assert AddToCase("words", kept_already=True) in p.effects
@@ -539,7 +554,7 @@ def test_talk_to_someone_goes_to_how_to_contact_them() -> None:
 
 def test_other_words_after_a_crisis_reply_are_kept_for_the_team() -> None:
     p = Patient()
-    walk_to(p, "group")
+    walk_to(p, "mode")
     p.send(Crisis("suicide", "words", ("rule",)))
     p.send("I just feel so alone all the time")
     assert AddToCase("I just feel so alone all the time") in p.effects
@@ -586,22 +601,37 @@ def test_low_mood_ticked_brings_one_direct_question() -> None:
 
 def test_yes_to_the_direct_question_is_a_crisis() -> None:
     p = Patient()
-    walk_to(p, "ons_anxious")
-    p.tap("8")  # anxious: asked directly
+    walk_to(p, "need_areas")
+    p.tap("mood")
+    p.tap("done")  # low mood ticked: asked directly, before the handoff
     assert p.state == "safety_question"
     p.tap("yes")
     assert any(isinstance(e, RaiseSafetyAlert) and e.category == "suicide" for e in p.effects)
     assert p.state == "crisis_check" and p.templates()[0] == "safety/suicide"
     p.tap("carry_on")
-    assert p.state == "suggestions"
+    assert p.state == "postcode"
+
+
+def test_yes_to_the_direct_question_while_they_wait_is_a_crisis_for_their_case() -> None:
+    """Low wellbeing scores after the handoff: asked directly, as before the handoff;
+    "yes" raises an alert on the case the team already has, and says so."""
+    p = Patient()
+    walk_to(p, "wait_anxious")
+    p.case_opened("SP-TEST")
+    p.tap("8")  # anxious: asked directly
+    assert p.state == "wait_safety"
+    p.tap("yes")
+    assert any(isinstance(e, RaiseSafetyAlert) and e.category == "suicide" for e in p.effects)
+    assert p.state == "handed_off" and p.templates()[0] == "safety/suicide"
+    assert p.last is not None and p.last.replies[-1].context["with_team"] is True
 
 
 def test_the_direct_question_is_not_asked_when_all_is_well() -> None:
     p = Patient()
-    walk_to(p, "ons_life")
+    walk_to(p, "wait_life")
     for score in ("8", "8", "8", "2"):
         p.tap(score)
-    assert p.state == "suggestions" and not p.control.asked_directly
+    assert p.state == "handed_off" and not p.control.asked_directly
 
 
 def test_a_weaker_sign_brings_the_direct_question_after_the_answer() -> None:
@@ -683,26 +713,26 @@ def test_words_sent_while_the_question_had_not_gone_out_are_not_its_answer() -> 
     p = Patient()
     walk_to(p, "phone")
     p.send("07911 123456")
-    assert p.state == "best_time"
+    assert p.state == "wait_life"
     p.send("07911 123456", question_unsent=True)
-    assert p.templates() == ["referral/crossed"] and "best_time" not in p.answers
+    assert p.templates() == ["referral/crossed"] and "life_satisfaction" not in p.answers
 
 
 def test_the_same_words_again_are_checked_once_then_taken() -> None:
     p = Patient()
-    walk_to(p, "phone")
-    p.send("07911 123456")
+    walk_to(p, "wait_life")
+    p.send("7")
     step = p.conversation.step
-    p.send("07911 123456")  # the same again: for this question too?
-    assert p.templates() == ["referral/sent_twice"] and "best_time" not in p.answers
-    assert "07911 123456" in p.render_all()[0] and p.conversation.step == step
-    p.send("07911 123456")  # yes, on purpose
-    assert p.answers["best_time"] == "07911 123456" and p.state == "handed_off"
+    p.send("7")  # the same again: for this question too?
+    assert p.templates() == ["referral/sent_twice"] and "worthwhile" not in p.answers
+    assert "7" in p.render_all()[0] and p.conversation.step == step
+    p.send("7")  # yes, on purpose
+    assert p.answers["worthwhile"] == 7 and p.state == "wait_happy"
 
 
 def test_the_same_number_on_two_scales_is_checked_once() -> None:
     p = Patient()
-    walk_to(p, "ons_happy")
+    walk_to(p, "wait_happy")
     p.tap("10")
     p.send("10")  # anxiety: the number they just tapped, typed
     assert p.templates() == ["referral/sent_twice"] and "anxiety" not in p.answers
@@ -718,3 +748,129 @@ def test_the_same_choice_typed_twice_is_simply_taken() -> None:
     p.send("yes")
     p.send("yes")
     assert p.state == "name"
+
+
+# --- While they wait (issue 13): the wellbeing questions after the handoff ---------------
+
+
+def test_skip_these_at_the_first_wellbeing_question_skips_all_four() -> None:
+    p = Patient()
+    walk_to(p, "wait_life")
+    assert "While you wait" in p.render_all()[-1] and "skip" in p.render_all()[-1]
+    assert p.question().options[-1].label == "skip_these"
+    p.tap("skip_all")
+    assert p.state == "handed_off" and "life_satisfaction" not in p.answers
+    assert not any(isinstance(e, RecordWellbeing) for e in p.effects)
+    assert p.templates() == ["referral/wait_done"]
+
+
+def test_skip_typed_at_the_first_wellbeing_question_skips_them_but_a_number_is_a_score() -> None:
+    p = Patient()
+    walk_to(p, "wait_life")
+    p.send("1")
+    assert p.answers["life_satisfaction"] == 1 and p.state == "wait_worthwhile"
+    q = Patient()
+    walk_to(q, "wait_life")
+    q.send("skip")
+    assert q.state == "handed_off" and "life_satisfaction" not in q.answers
+
+
+@pytest.mark.parametrize(
+    "old", [s for s in referral.RETIRED if s not in ("best_time", "travel", "group")]
+)
+def test_a_conversation_stored_at_a_retired_question_carries_on_at_the_next(old: str) -> None:
+    """A conversation left, before this change, at a question that is no longer asked
+    there (the wellbeing questions before the handoff) moves on to the question that
+    now follows, saying so; what they send is not taken as its answer."""
+    p = Patient()
+    walk_to(p, "suggestions")
+    p.conversation = referral.Conversation(old, p.conversation.step, p.answers, p.control)
+    p.send("7")
+    assert p.state == "suggestions" and "suggestions" not in p.answers
+    assert p.templates() == ["referral/moved_on", "referral/suggestions"]
+    assert not any(isinstance(e, RecordWellbeing) for e in p.effects)
+
+
+@pytest.mark.parametrize("old", ["travel", "group"])
+def test_a_conversation_stored_at_how_far_or_a_group_carries_on_at_free_times(old: str) -> None:
+    p = Patient()
+    walk_to(p, "free_times")
+    p.conversation = referral.Conversation(old, p.conversation.step, p.answers, p.control)
+    p.send("a group")
+    assert p.state == "free_times" and "group" not in p.answers
+    assert p.templates() == ["referral/moved_on", "referral/free_times"]
+
+
+def test_a_conversation_stored_at_the_best_time_to_call_is_handed_off() -> None:
+    """(The time to call is now part of how they want to be contacted.) Everything
+    else was answered: the referral is handed off, and what they sent is not kept as
+    a time."""
+    p = Patient()
+    walk_to(p, "wait_life")
+    answers = {k: v for k, v in p.answers.items() if k != "best_time"}
+    p.effects.clear()
+    p.conversation = referral.Conversation("best_time", p.conversation.step, answers, p.control)
+    p.send("after 3pm")
+    assert p.state == "wait_life" and "best_time" not in p.answers
+    assert p.templates()[:2] == ["referral/moved_on", "referral/handed_off"]
+    assert any(isinstance(e, OpenCase) for e in p.effects)
+
+
+def test_a_retired_place_to_carry_on_from_becomes_the_next_question() -> None:
+    """Stopped for now (a crisis reply) at a retired question: "Carry on" goes on."""
+    p = Patient()
+    walk_to(p, "suggestions")
+    control = p.control.model_copy(update={"resume_at": "ons_happy"})
+    p.conversation = referral.Conversation("crisis_check", p.conversation.step, p.answers, control)
+    p.tap("carry_on")
+    assert p.state == "suggestions"
+
+
+def test_crisis_words_at_a_retired_question_are_answered_first() -> None:
+    p = Patient()
+    walk_to(p, "suggestions")
+    p.conversation = referral.Conversation("ons_life", p.conversation.step, p.answers, p.control)
+    p.send(Crisis("suicide", "words", ("rule",)))
+    assert p.templates()[0] == "safety/suicide" and p.state == "crisis_check"
+    p.tap("carry_on")
+    assert p.state == "suggestions"
+
+
+# --- Consent and age in one tap (issue 13) ---------------------------------------------
+
+
+def test_agreeing_and_18_or_over_is_one_tap() -> None:
+    p = Patient()
+    p.send("/start")
+    assert [o.value for o in p.question().options] == ["agree_adult", "under_18", "more", "decline"]
+    p.tap("agree_adult")
+    assert p.state == "name"
+    assert p.answers["consent"] == "agree" and p.answers["adult"] == "yes"
+    assert RecordConsent(referral.NOTICE_VERSION) in p.effects
+
+
+@pytest.mark.parametrize("answer", ["tap", "16", "I'm 16", "under 18"])
+def test_under_18_at_consent_ends_kindly_and_keeps_nothing(answer: str) -> None:
+    p = Patient()
+    p.send("/start")
+    p.tap("under_18") if answer == "tap" else p.send(answer)
+    assert p.state == "under_18"
+    assert ForgetPatient("under_18") in p.effects
+    assert not any(isinstance(e, RecordConsent) for e in p.effects)
+    assert "Childline" in p.render_all()[-1]
+
+
+@pytest.mark.parametrize("answer", ["yes", "yes ok", "I agree"])
+def test_yes_alone_at_consent_asks_the_age(answer: str) -> None:
+    p = Patient()
+    p.send("/start")
+    p.send(answer)
+    assert p.state == "age" and p.answers["consent"] == "agree" and "adult" not in p.answers
+
+
+@pytest.mark.parametrize("typed", ["45", "-1", "0"])
+def test_an_age_of_18_or_more_alone_is_not_agreement(typed: str) -> None:
+    p = Patient()
+    p.send("/start")
+    p.send(typed)
+    assert p.state == "consent" and "consent" not in p.answers

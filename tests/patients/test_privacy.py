@@ -47,7 +47,7 @@ async def referred_as_persona(t: Team, chat_id: int = 61) -> Chat:
         if at == "name":
             await chat.send(PERSONA["name"])
         elif at in TYPED:
-            await chat.send(PERSONA[at])
+            await chat.send(PERSONA.get(at, value))
         else:
             await chat.tap(value)
     case = await t.case()

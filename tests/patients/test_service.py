@@ -34,12 +34,11 @@ async def test_a_whole_referral_records_consent_baseline_and_a_waiting_case(
     assert (score.life_satisfaction, score.anxiety, score.case_id) == (4, 7, case.id)
     assert [e.text for e in entries] == ["opened"]
     async with database.sessions() as s:
-        last = (
-            (await s.execute(select(OutboxMessage).order_by(OutboxMessage.id.desc())))
-            .scalars()
-            .first()
-        )
-    assert last is not None and case.reference in last.payload["text"]
+        sent = (await s.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars().all()
+    # The reference, then the wellbeing questions while they wait (issue 13).
+    handed_off = next(i for i, m in enumerate(sent) if case.reference in m.payload["text"])
+    assert "While you wait" in sent[handed_off + 1].payload["text"]
+    assert case.summary.outcomes.wellbeing_baseline["life_satisfaction"] == 4
 
 
 async def test_the_same_update_twice_has_one_effect(database: Database) -> None:
@@ -59,8 +58,8 @@ async def test_a_double_tap_has_one_effect(database: Database) -> None:
     chat = Chat(database)
     await chat.walk_to("mode")
     step = await chat.step()
-    await chat.send(Button(step, "online"))
-    second = await chat.send(Button(step, "online"))
+    await chat.send(Button(step, "remote"))
+    second = await chat.send(Button(step, "remote"))
     assert second.tap_notice and "earlier question" in second.tap_notice
     assert second.outbox_ids == []
 
@@ -115,7 +114,7 @@ async def test_help_before_starting_keeps_nothing(database: Database) -> None:
 async def test_restart_before_handoff_forgets_consent_and_scores(database: Database) -> None:
     chat = Chat(database)
     await chat.walk_to("suggestions")
-    assert await count(database, WellbeingScore) == 1
+    assert await count(database, Consent) == 1  # (scores come after the handoff now)
     await chat.send("/restart")
     await chat.tap("yes")
     assert await count(database, WellbeingScore) == 0 and await count(database, Consent) == 0
@@ -145,13 +144,13 @@ async def test_patient_text_is_escaped_in_what_we_send(database: Database) -> No
 
 async def test_answering_closes_the_question_and_marks_the_choice(database: Database) -> None:
     chat = Chat(database)
-    await chat.walk_to("group")
-    result = await chat.tap("group")
+    await chat.walk_to("mode")
+    result = await chat.tap("bus_ride")
     async with database.sessions() as s:
         rows = [await s.get(OutboxMessage, i) for i in result.outbox_ids]
     edit = rows[0]
     assert edit is not None and edit.action == "edit" and edit.payload["buttons"] == []
-    assert edit.payload["text"].endswith("✓ <i>In a group</i>")
+    assert edit.payload["text"].endswith("✓ <i>In person, a short bus ride</i>")
 
 
 async def test_a_forgotten_story_is_nowhere_in_the_database_files(tmp_path: Path) -> None:
