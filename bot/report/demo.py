@@ -122,8 +122,8 @@ DISTRICTS = {
 }
 MODES = {"in_person": 50, "online": 14, "phone": 16, "any": 20}
 #: Where those who stopped part way were when reminded (conversation states).
-STOPPED_AT = {"what_matters": 3, "need_areas": 2, "postcode": 2, "free_times": 1, "ons_life": 3,
-              "ons_anxious": 1, "suggestions": 2, "contact_wanted": 1, "phone": 2}  # fmt: skip
+STOPPED_AT = {"what_matters": 3, "need_areas": 2, "postcode": 2, "mode": 1, "free_times": 2,
+              "suggestions": 3, "contact_wanted": 1, "phone": 2}  # fmt: skip
 BARRIERS = {"getting_there": 25, "nerves": 26, "time": 18, "cost": 9, "health": 16, "other": 6}
 #: ONS4: (mean at referral, spread, mean change by the 12-week check-in, its spread)
 ONS = {
