@@ -49,7 +49,9 @@ def pause(attempts: int) -> timedelta:
     return timedelta(seconds=min(2.0 ** (attempts - 1), 300.0))
 
 
-Handler = Callable[[dict[str, Any]], Awaitable[None]]
+#: Handles one update; True when its own transaction took it out of the inbox (as
+#: handling does: bot.store.updates.first_delivery), so nobody need look again.
+Handler = Callable[[dict[str, Any]], Awaitable[bool | None]]
 #: Called once for an update given up on (with the raw update).
 GivenUp = Callable[[dict[str, Any]], Awaitable[None]]
 #: Called once a flood, with the first update of the chat's that had to wait: to
@@ -267,7 +269,7 @@ class InboxDrain:
                     log.warning("could not tell a chat it is sending fast (%s)", trouble(exc))
             began = time.monotonic()
             try:
-                await self.handle(payload)
+                taken_out = await self.handle(payload)
             except Exception as exc:
                 await self._failed(update_id, payload, exc)
                 return True
@@ -275,6 +277,8 @@ class InboxDrain:
                 self.on_handled(time.monotonic() - began)
             # Handling takes it out of the inbox in its own transaction; an update
             # that turned out to be nothing for us is taken out here.
+            if taken_out:
+                return True
             async with self.db.reading() as session:
                 left = await kept.still_kept(session, update_id)
             if left:

@@ -11,10 +11,17 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Messages
-from bot.store.outbox import CONVERSATION, Keyboard, Outbox, outbox_row
+from bot.store.outbox import CONVERSATION, Keyboard, Outbox, OutboxMessage, outbox_row
 from bot.store.patients import Conversation
 from bot.taps import button
 from flows.core import Button, CloseQuestion, Option, Reply
+
+
+class Unread:
+    """The caller has not read the question they are on: `write` reads it."""
+
+
+UNREAD = Unread()
 
 
 class ReplyWriter:
@@ -32,12 +39,16 @@ class ReplyWriter:
         reference: str | None,
         now: datetime,
         priority: int = CONVERSATION,
+        prompt: OutboxMessage | None | Unread = UNREAD,
     ) -> list[int]:
         """Write the replies for one chat; returns the outbox ids, in order.
         `priority`: CHECK_IN for what nobody is waiting for (crisis replies are
-        always urgent)."""
+        always urgent). `prompt`: the question they are on, if the caller has read
+        it already (the conversation's `prompt_outbox_id`)."""
         outbox = Outbox(session, channel, chat_id, now)
-        prompt = await outbox_row(session, conversation.prompt_outbox_id)
+        if isinstance(prompt, Unread):
+            prompt = await outbox_row(session, conversation.prompt_outbox_id)
+        asked = None  # the new question, if one is asked
         for reply in replies:
             if isinstance(reply, CloseQuestion):
                 if prompt is not None:
@@ -49,6 +60,8 @@ class ReplyWriter:
                 continue
             text = self.messages.render(reply.template, **{"reference": reference, **reply.context})
             buttons = self.keyboard(reply)
+            if prompt is not None and prompt.id is None:
+                await session.flush()  # a message written just now: edits need its id
             if reply.mode == "update" and prompt is not None:
                 outbox.edit(prompt, text, buttons)
                 continue
@@ -57,10 +70,11 @@ class ReplyWriter:
             row = outbox.send(text, buttons, urgent=reply.template.startswith("safety/"),
                               priority=priority)  # fmt: skip
             if buttons:
-                await session.flush()
-                prompt = row
-                conversation.prompt_outbox_id = row.id
+                prompt = asked = row
         await session.flush()
+        if asked is not None:
+            # After the flush, so the conversation is written once, with its new state.
+            conversation.prompt_outbox_id = asked.id
         return [row.id for row in outbox.rows]
 
     def keyboard(self, reply: Reply) -> Keyboard:
