@@ -109,6 +109,16 @@ class Budgets:
     def seconds_to_next(self, chat: int) -> float:
         return max(1 - self.left(chat), 0.0) / self.limit.per_second
 
+    def forget_idle(self) -> None:
+        """Drop every chat whose bucket is full again, and notices long past: each is
+        dropped when next looked at too; this sweeps the ones nobody looks at, so a
+        chat that wrote once is not remembered for good."""
+        for chat in list(self.used):
+            self.left(chat)
+        now = self.clock()
+        for quiet in [c for c, at in self.told.items() if now - at > self.limit.tell_again_after]:
+            del self.told[quiet]
+
     def first_notice(self, chat: int) -> bool:
         """Whether to tell the chat it is sending fast (once, then not again for a while)."""
         now = self.clock()
@@ -172,6 +182,7 @@ class InboxDrain:
                 self._start_lanes(due, waiting, busy_before=busy, everything=len(due) < BATCH)
             except Exception as exc:
                 log.warning("inbox pass failed (%s); retrying", trouble(exc))
+            self.budgets.forget_idle()
             self.last_pass = time.monotonic()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), idle_seconds)

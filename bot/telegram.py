@@ -730,6 +730,18 @@ class TelegramSender:
                 if "not modified" not in exc.message.lower():
                     raise
 
+    async def replace(self, chat_id: int, message_id: int, text: str, buttons: Keyboard) -> Sent:
+        """The next question in the place of the one just answered: an edit, which
+        appeared when Telegram says it was edited (its clock, as a message's date)."""
+        with _meaning_of_errors():
+            edited = await self.api.edit_message_text(
+                text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML,
+                reply_markup=_markup(buttons), link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )  # fmt: skip
+            when = edited.edit_date if isinstance(edited, Message) else None
+            return Sent(message_id, when.astimezone(UTC) if when else None)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     async def delete(self, chat_id: int, message_id: int) -> None:
         with _meaning_of_errors():
             await self.api.delete_message(chat_id, message_id)

@@ -28,12 +28,16 @@ class StatementCounter:
         self.phase: str | None = None
         self.statements: Counter[str] = Counter()
         self.transactions: Counter[str] = Counter()
+        #: Transactions that took SQLite's write lock (BEGIN IMMEDIATE).
+        self.writes: Counter[str] = Counter()
         #: The SQL of each statement, by phase (to see what a count is made of).
         self.seen: dict[str, list[str]] = {}
 
     def _statement(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if self.phase is None:
             return
+        if statement.lstrip().upper().startswith("BEGIN IMMEDIATE"):
+            self.writes[self.phase] += 1
         if statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
             return  # a transaction's edges are counted as the transaction
         self.statements[self.phase] += 1

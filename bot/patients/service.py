@@ -47,6 +47,7 @@ from bot.store.staff import worker_name
 from bot.store.updates import first_delivery
 from flows import referral
 from flows.core import (
+    Button,
     CloseQuestion,
     Command,
     Crisis,
@@ -174,6 +175,7 @@ class PatientService:
             outbox_ids = await self.replies.write(
                 session, inbound.channel, inbound.chat_id, conversation, replies,
                 reference=result.control.case_reference, now=now, prompt=prompt,
+                tapped=isinstance(event, Button),
             )  # fmt: skip
             if forgetting == "erased":
                 pass  # they asked: everything about them is gone already

@@ -152,9 +152,19 @@ class LooksThenCommits(Database):
     async def reading(self) -> AsyncIterator[AsyncSession]:
         async with super().reading() as session:
             yield session
+        await self._after_a_look()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """(Delivery claims due rows in a transaction: that is its look.)"""
+        async with super().transaction() as session:
+            yield session
+        await self._after_a_look()
+
+    async def _after_a_look(self) -> None:
         if (delivery := self.armed) is not None:
             self.armed = None
-            async with self.transaction() as session:
+            async with super().transaction() as session:
                 Outbox(session, "telegram", 31, utcnow()).send("a reply")
             delivery.wake.set()
 

@@ -35,6 +35,8 @@ class Step:
     what: str
     statements: dict[str, int] = field(default_factory=dict)
     transactions: dict[str, int] = field(default_factory=dict)
+    #: Of those, the ones that wrote (on SQLite: took the write lock).
+    writes: dict[str, int] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
     #: The SQL of each statement, by phase (what a count is made of).
     seen: dict[str, list[str]] = field(default_factory=dict)
@@ -73,6 +75,7 @@ class Driven:
         for phase in ("keep", "handle", "deliver"):
             step.statements[phase] = self.counter.statements.pop(phase, 0)
             step.transactions[phase] = self.counter.transactions.pop(phase, 0)
+            step.writes[phase] = self.counter.writes.pop(phase, 0)
         step.seen, self.counter.seen = self.counter.seen, {}
         for call in api.calls[calls_before:]:
             step.calls[call.method] = step.calls.get(call.method, 0) + 1
