@@ -37,6 +37,7 @@ from bot.store.outbox import (
     OutboxPayload,
     claim,
     digest,
+    due,
     record_attempts,
 )
 from bot.store.patients import mark_blocked
@@ -307,6 +308,13 @@ class Delivery:
         """The next rows of up to `chats` chats not in `busy`, leased to this instance
         in one statement (bot.store.outbox.claim), by chat, in the order they go."""
         if chats <= 0:
+            return {}
+        # A look first, that takes no lock: on SQLite a claim takes the write lock,
+        # which the handling of updates needs, so it is taken only when a chat not
+        # being sent to now has a row to go (each chat's next row, as `due` says).
+        async with self.db.reading() as session:
+            heads = await due(session, self.channel, self.clock(), chats + len(busy))
+        if all(chat_id in busy for _, chat_id in heads):
             return {}
         per_chat = max(1, min(self.limits.per_chat_burst, MAX_PER_CHAT))
         async with self.db.transaction() as session:
