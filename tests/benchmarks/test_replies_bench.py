@@ -181,8 +181,10 @@ async def test_replies_against_python_telegram_bots_ceiling(
                 proc.terminate()
                 await proc.wait()
     async with Timed() as api:
+        # (A shared, busy machine may take a while to start a process.)
         bot = BotProcess(api, tmp_path / "spbot", database_url=database_url,
-                         env={"LOG_LEVEL": "WARNING", "MEANING_SCREEN": "false"})  # fmt: skip
+                         env={"LOG_LEVEL": "WARNING", "MEANING_SCREEN": "false"},
+                         startup_timeout=120)  # fmt: skip
         try:
             if database_url.startswith("postgresql"):
                 await bot.cli("db", "upgrade")
