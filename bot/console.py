@@ -37,6 +37,10 @@ class ConsoleSender:
         self.next_id += 1
         return Sent(self.next_id, utcnow())
 
+    async def replace(self, chat_id: int, message_id: int, text: str, buttons: Keyboard) -> Sent:
+        """A question in the place of the last: a terminal prints it anew."""
+        return await self.send(chat_id, text, buttons)
+
     async def edit(self, chat_id: int, message_id: int, text: str, buttons: Keyboard) -> None:
         if buttons:  # ticks changed: show the options again
             self._show(buttons)

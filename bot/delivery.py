@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -30,14 +30,15 @@ from bot.store.db import trouble
 from bot.store.outbox import (
     URGENT,
     Attempt,
+    Claimed,
     Keyboard,
     Leased,
     OutboxMessage,
     OutboxPayload,
+    claim,
     digest,
     due,
-    lease,
-    record_attempt,
+    record_attempts,
 )
 from bot.store.patients import mark_blocked
 
@@ -45,6 +46,9 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 LEASE = timedelta(seconds=60)
+#: A chat's rows taken in one claim, at most (a reply's few messages go together;
+#: what is claimed must go well within the lease).
+MAX_PER_CHAT = 5
 TEAM_CHAT_RETRY = timedelta(minutes=5)
 BLOCKED = "blocked by the person"
 
@@ -82,6 +86,11 @@ class Sender(Protocol):
     async def send(self, chat_id: int, text: str, buttons: Keyboard) -> Sent: ...
 
     async def edit(self, chat_id: int, message_id: int, text: str, buttons: Keyboard) -> None: ...
+
+    async def replace(self, chat_id: int, message_id: int, text: str, buttons: Keyboard) -> Sent:
+        """Show a new question in the place of message `message_id` (Telegram: an
+        edit of it; when it appeared is when it was edited)."""
+        ...
 
     async def delete(self, chat_id: int, message_id: int) -> None: ...
 
@@ -170,6 +179,64 @@ class ChatBuckets:
             self.left(chat_id)
 
 
+class Marks:
+    """Attempts written down in batches: each lane adds what it did, and one writer
+    writes everything added since its last write in one transaction (a group
+    commit), so under load many messages cost one transaction, and alone one costs
+    no wait. If a batch cannot be written, each is tried on its own (one bad row
+    must not leave the others leased, to be sent again)."""
+
+    def __init__(self, write: Callable[[list[tuple[OutboxMessage, Attempt]],
+                                        list[OutboxMessage]], Awaitable[None]]) -> None:  # fmt: skip
+        self.write = write
+        self.attempts: list[tuple[OutboxMessage, Attempt]] = []
+        self.released: list[OutboxMessage] = []
+        self.waiting: list[asyncio.Future[None]] = []
+        self.writer: asyncio.Task[None] | None = None
+
+    def add(self, row: OutboxMessage, attempt: Attempt) -> asyncio.Future[None]:
+        """Write this attempt down soon; the future is done once it is (or failed)."""
+        self.attempts.append((row, attempt))
+        return self._soon()
+
+    def release(self, rows: list[OutboxMessage]) -> asyncio.Future[None]:
+        """Let go of rows claimed but not tried."""
+        self.released.extend(rows)
+        return self._soon()
+
+    def _soon(self) -> asyncio.Future[None]:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiting.append(done)
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.create_task(self._write_all())
+        return done
+
+    async def settled(self) -> None:
+        """Everything added so far is written down (or given up on)."""
+        while self.writer is not None and not self.writer.done():
+            await asyncio.shield(self.writer)
+
+    async def _write_all(self) -> None:
+        while self.waiting:
+            attempts, released, waiting = self.attempts, self.released, self.waiting
+            self.attempts, self.released, self.waiting = [], [], []
+            try:
+                await self.write(attempts, released)
+            except Exception as exc:
+                log.warning("recording a batch of sends failed (%s); one at a time",
+                            trouble(exc))  # fmt: skip
+                singles: list[tuple[list[tuple[OutboxMessage, Attempt]], list[OutboxMessage]]]
+                singles = [([a], []) for a in attempts] + ([([], released)] if released else [])
+                for one in singles:
+                    try:
+                        await self.write(*one)
+                    except Exception as again:  # its lease runs out: it is tried again
+                        log.error("could not record a send", extra={"error": type(again).__name__})
+            for done in waiting:
+                if not done.done():
+                    done.set_result(None)
+
+
 class Delivery:
     def __init__(
         self,
@@ -198,6 +265,8 @@ class Delivery:
         self.per_chat = ChatBuckets(limits)
         self.wake = asyncio.Event()
         self.lanes = Lanes(limits.chats_at_once, self.wake.set)
+        #: Attempts written down together, whichever lanes made them.
+        self.marks = Marks(self._write_marks)
         #: When a pass last finished (the watchdog reads it).
         self.last_pass = time.monotonic()
         #: Set to stop after the pass under way.
@@ -211,9 +280,10 @@ class Delivery:
             # looks sets it again, and the next pass starts at once.
             self.wake.clear()
             try:
-                for chat_id, row_ids in (await self._due_by_chat(100)).items():
-                    if not self.lanes.is_busy(chat_id):
-                        self.lanes.start(chat_id, self._deliver_chat(row_ids))
+                busy = set(self.lanes.busy)
+                for chat_id, rows in (await self._claim(self.limits.chats_at_once - len(busy),
+                                                        busy)).items():  # fmt: skip
+                    self.lanes.start(chat_id, self._deliver_chat(rows))
             except Exception as exc:
                 # The outbox is safe in the database: wait a little and look again.
                 log.warning("delivery pass failed (%s); retrying", trouble(exc))
@@ -225,50 +295,101 @@ class Delivery:
     async def finish(self, within: float) -> None:
         """Let sends under way finish (after `stopping`), for up to `within` seconds."""
         await self.lanes.finish(within)
+        await self.marks.settled()
 
     async def deliver_due(self, batch: int = 100) -> int:
         """One pass over due rows, waiting for it to end (for the terminal and tests).
         Returns how many were dealt with (sent, postponed or given up): 0 means idle."""
-        by_chat = await self._due_by_chat(batch)
-        done = await asyncio.gather(*(self._deliver_chat(ids) for ids in by_chat.values()))
+        by_chat = await self._claim(batch, ())
+        done = await asyncio.gather(*(self._deliver_chat(rows) for rows in by_chat.values()))
         return sum(done)
 
-    async def _due_by_chat(self, batch: int) -> dict[int, list[int]]:
+    async def _claim(self, chats: int, busy: Collection[int]) -> dict[int, list[Claimed]]:
+        """The next rows of up to `chats` chats not in `busy`, leased to this instance
+        in one statement (bot.store.outbox.claim), by chat, in the order they go."""
+        if chats <= 0:
+            return {}
+        # A look first, that takes no lock: on SQLite a claim takes the write lock,
+        # which the handling of updates needs, so it is taken only when a chat not
+        # being sent to now has a row to go (each chat's next row, as `due` says).
         async with self.db.reading() as session:
-            rows = await due(session, self.channel, self.clock(), batch)
-        by_chat: dict[int, list[int]] = {}
-        for row_id, chat_id in rows:
-            by_chat.setdefault(chat_id, []).append(row_id)
+            heads = await due(session, self.channel, self.clock(), chats + len(busy))
+        if all(chat_id in busy for _, chat_id in heads):
+            return {}
+        per_chat = max(1, min(self.limits.per_chat_burst, MAX_PER_CHAT))
+        async with self.db.transaction() as session:
+            claimed = await claim(session, self.channel, self.instance, self.clock(), LEASE,
+                                  chats=chats, per_chat=per_chat, skip_chats=busy)  # fmt: skip
+        by_chat: dict[int, list[Claimed]] = {}
+        for one in claimed:
+            by_chat.setdefault(one.row.chat_id, []).append(one)
         return by_chat
 
-    async def _deliver_chat(self, row_ids: list[int]) -> int:
-        """A chat's due rows, one after another, in order."""
+    async def _deliver_chat(self, rows: list[Claimed]) -> int:
+        """A chat's claimed rows, one after another, in order; each attempt is written
+        down with other lanes' (`Marks`), and the lane ends once they are. A row put
+        off (Telegram said wait) stops the chat: the rest are let go, to follow it."""
         handled = 0
-        for row_id in row_ids:
-            handled += await self._deliver_one(row_id)
+        #: What this lane has sent: an edit of a message sent a moment ago finds it.
+        shown: dict[int, tuple[int | None, str | None]] = {}
+        marks: list[asyncio.Future[None]] = []
+        try:
+            for i, claimed in enumerate(rows):
+                row = claimed.row
+                if row.target_id is not None and row.target_id in shown:
+                    claimed = Claimed(row, *shown[row.target_id])
+                attempt = await self._settle_or_send(claimed)
+                handled += 1
+                marks.append(self.marks.add(row, attempt))
+                if attempt.sent_at is not None:
+                    if row.action == "send":
+                        shown[row.id] = (attempt.message_id, attempt.delivered_digest)
+                    elif row.action == "edit" and row.target_id is not None:
+                        message_id = claimed.target_message_id
+                        shown[row.target_id] = (message_id, attempt.delivered_digest)
+                if attempt.next_attempt_at is not None:  # postponed: look again when due
+                    seconds = (attempt.next_attempt_at - self.clock()).total_seconds()
+                    asyncio.get_running_loop().call_later(max(seconds, 0.0), self.wake.set)
+                    if rest := [c.row for c in rows[i + 1 :]]:
+                        marks.append(self.marks.release(rest))
+                    break
+        finally:
+            if marks:
+                await asyncio.gather(*marks, return_exceptions=True)
         return handled
 
-    async def _deliver_one(self, row_id: int) -> bool:
-        async with self.db.transaction() as session:
-            leased = await lease(session, row_id, self.instance, self.clock(), LEASE)
-        if leased is None:  # another instance has it, it went already, or nothing to do
-            return False
-        row = leased.row
+    async def _settle_or_send(self, claimed: Claimed) -> Attempt:
+        """Nothing to do (settled at once), or throttle, then send once."""
+        row, now = claimed.row, self.clock()
+        if row.action == "send" and row.attempts and row.payload.get("closed"):
+            # A question answered before a retry could send it (Telegram may have
+            # shown it already): it is not sent a second time.
+            return Attempt(failed_reason="answered before it was sent again")
+        if row.action in ("edit", "delete"):  # (a question in place is a send: it goes)
+            if claimed.target_message_id is None:
+                return Attempt(sent_at=now)  # the original never arrived: nothing to change
+            if row.action == "edit" and claimed.target_digest == digest(
+                row.payload["text"], row.payload["buttons"]
+            ):
+                return Attempt(sent_at=now)  # it already shows exactly this
         await self._throttle(row.chat_id, edit=row.action == "edit", urgent=row.priority == URGENT)
-        attempt = await self._attempt(leased)
+        return await self._attempt(Leased(row, claimed.target_message_id))
+
+    async def _write_marks(
+        self, attempts: list[tuple[OutboxMessage, Attempt]], released: list[OutboxMessage]
+    ) -> None:
+        """One transaction for a batch of attempts (`Marks`): what was sent, put off
+        or refused; patients who blocked the bot marked, and their link worker told."""
         async with self.db.transaction() as session:
-            await record_attempt(session, row, attempt)
-            if attempt.failed_reason == BLOCKED:
-                now = self.clock()
-                newly = await mark_blocked(session, row.channel, row.chat_id, now)
-                if newly and self.on_blocked is not None:
-                    await self.on_blocked(session, row.channel, row.chat_id, now)
-            elif attempt.failed_reason is not None and self.on_refused is not None:
-                await self.on_refused(session, row, attempt.failed_reason, self.clock())
-        if attempt.next_attempt_at is not None:  # postponed: look again when it is due
-            seconds = (attempt.next_attempt_at - self.clock()).total_seconds()
-            asyncio.get_running_loop().call_later(max(seconds, 0.0), self.wake.set)
-        return True
+            now = self.clock()
+            await record_attempts(session, attempts, released, now)
+            for row, attempt in attempts:
+                if attempt.failed_reason == BLOCKED:
+                    newly = await mark_blocked(session, row.channel, row.chat_id, now)
+                    if newly and self.on_blocked is not None:
+                        await self.on_blocked(session, row.channel, row.chat_id, now)
+                elif attempt.failed_reason is not None and self.on_refused is not None:
+                    await self.on_refused(session, row, attempt.failed_reason, now)
 
     async def _attempt(self, leased: Leased) -> Attempt:
         """Send or edit once, and say how it went."""
@@ -281,7 +402,16 @@ class Delivery:
                 except Undeliverable:  # too old, or gone already: nothing more to do
                     log.info("message not deleted", extra={"outbox_id": row.id})
                 return Attempt(sent_at=self.clock())
-            if leased.target_message_id is not None:  # an edit
+            if row.payload.get("in_place") and leased.target_message_id is not None:
+                # A question in the place of the one just answered: the same message.
+                try:
+                    sent = await self.sender.replace(chat_id, leased.target_message_id, text,
+                                                     buttons)  # fmt: skip
+                    return Attempt(sent_at=self.clock(), message_id=sent.message_id,
+                                   shown_at=sent.shown_at, delivered_digest=digest(text, buttons))  # fmt: skip
+                except Undeliverable:  # it cannot be edited now: a new message instead
+                    log.info("question sent anew", extra={"outbox_id": row.id})
+            elif leased.target_message_id is not None:  # an edit
                 await self.sender.edit(chat_id, leased.target_message_id, text, buttons)
                 return Attempt(sent_at=self.clock(), delivered_digest=digest(text, buttons))
             if (document := row.payload.get("document")) is not None:

@@ -49,7 +49,9 @@ def pause(attempts: int) -> timedelta:
     return timedelta(seconds=min(2.0 ** (attempts - 1), 300.0))
 
 
-Handler = Callable[[dict[str, Any]], Awaitable[None]]
+#: Handles one update; True when its own transaction took it out of the inbox (as
+#: handling does: bot.store.updates.first_delivery), so nobody need look again.
+Handler = Callable[[dict[str, Any]], Awaitable[bool | None]]
 #: Called once for an update given up on (with the raw update).
 GivenUp = Callable[[dict[str, Any]], Awaitable[None]]
 #: Called once a flood, with the first update of the chat's that had to wait: to
@@ -106,6 +108,16 @@ class Budgets:
 
     def seconds_to_next(self, chat: int) -> float:
         return max(1 - self.left(chat), 0.0) / self.limit.per_second
+
+    def forget_idle(self) -> None:
+        """Drop every chat whose bucket is full again, and notices long past: each is
+        dropped when next looked at too; this sweeps the ones nobody looks at, so a
+        chat that wrote once is not remembered for good."""
+        for chat in list(self.used):
+            self.left(chat)
+        now = self.clock()
+        for quiet in [c for c, at in self.told.items() if now - at > self.limit.tell_again_after]:
+            del self.told[quiet]
 
     def first_notice(self, chat: int) -> bool:
         """Whether to tell the chat it is sending fast (once, then not again for a while)."""
@@ -170,6 +182,7 @@ class InboxDrain:
                 self._start_lanes(due, waiting, busy_before=busy, everything=len(due) < BATCH)
             except Exception as exc:
                 log.warning("inbox pass failed (%s); retrying", trouble(exc))
+            self.budgets.forget_idle()
             self.last_pass = time.monotonic()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), idle_seconds)
@@ -267,7 +280,7 @@ class InboxDrain:
                     log.warning("could not tell a chat it is sending fast (%s)", trouble(exc))
             began = time.monotonic()
             try:
-                await self.handle(payload)
+                taken_out = await self.handle(payload)
             except Exception as exc:
                 await self._failed(update_id, payload, exc)
                 return True
@@ -275,6 +288,8 @@ class InboxDrain:
                 self.on_handled(time.monotonic() - began)
             # Handling takes it out of the inbox in its own transaction; an update
             # that turned out to be nothing for us is taken out here.
+            if taken_out:
+                return True
             async with self.db.reading() as session:
                 left = await kept.still_kept(session, update_id)
             if left:

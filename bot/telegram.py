@@ -295,11 +295,12 @@ class TelegramBot:
                 self._replying.add(reply)
                 reply.add_done_callback(self._replying.discard)
 
-    async def _handle(self, payload: dict[str, Any]) -> None:
-        """Handle one kept update (raises if it could not be: it is tried again)."""
+    async def _handle(self, payload: dict[str, Any]) -> bool:
+        """Handle one kept update (raises if it could not be: it is tried again).
+        True: handling took it out of the inbox (bot/inbox.py)."""
         update = Update.de_json(payload, self.api)
         try:
-            await self.on_update(update)
+            return await self.on_update(update)
         except Exception:
             await self._answer_crisis_directly(update)
             raise
@@ -343,12 +344,14 @@ class TelegramBot:
             await self.app.patients.not_handled("telegram", chat.id)
             self.delivery.wake.set()
 
-    async def on_update(self, update: Update) -> None:
+    async def on_update(self, update: Update) -> bool:
+        """True when the update was handled in a transaction of the patient side,
+        which took it out of the inbox (bot.store.updates.first_delivery)."""
         action = translate(update)
         chat, user, query = update.effective_chat, update.effective_user, update.callback_query
         if action is None or chat is None:
             self._answer_tap(query, None)
-            return
+            return False
         # A link worker's update goes to the staff side; anyone else's (it returns
         # None, having written nothing) carries on below, as a patient's.
         if user is not None and not user.is_bot:
@@ -362,7 +365,7 @@ class TelegramBot:
             if (done := await self.app.staff.handle(staff)) is not None:
                 self.delivery.wake.set()
                 self._answer_tap(query, done.tap_notice)
-                return
+                return False
         # A staff button tapped by someone not on the team: an answer to no question.
         event = action if not isinstance(action, StaffTap) else Button(-1, "")
         if chat.type != Chat.PRIVATE:
@@ -371,7 +374,7 @@ class TelegramBot:
                 await self.app.patients.tell_group(chat.id)
                 self.delivery.wake.set()
             self._answer_tap(query, None)
-            return
+            return False
         handled = await self.app.patients.handle(
             Inbound(
                 "telegram", chat.id, event, update.update_id, user.first_name if user else None,
@@ -382,6 +385,7 @@ class TelegramBot:
         self.crisis_answered.discard(update.update_id)
         self.delivery.wake.set()  # the reply first: it is what they are waiting for
         self._answer_tap(query, handled.tap_notice)
+        return True
 
     def _answer_tap(self, query: CallbackQuery | None, notice: str | None) -> None:
         """Every tap is answered, or the button keeps spinning on their phone; beside
@@ -725,6 +729,18 @@ class TelegramSender:
             except BadRequest as exc:
                 if "not modified" not in exc.message.lower():
                     raise
+
+    async def replace(self, chat_id: int, message_id: int, text: str, buttons: Keyboard) -> Sent:
+        """The next question in the place of the one just answered: an edit, which
+        appeared when Telegram says it was edited (its clock, as a message's date)."""
+        with _meaning_of_errors():
+            edited = await self.api.edit_message_text(
+                text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML,
+                reply_markup=_markup(buttons), link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )  # fmt: skip
+            when = edited.edit_date if isinstance(edited, Message) else None
+            return Sent(message_id, when.astimezone(UTC) if when else None)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def delete(self, chat_id: int, message_id: int) -> None:
         with _meaning_of_errors():

@@ -56,6 +56,10 @@ class RecordingSender:
         self.sent.append((chat_id, text, buttons))
         return Sent(len(self.sent), utcnow())
 
+    async def replace(self, chat_id: int, message_id: int, text: str, buttons: Keyboard) -> Sent:
+        await self.edit(chat_id, message_id, text, buttons)
+        return Sent(message_id, utcnow())
+
     async def edit(self, chat_id: int, message_id: int, text: str, buttons: Keyboard) -> None:
         self.edits.append((chat_id, message_id, text))
 

@@ -32,7 +32,7 @@ from bot.store import Database, milestones
 from bot.store.base import utcnow
 from bot.store.cases import Case, SafetyAlert, has_urgent_case, latest_alert, latest_case
 from bot.store.checkins import live_check_in
-from bot.store.outbox import Outbox, outbox_row
+from bot.store.outbox import Outbox, OutboxMessage, outbox_row
 from bot.store.patients import (
     Conversation,
     Patient,
@@ -49,6 +49,7 @@ from bot.store.staff import active_holder, cover_for, worker_name
 from bot.store.updates import first_delivery
 from flows import referral
 from flows.core import (
+    Button,
     CloseQuestion,
     Command,
     Crisis,
@@ -158,9 +159,11 @@ class PatientService:
                 )  # fmt: skip
                 return Handled(tap_notice=self._tap_notice(tap), outbox_ids=ids)
             ctx = await self._context(session, now, inbound.first_name, conversation, case, alert)
+            # The question they are on, read once (the reply closes or replaces it).
+            prompt = await outbox_row(session, conversation.prompt_outbox_id)
             ctx = replace(
                 ctx, written_at=inbound.written_at, agreed_notice=agreed,
-                **await _question_shown(session, conversation),
+                **_question_shown(prompt),
             )  # fmt: skip
             result = referral.handle(stored(conversation), event, ctx)
             log.info(
@@ -177,7 +180,8 @@ class PatientService:
                 replies = [r for r in replies if not _is_crisis_reply(r)]
             outbox_ids = await self.replies.write(
                 session, inbound.channel, inbound.chat_id, conversation, replies,
-                reference=result.control.case_reference, now=now,
+                reference=result.control.case_reference, now=now, prompt=prompt,
+                tapped=isinstance(event, Button),
             )  # fmt: skip
             if forgetting == "erased":
                 pass  # they asked: everything about them is gone already
@@ -339,9 +343,8 @@ def screened(event: Event, *, after_alert: bool = False, meaning: Meaning | None
     return Crisis(screening.category, event.text, tuple(screening.reasons))
 
 
-async def _question_shown(session: AsyncSession, conversation: Conversation) -> dict[str, Any]:
+def _question_shown(prompt: OutboxMessage | None) -> dict[str, Any]:
     """Whether the question they are on has gone out yet, and when it appeared."""
-    prompt = await outbox_row(session, conversation.prompt_outbox_id)
     if prompt is None or prompt.payload.get("closed"):
         return {}
     unsent = prompt.sent_at is None and prompt.leased_by is None and prompt.attempts == 0

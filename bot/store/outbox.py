@@ -15,12 +15,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NotRequired, TypedDict
 
-from sqlalchemy import BigInteger, SmallInteger, String, and_, delete, exists, select, update
+from sqlalchemy import (
+    BigInteger,
+    SmallInteger,
+    String,
+    and_,
+    delete,
+    exists,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
@@ -74,6 +85,10 @@ class OutboxPayload(TypedDict):
     #: A patient's own words passed to their link worker: answering it (Telegram's
     #: reply-to) is a reply to them.
     relayed: NotRequired[bool]
+    #: A question that takes the place of the one just answered (`target_id`), in
+    #: the same Telegram message: sent as an edit of it (a new message if it
+    #: cannot be edited).
+    in_place: NotRequired[bool]
 
 
 class OutboxMessage(Base):
@@ -190,6 +205,17 @@ class Outbox:
         self._add("delete", {"text": "", "buttons": []}, target_id=target.id,
                   priority=target.priority)  # fmt: skip
 
+    def replace(self, prompt: OutboxMessage, text: str, buttons: Keyboard) -> OutboxMessage:
+        """A new question in the place of `prompt`, the one just answered: one edit of
+        the same Telegram message where two calls (close it, ask anew) would do.
+        A message of its own here (its own id, when it appeared), so the question
+        they are on is always a row of its own."""
+        prompt.payload = {**prompt.payload, "closed": True}
+        if telegram_length(text) > TELEGRAM_LIMIT:
+            text = shorten_html(text)
+        payload: OutboxPayload = {"text": text, "buttons": buttons, "in_place": True}
+        return self._add("send", payload, target_id=prompt.id, priority=prompt.priority)
+
     def close_prompt(self, prompt: OutboxMessage, chosen: str | None = None) -> None:
         """Take the buttons off a question (once), showing what was chosen."""
         if prompt.payload.get("closed") or not prompt.payload.get("buttons"):
@@ -305,6 +331,18 @@ async def case_messages_to(
         .order_by(OutboxMessage.id)
     )
     return list(rows.scalars())
+
+
+async def sent_since(session: AsyncSession, row: OutboxMessage) -> bool:
+    """Whether anything was written to this row's chat after it (then it is not the
+    last message there, and a new question must not take its place)."""
+    later = select(OutboxMessage.id).where(
+        OutboxMessage.channel == row.channel,
+        OutboxMessage.chat_id == row.chat_id,
+        OutboxMessage.id > row.id,
+        OutboxMessage.action == "send",
+    )
+    return (await session.execute(later.limit(1))).first() is not None
 
 
 async def forget_about_cases(session: AsyncSession, references: list[str]) -> None:
@@ -438,3 +476,125 @@ async def record_attempt(session: AsyncSession, row: OutboxMessage, attempt: Att
             .where(OutboxMessage.id == row.target_id)
             .values(delivered_digest=attempt.delivered_digest)
         )
+
+
+# --- Delivering in batches -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row taken for delivery in a batch (`claim`), and what the message an edit or
+    delete changes shows now (when that message was sent before this batch)."""
+
+    row: OutboxMessage
+    target_message_id: int | None = None
+    target_digest: str | None = None
+
+
+async def claim(
+    session: AsyncSession,
+    channel: str,
+    instance: str,
+    now: datetime,
+    lease_for: timedelta,
+    *,
+    chats: int,
+    per_chat: int,
+    skip_chats: Collection[int] = (),
+) -> list[Claimed]:
+    """Take the next rows to deliver, in one statement: for up to `chats` chats (most
+    urgent first, then oldest), each chat's next `per_chat` rows in the order they go
+    (most urgent, then oldest), leased to `instance` for `lease_for`. A row goes only
+    after every earlier row of its chat at least as urgent has gone (or failed): an
+    earlier one not due yet (postponed, or leased by an instance sending it now) holds
+    it back, so a chat's messages arrive in the order they were written, and an edit
+    after what it edits; an alert still overtakes notices. `skip_chats`: chats this
+    instance is sending to now. On PostgreSQL claims are taken one at a time (a
+    transaction-level advisory lock): two instances never split one chat's rows.
+    Returned in the order they go, chat by chat."""
+    if chats <= 0:
+        return []
+    if locks_rows(session):
+        database = session.info.get("database")
+        named = f"spbot:{getattr(database, 'schema', None) or ''}:outbox claim".encode()
+        key = int.from_bytes(hashlib.sha256(named).digest()[:8], "big", signed=True)
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    me, earlier = OutboxMessage, aliased(OutboxMessage)
+    place = func.row_number().over(partition_by=me.chat_id, order_by=(me.priority, me.id))
+    waiting = (
+        select(me.id, me.chat_id, me.priority, place.label("place"))
+        .where(
+            me.channel == channel,
+            me.sent_at.is_(None),
+            me.failed_reason.is_(None),
+            me.next_attempt_at <= now,
+            ~exists().where(
+                and_(
+                    earlier.chat_id == me.chat_id,
+                    earlier.channel == me.channel,
+                    earlier.id < me.id,
+                    earlier.priority <= me.priority,
+                    earlier.sent_at.is_(None),
+                    earlier.failed_reason.is_(None),
+                    earlier.next_attempt_at > now,
+                )
+            ),
+        )
+        .subquery()
+    )
+    if skip_chats:
+        chosen_where = [waiting.c.place == 1, waiting.c.chat_id.not_in(list(skip_chats))]
+    else:
+        chosen_where = [waiting.c.place == 1]
+    chosen = (
+        select(waiting.c.chat_id)
+        .where(*chosen_where)
+        .order_by(waiting.c.priority, waiting.c.id)
+        .limit(chats)
+    )
+    ids = select(waiting.c.id).where(waiting.c.place <= per_chat, waiting.c.chat_id.in_(chosen))
+    statement = (
+        update(me)
+        .where(me.id.in_(ids))
+        .values(leased_by=instance, next_attempt_at=now + lease_for)
+        .returning(me)
+        .execution_options(synchronize_session=False)
+    )
+    rows = list((await session.execute(statement)).scalars())
+    rows.sort(key=lambda r: (r.chat_id, r.priority, r.id))
+    in_batch = {r.id for r in rows}
+    targets = {r.target_id for r in rows if r.target_id is not None} - in_batch
+    shown: dict[int, tuple[int | None, str | None]] = {}
+    if targets:
+        found = await session.execute(
+            select(me.id, me.message_id, me.delivered_digest).where(me.id.in_(targets))
+        )
+        shown = {row_id: (message_id, d) for row_id, message_id, d in found.all()}
+    return [
+        Claimed(r, *shown.get(r.target_id, (None, None))) if r.target_id is not None
+        else Claimed(r)
+        for r in rows
+    ]  # fmt: skip
+
+
+async def record_attempts(
+    session: AsyncSession,
+    attempts: Sequence[tuple[OutboxMessage, Attempt]],
+    released: Sequence[OutboxMessage] = (),
+    now: datetime | None = None,
+) -> None:
+    """Write down a batch of attempts in as few statements as their kinds allow (one
+    per kind: sent, edited, postponed, failed), in the order they were made; a sent
+    edit also changes what its original shows. `released`: rows claimed but not
+    tried (their chat waits for an earlier one): free for the next claim at `now`."""
+    changes: dict[int, dict[str, Any]] = {}
+    for row, attempt in attempts:
+        values = changes.setdefault(row.id, {"id": row.id})
+        values.update(attempts=row.attempts + 1, leased_by=None, **attempt.values())
+        if row.action == "edit" and attempt.sent_at is not None and row.target_id is not None:
+            target = changes.setdefault(row.target_id, {"id": row.target_id})
+            target["delivered_digest"] = attempt.delivered_digest
+    for row in released:
+        changes.setdefault(row.id, {"id": row.id}).update(leased_by=None, next_attempt_at=now)
+    if changes:
+        await session.execute(update(OutboxMessage), list(changes.values()))

@@ -15,7 +15,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from bot.store.base import Base, is_sqlite, locks_rows, utcnow
 from bot.store.milestones import new_journey
@@ -126,7 +126,7 @@ async def patient_for_update(
     query = (
         select(Patient)
         .where(Patient.channel == channel, Patient.chat_id == chat_id)
-        .options(selectinload(Patient.conversation))
+        .options(joinedload(Patient.conversation))  # one statement: the two together
     )
     if locks_rows(session):
         query = query.with_for_update(of=Patient)

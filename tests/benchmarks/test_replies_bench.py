@@ -11,7 +11,11 @@ Reported, per bot (never asserted; only that every update was answered):
 - at 5 and 20 updates a second offered, p50 and p99 from the update to its first
   reply and to its whole reply, and what was answered per second;
 - the gap between the first and second message of a reply (spbot's two);
+- at 5 a second, the bot process's CPU time per update (Linux: /proc);
 - saturation: 300 updates at once, whole replies per second.
+Then what a whole referral costs spbot, counted (tests/e2e/driven.py, in this
+process): SQL statements and transactions per update handled and per message
+delivered, and Bot API calls.
 
 Run with `make bench` (about 3 minutes), or
 `.venv/bin/pytest -q tests/benchmarks/test_replies_bench.py -s -p no:randomly`.
@@ -31,8 +35,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.e2e.driven import driven
 from tests.e2e.process import PROJECT, BotProcess, PollWatchingStandIn
+from tests.e2e.test_referral_e2e import REFERRAL
 from tests.postgres import POSTGRES_URL, template
+from tests.standin.server import BotApiStandIn
 
 SECONDS = float(os.environ.get("SPBOT_BENCH_SECONDS", "15"))
 SATURATION = int(os.environ.get("SPBOT_BENCH_SATURATION", "300"))
@@ -57,9 +64,22 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(int(q * len(ordered)), len(ordered) - 1)] if ordered else float("nan")
 
 
-async def offer(api: Timed, rate: float, seconds: float, first_chat: int, whole: int) -> str:
-    """`rate` /starts a second from new chats for `seconds`; then the latencies."""
+def cpu_seconds(pid: int | None) -> float | None:
+    """User and system CPU time a process has used so far (Linux), or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def offer(
+    api: Timed, rate: float, seconds: float, first_chat: int, whole: int, pid: int | None = None
+) -> str:
+    """`rate` /starts a second from new chats for `seconds`; then the latencies (and
+    the CPU time process `pid` used per update)."""
     sent: dict[int, float] = {}
+    cpu_before = cpu_seconds(pid)
     began = time.monotonic()
     n = 0
     while time.monotonic() - began < seconds:
@@ -84,6 +104,9 @@ async def offer(api: Timed, rate: float, seconds: float, first_chat: int, whole:
         line += (
             f"; 1st→2nd message p50 {statistics.median(gaps):4.0f} ms p99 {pct(gaps, 0.99):4.0f} ms"
         )
+    cpu_after = cpu_seconds(pid)
+    if cpu_before is not None and cpu_after is not None:
+        line += f"; CPU {(cpu_after - cpu_before) * 1000 / len(sent):.1f} ms an update"
     return line
 
 
@@ -108,9 +131,9 @@ async def database_url(tmp_path: Path) -> AsyncIterator[str]:
         yield url
 
 
-async def measure(api: Timed, name: str, whole: int) -> list[str]:
+async def measure(api: Timed, name: str, whole: int, pid: int | None) -> list[str]:
     lines = [f"{name}:"]
-    lines.append("  " + await offer(api, 5, SECONDS, 1_000_000, whole))
+    lines.append("  " + await offer(api, 5, SECONDS, 1_000_000, whole, pid))
     lines.append("  " + await offer(api, 20, SECONDS, 2_000_000, whole))
     lines.append("  " + await saturate(api, SATURATION, 3_000_000, whole))
     return lines
@@ -135,13 +158,16 @@ async def test_replies_against_python_telegram_bots_ceiling(
         async with Timed() as api:
             proc = await echo_process(api, paced)
             try:
-                report += await measure(api, "PTB echo" + (" + AIORateLimiter" if paced else ""), 1)
+                name = "PTB echo" + (" + AIORateLimiter" if paced else "")
+                report += await measure(api, name, 1, proc.pid)
             finally:
                 proc.terminate()
                 await proc.wait()
     async with Timed() as api:
+        # (A shared, busy machine may take a while to start a process.)
         bot = BotProcess(api, tmp_path / "spbot", database_url=database_url,
-                         env={"LOG_LEVEL": "WARNING", "MEANING_SCREEN": "false"})  # fmt: skip
+                         env={"LOG_LEVEL": "WARNING", "MEANING_SCREEN": "false"},
+                         startup_timeout=120)  # fmt: skip
         try:
             if database_url.startswith("postgresql"):
                 await bot.cli("db", "upgrade")
@@ -150,7 +176,31 @@ async def test_replies_against_python_telegram_bots_ceiling(
             await asyncio.sleep(3)
             whole = len(api.sends.get(999, []))
             backend = make_url(database_url).get_backend_name()
-            report += await measure(api, f"spbot ({backend}, {whole} messages a reply)", whole)
+            pid = bot.proc.pid if bot.proc is not None else None
+            report += await measure(api, f"spbot ({backend}, {whole} messages a reply)", whole, pid)
         finally:
             await bot.close()
+    report += await work_per_referral(tmp_path)
     print("\n" + "\n".join(report))
+
+
+async def work_per_referral(tmp_path: Path) -> list[str]:
+    """What a whole referral costs, counted: the same on a busy machine as an idle one."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'work.sqlite3'}"
+    async with BotApiStandIn() as api, driven(api, url) as bot:
+        steps = [await bot.step(7001, how, what) for how, what in REFERRAL]
+    n, messages = len(steps), sum(s.messages for s in steps)
+    statements = {p: sum(s.statements[p] for s in steps) for p in ("handle", "deliver")}
+    transactions = {p: sum(s.transactions[p] for s in steps) for p in ("handle", "deliver")}
+    calls: dict[str, int] = {}
+    for step in steps:
+        for method, count in step.calls.items():
+            calls[method] = calls.get(method, 0) + count
+    return [
+        f"a referral ({n} updates, sqlite), counted:",
+        f"  handling: {statements['handle'] / n:.1f} statements and "
+        f"{transactions['handle'] / n:.1f} transactions an update (the inbox's looks included)",
+        f"  delivering: {statements['deliver'] / messages:.1f} statements and "
+        f"{transactions['deliver'] / messages:.1f} transactions a message",
+        "  Bot API: " + ", ".join(f"{m} {c}" for m, c in sorted(calls.items())),
+    ]
