@@ -91,5 +91,10 @@ async def test_a_referral_takes_fewer_messages(api: BotApiStandIn, tmp_path: Pat
     shown = api.messages_to(CHAT)
     assert [m.message_id for m in shown if m.buttons] == []  # the last question answered
     texts = [m.plain_text for m in shown]
-    for answer in ("✓ I agree", "✓ Call me Alex", "✓ Phone me in the morning", "✓ Weekday mornings"):
+    for answer in (
+        "✓ I agree",
+        "✓ Call me Alex",
+        "✓ Phone me in the morning",
+        "✓ Weekday mornings",
+    ):
         assert any(answer in t for t in texts), answer
