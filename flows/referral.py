@@ -603,6 +603,7 @@ class Referral:
         self.state = conversation.state
         self.step = conversation.step
         self.answers = dict(conversation.answers)
+        self.answered_before = conversation.answers  # as this event found them
         self.control = _retired_places_moved_on(conversation.control)
         self.ctx = ctx
         self.started_in = conversation.state
@@ -730,7 +731,11 @@ class Referral:
         self.answers.pop(ONS4["wait_life"], None)
 
     def file_before_you_phone(self, _: EventData) -> None:
-        self.effects.append(RecordBeforeYouPhone(before_you_phone(self.answers)))
+        """Filed on the case as each answer comes (so a drop-out keeps what was given);
+        nothing to file when nothing was given, now or before (Skip, then Skip)."""
+        details = before_you_phone(self.answers)
+        if details.given or before_you_phone(self.answered_before).given:
+            self.effects.append(RecordBeforeYouPhone(details))
 
     def say_wait_done(self, _: EventData) -> None:
         scores = [self.answers.get(key) for key in ONS4.values()]

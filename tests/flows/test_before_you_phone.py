@@ -54,7 +54,8 @@ def test_skip_goes_straight_to_the_gp_question_and_keeps_nothing() -> None:
         p = at_the_ticks()
         p.tap("skip") if skip == "tap" else p.send(skip)
         assert p.state == "wait_gp", skip
-        assert filed(p) == BeforeYouPhone()
+        # Nothing given: nothing to file (the case's summary says nothing already).
+        assert not any(isinstance(e, RecordBeforeYouPhone) for e in p.effects)
 
 
 def test_unknown_words_get_a_gentle_hint_and_are_never_stored() -> None:
@@ -92,6 +93,13 @@ def test_typed_ticks_answer_the_question_and_no_interpreter_skips_the_language()
     assert p.state == "handed_off"
     assert filed(p) == BeforeYouPhone(carer=True)
     assert p.answers.get("gp_practice") == "none"
+
+
+def test_a_tick_taken_back_with_skip_is_filed_as_nothing() -> None:
+    p = at_the_ticks()
+    p.tap("carer")
+    p.tap("skip")
+    assert p.state == "wait_gp" and filed(p) == BeforeYouPhone()
 
 
 def test_the_language_can_be_skipped() -> None:
