@@ -1371,7 +1371,9 @@ def _shown(ask: Ask, answers: dict[str, Any]) -> list[Choice]:
     """A tick-box question's buttons: the options, "Any time" where it has one, then
     Something else, then Done (before you phone: Skip, then Done)."""
     if ask.key == "before_you_phone":
-        offered = [c for c in ask.choices if c.value != "no_voicemail" or _asked_for_a_call(answers)]
+        offered = [
+            c for c in ask.choices if c.value != "no_voicemail" or _asked_for_a_call(answers)
+        ]
         return [*offered, SKIP_TICKS, DONE_CHOICE]
     return [*ask.choices, *([ALL_CHOICE] if ask.all_of_them else []), OTHER_CHOICE, DONE_CHOICE]
 
