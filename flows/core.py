@@ -12,7 +12,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from flows.summary import ActivityRef, CaseSummary
+from flows.summary import ActivityRef, BeforeYouPhone, CaseSummary
 
 # --- Events: what the person did -------------------------------------------------
 
@@ -136,6 +136,14 @@ class RecordWellbeing:
 
 
 @dataclass(frozen=True)
+class RecordBeforeYouPhone:
+    """What helps a link worker get in touch (asked after the handoff): filed on
+    their case's summary, as the wellbeing baseline is."""
+
+    details: BeforeYouPhone
+
+
+@dataclass(frozen=True)
 class OpenCase:
     """Hand the referral to the link worker queue, with its summary."""
 
@@ -238,7 +246,8 @@ class StopContact:
 
 
 Effect = (
-    RaiseSafetyAlert | RecordConsent | ForgetPatient | RecordWellbeing | OpenCase | AddToCase
+    RaiseSafetyAlert | RecordConsent | ForgetPatient | RecordWellbeing | RecordBeforeYouPhone
+    | OpenCase | AddToCase
     | CheckInAnswer | RecordAttendance | AskForLinkWorker | PauseCheckIns | StopCheckIns
     | CheckInSooner | FinishCheckIn | SendTheirData | ErasePatient | StopContact
 )  # fmt: skip

@@ -41,6 +41,7 @@ from flows.core import (
     OpenCase,
     Option,
     RaiseSafetyAlert,
+    RecordBeforeYouPhone,
     RecordConsent,
     RecordWellbeing,
     Reply,
@@ -72,6 +73,7 @@ from flows.questions import (
 from flows.summary import (
     AboutThePerson,
     ActivityRef,
+    BeforeYouPhone,
     CaseSummary,
     Needs,
     Outcomes,
@@ -100,7 +102,8 @@ STATES = [
     "suggestions", "none_reason",
     "contact_wanted", "contact_method", "phone",
     "handed_off",
-    "wait_life", "wait_worthwhile", "wait_happy", "wait_anxious", "wait_safety",
+    "wait_life", "wait_worthwhile", "wait_happy", "wait_anxious",
+    "wait_needs", "wait_language", "wait_gp", "wait_safety",
     "finished",
     "confirm_restart",
     "crisis_check", "paused", "safety_question",
@@ -111,9 +114,12 @@ STATES = [
     "best_time", "travel", "group",
 ]  # fmt: skip
 
-#: "While you wait": the wellbeing questions, asked once the referral is safely with
-#: the team (a drop-out here loses only the baseline, never the referral).
-WAIT_STATES = ["wait_life", "wait_worthwhile", "wait_happy", "wait_anxious"]
+#: "While you wait": the wellbeing questions, then what helps a link worker get in
+#: touch ("before you phone": an interpreter, voicemail, a carer, access needs, the
+#: GP surgery), asked once the referral is safely with the team (a drop-out here
+#: loses only these answers, never the referral).
+WAIT_STATES = ["wait_life", "wait_worthwhile", "wait_happy", "wait_anxious",
+               "wait_needs", "wait_language", "wait_gp"]  # fmt: skip
 #: Questions no longer asked at that point of the conversation. A conversation
 #: stored at one (before the change) moves on to the question that now follows,
 #: told so, without taking what they send as an answer to the new question.
@@ -159,7 +165,7 @@ GROUPS = {
     "not_with_a_worker": ("any state but handed_off", NOT_WITH_A_WORKER),
     "a_question": ("the question they were on (consent to phone)", QUESTION_STATES),
     "before_handoff": ("any state before the handoff", BEFORE_HANDOFF),
-    "while_you_wait": ("the wellbeing questions after the handoff", AFTER_HANDOFF_ASKING),
+    "while_you_wait": ("the questions while they wait, after the handoff", AFTER_HANDOFF_ASKING),
 }
 
 # trigger, source, dest, prepare (looks things up first), conditions (all must
@@ -202,11 +208,17 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": "handed_off", "dest": "handed_off", "after": "keep_on_case"},
     # While they wait: the wellbeing questions, each skippable ("Skip these" at the
     # first skips all four). The baseline is recorded when the fourth is answered.
-    {"trigger": "answer", "source": "wait_life", "dest": "handed_off", "conditions": "skips_them", "after": "skip_waiting"},
+    {"trigger": "answer", "source": "wait_life", "dest": "wait_needs", "conditions": "skips_them", "after": "skip_waiting"},
     {"trigger": "answer", "source": "wait_life", "dest": "wait_worthwhile"},
     {"trigger": "answer", "source": "wait_worthwhile", "dest": "wait_happy"},
     {"trigger": "answer", "source": "wait_happy", "dest": "wait_anxious"},
-    {"trigger": "answer", "source": "wait_anxious", "dest": "handed_off", "after": "record_baseline"},
+    {"trigger": "answer", "source": "wait_anxious", "dest": "wait_needs", "after": "record_baseline"},
+    # Then, before you phone: tick any that fit (or Skip), the language if they
+    # want an interpreter, the GP surgery. Each answer is filed on the case at once.
+    {"trigger": "answer", "source": "wait_needs", "dest": "wait_language", "conditions": "wants_an_interpreter", "after": "file_before_you_phone"},
+    {"trigger": "answer", "source": "wait_needs", "dest": "wait_gp", "after": "file_before_you_phone"},
+    {"trigger": "answer", "source": "wait_language", "dest": "wait_gp", "after": "file_before_you_phone"},
+    {"trigger": "answer", "source": "wait_gp", "dest": "handed_off", "after": ["file_before_you_phone", "say_wait_done"]},
     # A conversation stored at a question no longer asked there moves on.
     {"trigger": "move_on", "source": "best_time", "dest": "wait_life", "after": ["say_moved_on", "open_case"]},
     {"trigger": "move_on", "source": ["travel", "group"], "dest": "free_times", "after": "say_moved_on"},
@@ -354,6 +366,22 @@ HOW_FAR: dict[str, tuple[str, float | None]] = {
 BEST_TIME = {"phone_morning": "mornings", "phone_afternoon": "afternoons",
              "phone_evening": "evenings", "phone": "any"}  # fmt: skip
 
+#: Before you phone (asked while they wait): what helps a link worker get in touch.
+#: "No voicemail" is offered only to someone who asked for a call.
+BEFORE_YOU_PHONE = (
+    Choice("interpreter", "bp_interpreter", ("interpreter", "an interpreter", "translator",
+                                             "translation", "language")),
+    Choice("no_voicemail", "bp_no_voicemail", ("voicemail", "no voicemail", "dont leave a voicemail",
+                                               "no message", "no messages")),
+    Choice("carer", "bp_carer", ("carer", "i am a carer", "im a carer", "caring",
+                                 "i look after someone", "looking after someone")),
+    Choice("access_needs", "bp_access_needs", ("access", "access needs", "communication",
+                                               "communication needs", "deaf", "hearing",
+                                               "disabled", "disability", "wheelchair")),
+)  # fmt: skip
+#: Typed at the before-you-phone question: none of them, on to the next.
+SKIP_TICKS = Choice("skip", "skip", SKIP + NONE_OF_THEM + ("no thanks", "not now", "skip these"))
+
 SAFETY_CHOICES = (
     Choice("no", "safety_no", NO),
     Choice("yes", "safety_yes", YES + ("i have", "yes i have", "sometimes", "a bit")),
@@ -444,6 +472,14 @@ QUESTIONS: dict[str, Ask] = {
     ), kind="crisis_check"),
     "safety_question": Ask("referral/safety_question", "thoughts_of_harm", SAFETY_CHOICES),
     "wait_safety": Ask("referral/safety_question", "thoughts_of_harm", SAFETY_CHOICES),
+    "wait_needs": Ask("referral/before_you_phone", "before_you_phone", BEFORE_YOU_PHONE,
+                      kind="multi", min_ticks=0),
+    "wait_language": Ask("referral/interpreter_language", "language", (
+        Choice("none", "skip", SKIP + NO),
+    ), kind="text"),
+    "wait_gp": Ask("referral/gp_practice", "gp_practice", (
+        Choice("none", "skip", SKIP + NO + ("none",)),
+    ), kind="text"),
 }  # fmt: skip
 
 DONE_CHOICE = Choice("done", "done", DONE)
@@ -567,6 +603,7 @@ class Referral:
         self.state = conversation.state
         self.step = conversation.step
         self.answers = dict(conversation.answers)
+        self.answered_before = conversation.answers  # as this event found them
         self.control = _retired_places_moved_on(conversation.control)
         self.ctx = ctx
         self.started_in = conversation.state
@@ -604,6 +641,9 @@ class Referral:
 
     def may_go_in_person(self, _: EventData) -> bool:
         return self.answers.get("mode") in ("in_person", "any")
+
+    def wants_an_interpreter(self, _: EventData) -> bool:
+        return "interpreter" in (self.answers.get("before_you_phone") or ())
 
     def skips_them(self, _: EventData) -> bool:
         return self.chosen == "skip_all"
@@ -686,11 +726,21 @@ class Referral:
     def record_baseline(self, _: EventData) -> None:
         scores = {key: self.answers.get(key) for key in ONS4.values()}
         self.effects.append(RecordWellbeing("baseline", scores))
-        self._say("referral/wait_done", skipped=False)
 
     def skip_waiting(self, _: EventData) -> None:
         self.answers.pop(ONS4["wait_life"], None)
-        self._say("referral/wait_done", skipped=True)
+
+    def file_before_you_phone(self, _: EventData) -> None:
+        """Filed on the case as each answer comes (so a drop-out keeps what was given);
+        nothing to file when nothing was given, now or before (Skip, then Skip)."""
+        details = before_you_phone(self.answers)
+        if details.given or before_you_phone(self.answered_before).given:
+            self.effects.append(RecordBeforeYouPhone(details))
+
+    def say_wait_done(self, _: EventData) -> None:
+        scores = [self.answers.get(key) for key in ONS4.values()]
+        skipped = all(v is None for v in scores) and not before_you_phone(self.answers).given
+        self._say("referral/wait_done", skipped=skipped)
 
     def say_moved_on(self, _: EventData) -> None:
         if not self.answering_crisis:  # the crisis reply comes first, and alone
@@ -1103,7 +1153,7 @@ class Referral:
     def _tick_boxes(self, ask: Ask) -> list[Option]:
         ticked = set(self.answers.get(ask.key, []))
         return [c.option(ticked=c.value in ticked) if c in ask.choices else c.option()
-                for c in _shown(ask)]  # fmt: skip
+                for c in _shown(ask, self.answers)]  # fmt: skip
 
     def _suggest(self) -> list[Suggestion]:
         """The page of suggestions at the offset "Show me others" reached. A page
@@ -1253,7 +1303,7 @@ def _read_multi(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
     one is close), and are never kept: their own words are asked for after
     "Something else"."""
     # Numbers follow the buttons as shown.
-    shown = _shown(ask)
+    shown = _shown(ask, flow.answers)
     label_of = flow.ctx.label_of
     if isinstance(event, Button):
         picks = [match_choice(event, shown, label_of)]
@@ -1274,10 +1324,12 @@ def _read_multi(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
         sure = picks == [match_choice(Text(part), shown, label_of) for part in parts]
         if None in picks:
             missed = next(part for part, pick in zip(parts, picks, strict=True) if pick is None)
-            meant = near_miss(missed, ask.choices, label_of)
+            meant = near_miss(missed, [c for c in shown if c in ask.choices or c is SKIP_TICKS],
+                              label_of)  # fmt: skip
             return Invalid("referral/errors/tick_hint", {
                 "meant": label_of(meant.option()) if meant else None,
                 "optional": ask.min_ticks == 0,
+                "skip": SKIP_TICKS in shown,
             })  # fmt: skip
     ticked: list[str] = list(flow.answers.get(ask.key, []))
     for pick in picks:
@@ -1286,6 +1338,9 @@ def _read_multi(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
             ticked = [c.value for c in ask.choices]
             flow.answers[ask.key] = ticked
             return Answer(ticked, ALL_CHOICE.label)
+        if pick is SKIP_TICKS:  # none of them: nothing kept, on to the next
+            flow.answers[ask.key] = []
+            return Answer([], SKIP_TICKS.label)
         if pick is DONE_CHOICE or pick is OTHER_CHOICE:
             if pick is OTHER_CHOICE:
                 flow.something_else = True
@@ -1312,10 +1367,19 @@ def _read_multi(flow: Referral, ask: Ask, event: Text | Button) -> Outcome:
     return Answer(ticked, "ticked", {"labels": labels})
 
 
-def _shown(ask: Ask) -> list[Choice]:
+def _shown(ask: Ask, answers: dict[str, Any]) -> list[Choice]:
     """A tick-box question's buttons: the options, "Any time" where it has one, then
-    Something else, then Done."""
+    Something else, then Done (before you phone: Skip, then Done)."""
+    if ask.key == "before_you_phone":
+        offered = [
+            c for c in ask.choices if c.value != "no_voicemail" or _asked_for_a_call(answers)
+        ]
+        return [*offered, SKIP_TICKS, DONE_CHOICE]
     return [*ask.choices, *([ALL_CHOICE] if ask.all_of_them else []), OTHER_CHOICE, DONE_CHOICE]
+
+
+def _asked_for_a_call(answers: dict[str, Any]) -> bool:
+    return answers.get("contact_method") == "phone"
 
 
 def _toggle(ticked: list[str], value: str) -> list[str]:
@@ -1593,6 +1657,7 @@ def case_summary(answers: dict[str, Any], *, finished: bool = False) -> CaseSumm
                 group=given("group"),
                 free_times=answers.get("free_times") or [],
             ),
+            before_you_phone=before_you_phone(answers),
         ),
         needs=Needs(
             what_matters=given("what_matters"),
@@ -1612,3 +1677,22 @@ def case_summary(answers: dict[str, Any], *, finished: bool = False) -> CaseSumm
         ),
         referral_finished=finished,
     )  # fmt: skip
+
+
+def before_you_phone(answers: dict[str, Any]) -> BeforeYouPhone:
+    """What helps a link worker get in touch, from the answers while they wait: only
+    what they ticked or wrote (a box not ticked is "not said", never a no)."""
+    ticked = answers.get("before_you_phone") or ()
+
+    def own_words(key: str) -> str | None:
+        value = answers.get(key)
+        return None if value in (None, "none", "") else str(value)
+
+    return BeforeYouPhone(
+        interpreter=True if "interpreter" in ticked else None,
+        language=own_words("language") if "interpreter" in ticked else None,
+        access_needs=True if "access_needs" in ticked else None,
+        carer=True if "carer" in ticked else None,
+        voicemail_ok=False if "no_voicemail" in ticked else None,
+        gp_practice=own_words("gp_practice"),
+    )

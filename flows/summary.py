@@ -35,6 +35,22 @@ class TakesPart(Record):
     free_times: list[str] = []
 
 
+class BeforeYouPhone(Record):
+    """What helps a link worker get in touch, asked while they wait (issue 14), each
+    optional. None is "not said": a box nobody ticked is never read as a no."""
+
+    interpreter: bool | None = None
+    language: str | None = None  # in their own words ("Polish")
+    access_needs: bool | None = None  # access or communication needs: ask them which
+    carer: bool | None = None  # they look after someone
+    voicemail_ok: bool | None = None  # False: please don't leave a voicemail
+    gp_practice: str | None = None  # in their own words
+
+    @property
+    def given(self) -> bool:
+        return any(v is not None for v in self.model_dump().values())
+
+
 class AboutThePerson(Record):
     name: str | None = None
     adult: bool = False
@@ -45,6 +61,7 @@ class AboutThePerson(Record):
     phone: str | None = None
     best_time: str | None = None
     takes_part: TakesPart = TakesPart()
+    before_you_phone: BeforeYouPhone = BeforeYouPhone()
 
     @property
     def district(self) -> str | None:

@@ -47,12 +47,13 @@ from flows.core import (
     ForgetPatient,
     OpenCase,
     RaiseSafetyAlert,
+    RecordBeforeYouPhone,
     RecordConsent,
     RecordWellbeing,
     SendTheirData,
     StopContact,
 )
-from flows.summary import CaseSummary
+from flows.summary import BeforeYouPhone, CaseSummary
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,8 @@ async def record_effects(
                 await _file_baseline(session, patient, context, scores, result, now)
                 milestones.record(session, patient.journey, "wellbeing", now,
                                   context=context, scores=scores)  # fmt: skip
+            case RecordBeforeYouPhone(details=details):
+                await _file_before_you_phone(session, patient, details, result)
             case OpenCase(summary=summary):
                 opened = await _hand_off(session, patient, summary, listener, now)
                 _remember_case(result, opened)
@@ -164,6 +167,22 @@ async def _file_baseline(
     record_wellbeing(session, patient.id, context, scores, now, case_id=current.id)
     outcomes = current.summary.outcomes.model_copy(update={"wellbeing_baseline": dict(scores)})
     current.summary = current.summary.model_copy(update={"outcomes": outcomes})
+
+
+async def _file_before_you_phone(
+    session: AsyncSession,
+    patient: Patient,
+    details: BeforeYouPhone,
+    result: FlowResult[referral.ReferralControl],
+) -> None:
+    """What helps a link worker get in touch (asked while they wait, after the
+    handoff): filed on their case's summary, under about the person, as each answer
+    comes, so what was given is kept if they stop there."""
+    current = await latest_case(session, patient.id) if result.control.case_reference else None
+    if current is None or current.reference != result.control.case_reference:
+        return
+    about = current.summary.about_the_person.model_copy(update={"before_you_phone": details})
+    current.summary = current.summary.model_copy(update={"about_the_person": about})
 
 
 async def _reopen_for_safety(session: AsyncSession, case: Case, now: datetime) -> None:

@@ -51,6 +51,8 @@ WIDOWER = {
     # While he waits:
     "wait_life": "4", "wait_worthwhile": "5", "wait_happy": "3", "wait_anxious": "6",
     "wait_safety": "no",
+    # Before you phone (issue 14): nothing to tick; his GP surgery.
+    "wait_needs": "none", "wait_gp": "Bootle Village Surgery",
 }  # fmt: skip
 DEBT = {
     "consent": "yes ok", "age": "34", "name": "Kim",
@@ -62,6 +64,8 @@ DEBT = {
     # While she waits:
     "wait_life": "3", "wait_worthwhile": "4", "wait_happy": "3", "wait_anxious": "8",
     "wait_safety": "no",
+    # Before you phone (issue 14): both skipped.
+    "wait_needs": "skip", "wait_gp": "skip",
 }  # fmt: skip
 # (Kim first wrote "… I can't sleep." too: the meaning screen read that as a medical
 # emergency, nearest "can't breathe". Training it out cost recall on a crisis inside

@@ -34,6 +34,9 @@ REFERRAL = [
     ("tap", "3"),
     ("tap", "Skip"),
     ("tap", "No"),  # low scores: asked once, directly, about thoughts of harm
+    # Before you phone (issue 14): nothing to tick; their GP surgery, typed.
+    ("tap", "Skip"),
+    ("type", "Crosby Village Surgery"),
 ]
 #: Up to and including the answer that hands the referral off.
 TO_HANDOFF = REFERRAL[: REFERRAL.index(("tap", "4"))]
@@ -157,6 +160,7 @@ async def test_bad_input_at_every_step_gets_a_kind_reply_and_loses_nothing(
         "happiness": 3,
         "anxiety": None,
     }
+    assert summary.about_the_person.before_you_phone.gp_practice == "Crosby Village Surgery"
 
 
 async def test_a_double_tap_and_a_redelivered_update_have_one_effect(

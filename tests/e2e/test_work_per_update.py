@@ -44,18 +44,24 @@ async def test_handling_an_update_takes_one_write_and_few_statements(
         # the next look (was 6: a second look whether the update was still kept).
         assert step.transactions["handle"] <= 5, detail(step, "handle")
     # Not the first message, nor the handoff (a case, a card, milestones), nor the
-    # last wellbeing answer (the baseline filed on the case).
-    heavy = ('INSERT INTO "case"', "INSERT INTO wellbeing_score")
+    # last wellbeing answer (the baseline filed on the case), nor the GP surgery
+    # (filed on the case's summary: issue 14).
+    heavy = ('INSERT INTO "case"', "INSERT INTO wellbeing_score", 'UPDATE "case" SET summary')
     ordinary = [
         step
         for step in steps[1:]
         if not any(seen.startswith(heavy) for seen in step.seen["handle"])
     ]
-    assert len(ordinary) == len(steps) - 3
+    assert len(ordinary) == len(steps) - 4
     for step in ordinary:
         # Was 18 (the question read twice, patient and conversation in two queries,
-        # the conversation written twice, the inbox looked at again).
-        assert step.statements["handle"] <= 16, detail(step, "handle")
+        # the conversation written twice, the inbox looked at again). Each message
+        # written is one statement: beyond two (the direct question after the
+        # handoff says thank you, and the next question follows: issue 14), each
+        # is counted apart.
+        messages = sum(1 for seen in step.seen["handle"] if seen.startswith("INSERT INTO outbox"))
+        overhead = step.statements["handle"] - max(0, messages - 2)
+        assert overhead <= 16, detail(step, "handle")
     total = sum(s.statements["handle"] for s in steps)
     assert total <= 345, f"{total} statements to handle {len(steps)} updates (was 421)"
 

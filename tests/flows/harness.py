@@ -109,6 +109,8 @@ HAPPY_PATH: list[tuple[str, str]] = [
     # Handed off. While they wait, the wellbeing questions (issue 13):
     ("wait_life", "4"), ("wait_worthwhile", "5"), ("wait_happy", "3"), ("wait_anxious", "7"),
     ("wait_safety", "no"),  # low scores: asked directly, once
+    # Before you phone (issue 14): nothing to add.
+    ("wait_needs", "skip"), ("wait_gp", "none"),
 ]  # fmt: skip
 
 TYPED = {"consent", "what_matters", "postcode", "phone"}

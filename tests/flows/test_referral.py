@@ -631,7 +631,7 @@ def test_the_direct_question_is_not_asked_when_all_is_well() -> None:
     walk_to(p, "wait_life")
     for score in ("8", "8", "8", "2"):
         p.tap(score)
-    assert p.state == "handed_off" and not p.control.asked_directly
+    assert p.state == "wait_needs" and not p.control.asked_directly
 
 
 def test_a_weaker_sign_brings_the_direct_question_after_the_answer() -> None:
@@ -759,9 +759,14 @@ def test_skip_these_at_the_first_wellbeing_question_skips_all_four() -> None:
     assert "While you wait" in p.render_all()[-1] and "skip" in p.render_all()[-1]
     assert p.question().options[-1].label == "skip_these"
     p.tap("skip_all")
-    assert p.state == "handed_off" and "life_satisfaction" not in p.answers
+    # On to what would help a link worker get in touch (issue 14), then done.
+    assert p.state == "wait_needs" and "life_satisfaction" not in p.answers
     assert not any(isinstance(e, RecordWellbeing) for e in p.effects)
-    assert p.templates() == ["referral/wait_done"]
+    assert p.templates() == ["referral/before_you_phone"]
+    p.tap("skip")
+    p.tap("none")
+    assert p.state == "handed_off" and p.templates() == ["referral/wait_done"]
+    assert "That's fine" in p.render_all()[-1]
 
 
 def test_skip_typed_at_the_first_wellbeing_question_skips_them_but_a_number_is_a_score() -> None:
@@ -772,7 +777,7 @@ def test_skip_typed_at_the_first_wellbeing_question_skips_them_but_a_number_is_a
     q = Patient()
     walk_to(q, "wait_life")
     q.send("skip")
-    assert q.state == "handed_off" and "life_satisfaction" not in q.answers
+    assert q.state == "wait_needs" and "life_satisfaction" not in q.answers
 
 
 @pytest.mark.parametrize(

@@ -63,7 +63,7 @@ def test_a_random_sequence_of_inputs_never_crashes(sequence: list[object]) -> No
 
 #: Where typed words are kept as they are (or read as a name, a postcode, a phone number).
 FREE_TEXT = {"what_matters", "need_other", "barriers_other", "name", "postcode", "phone",
-             "best_time", "none_reason"}  # fmt: skip
+             "best_time", "none_reason", "wait_language", "wait_gp"}  # fmt: skip
 
 typed = st.one_of(
     st.text(max_size=80),
