@@ -123,14 +123,20 @@ async def patient_for_update(
     """The patient writing from this chat, with their conversation, locked for this
     transaction on PostgreSQL (their next message waits its turn). Created on their
     first message; ON CONFLICT because their second message may be racing it."""
-    query = (
-        select(Patient)
-        .where(Patient.channel == channel, Patient.chat_id == chat_id)
-        .options(joinedload(Patient.conversation))  # one statement: the two together
-    )
-    if locks_rows(session):
-        query = query.with_for_update(of=Patient)
-    patient = (await session.execute(query)).scalar_one_or_none()
+    which = (Patient.channel == channel, Patient.chat_id == chat_id)
+    query = select(Patient).where(*which).options(joinedload(Patient.conversation))
+
+    async def lock() -> bool:
+        # The lock first, then the read. PostgreSQL re-reads a row it had to wait
+        # for, but not the rows joined to it: locked and read in one statement, the
+        # conversation would be as it was before the message that held the lock.
+        # (SQLite locks the whole database at BEGIN: one statement does both.)
+        if not locks_rows(session):
+            return True
+        found = await session.execute(select(Patient.id).where(*which).with_for_update())
+        return found.first() is not None
+
+    patient = (await session.execute(query)).scalar_one_or_none() if await lock() else None
     if patient is None:
         insert = sqlite_insert if is_sqlite(session) else postgresql_insert
         await session.execute(
@@ -138,6 +144,7 @@ async def patient_for_update(
             .values(channel=channel, chat_id=chat_id, created_at=now, journey=new_journey())
             .on_conflict_do_nothing()
         )
+        await lock()
         patient = (await session.execute(query)).scalar_one()
     if patient.conversation is None:
         patient.conversation = Conversation(state="new", step=0, answers={}, updated_at=now)

@@ -145,12 +145,23 @@ async def test_patient_text_is_escaped_in_what_we_send(database: Database) -> No
 async def test_answering_closes_the_question_and_marks_the_choice(database: Database) -> None:
     chat = Chat(database)
     await chat.walk_to("mode")
+    async with database.sessions() as s:
+        asked = await s.scalar(select(Conversation.prompt_outbox_id))
+    # Tapped, a short question gives way to the next in the same message (issue 16):
+    # what was chosen, then the next question.
     result = await chat.tap("bus_ride")
     async with database.sessions() as s:
         rows = [await s.get(OutboxMessage, i) for i in result.outbox_ids]
-    edit = rows[0]
-    assert edit is not None and edit.action == "edit" and edit.payload["buttons"] == []
-    assert edit.payload["text"].endswith("✓ <i>In person, a short bus ride</i>")
+    in_place = rows[0]
+    assert in_place is not None and in_place.action == "send" and in_place.target_id == asked
+    assert in_place.payload.get("in_place") and in_place.payload["buttons"]
+    assert "✓ <i>In person, a short bus ride</i>" in in_place.payload["text"].split("\n")[0]
+    # Typed, the question is closed where it is, with what was read from their words.
+    result = await chat.send("mornings")
+    async with database.sessions() as s:
+        closed = await s.get(OutboxMessage, result.outbox_ids[0])
+    assert closed is not None and closed.action == "edit" and closed.payload["buttons"] == []
+    assert "✓" in closed.payload["text"]
 
 
 async def test_a_forgotten_story_is_nowhere_in_the_database_files(tmp_path: Path) -> None:
