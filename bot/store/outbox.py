@@ -368,6 +368,31 @@ async def forget_sent(session: AsyncSession, channel: str, chat_id: int) -> None
 # --- Delivering ------------------------------------------------------------------------
 
 
+def _in_line(channel: str, now: datetime, *, held_back_by_due: bool) -> list[Any]:
+    """An unsent row that is due, with no earlier unsent row of its chat at least as
+    urgent in front of it (a chat's order kept; an alert overtakes notices).
+    `held_back_by_due`: every such earlier row holds it back; otherwise only those not
+    due yet (the due ones are taken with it, in order, by `claim`)."""
+    me, earlier = OutboxMessage, aliased(OutboxMessage)
+    in_front = [
+        earlier.chat_id == me.chat_id,
+        earlier.channel == me.channel,
+        earlier.id < me.id,
+        earlier.priority <= me.priority,
+        earlier.sent_at.is_(None),
+        earlier.failed_reason.is_(None),
+    ]
+    if not held_back_by_due:
+        in_front.append(earlier.next_attempt_at > now)
+    return [
+        me.channel == channel,
+        me.sent_at.is_(None),
+        me.failed_reason.is_(None),
+        me.next_attempt_at <= now,
+        ~exists().where(and_(*in_front)),
+    ]
+
+
 async def due(
     session: AsyncSession, channel: str, now: datetime, limit: int
 ) -> list[tuple[int, int]]:
@@ -375,25 +400,9 @@ async def due(
     every earlier unsent row as urgent as it or more (so a chat's messages arrive in
     the order they were written, and an edit after what it edits), but not for less
     urgent ones: an alert overtakes notices."""
-    earlier = aliased(OutboxMessage)
     query = (
         select(OutboxMessage.id, OutboxMessage.chat_id)
-        .where(
-            OutboxMessage.channel == channel,
-            OutboxMessage.sent_at.is_(None),
-            OutboxMessage.failed_reason.is_(None),
-            OutboxMessage.next_attempt_at <= now,
-            ~exists().where(
-                and_(
-                    earlier.chat_id == OutboxMessage.chat_id,
-                    earlier.channel == OutboxMessage.channel,
-                    earlier.id < OutboxMessage.id,
-                    earlier.priority <= OutboxMessage.priority,
-                    earlier.sent_at.is_(None),
-                    earlier.failed_reason.is_(None),
-                )
-            ),
-        )
+        .where(*_in_line(channel, now, held_back_by_due=True))
         .order_by(OutboxMessage.priority, OutboxMessage.id)
         .limit(limit)
     )
@@ -519,27 +528,11 @@ async def claim(
         named = f"spbot:{getattr(database, 'schema', None) or ''}:outbox claim".encode()
         key = int.from_bytes(hashlib.sha256(named).digest()[:8], "big", signed=True)
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-    me, earlier = OutboxMessage, aliased(OutboxMessage)
+    me = OutboxMessage
     place = func.row_number().over(partition_by=me.chat_id, order_by=(me.priority, me.id))
     waiting = (
         select(me.id, me.chat_id, me.priority, place.label("place"))
-        .where(
-            me.channel == channel,
-            me.sent_at.is_(None),
-            me.failed_reason.is_(None),
-            me.next_attempt_at <= now,
-            ~exists().where(
-                and_(
-                    earlier.chat_id == me.chat_id,
-                    earlier.channel == me.channel,
-                    earlier.id < me.id,
-                    earlier.priority <= me.priority,
-                    earlier.sent_at.is_(None),
-                    earlier.failed_reason.is_(None),
-                    earlier.next_attempt_at > now,
-                )
-            ),
-        )
+        .where(*_in_line(channel, now, held_back_by_due=False))
         .subquery()
     )
     if skip_chats:
