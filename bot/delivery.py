@@ -23,7 +23,7 @@ from typing import Protocol
 from aiolimiter import AsyncLimiter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.lanes import Lanes
+from bot.lanes import Lanes, settle
 from bot.store import Database
 from bot.store.base import utcnow
 from bot.store.db import trouble
@@ -295,7 +295,8 @@ class Delivery:
     async def finish(self, within: float) -> None:
         """Let sends under way finish (after `stopping`), for up to `within` seconds."""
         await self.lanes.finish(within)
-        await self.marks.settled()
+        if self.marks.writer is not None:  # sends not written down are sent again later
+            await settle([self.marks.writer], within)
 
     async def deliver_due(self, batch: int = 100) -> int:
         """One pass over due rows, waiting for it to end (for the terminal and tests).

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -47,10 +47,25 @@ class Lanes:
 
     async def finish(self, within: float) -> None:
         """Let work under way finish, for up to `within` seconds; cancel the rest."""
-        tasks = list(self.busy.values())
-        if not tasks:
-            return
-        _, pending = await asyncio.wait(tasks, timeout=within)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        await settle(self.busy.values(), within)
+
+
+#: How long cancelled work is given to unwind before a stop goes on without it.
+UNWIND_SECONDS = 1.0
+
+
+async def settle(tasks: Iterable[asyncio.Task[Any]], within: float) -> None:
+    """Let `tasks` finish for up to `within` seconds, then cancel the rest and give
+    them a moment to unwind. A task that still has not ended (cancelled inside a
+    database call that waits for its own timeout before it gives up) is left behind:
+    a stop must end within seconds, whatever the database does."""
+    tasks = [task for task in tasks if not task.done()]
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=within)
+    for task in pending:
+        task.cancel()
+    if pending:
+        _, stuck = await asyncio.wait(pending, timeout=UNWIND_SECONDS)
+        if stuck:
+            log.warning("work left unfinished at stop", extra={"tasks": len(stuck)})

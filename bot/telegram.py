@@ -69,6 +69,7 @@ from bot.app import App, keep_secret
 from bot.config import SettingsError
 from bot.delivery import DEFAULT_LIMITS, Blocked, Delivery, Limits, RetryLater, Sent, Undeliverable
 from bot.inbox import DEFAULT_FLOOD_LIMIT, FloodLimit, InboxDrain
+from bot.lanes import settle
 from bot.metrics import Metrics
 from bot.patients import Inbound
 from bot.staff import StaffInbound
@@ -512,13 +513,15 @@ class TelegramBot:
         self.inbox.stopping = self.delivery.stopping = True
         self.inbox.wake.set()
         self.delivery.wake.set()
-        await asyncio.gather(inbox, delivery, return_exceptions=True)  # stop looking for work
+        # Each wait is bounded (bot.lanes.settle): a database that stopped answering
+        # must not hold a stop past its supervisor's patience.
+        await settle([inbox, delivery], STOP_GRACE / 4)  # stop looking for work
         # Work under way finishes: updates being handled, then what they wrote.
         await self.inbox.finish(STOP_GRACE / 2)
         await self.delivery.finish(STOP_GRACE / 2)
         if self._answering:  # a tap answered late is better than a spinning button
             await asyncio.wait(set(self._answering), timeout=1.0)
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await settle(self._tasks.values(), 0)
         self._tasks = {}
         # Let go of what this instance holds (if the database answers in time: a
         # stop must not hang on a database that does not; others release it later).

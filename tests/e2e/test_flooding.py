@@ -44,8 +44,11 @@ TOLD = "sending messages very fast"  # messages/en/{referral,staff}/flooding.htm
 WELCOME = "Hello"  # messages/en/referral/welcome
 CRISIS_REPLY = "116 123"  # Samaritans, in every suicide/self-harm reply
 ALERT = "wrote words about"  # messages/en/staff/safety_alert.html.j2
-#: How soon someone who is not flooding is answered (the first message back), at most.
-PROMPT = 1.0
+#: The most of the flood's backlog (what was still waiting when someone else sent
+#: /start) that may be handled before they are answered. Waiting behind the flood
+#: would be all of it; lanes side by side answer them after a few. (Counted, not
+#: timed: a busy machine slows everyone alike.)
+SHARE_OF_BACKLOG_MEANWHILE = 0.25
 
 
 def now() -> float:
@@ -132,9 +135,10 @@ async def test_floods_are_told_once_handled_whole_and_hold_up_nobody_else(
 
     # Meanwhile, other people start a referral, one after another.
     waits: list[float] = []
-    kept_when_answered = []
+    kept_when_asked, kept_when_answered = [], []
     for chat in OTHERS:
         await asyncio.sleep(0.5)
+        kept_when_asked.append(len(await entries(running, reference, "patient_message")))
         asked = now()
         api.send_text(chat, "/start", first_name="Bea")
         await api.wait_for(lambda c=chat: bool(api.messages_to(c)), 10.0, what=f"a reply to {chat}")
@@ -177,7 +181,12 @@ async def test_floods_are_told_once_handled_whole_and_hold_up_nobody_else(
     assert notes == [f"Tried to phone, attempt {i + 1}" for i in range(STAFF_FLOOD)]
     # The others were answered while the flood was still being worked through.
     assert kept_when_answered[-1] < FLOOD
-    assert max(waits) <= PROMPT, f"someone else waited {max(waits):.2f}s during the floods"
+    for asked_at, answered_at, wait in zip(kept_when_asked, kept_when_answered, waits, strict=True):
+        backlog = FLOOD - asked_at
+        assert answered_at - asked_at <= SHARE_OF_BACKLOG_MEANWHILE * backlog, (
+            f"someone else's /start waited {wait:.2f}s, while {answered_at - asked_at} of the "
+            f"{backlog} messages Alex still had waiting were handled first"
+        )
     # Told once, each (what is sent or still to send, and what arrived).
     assert (await notices_owed(running, ALEX), await notices_owed(running, SAM)) == (1, 1)
     assert (told(api, ALEX), told(api, SAM)) == (1, 1)

@@ -373,3 +373,22 @@ async def test_ten_seconds_without_the_database_mid_conversation_go_as_the_readm
     conversation = await conversation_of(direct, chat)
     assert conversation is not None and conversation.state == "need_areas"
     assert not api.unanswered_callback_queries()
+
+
+async def test_a_stop_asked_for_while_the_database_is_frozen_ends_within_seconds(
+    bot: Running, api: BotApiStandIn, proxy: PgProxy,
+) -> None:  # fmt: skip
+    """README: SIGTERM stops `spbot run` "within a few seconds" (a supervisor kills
+    it outright soon after: Docker after 10 s). A database that stopped answering
+    mid-statement must not make the stop wait for its timeouts."""
+    chat = 7401
+    for how, what in TO_WHAT_MATTERS[:2]:
+        await act(bot, api, chat, how, what)
+    proxy.freeze()  # every open connection silent for good
+    api.send_text(chat, "Ottoline")  # handled on a frozen connection: it hangs
+    await asyncio.sleep(2)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await asyncio.wait_for(bot.stop(), 60)
+    took = loop.time() - began
+    assert took < 10, f"the bot took {took:.1f} s to stop while its database was frozen"
