@@ -24,16 +24,17 @@ from sqlalchemy import (
     BigInteger,
     SmallInteger,
     String,
-    and_,
+    case,
     delete,
-    exists,
     func,
+    or_,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, aliased, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.split import TELEGRAM_LIMIT, shorten_html, split_html
 from bot.store.base import Base, locks_rows, utcnow
@@ -368,29 +369,34 @@ async def forget_sent(session: AsyncSession, channel: str, chat_id: int) -> None
 # --- Delivering ------------------------------------------------------------------------
 
 
-def _in_line(channel: str, now: datetime, *, held_back_by_due: bool) -> list[Any]:
-    """An unsent row that is due, with no earlier unsent row of its chat at least as
-    urgent in front of it (a chat's order kept; an alert overtakes notices).
-    `held_back_by_due`: every such earlier row holds it back; otherwise only those not
-    due yet (the due ones are taken with it, in order, by `claim`)."""
-    me, earlier = OutboxMessage, aliased(OutboxMessage)
-    in_front = [
-        earlier.chat_id == me.chat_id,
-        earlier.channel == me.channel,
-        earlier.id < me.id,
-        earlier.priority <= me.priority,
-        earlier.sent_at.is_(None),
-        earlier.failed_reason.is_(None),
-    ]
-    if not held_back_by_due:
-        in_front.append(earlier.next_attempt_at > now)
-    return [
-        me.channel == channel,
-        me.sent_at.is_(None),
-        me.failed_reason.is_(None),
-        me.next_attempt_at <= now,
-        ~exists().where(and_(*in_front)),
-    ]
+def _in_line(channel: str, now: datetime, *, held_back_by_due: bool) -> Any:
+    """The unsent rows that are due, with no earlier unsent row of their chat at least
+    as urgent in front of them (a chat's order kept; an alert overtakes notices), as
+    a subquery of (id, chat_id, priority). `held_back_by_due`: every such earlier row
+    holds a row back; otherwise only those not due yet (the due ones are taken with
+    it, in order, by `claim`).
+
+    Worked out with one window over each chat's unsent rows (the most urgent of the
+    rows before each one), never a correlated look per row: a backlog of thousands
+    arriving at once is read in one sorted pass, whatever the planner's statistics
+    (on PostgreSQL, a burst before its statistics catch up made the per-row look
+    quadratic: 3 s a claim at 10,000 rows)."""
+    me = OutboxMessage
+    holding = me.priority if held_back_by_due else case((me.next_attempt_at > now, me.priority))
+    in_front = func.min(holding).over(partition_by=me.chat_id, order_by=me.id, rows=(None, -1))
+    unsent = (
+        select(me.id, me.chat_id, me.priority, me.next_attempt_at, in_front.label("in_front"))
+        .where(me.channel == channel, me.sent_at.is_(None), me.failed_reason.is_(None))
+        .subquery()
+    )
+    return (
+        select(unsent.c.id, unsent.c.chat_id, unsent.c.priority)
+        .where(
+            unsent.c.next_attempt_at <= now,
+            or_(unsent.c.in_front.is_(None), unsent.c.in_front > unsent.c.priority),
+        )
+        .subquery()
+    )
 
 
 async def due(
@@ -400,12 +406,8 @@ async def due(
     every earlier unsent row as urgent as it or more (so a chat's messages arrive in
     the order they were written, and an edit after what it edits), but not for less
     urgent ones: an alert overtakes notices."""
-    query = (
-        select(OutboxMessage.id, OutboxMessage.chat_id)
-        .where(*_in_line(channel, now, held_back_by_due=True))
-        .order_by(OutboxMessage.priority, OutboxMessage.id)
-        .limit(limit)
-    )
+    ready = _in_line(channel, now, held_back_by_due=True)
+    query = select(ready.c.id, ready.c.chat_id).order_by(ready.c.priority, ready.c.id).limit(limit)
     return [(row_id, chat_id) for row_id, chat_id in (await session.execute(query)).all()]
 
 
@@ -529,23 +531,31 @@ async def claim(
         key = int.from_bytes(hashlib.sha256(named).digest()[:8], "big", signed=True)
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
     me = OutboxMessage
-    place = func.row_number().over(partition_by=me.chat_id, order_by=(me.priority, me.id))
-    waiting = (
-        select(me.id, me.chat_id, me.priority, place.label("place"))
-        .where(*_in_line(channel, now, held_back_by_due=False))
+    ready = _in_line(channel, now, held_back_by_due=False)
+    # Each chat's rows in the order they go, and the chats in the order of their
+    # first row: windows again, not a join (see `_in_line`).
+    going = (ready.c.priority, ready.c.id)
+    ranked = (
+        select(
+            ready.c.id,
+            ready.c.chat_id,
+            func.row_number().over(partition_by=ready.c.chat_id, order_by=going).label("place"),
+            func.first_value(ready.c.priority)
+            .over(partition_by=ready.c.chat_id, order_by=going)
+            .label("first_priority"),
+            func.first_value(ready.c.id)
+            .over(partition_by=ready.c.chat_id, order_by=going)
+            .label("first_id"),
+        )
+        .where(ready.c.chat_id.not_in(list(skip_chats)) if skip_chats else true())
         .subquery()
     )
-    if skip_chats:
-        chosen_where = [waiting.c.place == 1, waiting.c.chat_id.not_in(list(skip_chats))]
-    else:
-        chosen_where = [waiting.c.place == 1]
-    chosen = (
-        select(waiting.c.chat_id)
-        .where(*chosen_where)
-        .order_by(waiting.c.priority, waiting.c.id)
-        .limit(chats)
-    )
-    ids = select(waiting.c.id).where(waiting.c.place <= per_chat, waiting.c.chat_id.in_(chosen))
+    chosen = select(
+        ranked.c.id,
+        ranked.c.place,
+        func.dense_rank().over(order_by=(ranked.c.first_priority, ranked.c.first_id)).label("turn"),
+    ).subquery()
+    ids = select(chosen.c.id).where(chosen.c.turn <= chats, chosen.c.place <= per_chat)
     statement = (
         update(me)
         .where(me.id.in_(ids))

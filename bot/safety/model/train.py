@@ -94,8 +94,11 @@ def _held_out(
     return out
 
 
-def train(progress: Any = print) -> tuple[dict[str, Any], bytes]:
-    """head.json's content and vectors.npy's bytes."""
+def train(
+    progress: Any = print, strengths: tuple[float, ...] = STRENGTHS
+) -> tuple[dict[str, Any], bytes]:
+    """head.json's content and vectors.npy's bytes. `strengths`: the regularisations
+    tried (a check of a built head may try only the one it chose)."""
     examples = load_examples()
     classes = [c for c in CATEGORIES if c in examples] + [ORDINARY]
     texts = [t for c in classes for t in examples[c]]
@@ -110,7 +113,7 @@ def train(progress: Any = print) -> tuple[dict[str, Any], bytes]:
 
     best: tuple[float, float, npt.NDArray[np.float64]] | None = None
     is_ordinary = labels == ordinary
-    for strength in STRENGTHS:
+    for strength in strengths:
         chances = _held_out(whole, parts, labels, strength, ordinary)
         threshold = _threshold(chances[is_ordinary], TARGET_FALSE_ALARMS)
         recall = float(np.mean(chances[~is_ordinary] >= threshold))
