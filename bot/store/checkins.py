@@ -295,7 +295,9 @@ async def due_of_referral(session: AsyncSession, referral_id: int, now: datetime
 async def awaiting_reply(
     session: AsyncSession, sent_before: datetime, limit: int
 ) -> list[tuple[CheckIn, Patient, Conversation]]:
-    """Check-ins sent before `sent_before` and not answered, not yet reminded, locked."""
+    """Check-ins sent before `sent_before` and not answered, not yet reminded, locked
+    with their patient (SKIP LOCKED: one answering now is passed over, not reminded
+    on top of their answer)."""
     query = (
         select(CheckIn, Patient, Conversation)
         .join(Patient, Patient.id == CheckIn.patient_id)
@@ -306,7 +308,7 @@ async def awaiting_reply(
         .limit(limit)
     )  # fmt: skip
     if locks_rows(session):
-        query = query.with_for_update(of=CheckIn, skip_locked=True)
+        query = query.with_for_update(of=(CheckIn, Patient), skip_locked=True)
     return [(c, p, conv) for c, p, conv in (await session.execute(query)).all()]
 
 

@@ -240,7 +240,9 @@ async def stalled_conversations(
     session: AsyncSession, states: list[str], quiet_since: datetime, limit: int
 ) -> list[tuple[Patient, Conversation]]:
     """Conversations left halfway (in one of `states`) with nothing since
-    `quiet_since`, not yet nudged since their last message; locked (SKIP LOCKED)."""
+    `quiet_since`, not yet nudged since their last message; locked (SKIP LOCKED),
+    the patient's row too: one whose message is being handled now is passed over
+    (their update holds it), and their message waits for a nudge under way."""
     query = (
         select(Patient, Conversation)
         .join(Conversation, Conversation.patient_id == Patient.id)
@@ -254,7 +256,7 @@ async def stalled_conversations(
         .limit(limit)
     )
     if locks_rows(session):
-        query = query.with_for_update(of=Conversation, skip_locked=True)
+        query = query.with_for_update(of=(Patient, Conversation), skip_locked=True)
     return [(p, c) for p, c in (await session.execute(query)).all()]
 
 

@@ -183,3 +183,47 @@ async def test_a_link_worker_taking_over_as_the_patient_answers_is_not_undone(
         "the patient's answer, handled against the conversation as it was before the "
         "worker took over, undid the takeover: their next words would not reach the worker"
     )
+
+
+async def test_a_nudge_never_lands_on_an_answer_being_handled(
+    database: Database, second: Database
+) -> None:
+    """A day after someone stopped at the postcode, they answer it in one instance at
+    the moment another instance's housekeeping looks for stalled referrals. The nudge
+    ("you didn't finish…") must wait its turn and then see that they are back, not
+    arrive on top of the next question nor put them back where they were."""
+    from datetime import timedelta
+
+    from tests.patients.test_checkins import heard
+    from tests.staff.helpers import MONDAY, team
+
+    one = await team(database)
+    one.clock.now = MONDAY
+    chat = one.patient(77)
+    await chat.walk_to("postcode")
+    since = await one.last_id()
+    two = await team(second, add_workers=False)
+    # A day on, inside their sending window: the referral is stalled.
+    one.clock.now = two.clock.now = MONDAY + timedelta(hours=24, minutes=1)
+
+    while await chat.delivery.deliver_due():  # they have seen the question
+        pass
+    answer = Inbound("telegram", chat.chat_id, Text("L20 3AB"), 5004, "Alex")
+    with HeldBeforeCommit(database) as held:
+        answering = asyncio.create_task(chat.service.handle(answer))
+        await until(held.holding.is_set, "the patient's instance to reach its commit")
+        nudging = asyncio.create_task(two.patients.checkins.tick())
+        await until(
+            lambda: nudging.done() or waiting_for_a_lock(second),
+            "the housekeeping to finish or wait for the patient's answer",
+        )
+        held.release()
+        await asyncio.wait_for(asyncio.gather(answering, nudging), PATIENCE)
+
+    said = await heard(one, chat, since)
+    assert not [s for s in said if "didn't finish" in s], (
+        f"a nudge went to someone answering at that moment: {said}"
+    )
+    assert await state_of(database, chat.chat_id) != "postcode", (
+        "the nudge put them back at the question they had just answered"
+    )
