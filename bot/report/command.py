@@ -66,7 +66,9 @@ async def read_figures(
     each cohort found in the database, how far its journeys got counted there,
     and only the milestones the other figures read brought back."""
     figures = []
-    async with db.reading() as session:
+    # One snapshot: a milestone written between the counting and the reading would
+    # make figures that do not add up (and small-number protection relies on sums).
+    async with db.reading(one_snapshot=True) as session:
         for bounds, next_step in (
             (period.bounds(zone), "Counting the period before"),
             (period.previous().bounds(zone), "Protecting small numbers"),

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from bot.report.command import make_report, read_figures
 from bot.report.demo import DEMO_FROM, DEMO_TO, demo_milestones
-from bot.report.figures import cohort, compute
+from bot.report.figures import CHAIN, DETAIL_STEPS, cohort, compute
 from bot.report.periods import Period, choose_period
 from bot.report.published import Report
 from bot.store import Database
-from bot.store.milestones import Milestone, record
+from bot.store.milestones import Milestone, funnel, of_cohort, record
 from tests.report import hand
 from tests.report.conftest import LONDON
 
@@ -64,3 +64,22 @@ async def test_the_database_finds_each_cohort_as_the_figures_do(database: Databa
     )
     assert stored == worked_out
     assert stored[0].started > 100 and stored[1].started > 100
+
+
+async def test_the_report_reads_one_snapshot_while_the_bot_writes(database: Database) -> None:
+    """The funnel is counted in one statement and the other figures read in the
+    next; a milestone written in between must be in neither, or the figures would
+    not add up (and the protection of small numbers relies on their sums)."""
+    july = datetime(2026, 7, 20, 9, 0, tzinfo=UTC)
+    async with database.transaction() as session:
+        record(session, "first", "started", july)
+        record(session, "first", "consented", july)
+    bounds = (datetime(2026, 7, 1, tzinfo=UTC), datetime(2026, 8, 1, tzinfo=UTC))
+    async with database.reading(one_snapshot=True) as reading:
+        counted = await funnel(reading, *bounds, hand.AS_OF, CHAIN)
+        async with database.transaction() as session:  # the bot, meanwhile
+            record(session, "second", "started", july)
+            record(session, "second", "consented", july)
+        marks = await of_cohort(reading, *bounds, hand.AS_OF, DETAIL_STEPS)
+    assert counted == [(CHAIN.index("consented"), 0, 0, 1)]
+    assert [m.journey for m in marks] == ["first"]
