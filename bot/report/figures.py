@@ -41,6 +41,26 @@ BARRIERS = ("getting_there", "nerves", "time", "cost", "health", "other")
 ANSWERS = ("attended", "not_for_them", "not_yet", "talk", "paused", "stopped")
 MODES = ("in_person", "online", "phone", "remote", "any", "not_given")
 NOT_GIVEN = "not_given"
+_CHAIN_AT = {step: i for i, step in enumerate(CHAIN)}
+_ACTIVITY_STEPS = frozenset(("referred", "checkin_sent", "attended"))
+#: The steps whose marks the figures read beyond how far each journey got (the
+#: funnel, declined and under 18, which the database counts): a cohort's other
+#: marks ("started", above all) need not be read at all.
+DETAIL_STEPS = (
+    "consented",
+    "finished",
+    "under_18",
+    "nudged",
+    "handed_off",
+    "claimed",
+    "first_contact",
+    "closed",
+    "referred",
+    "checkin_sent",
+    "attended",
+    "checkin_answered",
+    "wellbeing",
+)
 #: Where someone stopped is known from the reminder they were sent (its
 #: `stopped_at`, a conversation state); before a reminder it is not known yet.
 NOT_KNOWN = "not_known"
@@ -156,18 +176,58 @@ def cohort(marks: Iterable[Mark], start: datetime, end: datetime) -> set[str]:
 
 def compute(marks: Iterable[Mark], journeys: set[str], as_of: datetime) -> Figures:
     """The figures for these journeys, from their milestones before `as_of`."""
+    people = _people(marks, journeys, as_of)
+    return _figures(_funnel(people), people)
+
+
+def from_counts(counted: Iterable[tuple[int, int, int, int]], marks: Iterable[Mark]) -> Figures:
+    """The same figures, from the funnel counted in the database and only the marks
+    of `DETAIL_STEPS` (bot/store/milestones.py `funnel`, `of_cohort`): one
+    cohort's, all before the moment the report is made.
+
+    `counted` is (furthest CHAIN step's index or -1, declined 0/1, under 18 0/1,
+    journeys) per kind of journey. tests/report/test_from_the_database.py holds
+    this to `compute` over every milestone."""
+    reached = dict.fromkeys(CHAIN, 0)
+    declined = under_18 = 0
+    for furthest, said_no, too_young, journeys in counted:
+        for step in CHAIN[: furthest + 1]:
+            reached[step] += journeys
+        declined += journeys if said_no else 0
+        under_18 += journeys if too_young else 0
+    people = _people(marks, None, None)
+    return _figures(_Funnel(reached, declined, under_18), people)
+
+
+@dataclass(frozen=True)
+class _Funnel:
+    reached: dict[str, int]
+    declined: int
+    under_18: int
+
+
+def _people(
+    marks: Iterable[Mark], journeys: set[str] | None, as_of: datetime | None
+) -> list[_Journey]:
     by_journey: dict[str, list[Mark]] = defaultdict(list)
     for mark in sorted(marks, key=lambda m: m.at):
-        if mark.journey in journeys and mark.at < as_of:
+        if (journeys is None or mark.journey in journeys) and (as_of is None or mark.at < as_of):
             by_journey[mark.journey].append(mark)
-    people = [_Journey(ms) for ms in by_journey.values()]
+    return [_Journey(ms) for ms in by_journey.values()]
 
+
+def _funnel(people: list[_Journey]) -> _Funnel:
     reached = dict.fromkeys(CHAIN, 0)
     for person in people:
-        furthest = max((CHAIN.index(m.step) for m in person.marks if m.step in CHAIN), default=-1)
+        furthest = max((_CHAIN_AT[s] for s in person.steps if s in _CHAIN_AT), default=-1)
         for step in CHAIN[: furthest + 1]:
             reached[step] += 1
+    declined = sum(1 for p in people if p.first("declined"))
+    return _Funnel(reached, declined, sum(1 for p in people if p.first("under_18")))
 
+
+def _figures(funnel: _Funnel, people: list[_Journey]) -> Figures:
+    """Everything but the funnel reads only the marks of DETAIL_STEPS."""
     handed = [p for p in people if p.first("handed_off")]
     outcomes = Counter({o: 0 for o in OUTCOMES})
     for person in handed:
@@ -194,9 +254,9 @@ def compute(marks: Iterable[Mark], journeys: set[str], as_of: datetime) -> Figur
         barriers.update(str(b) for b in given if b)
 
     return Figures(
-        reached=reached,
-        declined=sum(1 for p in people if p.first("declined")),
-        under_18=sum(1 for p in people if p.first("under_18")),
+        reached=funnel.reached,
+        declined=funnel.declined,
+        under_18=funnel.under_18,
         closed=sum(outcomes.values()),
         outcomes=dict(outcomes),
         to_claim=_waits(handed, "claimed"),
@@ -214,14 +274,21 @@ def compute(marks: Iterable[Mark], journeys: set[str], as_of: datetime) -> Figur
 
 
 class _Journey:
+    """One journey's marks, oldest first, and each step's marks (a quarter of a
+    busy service is hundreds of thousands of marks: each is looked at once)."""
+
     def __init__(self, marks: list[Mark]) -> None:
         self.marks = marks
+        self.steps: dict[str, list[Mark]] = defaultdict(list)
+        for mark in marks:
+            self.steps[mark.step].append(mark)
 
     def all(self, step: str) -> list[Mark]:
-        return [m for m in self.marks if m.step == step]
+        return self.steps.get(step, [])
 
     def first(self, step: str) -> Mark | None:
-        return next((m for m in self.marks if m.step == step), None)
+        found = self.steps.get(step)
+        return found[0] if found else None
 
 
 def _stopped_at(people: list[_Journey]) -> dict[str, int]:
@@ -253,6 +320,8 @@ def _activities(people: list[_Journey]) -> list[Activity]:
     for i, person in enumerate(people):
         mine = set()
         for mark in person.marks:
+            if mark.step not in _ACTIVITY_STEPS:
+                continue
             activity = str(mark.detail.get("activity_id") or "")
             if mark.step == "referred" and activity:
                 mine.add(activity)

@@ -51,6 +51,15 @@ class Database:
             **({READING: True} if self.is_sqlite else {"postgresql_readonly": True})
         )
         self._readers = async_sessionmaker(reader, expire_on_commit=False, info={"database": self})
+        # A SQLite read transaction sees one snapshot throughout already.
+        steady = (
+            reader
+            if self.is_sqlite
+            else reader.execution_options(isolation_level="REPEATABLE READ")
+        )
+        self._steady_readers = async_sessionmaker(
+            steady, expire_on_commit=False, info={"database": self}
+        )
         self._durable = self.sessions
         if self.is_sqlite:
             _sqlite_pragmas(self.engine, synchronous="NORMAL")
@@ -92,11 +101,15 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def reading(self) -> AsyncIterator[AsyncSession]:
+    async def reading(self, *, one_snapshot: bool = False) -> AsyncIterator[AsyncSession]:
         """A look that changes nothing. On SQLite it does not take the write lock
         (a write transaction does, from its first statement), so many can run
-        beside one writer; on PostgreSQL the transaction is READ ONLY."""
-        async with self._readers() as session, session.begin():
+        beside one writer; on PostgreSQL the transaction is READ ONLY. With
+        `one_snapshot` every statement sees the database as the first one did (on
+        PostgreSQL REPEATABLE READ), for figures read in several statements that
+        must add up."""
+        readers = self._steady_readers if one_snapshot else self._readers
+        async with readers() as session, session.begin():
             yield session
 
     @asynccontextmanager

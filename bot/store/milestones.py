@@ -11,12 +11,13 @@ data is erased what remains here counts them and cannot find them.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, select
+from sqlalchemy import JSON, Row, Select, String, case, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from bot.store.base import Base
 
@@ -98,13 +99,64 @@ async def between(session: AsyncSession, start: datetime, end: datetime) -> list
     return list((await session.execute(query)).scalars())
 
 
-async def of_journeys(session: AsyncSession, journeys: set[str]) -> list[Milestone]:
-    """Every milestone of these journeys, oldest first (what a cohort reached later)."""
-    if not journeys:
-        return []
-    rows: list[Milestone] = []
-    ordered = sorted(journeys)
-    for i in range(0, len(ordered), 500):  # below every database's parameter limit
-        query = select(Milestone).where(Milestone.journey.in_(ordered[i : i + 500]))
-        rows.extend((await session.execute(query)).scalars())
-    return sorted(rows, key=lambda m: (m.at, m.id))
+def first_started(start: datetime, end: datetime) -> Select[str]:
+    """The journeys whose first `started` is in [start, end): a period's cohort
+    (bot/report/figures.py `cohort`, the same rule over milestones in memory)."""
+    started, earlier = aliased(Milestone, name="started"), aliased(Milestone, name="earlier")
+    return select(started.journey).where(
+        started.step == "started",
+        started.at >= start,
+        started.at < end,
+        ~exists().where(
+            earlier.journey == started.journey, earlier.step == "started", earlier.at < start
+        ),
+    )
+
+
+async def funnel(
+    session: AsyncSession, start: datetime, end: datetime, as_of: datetime, chain: Sequence[str]
+) -> list[tuple[int, int, int, int]]:
+    """How far the journeys that first started in [start, end) got before `as_of`,
+    counted here rather than read: (the index in `chain` of the furthest step each
+    reached, or -1; whether it declined, 0 or 1; whether under 18; how many
+    journeys), one row for each such kind."""
+    step_at = case({step: i for i, step in enumerate(chain)}, value=Milestone.step, else_=-1)
+    each = (
+        select(
+            func.max(step_at).label("furthest"),
+            func.max(case((Milestone.step == "declined", 1), else_=0)).label("declined"),
+            func.max(case((Milestone.step == "under_18", 1), else_=0)).label("under_18"),
+        )
+        .where(Milestone.journey.in_(first_started(start, end)), Milestone.at < as_of)
+        .group_by(Milestone.journey)
+        .subquery()
+    )
+    kinds = (each.c.furthest, each.c.declined, each.c.under_18)
+    query = select(*kinds, func.count()).group_by(*kinds)
+    return [(int(a), int(b), int(c), int(n)) for a, b, c, n in await session.execute(query)]
+
+
+async def of_cohort(
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    as_of: datetime,
+    steps: Sequence[str] | None = None,
+) -> Sequence[Row[tuple[datetime, str, str, str | None, dict[str, Any]]]]:
+    """Every milestone before `as_of` (of these `steps`, if given) of the journeys
+    that first started in [start, end), oldest first. One statement, read as plain
+    rows: a row has the fields the figures read of a milestone, and building a
+    model object for each of hundreds of thousands of rows cost more than the
+    database did."""
+    query = (
+        select(
+            Milestone.at, Milestone.journey, Milestone.step, Milestone.reference, Milestone.detail
+        )
+        .where(Milestone.journey.in_(first_started(start, end)), Milestone.at < as_of)
+        .order_by(Milestone.at, Milestone.id)
+    )
+    if steps is not None:
+        query = query.where(Milestone.step.in_(steps))
+    # On the session's connection: a statement of columns read through the session
+    # is still handed to the ORM's loading, row by row.
+    return (await (await session.connection()).execute(query)).all()
