@@ -8,7 +8,7 @@ once and in the order sent, every message sent once (none lost, none doubled).
 Then a week on (made so in the database) each has a check-in due, and both
 instances' housekeeping looks for due check-ins: each is sent exactly once.
 
-SPBOT_TWO_INSTANCE_REFERRALS sets how many patients (default 12; the issue's 200
+SPBOT_TWO_INSTANCE_REFERRALS sets how many patients (default 8; the issue's 200
 takes several minutes on two cores)."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from tests.e2e.test_referral_e2e import REFERRAL
 from tests.e2e.test_webhook import SECRET, free_port
 from tests.postgres import POSTGRES_URL, template
 
-REFERRALS = int(os.environ.get("SPBOT_TWO_INSTANCE_REFERRALS", "12"))
+REFERRALS = int(os.environ.get("SPBOT_TWO_INSTANCE_REFERRALS", "8"))
 #: A person waits this long for an answer before the test calls the bot stuck.
 PATIENCE = 30.0
 
