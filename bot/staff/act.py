@@ -201,6 +201,13 @@ class Act:
     def may(self, case: Case, action: case_life.Action) -> case_life.Decision:
         return case_life.decide(case.status, case.link_worker_id, self.actor, action)
 
+    async def allowed(self, case: Case, action: case_life.Action) -> bool:
+        """Whether they may do this to the case now; if not, they are told why."""
+        decision = self.may(case, action)
+        if not decision.allowed:
+            await self.refuse(case, decision)
+        return decision.allowed
+
     async def move(self, case: Case, action: case_life.Action) -> case_life.Decision:
         """Decide with flows.case, then apply it only if nobody moved the case since."""
         decision = self.may(case, action)

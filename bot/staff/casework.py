@@ -174,9 +174,7 @@ async def assign(act: Act, case: Case, arg: str = "") -> None:
     """`/assign REF @name handover note` hands the case to a named colleague (the
     holder or an admin may). Without a name: the colleagues, as buttons; without a
     note: asks for one. The new holder, the old and the patient are each told once."""
-    decision = act.may(case, "assign")
-    if not decision.allowed:
-        await act.refuse(case, decision)
+    if not await act.allowed(case, "assign"):
         return
     who, _, note = arg.strip().partition(" ")
     everyone_else = [w for w in await active_workers(act.session) if w.id != case.link_worker_id]
@@ -259,11 +257,8 @@ async def ask_for(act: Act, case: Case, kind: str, *, arg: str | None = None,
                   **context: Any) -> None:  # fmt: skip
     """Ask for the text of a reply, note, search or action; the next message is it
     (after `arg`, when the prompt is for something more, like whom to hand it to)."""
-    if kind != "done":
-        decision = act.may(case, ASKED_FOR[kind])
-        if not decision.allowed:
-            await act.refuse(case, decision)
-            return
+    if kind != "done" and not await act.allowed(case, ASKED_FOR[kind]):
+        return
     act.worker.pending = act.worker.pending.model_copy(
         update={"kind": kind, "case": case.reference, "at": act.now, "arg": arg}
     )

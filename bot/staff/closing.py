@@ -18,9 +18,7 @@ async def close(act: Act, case: Case, arg: str = "") -> None:
     if outcome in case_life.OUTCOMES and (outcome != "other" or note.strip()):
         await _close(act, case, outcome, note.strip())
         return
-    decision = act.may(case, "close")
-    if not decision.allowed:
-        await act.refuse(case, decision)
+    if not await act.allowed(case, "close"):
         return
     ref = case.reference
     buttons: Keyboard = [

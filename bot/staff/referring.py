@@ -36,14 +36,11 @@ SHOWN = 8
 async def refer(act: Act, case: Case, words: str = "") -> None:
     """`/refer REF [which] [line]` (see the module's docstring); the Refer button
     is `/refer REF`."""
-    decision = act.may(case, "refer")
-    if not decision.allowed:
-        await act.refuse(case, decision)
+    if not await act.allowed(case, "refer"):
         return
     words = words.strip()
     offered = case.summary.support_offered
-    suggested = [OfferedActivity(id=s.id, name=s.name, organisation=s.organisation)
-                 for s in offered.suggested]  # fmt: skip
+    suggested = _shown(case)
     first, _, rest = words.partition(" ")
     if not words:
         if offered.interested_in is None:
@@ -82,18 +79,25 @@ async def _by_name(act: Act, case: Case, words: str) -> None:
     if len(named) == 1:
         await _activity_named(act, case, named[0], line, "search")
         return
-    listed = [OfferedActivity(id=s.activity_id, name=s.name, organisation=s.organisation)
-              for s in named]  # fmt: skip
-    if listed:
-        _which(act, case, "several", name, listed, "search")
+    if named:
+        _which(act, case, "several", name, _listed(named), "search")
         return
     profile = Profile(what_matters=name, postcode=case.summary.about_the_person.postcode)
-    found = [
-        OfferedActivity(id=s.activity_id, name=s.name, organisation=s.organisation,
-                        distance_miles=s.distance_miles)
-        for s in act.team.directory().suggest(profile, SEARCH_RESULTS, 0)
-    ]  # fmt: skip
-    _offer(act, case, found, "search", words=name, not_named=True)
+    found = act.team.directory().suggest(profile, SEARCH_RESULTS, 0)
+    _offer(act, case, _listed(found), "search", words=name, not_named=True)
+
+
+def _shown(case: Case) -> list[OfferedActivity]:
+    """The activities the patient was shown, in the order they saw them."""
+    return [OfferedActivity(id=s.id, name=s.name, organisation=s.organisation)
+            for s in case.summary.support_offered.suggested]  # fmt: skip
+
+
+def _listed(found: list[Suggestion]) -> list[OfferedActivity]:
+    """Activities from the directory (with how far, where known), to pick from."""
+    return [OfferedActivity(id=s.activity_id, name=s.name, organisation=s.organisation,
+                            distance_miles=s.distance_miles)
+            for s in found]  # fmt: skip
 
 
 def _split_line(words: str) -> tuple[str, str]:
@@ -140,9 +144,7 @@ async def send(act: Act, case: Case, arg: str = "") -> None:
     suggestions; `s#ID`: found in the directory), or the line typed for it."""
     how, _, rest = arg.partition("#")
     activity_id, _, line = rest.partition(" ")
-    decision = act.may(case, "refer")
-    if not decision.allowed:
-        await act.refuse(case, decision)
+    if not await act.allowed(case, "refer"):
         return
     pending = act.worker.pending
     if act.tapped and (
@@ -196,15 +198,11 @@ async def _send(act: Act, case: Case, activity: Suggestion, line: str, found_by:
 
 async def choices(act: Act, case: Case, arg: str = "") -> None:
     """The activities they were shown (the ones they chose marked), and a search."""
-    decision = act.may(case, "refer")
-    if not decision.allowed:
-        await act.refuse(case, decision)
+    if not await act.allowed(case, "refer"):
         return
     offered = case.summary.support_offered
     interested = offered.interested_in.id if offered.interested_in else None
-    shown = [OfferedActivity(id=s.id, name=s.name, organisation=s.organisation)
-             for s in offered.suggested]  # fmt: skip
-    _offer(act, case, shown, "suggested", interested=interested)
+    _offer(act, case, _shown(case), "suggested", interested=interested)
 
 
 async def search(act: Act, case: Case, arg: str = "") -> None:
@@ -244,9 +242,7 @@ async def pick(act: Act, case: Case, arg: str = "") -> None:
     if offer is None or offer.case != case.reference or index is None or index >= len(offer.items):
         act.say("staff/pending_expired", kind="refer", reference=case.reference)
         return
-    decision = act.may(case, "refer")
-    if not decision.allowed:
-        await act.refuse(case, decision)
+    if not await act.allowed(case, "refer"):
         return
     chosen = offer.items[index]
     found = act.team.directory().activity(chosen.id)
@@ -268,9 +264,7 @@ def _check_in_times(act: Act, case: Case, referral: Referral) -> list[datetime]:
 async def check_in_later(act: Act, case: Case, arg: str = "") -> None:
     """`/checkin REF 2w [their own line]`: a one-off check-in about the case's latest
     referral, at the time of day that suits them."""
-    decision = act.may(case, "note")
-    if not decision.allowed:
-        await act.refuse(case, decision)
+    if not await act.allowed(case, "note"):
         return
     when_words, _, line = arg.strip().partition(" ")
     wait = _wait(when_words)
