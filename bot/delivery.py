@@ -32,7 +32,6 @@ from bot.store.outbox import (
     Attempt,
     Claimed,
     Keyboard,
-    Leased,
     OutboxMessage,
     OutboxPayload,
     claim,
@@ -211,11 +210,6 @@ class Marks:
             self.writer = asyncio.create_task(self._write_all())
         return done
 
-    async def settled(self) -> None:
-        """Everything added so far is written down (or given up on)."""
-        while self.writer is not None and not self.writer.done():
-            await asyncio.shield(self.writer)
-
     async def _write_all(self) -> None:
         while self.waiting:
             attempts, released, waiting = self.attempts, self.released, self.waiting
@@ -374,7 +368,7 @@ class Delivery:
             ):
                 return Attempt(sent_at=now)  # it already shows exactly this
         await self._throttle(row.chat_id, edit=row.action == "edit", urgent=row.priority == URGENT)
-        return await self._attempt(Leased(row, claimed.target_message_id))
+        return await self._attempt(claimed)
 
     async def _write_marks(
         self, attempts: list[tuple[OutboxMessage, Attempt]], released: list[OutboxMessage]
@@ -392,7 +386,7 @@ class Delivery:
                 elif attempt.failed_reason is not None and self.on_refused is not None:
                     await self.on_refused(session, row, attempt.failed_reason, now)
 
-    async def _attempt(self, leased: Leased) -> Attempt:
+    async def _attempt(self, leased: Claimed) -> Attempt:
         """Send or edit once, and say how it went."""
         row, chat_id = leased.row, leased.row.chat_id
         text, buttons = row.payload["text"], row.payload["buttons"]

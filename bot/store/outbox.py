@@ -412,52 +412,6 @@ async def due(
 
 
 @dataclass(frozen=True)
-class Leased:
-    """A row taken for delivery, and the Telegram message an edit changes."""
-
-    row: OutboxMessage
-    target_message_id: int | None
-
-
-async def lease(
-    session: AsyncSession, row_id: int, instance: str, now: datetime, lease_for: timedelta
-) -> Leased | None:
-    """Take a row for a short lease so no other instance sends it meanwhile (the
-    network call itself happens outside any transaction). None when another
-    instance has it, it went already, or there is nothing to do: an edit whose
-    message never arrived or already shows exactly this, or a question answered
-    before a retry could send it (Telegram may have shown it already: it is not
-    sent a second time)."""
-    query = select(OutboxMessage).where(
-        OutboxMessage.id == row_id,
-        OutboxMessage.sent_at.is_(None),
-        OutboxMessage.next_attempt_at <= now,
-    )
-    if locks_rows(session):
-        query = query.with_for_update(skip_locked=True)
-    row = (await session.execute(query)).scalar_one_or_none()
-    if row is None:
-        return None
-    target_message_id = None
-    if row.action == "send" and row.attempts and row.payload.get("closed"):
-        row.failed_reason = "answered before it was sent again"
-        return None
-    if row.action in ("edit", "delete"):
-        target = await outbox_row(session, row.target_id)
-        target_message_id = target.message_id if target else None
-        if target is None or target_message_id is None:
-            row.sent_at = now  # the original never arrived: nothing to change
-            return None
-        if row.action == "edit" and target.delivered_digest == digest(
-            row.payload["text"], row.payload["buttons"]
-        ):
-            row.sent_at = now  # it already shows exactly this
-            return None
-    row.next_attempt_at, row.leased_by = now + lease_for, instance
-    return Leased(row, target_message_id)
-
-
-@dataclass(frozen=True)
 class Attempt:
     """How one delivery attempt went: sent, postponed, or given up."""
 
@@ -472,21 +426,6 @@ class Attempt:
 
     def values(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
-
-
-async def record_attempt(session: AsyncSession, row: OutboxMessage, attempt: Attempt) -> None:
-    """Write down an attempt; a sent edit also changes what its original shows."""
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == row.id)
-        .values(attempts=OutboxMessage.attempts + 1, leased_by=None, **attempt.values())
-    )
-    if row.action == "edit" and attempt.sent_at is not None:
-        await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == row.target_id)
-            .values(delivered_digest=attempt.delivered_digest)
-        )
 
 
 # --- Delivering in batches -------------------------------------------------------------

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from bot.store import Database
 from bot.store import inbox as kept
 from bot.store.instances import beat, register, release_the_dead
-from bot.store.outbox import Outbox, due, lease
+from bot.store.outbox import Outbox, claim, due
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 MINUTE = timedelta(seconds=60)
@@ -21,7 +21,8 @@ async def test_what_a_silent_instance_held_is_let_go(database: Database) -> None
         message = Outbox(s, "telegram", 5, NOW).send("Are you 18 or over?")
         await kept.keep(s, [kept.Received(77, 5, {"update_id": 77})], NOW)
     async with database.transaction() as s:
-        assert await lease(s, message.id, "dead", NOW, MINUTE) is not None
+        claimed = await claim(s, "telegram", "dead", NOW, MINUTE, chats=1, per_chat=1)
+        assert [c.row.id for c in claimed] == [message.id]
         assert await kept.lease(s, 77, "dead", NOW, MINUTE) is not None
     later = NOW + timedelta(seconds=12)
     async with database.transaction() as s:
@@ -38,7 +39,8 @@ async def test_an_instance_still_beating_keeps_what_it_holds(database: Database)
         await register(s, "busy", "host-a", 1, NOW)
         message = Outbox(s, "telegram", 5, NOW).send("hello")
     async with database.transaction() as s:
-        assert await lease(s, message.id, "busy", NOW, MINUTE) is not None
+        claimed = await claim(s, "telegram", "busy", NOW, MINUTE, chats=1, per_chat=1)
+        assert [c.row.id for c in claimed] == [message.id]
     later = NOW + timedelta(seconds=12)
     async with database.transaction() as s:
         await beat(s, "busy", later)
@@ -54,6 +56,7 @@ async def test_on_sqlite_a_new_start_lets_go_of_everything_else(database: Databa
         await register(s, "before", "host", 1, NOW)
         message = Outbox(s, "telegram", 5, NOW).send("hello")
     async with database.transaction() as s:
-        assert await lease(s, message.id, "before", NOW, MINUTE) is not None
+        claimed = await claim(s, "telegram", "before", NOW, MINUTE, chats=1, per_chat=1)
+        assert [c.row.id for c in claimed] == [message.id]
     async with database.transaction() as s:
         assert await release_the_dead(s, "now", NOW, None) == 1

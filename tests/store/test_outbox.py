@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot.delivery import Delivery
 from bot.store import Database
 from bot.store.outbox import (
     CONVERSATION,
@@ -12,11 +13,12 @@ from bot.store.outbox import (
     Attempt,
     Outbox,
     OutboxMessage,
+    claim,
     digest,
     due,
-    lease,
-    record_attempt,
+    record_attempts,
 )
+from tests.fakes import RecordingSender
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
@@ -32,7 +34,7 @@ async def test_each_chat_offers_only_its_oldest_unsent_message(database: Databas
     async with database.transaction() as s:
         row = await s.get(OutboxMessage, first.id)
         assert row is not None
-        await record_attempt(s, row, Attempt(sent_at=NOW, message_id=7))
+        await record_attempts(s, [(row, Attempt(sent_at=NOW, message_id=7))])
     async with database.reading() as s:
         assert await due(s, "telegram", NOW, 10) == [(second.id, 1), (other.id, 2)]
 
@@ -41,9 +43,9 @@ async def test_a_leased_row_is_not_offered_again_until_the_lease_ends(database: 
     async with database.transaction() as s:
         row = Outbox(s, "telegram", 1, NOW).send("hello")
     async with database.transaction() as s:
-        assert await lease(s, row.id, "one", NOW, LEASE) is not None
-    async with database.transaction() as s:
-        assert await lease(s, row.id, "two", NOW, LEASE) is None  # someone has it
+        assert await claim(s, "telegram", "one", NOW, LEASE, chats=10, per_chat=5) != []
+    async with database.transaction() as s:  # someone has it
+        assert await claim(s, "telegram", "two", NOW, LEASE, chats=10, per_chat=5) == []
     async with database.reading() as s:
         assert await due(s, "telegram", NOW + LEASE, 10) == [(row.id, 1)]  # they died
 
@@ -60,11 +62,13 @@ async def test_an_edit_with_nothing_to_do_is_settled_without_sending(database: D
         edits = [r.id for r in out.rows if r.action == "edit"]
     async with database.transaction() as s:
         target = await s.get(OutboxMessage, shown.id)
-        assert target is not None
-        target.message_id, target.delivered_digest = 8, digest("v1", [])
-    for edit in edits:
-        async with database.transaction() as s:
-            assert await lease(s, edit, "one", NOW, LEASE) is None
+        lost = await s.get(OutboxMessage, never_sent.id)
+        assert target is not None and lost is not None
+        target.sent_at, target.message_id, target.delivered_digest = NOW, 8, digest("v1", [])
+        lost.failed_reason = "never arrived"
+    sender = RecordingSender()
+    assert await Delivery(database, sender, "telegram").deliver_due() == len(edits)
+    assert sender.edits == [] and sender.sent == []  # neither was sent for
     async with database.reading() as s:
         settled = [await s.get(OutboxMessage, e) for e in edits]
     assert all(r is not None and r.sent_at is not None for r in settled)
