@@ -13,22 +13,21 @@ from bot.config import Settings, parse_working_hours
 
 def working_days_after(start: datetime, days: int, settings: Settings) -> date:
     """The date `days` working days after `start` (in the settings' time zone)."""
+    return _working_days_on(start.astimezone(settings.zone).date(), days, settings)
+
+
+def back_on(away_until: date, settings: Settings) -> date:
+    """The first working day after someone's last day away."""
+    return _working_days_on(away_until, 1, settings)
+
+
+def _working_days_on(day: date, days: int, settings: Settings) -> date:
     working, _, _ = parse_working_hours(settings.working_hours)
-    day = start.astimezone(settings.zone).date()
     counted = 0
     while counted < days:
         day += timedelta(days=1)
         if day.weekday() in working:
             counted += 1
-    return day
-
-
-def back_on(away_until: date, settings: Settings) -> date:
-    """The first working day after someone's last day away."""
-    working, _, _ = parse_working_hours(settings.working_hours)
-    day = away_until + timedelta(days=1)
-    while day.weekday() not in working:
-        day += timedelta(days=1)
     return day
 
 
