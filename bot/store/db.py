@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,7 +31,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: An execution option marking connections that only read (see `Database.reading`).
 READING = "spbot_reading"
@@ -167,17 +165,10 @@ class Database:
             cursor = await raw.driver_connection.execute(pragma)  # type: ignore[union-attr]
             await cursor.close()
 
-    async def close(self, within: float = 3.0) -> None:
-        """Close the connections, waiting at most `within` seconds for the server to
-        say goodbye (one that stopped answering is let go, as the process ends)."""
-        for engine in (self.engine, self._durable_engine):
-            if engine is None:
-                continue
-            try:
-                async with asyncio.timeout(within):
-                    await engine.dispose()
-            except TimeoutError:
-                log.warning("the database did not answer while closing; connections let go")
+    async def close(self) -> None:
+        await self.engine.dispose()
+        if self._durable_engine is not None:
+            await self._durable_engine.dispose()
 
 
 def _engine_options(url: str, schema: str | None, timeout: float) -> dict[str, Any]:
