@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select
 
 from flows.validate import display_uk_phone
 
-#: The words, as installed: `MESSAGES / "en" / "referral" / "welcome.html.j2"`.
+#: The words, as installed: `MESSAGES / "en" / "referral" / "consent.html.j2"`.
 MESSAGES = files("messages")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 

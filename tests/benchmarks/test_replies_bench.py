@@ -5,12 +5,14 @@ process, with the load generator): a bare PTB echo bot, the same with PTB's
 AIORateLimiter (the fair baseline under Telegram's limits), and `spbot run`
 (SQLite; PostgreSQL when SPBOT_TEST_POSTGRES_URL is set). Every update is /start
 from someone new, so spbot does a whole first step each time (a new patient, a
-conversation, the welcome and the consent question).
+conversation, and one message: the welcome above the consent question).
 
 Reported, per bot (never asserted; only that every update was answered):
 - at 5 and 20 updates a second offered, p50 and p99 from the update to its first
   reply and to its whole reply, and what was answered per second;
-- the gap between the first and second message of a reply (spbot's two);
+- the gap between the first and second message of a reply: spbot's to "I agree"
+  typed at the consent question (the question closed, the next one asked), at 5
+  a second;
 - at 5 a second, the bot process's CPU time per update (Linux: /proc);
 - saturation: 300 updates at once, whole replies per second.
 Then what a whole referral costs spbot, counted (tests/e2e/driven.py, in this
@@ -46,16 +48,18 @@ SATURATION = int(os.environ.get("SPBOT_BENCH_SATURATION", "300"))
 
 
 class Timed(PollWatchingStandIn):
-    """The stand-in, noting when each sendMessage to a chat was answered."""
+    """The stand-in, noting when each sendMessage (and each edit) to a chat was answered."""
 
     def __init__(self) -> None:
         super().__init__()
         self.sends: dict[int, list[float]] = {}
+        self.edits: dict[int, list[float]] = {}
 
     def _respond(self, method, params, files, outcome, *, injected=False):  # type: ignore[no-untyped-def]
         response = super()._respond(method, params, files, outcome, injected=injected)
-        if method == "sendMessage" and response.status == 200:
-            self.sends.setdefault(int(params["chat_id"]), []).append(time.monotonic())
+        if method in ("sendMessage", "editMessageText") and response.status == 200:
+            noted = self.sends if method == "sendMessage" else self.edits
+            noted.setdefault(int(params["chat_id"]), []).append(time.monotonic())
         return response
 
 
@@ -110,6 +114,39 @@ async def offer(
     return line
 
 
+async def two_messages(api: Timed, rate: float, seconds: float, first_chat: int) -> str:
+    """A reply of two messages, at `rate` a second: someone types "I agree" at the
+    consent question, which is closed (an edit showing what they chose) and the age
+    question sent. Started with /start first, a few at a time (not timed)."""
+    chats = [first_chat + n for n in range(round(rate * seconds))]
+    for chat in chats:
+        api.send_text(chat, "/start", first_name="Alex")
+        await asyncio.sleep(1 / 10)
+    await api.wait_for(lambda: all(api.sends.get(c) for c in chats), 60)
+    await asyncio.sleep(2)  # what follows the /starts is settled
+    sent: dict[int, float] = {}
+    began = time.monotonic()
+    for n, chat in enumerate(chats):
+        sent[chat] = time.monotonic()
+        api.send_text(chat, "I agree", first_name="Alex")
+        await asyncio.sleep(max(began + (n + 1) / rate - time.monotonic(), 0))
+
+    def answered(chat: int) -> bool:
+        return len(api.sends.get(chat, [])) >= 2 and bool(api.edits.get(chat))
+
+    with contextlib.suppress(TimeoutError):
+        await api.wait_for(lambda: all(answered(c) for c in chats), 60)
+    done = [c for c in chats if answered(c)]
+    assert len(done) == len(chats), f"{len(chats) - len(done)} of {len(chats)} never answered"
+    both = [sorted([api.edits[c][0], api.sends[c][1]]) for c in done]
+    whole = [(last - sent[c]) * 1000 for c, (_, last) in zip(done, both, strict=True)]
+    gaps = [(last - first) * 1000 for first, last in both]
+    return (f"{rate:>4.0f}/s offered, replies of two messages (typed \"I agree\": the consent "
+            f"question closed, the age question asked): whole reply p50 "
+            f"{statistics.median(whole):6.0f} ms p99 {pct(whole, .99):6.0f} ms; 1st→2nd message "
+            f"p50 {statistics.median(gaps):4.0f} ms p99 {pct(gaps, 0.99):4.0f} ms")  # fmt: skip
+
+
 async def saturate(api: Timed, count: int, first_chat: int, whole: int) -> str:
     began = time.monotonic()
     chats = [first_chat + n for n in range(count)]
@@ -131,11 +168,15 @@ async def database_url(tmp_path: Path) -> AsyncIterator[str]:
         yield url
 
 
-async def measure(api: Timed, name: str, whole: int, pid: int | None) -> list[str]:
+async def measure(
+    api: Timed, name: str, whole: int, pid: int | None, *, conversation: bool = False
+) -> list[str]:
     lines = [f"{name}:"]
     lines.append("  " + await offer(api, 5, SECONDS, 1_000_000, whole, pid))
     lines.append("  " + await offer(api, 20, SECONDS, 2_000_000, whole))
     lines.append("  " + await saturate(api, SATURATION, 3_000_000, whole))
+    if conversation:  # the echo bots answer everything with one message
+        lines.append("  " + await two_messages(api, 5, SECONDS, 4_000_000))
     return lines
 
 
@@ -177,7 +218,8 @@ async def test_replies_against_python_telegram_bots_ceiling(
             whole = len(api.sends.get(999, []))
             backend = make_url(database_url).get_backend_name()
             pid = bot.proc.pid if bot.proc is not None else None
-            report += await measure(api, f"spbot ({backend}, {whole} messages a reply)", whole, pid)
+            report += await measure(api, f"spbot ({backend}, {whole} message(s) a /start)", whole,
+                                    pid, conversation=True)  # fmt: skip
         finally:
             await bot.close()
     report += await work_per_referral(tmp_path)

@@ -44,8 +44,9 @@ async def test_delivery_sends_in_order_and_edits_the_right_message(database: Dat
     delivery = Delivery(database, sender, "telegram", limits=FAST)
     while await delivery.deliver_due():
         pass
-    assert sender.sent[0][1].startswith("Hello Alex")
-    assert len(sender.edits) == 1 and sender.edits[0][1] == 2  # the consent question, closed
+    assert sender.sent[0][1].startswith("Hello.")  # the welcome, above the consent question
+    assert len(sender.edits) == 1 and sender.edits[0][1] == 1  # the consent question, closed
+    assert "call you" in sender.sent[1][1]  # then the name question, after it
     assert await delivery.deliver_due() == 0  # nothing is sent twice
 
 

@@ -41,7 +41,7 @@ ALEX = 5101  # referred, then floods
 FLOOD, STAFF_FLOOD = 300, 120
 OTHERS = [7100 + i for i in range(8)]  # people who start a referral during the floods
 TOLD = "sending messages very fast"  # messages/en/{referral,staff}/flooding.html.j2
-WELCOME = "Hello"  # messages/en/referral/welcome
+WELCOME = "Hello"  # messages/en/referral/_welcome, above the consent question
 CRISIS_REPLY = "116 123"  # Samaritans, in every suicide/self-harm reply
 ALERT = "wrote words about"  # messages/en/staff/safety_alert.html.j2
 #: The most of the flood's backlog (what was still waiting when someone else sent

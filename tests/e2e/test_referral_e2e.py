@@ -71,7 +71,10 @@ async def test_a_complete_referral_through_telegram(running: Running, api: BotAp
         await act(running, api, how, what)
         assert len(live_keyboards(api)) <= 1, "an answered question still shows its buttons"
     texts = [m.plain_text for m in api.messages_to(CHAT)]
-    assert texts[0].startswith("Hello Alex.") and "not an emergency service" in texts[0]
+    assert (
+        texts[0].startswith("Hello. I can put you in touch")
+        and "not an emergency service" in texts[0]
+    )
     assert any("Bootle Walking Football" in t and "0.8 miles from you" in t for t in texts)
     handed_off = handoff_message(api)
     assert "phone you on 07911 123456 in the morning, within 2 working days" in handed_off

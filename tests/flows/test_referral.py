@@ -28,13 +28,31 @@ from tests.flows.harness import HAPPY_PATH, MESSAGES, TYPED, Patient, label_of, 
 
 
 def test_first_message_welcomes_and_asks_for_consent_and_age_in_one() -> None:
-    p = Patient()
+    p = Patient(first_name="Alex")
     p.send("hello")
-    assert p.templates() == ["referral/welcome", "referral/consent"]
+    # One message: at Telegram's pace of 30 a second, twice as many people are
+    # answered as with a welcome and then a question.
+    assert p.templates() == ["referral/consent"]
     assert [o.value for o in p.question().options] == ["agree_adult", "under_18", "more",
                                                        "decline"]  # fmt: skip
-    welcome = p.render_all()[0]
+    [welcome] = p.render_all()
+    assert welcome.startswith("Hello.")
     assert "999" in welcome and "116 123" in welcome and "not an emergency service" in welcome
+    assert welcome.endswith("Are you happy for us to keep your answers?")
+    # Nothing of theirs before they agree: the question stays in the chat, closed.
+    assert "Alex" not in welcome
+
+
+def test_the_welcome_is_not_repeated_when_they_ask_for_more_or_start_again() -> None:
+    p = Patient()
+    p.send("hello")
+    p.tap("more")
+    assert p.templates() == ["referral/consent"] and "More about this service" in p.render_all()[-1]
+    assert not any(text.startswith("Hello.") for text in p.render_all())
+    p.send("/restart")
+    p.tap("yes")
+    assert p.state == "consent"
+    assert not any(text.startswith("Hello.") for text in p.render_all())
 
 
 def test_the_happy_path_opens_a_case_with_the_prsb_summary() -> None:

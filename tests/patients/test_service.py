@@ -79,7 +79,7 @@ async def test_declining_consent_keeps_nothing_about_the_person(database: Databa
     chat = Chat(database)
     await chat.send("/start")
     delivery = Delivery(database, RecordingSender(), "telegram", limits=FAST)
-    while await delivery.deliver_due():  # "Hello Alex..." has reached them
+    while await delivery.deliver_due():  # the welcome and consent question have reached them
         pass
     await chat.tap("decline")
     for model in (Patient, Conversation, Consent, Case, WellbeingScore):

@@ -221,6 +221,9 @@ async def test_the_authorisation_table(database: Database, who: str) -> None:
                 await remove_worker(database, messages, t.settings, JO_ID, t.clock())
             if who == "stranger":  # someone who once started talking to the bot
                 await desk.do(user, user, typed="/start")
+                # (and typed a command, so the question they are on is asked again
+                # without the welcome above it: each command below closes the same)
+                await desk.do(user, user, typed="/frobnicate")
             problems: list[str] = []
             for verb, how in ACTIONS:
                 for where, chat in (("privately", user), ("in the team chat", TEAM)):
