@@ -17,9 +17,9 @@ log = logging.getLogger(__name__)
 
 
 class Lanes:
-    def __init__(self, at_once: int, finished: Callable[[], None]) -> None:
-        """`at_once`: lanes working at the same time. `finished` is called when a
-        lane ends (to look for more work)."""
+    def __init__(self, at_once: int, finished: Callable[[int], None]) -> None:
+        """`at_once`: lanes working at the same time. `finished(chat)` is called when
+        a chat's lane ends (to look for more work, if there may be some)."""
         self.at_once = asyncio.Semaphore(at_once)
         self.finished = finished
         self.busy: dict[int, asyncio.Task[None]] = {}
@@ -43,7 +43,7 @@ class Lanes:
 
     def _done(self, chat: int) -> None:
         self.busy.pop(chat, None)
-        self.finished()
+        self.finished(chat)
 
     async def finish(self, within: float) -> None:
         """Let work under way finish, for up to `within` seconds; cancel the rest."""

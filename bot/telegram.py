@@ -384,7 +384,11 @@ class TelegramBot:
             )
         )  # fmt: skip
         self.crisis_answered.discard(update.update_id)
-        self.delivery.wake.set()  # the reply first: it is what they are waiting for
+        # The reply first: it is what they are waiting for.
+        if handled.outbox_ids:
+            self.delivery.written()
+        else:
+            self.delivery.wake.set()  # (what it told the team, if anything)
         self._answer_tap(query, handled.tap_notice)
         return True
 
@@ -575,7 +579,7 @@ class TelegramBot:
                     await self._once("forget handled", self._forget_handled)
                 # Check-ins, reminders and nudges that are due (the database says which).
                 if await self._once("check-ins", self.app.patients.checkins.tick):
-                    self.delivery.wake.set()
+                    self.delivery.written()
                 if ticks % 15 == 0 and await self._once(
                     "unseen alerts", self.app.staff.remind_unseen_alerts
                 ):
