@@ -9,10 +9,13 @@ bot's one core most of what a small statement costs; an update took about 150.
 `LeanConnection` is aiosqlite's connection with a cursor that does all four in
 one trip, in the same order on the same thread (execute, read the description,
 fetch every row, read rowcount and lastrowid, close), and answers SQLAlchemy's
-fetches from what it brought back. Nothing else changes: the same sqlite3
-connection, the same statements, the same errors. A rollback with no transaction
-open (the pool's reset after every commit) is not sent: sqlite3 would do nothing
-with it (it sends ROLLBACK only inside a transaction).
+fetches from what it brought back. A BEGIN goes on the same trip as the
+transaction's first statement, just before it (a write transaction's BEGIN
+IMMEDIATE still takes the write lock before anything is read). Nothing else
+changes: the same sqlite3 connection, the same statements in the same order, the
+same errors (a BEGIN that fails fails that statement). A rollback with no
+transaction open (the pool's reset after every commit) is not sent: sqlite3 would
+do nothing with it (it sends ROLLBACK only inside a transaction).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from typing import Any
 
 import aiosqlite
 
+#: What begins a transaction (bot/store/db.py): sent with the first statement.
+BEGINS = frozenset({"BEGIN", "BEGIN IMMEDIATE"})
 Row = tuple[Any, ...]
 Description = tuple[tuple[Any, ...], ...] | None
 
@@ -45,6 +50,11 @@ class LeanCursor:
         await self.close()
 
     async def execute(self, sql: str, parameters: Any = None) -> LeanCursor:
+        if sql in BEGINS and not parameters:
+            # Sent with the transaction's first statement, on the same trip.
+            self._connection.begin = sql
+            self.description, self._rows, self.rowcount, self.lastrowid = None, [], -1, None
+            return self
         return await self._run(lambda cursor: cursor.execute(sql, parameters or ()))
 
     async def executemany(self, sql: str, parameters: Iterable[Any]) -> LeanCursor:
@@ -53,9 +63,13 @@ class LeanCursor:
     async def _run(self, statement: Callable[[sqlite3.Cursor], object]) -> LeanCursor:
         connection = self._connection
 
+        begin, connection.begin = connection.begin, None
+
         def whole() -> tuple[Description, list[Row], int, int | None]:
             cursor = connection._conn.cursor()  # (on aiosqlite's thread)
             try:
+                if begin is not None:
+                    cursor.execute(begin)
                 statement(cursor)
                 description = cursor.description
                 rows = cursor.fetchall() if description else []
@@ -85,10 +99,25 @@ class LeanCursor:
 
 
 class LeanConnection(aiosqlite.Connection):
+    #: A BEGIN not sent yet: it goes with the next statement (or the commit).
+    begin: str | None = None
+
     def cursor(self) -> LeanCursor:  # type: ignore[override]
         return LeanCursor(self)
 
+    async def commit(self) -> None:
+        begin, self.begin = self.begin, None
+        if begin is None:
+            return await super().commit()
+
+        def both() -> None:  # a transaction with no statement: begun and ended
+            self._conn.execute(begin)
+            self._conn.commit()
+
+        await self._execute(both)
+
     async def rollback(self) -> None:
+        self.begin = None  # never sent: nothing to roll back
         # Read on this thread while no call of this connection is under way
         # (SQLAlchemy awaits each): sqlite3's own rollback looks at the same flag.
         if self._connection is not None and not self._connection.in_transaction:
