@@ -3,7 +3,7 @@
 Handling updates and delivering messages both run one lane per chat: a chat's work
 goes one piece at a time, in order, and a chat whose work is slow (a Bot API call
 that takes seconds) holds up nobody else. The loop that finds work never waits
-for a lane; a lane that finishes wakes it to look for more.
+for a lane; a lane that finishes wakes it to look for more, when there may be more.
 """
 
 from __future__ import annotations
