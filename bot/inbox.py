@@ -174,7 +174,9 @@ class InboxDrain:
         self.in_hand: set[int] = set()
 
     def _lane_ended(self, chat: int) -> None:
-        if chat in self.behind:
+        # On PostgreSQL another instance may have kept updates for this chat meanwhile,
+        # which wait for this lane's: look at once, not at the next idle pass.
+        if chat in self.behind or self.db.locks_rows:
             self.behind.discard(chat)
             self.wake.set()
 
