@@ -258,7 +258,13 @@ class Delivery:
         self.overall = AsyncLimiter(limits.overall_per_second, 1)
         self.per_chat = ChatBuckets(limits)
         self.wake = asyncio.Event()
-        self.lanes = Lanes(limits.chats_at_once, self.wake.set)
+        #: Rows were committed just now (`written`): the next pass claims them
+        #: without a look first.
+        self.fresh = False
+        #: Chats whose lane's end must look again: rows of theirs may be left (their
+        #: claim took as many as it may, or rows were written while they were busy).
+        self.behind: set[int] = set()
+        self.lanes = Lanes(limits.chats_at_once, self._lane_ended)
         #: Attempts written down together, whichever lanes made them.
         self.marks = Marks(self._write_marks)
         #: When a pass last finished (the watchdog reads it).
@@ -266,17 +272,39 @@ class Delivery:
         #: Set to stop after the pass under way.
         self.stopping = False
 
+    def written(self) -> None:
+        """Rows were just committed to the outbox: deliver them now."""
+        self.fresh = True
+        self.wake.set()
+
+    def _lane_ended(self, chat: int) -> None:
+        # On PostgreSQL another instance may have written rows for this chat meanwhile,
+        # which wait for this lane's: look at once, not at the next idle pass.
+        if chat in self.behind or self.db.locks_rows:
+            self.behind.discard(chat)
+            self.wake.set()
+
     async def run(self, idle_seconds: float = 1.0) -> None:
         """Deliver until `stopping`, a lane per chat; `wake` is set after each update
-        and whenever a chat's lane finishes."""
+        (`written`), and when a chat's lane ends with rows perhaps left behind. An
+        idle pass each `idle_seconds` finds the rest (a lease let go, another
+        process's rows)."""
         while not self.stopping:
             # Cleared before looking, never after: a row committed while this pass
             # looks sets it again, and the next pass starts at once.
             self.wake.clear()
+            fresh, self.fresh = self.fresh, False
             try:
                 busy = set(self.lanes.busy)
-                for chat_id, rows in (await self._claim(self.limits.chats_at_once - len(busy),
-                                                        busy)).items():  # fmt: skip
+                # What is written for a chat being sent to waits for its lane's end.
+                self.behind |= busy
+                chats = self.limits.chats_at_once - len(busy)
+                # Rows just written, and no chat busy: they are there to claim, so no
+                # look first (the look is for passes that may find nothing).
+                by_chat = await self._claim(chats, busy, look=not fresh or bool(busy))
+                for chat_id, rows in by_chat.items():
+                    if len(rows) >= self._per_chat or len(by_chat) >= chats:
+                        self.behind.add(chat_id)  # as many as a claim takes: more may wait
                     self.lanes.start(chat_id, self._deliver_chat(rows))
             except Exception as exc:
                 # The outbox is safe in the database: wait a little and look again.
@@ -299,22 +327,31 @@ class Delivery:
         done = await asyncio.gather(*(self._deliver_chat(rows) for rows in by_chat.values()))
         return sum(done)
 
-    async def _claim(self, chats: int, busy: Collection[int]) -> dict[int, list[Claimed]]:
+    @property
+    def _per_chat(self) -> int:
+        """A chat's rows taken in one claim."""
+        return max(1, min(self.limits.per_chat_burst, MAX_PER_CHAT))
+
+    async def _claim(
+        self, chats: int, busy: Collection[int], *, look: bool = True
+    ) -> dict[int, list[Claimed]]:
         """The next rows of up to `chats` chats not in `busy`, leased to this instance
-        in one statement (bot.store.outbox.claim), by chat, in the order they go."""
+        in one statement (bot.store.outbox.claim), by chat, in the order they go.
+        `look`: look first whether there is anything to claim."""
         if chats <= 0:
             return {}
-        # A look first, that takes no lock: on SQLite a claim takes the write lock,
-        # which the handling of updates needs, so it is taken only when a chat not
-        # being sent to now has a row to go (each chat's next row, as `due` says).
-        async with self.db.reading() as session:
-            heads = await due(session, self.channel, self.clock(), chats + len(busy))
-        if all(chat_id in busy for _, chat_id in heads):
-            return {}
-        per_chat = max(1, min(self.limits.per_chat_burst, MAX_PER_CHAT))
+        if look:
+            # A look first, that takes no lock: on SQLite a claim takes the write lock,
+            # which the handling of updates needs, so it is taken only when a chat not
+            # being sent to now has a row to go (each chat's next row, as `due` says).
+            async with self.db.reading() as session:
+                heads = await due(session, self.channel, self.clock(), chats + len(busy))
+            if all(chat_id in busy for _, chat_id in heads):
+                return {}
         async with self.db.transaction() as session:
             claimed = await claim(session, self.channel, self.instance, self.clock(), LEASE,
-                                  chats=chats, per_chat=per_chat, skip_chats=busy)  # fmt: skip
+                                  chats=chats, per_chat=self._per_chat,
+                                  skip_chats=busy)  # fmt: skip
         by_chat: dict[int, list[Claimed]] = {}
         for one in claimed:
             by_chat.setdefault(one.row.chat_id, []).append(one)

@@ -130,6 +130,11 @@ class Budgets:
         return True
 
 
+def _lane(due: kept.Due) -> int:
+    """The lane an update goes in: its chat's (an update from no chat, its own)."""
+    return due.chat_id if due.chat_id is not None else -due.update_id
+
+
 class InboxDrain:
     def __init__(
         self,
@@ -159,27 +164,46 @@ class InboxDrain:
         self.to_tell: set[int] = set()
         self._wake_at: float | None = None
         self.wake = asyncio.Event()
-        self.lanes = Lanes(chats_at_once, self.wake.set)
+        #: Chats whose lane's end must look again: more of theirs may be waiting.
+        self.behind: set[int] = set()
+        self.lanes = Lanes(chats_at_once, self._lane_ended)
         self.last_pass = time.monotonic()
         #: Set to stop after the pass under way.
         self.stopping = False
         #: Updates being handled by this process now.
         self.in_hand: set[int] = set()
 
+    def _lane_ended(self, chat: int) -> None:
+        # On PostgreSQL another instance may have kept updates for this chat meanwhile,
+        # which wait for this lane's: look at once, not at the next idle pass.
+        if chat in self.behind or self.db.locks_rows:
+            self.behind.discard(chat)
+            self.wake.set()
+
     async def run(self, idle_seconds: float = 1.0) -> None:
         """Handle what arrives until `stopping`, a lane per chat; `wake` is set when
-        the receiver keeps new updates, and whenever a chat's lane finishes."""
+        the receiver keeps new updates, and when a chat's lane ends with more of its
+        updates waiting. An idle pass each `idle_seconds` finds the rest (an update
+        to try again, one another instance let go)."""
         while not self.stopping:
             # Cleared before looking: a wake-up that comes meanwhile is not lost.
             self.wake.clear()
             try:
                 busy = set(self.lanes.busy)  # some may end while the query runs
+                # What is kept for a chat being handled waits for its lane's end.
+                self.behind |= busy
                 async with self.db.reading() as session:
                     due = await kept.due(session, self.clock(), BATCH)
-                    # Only a chat past its burst is asked how many it has waiting.
-                    past = {chat for _, chat in due if chat is not None and self.budgets.over(chat)}
-                    waiting = await kept.waiting(session, past)
-                self._start_lanes(due, waiting, busy_before=busy, everything=len(due) < BATCH)
+                    # One process alone (SQLite) takes no lease: what the updates
+                    # say is read with the look, not in a session of each its own.
+                    payloads = (
+                        {}
+                        if self.db.locks_rows
+                        else await kept.payloads(
+                            session, [d.update_id for d in due if _lane(d) not in busy]
+                        )
+                    )
+                self._start_lanes(due, payloads, busy_before=busy, everything=len(due) < BATCH)
             except Exception as exc:
                 log.warning("inbox pass failed (%s); retrying", trouble(exc))
             self.budgets.forget_idle()
@@ -189,34 +213,31 @@ class InboxDrain:
 
     def _start_lanes(
         self,
-        due: list[tuple[int, int | None]],
-        waiting: dict[int, int],
+        due: list[kept.Due],
+        payloads: dict[int, dict[str, Any]],
         *,
         busy_before: set[int],
         everything: bool,
     ) -> None:
         """Each chat's next update, in its lane; a flooding chat's waits for its pace
-        while any other chat has work waiting or under way. `waiting`: how many each
-        chat past its burst has waiting; `everything`: `due` is every chat with an
+        while any other chat has work waiting or under way. `payloads`: what the
+        updates say, where read already; `everything`: `due` is every chat with an
         update waiting; `busy_before`: the lanes busy when it was read."""
         if everything:  # a chat whose backlog is done is flooding (or hurried) no more
-            still = {chat for _, chat in due} | busy_before | set(self.lanes.busy)
+            still = {d.chat_id for d in due} | busy_before | set(self.lanes.busy)
             self.budgets.hurried &= still
             self.flooding_now &= still
-        ready = [(update_id, chat) for update_id, chat in due
-                 if not self.lanes.is_busy(chat if chat is not None else -update_id)]  # fmt: skip
-        for _, chat in ready:
-            if chat is not None and self.budgets.over(chat) and waiting.get(chat, 0) > 1:
-                self.flooding_now.add(chat)
-            elif chat is not None and not self.budgets.over(chat):
-                self.flooding_now.discard(chat)
-        others = {chat for _, chat in ready if chat is not None} | set(self.lanes.busy)
+        ready = [d for d in due if not self.lanes.is_busy(_lane(d))]
+        for d in ready:
+            if d.chat_id is not None and self.budgets.over(d.chat_id) and d.waiting > 1:
+                self.flooding_now.add(d.chat_id)
+            elif d.chat_id is not None and not self.budgets.over(d.chat_id):
+                self.flooding_now.discard(d.chat_id)
+        others = {d.chat_id for d in ready if d.chat_id is not None} | set(self.lanes.busy)
         pressing = others - self.flooding_now
-        for update_id, chat in ready:
-            if chat is None:  # not from a chat: nobody's budget
-                self.lanes.start(-update_id, self._lane(update_id, None))
-                continue
-            if chat in self.flooding_now:
+        for d in ready:
+            chat = d.chat_id
+            if chat is not None and chat in self.flooding_now:
                 if self.budgets.first_notice(chat):
                     log.info("chat sending very fast: slowed", extra={"chat_id": chat})
                     self.to_tell.add(chat)
@@ -224,8 +245,11 @@ class InboxDrain:
                     # Look again when it may go on at its pace (or when a lane ends).
                     self._wake_in(self.budgets.seconds_to_next(chat))
                     continue
-            self.budgets.spend(chat)
-            self.lanes.start(chat, self._lane(update_id, chat))
+            if chat is not None:  # (not from a chat: nobody's budget)
+                self.budgets.spend(chat)
+            if d.waiting > 1 or not everything:  # more may be waiting behind this one
+                self.behind.add(_lane(d))
+            self.lanes.start(_lane(d), self._lane(d.update_id, chat, payloads.get(d.update_id)))
 
     def _wake_in(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()
@@ -256,21 +280,32 @@ class InboxDrain:
         Returns how many were dealt with (handled or put off): 0 means none was due."""
         async with self.db.reading() as session:
             due = await kept.due(session, self.clock(), batch)
-        results = await asyncio.gather(*(self._one(update_id) for update_id, _ in due))
+            payloads = (
+                {}
+                if self.db.locks_rows
+                else await kept.payloads(session, [d.update_id for d in due])
+            )
+        results = await asyncio.gather(
+            *(self._one(d.update_id, payload=payloads.get(d.update_id)) for d in due)
+        )
         return sum(results)
 
-    async def _lane(self, update_id: int, chat: int | None) -> None:
+    async def _lane(self, update_id: int, chat: int | None, payload: dict[str, Any] | None) -> None:
         tell = chat is not None and chat in self.to_tell
         if tell:
             self.to_tell.discard(chat)
-        await self._one(update_id, tell=tell)
+        await self._one(update_id, tell=tell, payload=payload)
 
-    async def _one(self, update_id: int, *, tell: bool = False) -> bool:
+    async def _one(
+        self, update_id: int, *, tell: bool = False, payload: dict[str, Any] | None = None
+    ) -> bool:
+        """`payload`: what the update says, if read already (SQLite: with the look)."""
         if update_id in self.in_hand:
             return False
         self.in_hand.add(update_id)
         try:
-            payload = await self._take(update_id)
+            if payload is None:
+                payload = await self._take(update_id)
             if payload is None:  # another instance has it
                 return False
             if tell and self.flooding is not None:
@@ -301,7 +336,8 @@ class InboxDrain:
 
     async def _take(self, update_id: int) -> dict[str, Any] | None:
         """The update to handle. Several instances (PostgreSQL) lease it; one process
-        alone (SQLite) needs no lease: `in_hand` says what it is handling."""
+        alone (SQLite) needs no lease: `in_hand` says what it is handling (and a
+        chat's lane takes its next update only once the last one is done)."""
         if not self.db.locks_rows:
             async with self.db.reading() as session:
                 row = await session.get(kept.InboxUpdate, update_id)

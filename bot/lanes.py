@@ -3,7 +3,7 @@
 Handling updates and delivering messages both run one lane per chat: a chat's work
 goes one piece at a time, in order, and a chat whose work is slow (a Bot API call
 that takes seconds) holds up nobody else. The loop that finds work never waits
-for a lane; a lane that finishes wakes it to look for more.
+for a lane; a lane that finishes wakes it to look for more, when there may be more.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ log = logging.getLogger(__name__)
 
 
 class Lanes:
-    def __init__(self, at_once: int, finished: Callable[[], None]) -> None:
-        """`at_once`: lanes working at the same time. `finished` is called when a
-        lane ends (to look for more work)."""
+    def __init__(self, at_once: int, finished: Callable[[int], None]) -> None:
+        """`at_once`: lanes working at the same time. `finished(chat)` is called when
+        a chat's lane ends (to look for more work, if there may be some)."""
         self.at_once = asyncio.Semaphore(at_once)
         self.finished = finished
         self.busy: dict[int, asyncio.Task[None]] = {}
@@ -43,7 +43,7 @@ class Lanes:
 
     def _done(self, chat: int) -> None:
         self.busy.pop(chat, None)
-        self.finished()
+        self.finished(chat)
 
     async def finish(self, within: float) -> None:
         """Let work under way finish, for up to `within` seconds; cancel the rest."""

@@ -98,6 +98,10 @@ class Messages:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            # The words are installed with the code and never change while it runs:
+            # each template is compiled once, not checked against its file at
+            # every render.
+            auto_reload=False,
         )
         self.env.filters["day_name"] = day_name
         self.env.filters["miles"] = miles

@@ -92,6 +92,10 @@ UNSUPPORTED_KINDS = ("sticker", "photo", "voice", "video", "video_note", "audio"
 #: How long a `getUpdates` waits for something to happen (long polling).
 POLL_SECONDS = 20
 HEARTBEAT = timedelta(seconds=2)
+#: Due check-ins, reminders and nudges are looked for every this many heartbeats (10
+#: seconds): they fall due by the day, so seconds late is nothing, and each look
+#: is several write transactions, most of them finding nothing.
+CHECK_INS_EVERY = 5
 #: An instance silent for this long is dead: what it held is let go.
 DEAD_AFTER = timedelta(seconds=10)
 #: Handled-update ids are kept this long (Telegram redelivers within a day).
@@ -384,7 +388,11 @@ class TelegramBot:
             )
         )  # fmt: skip
         self.crisis_answered.discard(update.update_id)
-        self.delivery.wake.set()  # the reply first: it is what they are waiting for
+        # The reply first: it is what they are waiting for.
+        if handled.outbox_ids:
+            self.delivery.written()
+        else:
+            self.delivery.wake.set()  # (what it told the team, if anything)
         self._answer_tap(query, handled.tap_notice)
         return True
 
@@ -574,8 +582,10 @@ class TelegramBot:
                 if ticks % 1800 == 0:  # about hourly
                     await self._once("forget handled", self._forget_handled)
                 # Check-ins, reminders and nudges that are due (the database says which).
-                if await self._once("check-ins", self.app.patients.checkins.tick):
-                    self.delivery.wake.set()
+                if ticks % CHECK_INS_EVERY == 1 and await self._once(
+                    "check-ins", self.app.patients.checkins.tick
+                ):
+                    self.delivery.written()
                 if ticks % 15 == 0 and await self._once(
                     "unseen alerts", self.app.staff.remind_unseen_alerts
                 ):

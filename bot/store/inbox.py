@@ -13,9 +13,19 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, String, delete, func, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,11 +82,29 @@ async def keep(session: AsyncSession, updates: Sequence[Received], now: datetime
     await session.execute(insert(InboxUpdate).values(rows).on_conflict_do_nothing())
 
 
-async def due(session: AsyncSession, now: datetime, limit: int) -> list[tuple[int, int | None]]:
-    """(update, chat) of updates ready to handle, oldest first: in each chat only the
-    oldest one not yet handled, so a chat's messages are handled in the order sent.
-    (One window over the kept updates, not a look per row: a burst is read in one
-    sorted pass whatever the planner's statistics; see bot.store.outbox._in_line.)"""
+class Due(NamedTuple):
+    """An update ready to handle: the oldest of its chat's not yet handled."""
+
+    update_id: int
+    chat_id: int | None
+    #: How many of its chat's updates are waiting, this one included (a chat sending
+    #: faster than it is answered has more than one).
+    waiting: int
+
+
+async def due(session: AsyncSession, now: datetime, limit: int) -> list[Due]:
+    """Updates ready to handle, oldest first: in each chat only the oldest one not yet
+    handled, so a chat's messages are handled in the order sent. (One window over the
+    kept updates, not a look per row: a burst is read in one sorted pass whatever the
+    planner's statistics; see bot.store.outbox._in_line.)"""
+    rows = await session.execute(_DUE, {"now": now, "limit": limit})
+    return [
+        Due(int(update_id), chat_id, int(waiting)) for update_id, chat_id, waiting in rows.all()
+    ]
+
+
+def _due() -> Any:
+    """`due`'s statement, built once (building it is most of what a look costs)."""
     me = InboxUpdate
     first = func.row_number().over(partition_by=me.chat_id, order_by=me.update_id) == 1
     kept = (
@@ -85,31 +113,31 @@ async def due(session: AsyncSession, now: datetime, limit: int) -> list[tuple[in
             me.chat_id,
             me.next_attempt_at,
             or_(me.chat_id.is_(None), first).label("first"),
+            func.count().over(partition_by=me.chat_id).label("waiting"),
         )
         .where(me.failed_at.is_(None))
         .subquery()
     )
-    query = (
-        select(kept.c.update_id, kept.c.chat_id)
-        .where(kept.c.first, kept.c.next_attempt_at <= now)
+    waiting = case((kept.c.chat_id.is_(None), 1), else_=kept.c.waiting)
+    return (
+        select(kept.c.update_id, kept.c.chat_id, waiting)
+        .where(kept.c.first, kept.c.next_attempt_at <= bindparam("now"))
         .order_by(kept.c.update_id)
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
-    return [(update_id, chat_id) for update_id, chat_id in (await session.execute(query)).all()]
 
 
-async def waiting(session: AsyncSession, chats: Collection[int]) -> dict[int, int]:
-    """How many updates each of these chats has waiting to be handled (a chat sending
-    faster than it is answered has more than one)."""
-    if not chats:
+_DUE = _due()
+
+
+async def payloads(session: AsyncSession, update_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+    """What these updates say (those still kept), to handle them."""
+    if not update_ids:
         return {}
-    query = (
-        select(InboxUpdate.chat_id, func.count())
-        .where(InboxUpdate.chat_id.in_(list(chats)), InboxUpdate.failed_at.is_(None))
-        .group_by(InboxUpdate.chat_id)
+    query = select(InboxUpdate.update_id, InboxUpdate.payload).where(
+        InboxUpdate.update_id.in_(list(update_ids))
     )
-    rows = (await session.execute(query)).all()
-    return {chat: int(count) for chat, count in rows if chat is not None}
+    return {update_id: dict(payload) for update_id, payload in (await session.execute(query)).all()}
 
 
 async def lease(

@@ -13,24 +13,26 @@ never waits in the team chat behind notices (docs/architecture.md rule 2).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, cast
 
 from sqlalchemy import (
     BigInteger,
     SmallInteger,
     String,
+    Table,
+    bindparam,
     case,
     delete,
     func,
     or_,
     select,
     text,
-    true,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -369,12 +371,13 @@ async def forget_sent(session: AsyncSession, channel: str, chat_id: int) -> None
 # --- Delivering ------------------------------------------------------------------------
 
 
-def _in_line(channel: str, now: datetime, *, held_back_by_due: bool) -> Any:
+def _in_line(*, held_back_by_due: bool) -> Any:
     """The unsent rows that are due, with no earlier unsent row of their chat at least
     as urgent in front of them (a chat's order kept; an alert overtakes notices), as
-    a subquery of (id, chat_id, priority). `held_back_by_due`: every such earlier row
-    holds a row back; otherwise only those not due yet (the due ones are taken with
-    it, in order, by `claim`).
+    a subquery of (id, chat_id, priority), for the channel and time bound as
+    `channel` and `now`. `held_back_by_due`: every such earlier row holds a row
+    back; otherwise only those not due yet (the due ones are taken with it, in
+    order, by `claim`).
 
     Worked out with one window over each chat's unsent rows (the most urgent of the
     rows before each one), never a correlated look per row: a backlog of thousands
@@ -382,11 +385,14 @@ def _in_line(channel: str, now: datetime, *, held_back_by_due: bool) -> Any:
     (on PostgreSQL, a burst before its statistics catch up made the per-row look
     quadratic: 3 s a claim at 10,000 rows)."""
     me = OutboxMessage
+    now = bindparam("now", type_=me.next_attempt_at.type)
     holding = me.priority if held_back_by_due else case((me.next_attempt_at > now, me.priority))
     in_front = func.min(holding).over(partition_by=me.chat_id, order_by=me.id, rows=(None, -1))
     unsent = (
         select(me.id, me.chat_id, me.priority, me.next_attempt_at, in_front.label("in_front"))
-        .where(me.channel == channel, me.sent_at.is_(None), me.failed_reason.is_(None))
+        .where(
+            me.channel == bindparam("on_channel"), me.sent_at.is_(None), me.failed_reason.is_(None)
+        )
         .subquery()
     )
     return (
@@ -399,6 +405,20 @@ def _in_line(channel: str, now: datetime, *, held_back_by_due: bool) -> Any:
     )
 
 
+def _due() -> Any:
+    """`due`'s statement, built once: building these windows costs more than
+    running them on a small outbox, and delivery looks often."""
+    ready = _in_line(held_back_by_due=True)
+    return (
+        select(ready.c.id, ready.c.chat_id)
+        .order_by(ready.c.priority, ready.c.id)
+        .limit(bindparam("limit"))
+    )
+
+
+_DUE = _due()
+
+
 async def due(
     session: AsyncSession, channel: str, now: datetime, limit: int
 ) -> list[tuple[int, int]]:
@@ -406,9 +426,8 @@ async def due(
     every earlier unsent row as urgent as it or more (so a chat's messages arrive in
     the order they were written, and an edit after what it edits), but not for less
     urgent ones: an alert overtakes notices."""
-    ready = _in_line(channel, now, held_back_by_due=True)
-    query = select(ready.c.id, ready.c.chat_id).order_by(ready.c.priority, ready.c.id).limit(limit)
-    return [(row_id, chat_id) for row_id, chat_id in (await session.execute(query)).all()]
+    rows = await session.execute(_DUE, {"on_channel": channel, "now": now, "limit": limit})
+    return [(row_id, chat_id) for row_id, chat_id in rows.all()]
 
 
 @dataclass(frozen=True)
@@ -469,8 +488,30 @@ async def claim(
         named = f"spbot:{getattr(database, 'schema', None) or ''}:outbox claim".encode()
         key = int.from_bytes(hashlib.sha256(named).digest()[:8], "big", signed=True)
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    params = {"on_channel": channel, "now": now, "chats": chats, "per_chat": per_chat,
+              "skip": list(skip_chats), "instance": instance, "until": now + lease_for}  # fmt: skip
+    rows = list((await session.execute(_CLAIM, params)).scalars())
+    rows.sort(key=lambda r: (r.chat_id, r.priority, r.id))
+    in_batch = {r.id for r in rows}
+    targets = {r.target_id for r in rows if r.target_id is not None} - in_batch
+    shown: dict[int, tuple[int | None, str | None]] = {}
+    if targets:
+        me = OutboxMessage
+        found = await session.execute(
+            select(me.id, me.message_id, me.delivered_digest).where(me.id.in_(targets))
+        )
+        shown = {row_id: (message_id, d) for row_id, message_id, d in found.all()}
+    return [
+        Claimed(r, *shown.get(r.target_id, (None, None))) if r.target_id is not None
+        else Claimed(r)
+        for r in rows
+    ]  # fmt: skip
+
+
+def _claim() -> Any:
+    """`claim`'s statement, built once (see `_due`)."""
     me = OutboxMessage
-    ready = _in_line(channel, now, held_back_by_due=False)
+    ready = _in_line(held_back_by_due=False)
     # Each chat's rows in the order they go, and the chats in the order of their
     # first row: windows again, not a join (see `_in_line`).
     going = (ready.c.priority, ready.c.id)
@@ -486,7 +527,7 @@ async def claim(
             .over(partition_by=ready.c.chat_id, order_by=going)
             .label("first_id"),
         )
-        .where(ready.c.chat_id.not_in(list(skip_chats)) if skip_chats else true())
+        .where(ready.c.chat_id.not_in(bindparam("skip", expanding=True)))
         .subquery()
     )
     chosen = select(
@@ -494,29 +535,22 @@ async def claim(
         ranked.c.place,
         func.dense_rank().over(order_by=(ranked.c.first_priority, ranked.c.first_id)).label("turn"),
     ).subquery()
-    ids = select(chosen.c.id).where(chosen.c.turn <= chats, chosen.c.place <= per_chat)
-    statement = (
+    ids = select(chosen.c.id).where(
+        chosen.c.turn <= bindparam("chats"), chosen.c.place <= bindparam("per_chat")
+    )
+    return (
         update(me)
         .where(me.id.in_(ids))
-        .values(leased_by=instance, next_attempt_at=now + lease_for)
+        .values(
+            leased_by=bindparam("instance", type_=me.leased_by.type),
+            next_attempt_at=bindparam("until", type_=me.next_attempt_at.type),
+        )
         .returning(me)
         .execution_options(synchronize_session=False)
     )
-    rows = list((await session.execute(statement)).scalars())
-    rows.sort(key=lambda r: (r.chat_id, r.priority, r.id))
-    in_batch = {r.id for r in rows}
-    targets = {r.target_id for r in rows if r.target_id is not None} - in_batch
-    shown: dict[int, tuple[int | None, str | None]] = {}
-    if targets:
-        found = await session.execute(
-            select(me.id, me.message_id, me.delivered_digest).where(me.id.in_(targets))
-        )
-        shown = {row_id: (message_id, d) for row_id, message_id, d in found.all()}
-    return [
-        Claimed(r, *shown.get(r.target_id, (None, None))) if r.target_id is not None
-        else Claimed(r)
-        for r in rows
-    ]  # fmt: skip
+
+
+_CLAIM = _claim()
 
 
 async def record_attempts(
@@ -538,5 +572,19 @@ async def record_attempts(
             target["delivered_digest"] = attempt.delivered_digest
     for row in released:
         changes.setdefault(row.id, {"id": row.id}).update(leased_by=None, next_attempt_at=now)
-    if changes:
-        await session.execute(update(OutboxMessage), list(changes.values()))
+    by_kind: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for values in changes.values():
+        columns = tuple(sorted(column for column in values if column != "id"))
+        by_kind.setdefault(columns, []).append({f"b_{k}": v for k, v in values.items()})
+    for columns, rows in by_kind.items():
+        await session.execute(_recording(columns), rows)
+
+
+@functools.cache
+def _recording(columns: tuple[str, ...]) -> Any:
+    """The UPDATE of these columns of a row found by its id, built once for each kind
+    of attempt (a handful): the ORM's bulk update built it anew each time, which
+    cost more than running it."""
+    table = cast(Table, OutboxMessage.__table__)
+    values = {c: bindparam(f"b_{c}", type_=table.c[c].type) for c in columns}
+    return update(table).where(table.c.id == bindparam("b_id")).values(values)
