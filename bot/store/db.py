@@ -21,7 +21,6 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
-from sqlalchemy.dialects.sqlite.aiosqlite import dialect as aiosqlite_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
@@ -31,8 +30,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-
-from bot.store.sqlite_driver import lean_connect
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: An execution option marking connections that only read (see `Database.reading`).
@@ -182,9 +179,7 @@ def _engine_options(url: str, schema: str | None, timeout: float) -> dict[str, A
     if parsed.get_backend_name() == "sqlite":
         _private_file(parsed.database)
         # Waiting for the write lock beats failing: several tasks share one file.
-        args, options = aiosqlite_dialect().create_connect_args(parsed)
-        creator = lean_connect(*args, **{**options, "timeout": max(timeout, 30.0)})
-        return {"async_creator": creator, "hide_parameters": True}
+        return {"connect_args": {"timeout": max(timeout, 30.0)}, "hide_parameters": True}
     connect: dict[str, Any] = {"timeout": timeout, "command_timeout": timeout}
     if schema:
         connect["server_settings"] = {"search_path": schema}

@@ -1,7 +1,6 @@
-"""Transactions as the store relies on them, through the driver it uses (on SQLite,
-bot/store/sqlite_driver.py, which sends a BEGIN with the statement after it):
-work that reads and then writes is never interleaved with another's, and a
-transaction that fails leaves nothing behind."""
+"""Transactions as the store relies on them, through the driver it uses: work that
+reads and then writes is never interleaved with another's, and a transaction that
+fails leaves nothing behind."""
 
 from __future__ import annotations
 
