@@ -94,7 +94,8 @@ POLL_SECONDS = 20
 HEARTBEAT = timedelta(seconds=2)
 #: Due check-ins, reminders and nudges are looked for every this many heartbeats (10
 #: seconds): they fall due by the day, so seconds late is nothing, and each look
-#: is several write transactions, most of them finding nothing.
+#: is several write transactions, most of them finding nothing. A look that found
+#: some looks again at the next heartbeat: a backlog goes at the delivery's pace.
 CHECK_INS_EVERY = 5
 #: An instance silent for this long is dead: what it held is let go.
 DEAD_AFTER = timedelta(seconds=10)
@@ -567,6 +568,7 @@ class TelegramBot:
         """Heartbeat; let go of what dead instances held; prune old records; check-ins
         due; claim reminders; pick up directory imports made while running."""
         ticks = 0
+        check_ins_written = 0  # by the last look: more may be due
         while True:
             await asyncio.sleep(HEARTBEAT.total_seconds())
             ticks += 1
@@ -582,10 +584,12 @@ class TelegramBot:
                 if ticks % 1800 == 0:  # about hourly
                     await self._once("forget handled", self._forget_handled)
                 # Check-ins, reminders and nudges that are due (the database says which).
-                if ticks % CHECK_INS_EVERY == 1 and await self._once(
-                    "check-ins", self.app.patients.checkins.tick
-                ):
-                    self.delivery.written()
+                if check_ins_written or ticks % CHECK_INS_EVERY == 1:
+                    check_ins_written = await self._once(
+                        "check-ins", self.app.patients.checkins.tick
+                    )
+                    if check_ins_written:
+                        self.delivery.written()
                 if ticks % 15 == 0 and await self._once(
                     "unseen alerts", self.app.staff.remind_unseen_alerts
                 ):

@@ -8,7 +8,8 @@ twice (0 duplicates), by the two dispatchers together.
 
 - Two dispatchers: two `CheckIns` on the same database, each with its own
   engine and connection pool, each ticking in its own loop as `spbot run`'s
-  housekeeping does (every HEARTBEAT, `tick()` with its default BATCH). On
+  housekeeping does while check-ins are being written (every HEARTBEAT, `tick()`
+  with its default BATCH; idle, it looks only every CHECK_INS_EVERY). On
   PostgreSQL each takes due rows with FOR UPDATE SKIP LOCKED, which is what this
   measures; on SQLite one writer at a time is the lock.
 - One delivery: the real `Delivery` with DEFAULT_LIMITS and the real

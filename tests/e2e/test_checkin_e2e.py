@@ -5,11 +5,13 @@ back with a link worker, with the team card showing it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.patients.checkins import CheckIns
 from bot.staff.admin import add_worker
 from tests.e2e.conftest import MovableClock, Running
 from tests.e2e.test_queue_e2e import SAM, TEAM, refer, sam, sam_presses, until
@@ -77,3 +79,25 @@ async def test_a_week_after_referral_the_check_in_brings_them_back_to_a_link_wor
     await sam(team, api, "/mine")
     assert len(api.messages_to(CHAT)) == count
     api.assert_clean()
+
+
+async def test_a_backlog_of_check_ins_is_worked_through_at_each_heartbeat(
+    team: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Idle, due check-ins are looked for now and then (each look costs write
+    transactions); after a look that wrote some, at the next heartbeat, so a
+    backlog (after downtime, a busy Monday) goes at the delivery's pace."""
+    await team.stop()
+    monkeypatch.setattr("bot.telegram.CHECK_INS_EVERY", 10**6)  # idle: no look after the first
+    looks: list[int] = []
+    backlog = [200, 200, 37]  # written by each look (a tick writes at most 200)
+
+    async def tick(_: CheckIns) -> int:
+        looks.append(backlog.pop(0) if backlog else 0)
+        return looks[-1]
+
+    monkeypatch.setattr(CheckIns, "tick", tick)
+    await team.start()
+    await until(lambda: len(looks) >= 4)  # the backlog, then one look that found nothing
+    await asyncio.sleep(0.5)  # ten heartbeats
+    assert looks == [200, 200, 37, 0]
