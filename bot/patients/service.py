@@ -129,9 +129,12 @@ class PatientService:
             ):
                 log.info("duplicate update", extra={"update_id": inbound.update_id})
                 return Handled(duplicate=True)
-            patient = await patient_for_update(session, inbound.channel, inbound.chat_id, now)
+            patient, first = await patient_for_update(
+                session, inbound.channel, inbound.chat_id, now
+            )
             conversation = patient.conversation
-            case = await latest_case(session, patient.id)
+            # Someone new has nothing yet to look for: no case, no consent.
+            case = None if first else await latest_case(session, patient.id)
             if reachable_again(patient):  # they had blocked the bot; now they write
                 log.info("patient can be reached again", extra={"patient_id": patient.id})
                 if case is not None and case.status != "closed":
@@ -139,7 +142,7 @@ class PatientService:
             alert = await latest_alert(session, case.id) if case is not None else None
             recent = alert is not None and now - alert.last_at < FOLLOW_UP_WINDOW
             event = screened(inbound.event, after_alert=recent, meaning=meaning)
-            agreed = await agreed_notice(session, patient.id)
+            agreed = None if first else await agreed_notice(session, patient.id)
             check_in = await live_check_in(session, patient.id) if case is not None else None
             if check_in is not None and agreed not in (None, referral.NOTICE_VERSION):
                 # The notice changed since they agreed: it comes first (the referral
@@ -192,7 +195,7 @@ class PatientService:
                 # urgent case is kept: vital interests come before consent.)
                 await delete_patient(session, patient)
             else:
-                save_conversation(conversation, result, now)
+                save_conversation(session, conversation, result, now)
             notice = self._tap_notice(result.tap_notice)
         if forgetting != "kept" or any(isinstance(e, ForgetPatient) for e in result.effects):
             await self.db.checkpoint()  # what was erased lingers nowhere on disk
@@ -252,7 +255,7 @@ class PatientService:
         result = referral.handle(stored(conversation), WorkerTookOver(), ctx)
         if (result.state, result.step) != (conversation.state, conversation.step):
             log.info("link worker took over", extra={"patient_id": patient_id})
-            save_conversation(conversation, result, now)
+            save_conversation(session, conversation, result, now)
 
     async def where_they_are(self, channel: str, chat_id: int) -> str:
         """The state of their referral conversation ("new" when nothing is held)."""

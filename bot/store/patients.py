@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.store.base import Base, is_sqlite, locks_rows, utcnow
 from bot.store.milestones import new_journey
@@ -119,10 +120,17 @@ class WellbeingScore(Base):
 
 async def patient_for_update(
     session: AsyncSession, channel: str, chat_id: int, now: datetime
-) -> Patient:
+) -> tuple[Patient, bool]:
     """The patient writing from this chat, with their conversation, locked for this
-    transaction on PostgreSQL (their next message waits its turn). Created on their
-    first message; ON CONFLICT because their second message may be racing it."""
+    transaction on PostgreSQL (their next message waits its turn), and whether this
+    is their first message. Created on their first message; ON CONFLICT because their
+    second message may be racing it.
+
+    A first message's patient is the row just inserted (RETURNING: not read back),
+    locked by that insert until the commit, and nothing else of theirs can exist
+    yet. Its conversation is kept out of the session until `save_conversation`, so
+    it is written once, with where the message left them, and not at all if they
+    are forgotten."""
     which = (Patient.channel == channel, Patient.chat_id == chat_id)
     query = select(Patient).where(*which).options(joinedload(Patient.conversation))
 
@@ -137,19 +145,28 @@ async def patient_for_update(
         return found.first() is not None
 
     patient = (await session.execute(query)).scalar_one_or_none() if await lock() else None
+    first = False
     if patient is None:
         insert = sqlite_insert if is_sqlite(session) else postgresql_insert
-        await session.execute(
+        created = await session.scalars(
             insert(Patient)
             .values(channel=channel, chat_id=chat_id, created_at=now, journey=new_journey())
             .on_conflict_do_nothing()
+            .returning(Patient)
         )
-        await lock()
-        patient = (await session.execute(query)).scalar_one()
-    if patient.conversation is None:
-        patient.conversation = Conversation(state="new", step=0, answers={}, updated_at=now)
-        session.add(patient.conversation)
-    return patient
+        patient = created.one_or_none()
+        first = patient is not None
+        if patient is None:  # their other message created it first (and has committed)
+            await lock()
+            patient = (await session.execute(query)).scalar_one()
+    if first or patient.conversation is None:
+        conversation = Conversation(
+            patient_id=patient.id, flow="referral", state="new", step=0, answers={},
+            control=ReferralControl(), prompt_outbox_id=None, nudged_at=None, updated_at=now,
+        )  # fmt: skip
+        # As if read: the patient holds it, but nothing writes it before it is saved.
+        set_committed_value(patient, "conversation", conversation)
+    return patient, first
 
 
 async def find_patient(session: AsyncSession, channel: str, chat_id: int) -> Patient | None:
@@ -188,9 +205,14 @@ async def conversation_for_update(session: AsyncSession, patient_id: int) -> Con
 
 
 def save_conversation(
-    conversation: Conversation, result: FlowResult[ReferralControl], now: datetime
+    session: AsyncSession,
+    conversation: Conversation,
+    result: FlowResult[ReferralControl],
+    now: datetime,
 ) -> None:
-    """Keep what a flow returned. The only place a conversation's state changes."""
+    """Keep what a flow returned. The only place a conversation's state changes.
+    (A first message's conversation joins the session here: `patient_for_update`.)"""
+    session.add(conversation)
     conversation.state = result.state
     conversation.step = result.step
     conversation.answers = result.answers
