@@ -37,9 +37,9 @@ async def referred_patient(
     result = FlowResult(flow.state, flow.conversation.step, flow.answers, flow.control,
                         effects=flow.effects)  # fmt: skip
     async with db.transaction() as session:
-        patient = await patient_for_update(session, channel, chat_id, now)
+        patient = (await patient_for_update(session, channel, chat_id, now)).patient
         await record_effects(session, patient, result, settings, listener, now)
-        save_conversation(patient.conversation, result, now)
+        save_conversation(session, patient.conversation, result, now)
         case = await latest_case(session, patient.id)
         assert case is not None
         return case

@@ -239,7 +239,7 @@ class CheckIns:
                 session, patient.channel, patient.chat_id, conversation, result.replies,
                 reference=result.control.case_reference, now=now, priority=CHECK_IN,
             )  # fmt: skip
-            save_conversation(conversation, result, now)
+            save_conversation(session, conversation, result, now)
             conversation.nudged_at = now
             # Where they stopped: the drop-off per question (a state's name only).
             milestones.record(session, patient.journey, "nudged", now, stopped_at=stopped_at)

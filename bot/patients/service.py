@@ -32,11 +32,10 @@ from bot.store import Database, milestones
 from bot.store.base import utcnow
 from bot.store.cases import Case, SafetyAlert, has_urgent_case, latest_alert, latest_case
 from bot.store.checkins import live_check_in
-from bot.store.outbox import Outbox, OutboxMessage, outbox_row
+from bot.store.outbox import Outbox, OutboxMessage
 from bot.store.patients import (
     Conversation,
     Patient,
-    agreed_notice,
     conversation_for_update,
     conversation_state,
     delete_patient,
@@ -129,9 +128,10 @@ class PatientService:
             ):
                 log.info("duplicate update", extra={"update_id": inbound.update_id})
                 return Handled(duplicate=True)
-            patient = await patient_for_update(session, inbound.channel, inbound.chat_id, now)
-            conversation = patient.conversation
-            case = await latest_case(session, patient.id)
+            writing = await patient_for_update(session, inbound.channel, inbound.chat_id, now)
+            patient, conversation = writing.patient, writing.conversation
+            # Someone new has no case yet to look for.
+            case = None if writing.first_message else await latest_case(session, patient.id)
             if reachable_again(patient):  # they had blocked the bot; now they write
                 log.info("patient can be reached again", extra={"patient_id": patient.id})
                 if case is not None and case.status != "closed":
@@ -139,7 +139,7 @@ class PatientService:
             alert = await latest_alert(session, case.id) if case is not None else None
             recent = alert is not None and now - alert.last_at < FOLLOW_UP_WINDOW
             event = screened(inbound.event, after_alert=recent, meaning=meaning)
-            agreed = await agreed_notice(session, patient.id)
+            agreed = writing.agreed_notice
             check_in = await live_check_in(session, patient.id) if case is not None else None
             if check_in is not None and agreed not in (None, referral.NOTICE_VERSION):
                 # The notice changed since they agreed: it comes first (the referral
@@ -159,8 +159,8 @@ class PatientService:
                 )  # fmt: skip
                 return Handled(tap_notice=self._tap_notice(tap), outbox_ids=ids)
             ctx = await self._context(session, now, inbound.first_name, conversation, case, alert)
-            # The question they are on, read once (the reply closes or replaces it).
-            prompt = await outbox_row(session, conversation.prompt_outbox_id)
+            # The question they are on, read with them (the reply closes or replaces it).
+            prompt = writing.prompt
             ctx = replace(
                 ctx, written_at=inbound.written_at, agreed_notice=agreed,
                 **_question_shown(prompt),
@@ -192,7 +192,7 @@ class PatientService:
                 # urgent case is kept: vital interests come before consent.)
                 await delete_patient(session, patient)
             else:
-                save_conversation(conversation, result, now)
+                save_conversation(session, conversation, result, now)
             notice = self._tap_notice(result.tap_notice)
         if forgetting != "kept" or any(isinstance(e, ForgetPatient) for e in result.effects):
             await self.db.checkpoint()  # what was erased lingers nowhere on disk
@@ -252,7 +252,7 @@ class PatientService:
         result = referral.handle(stored(conversation), WorkerTookOver(), ctx)
         if (result.state, result.step) != (conversation.state, conversation.step):
             log.info("link worker took over", extra={"patient_id": patient_id})
-            save_conversation(conversation, result, now)
+            save_conversation(session, conversation, result, now)
 
     async def where_they_are(self, channel: str, chat_id: int) -> str:
         """The state of their referral conversation ("new" when nothing is held)."""

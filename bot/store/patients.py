@@ -7,6 +7,7 @@ returned (docs/architecture.md rule 7): every move is a row of a flow's table.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,10 +16,12 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
+from sqlalchemy.orm import Mapped, contains_eager, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.store.base import Base, is_sqlite, locks_rows, utcnow
 from bot.store.milestones import new_journey
+from bot.store.outbox import OutboxMessage
 from bot.store.sealing import SealedJSON, SealedModel
 from flows.core import FlowResult
 from flows.referral import ReferralControl
@@ -117,14 +120,46 @@ class WellbeingScore(Base):
 # --- Finding them ----------------------------------------------------------------------
 
 
+@dataclass
+class Writing:
+    """The patient writing now, with what handling their message always needs, read
+    in one statement (`patient_for_update`)."""
+
+    patient: Patient
+    #: Their first message: their row was just created, so nothing else of theirs
+    #: (a case, a consent, a check-in) can exist yet.
+    first_message: bool
+    #: The consent notice they last agreed to (None: none).
+    agreed_notice: str | None = None
+    #: The question they are on (the conversation's `prompt_outbox_id`), if any.
+    prompt: OutboxMessage | None = None
+
+    @property
+    def conversation(self) -> Conversation:
+        return self.patient.conversation
+
+
 async def patient_for_update(
     session: AsyncSession, channel: str, chat_id: int, now: datetime
-) -> Patient:
-    """The patient writing from this chat, with their conversation, locked for this
-    transaction on PostgreSQL (their next message waits its turn). Created on their
-    first message; ON CONFLICT because their second message may be racing it."""
+) -> Writing:
+    """The patient writing from this chat, with their conversation, the notice they
+    agreed to and the question they are on, locked for this transaction on
+    PostgreSQL (their next message waits its turn). Created on their first message;
+    ON CONFLICT because their second message may be racing it.
+
+    A first message's patient is the row just inserted (RETURNING: not read back),
+    locked by that insert until the commit, and nothing else of theirs can exist
+    yet. Its conversation is kept out of the session until `save_conversation`, so
+    it is written once, with where the message left them, and not at all if they
+    are forgotten."""
     which = (Patient.channel == channel, Patient.chat_id == chat_id)
-    query = select(Patient).where(*which).options(joinedload(Patient.conversation))
+    query = (
+        select(Patient, _agreed_notice(Patient.id), OutboxMessage)
+        .outerjoin(Patient.conversation)
+        .outerjoin(OutboxMessage, OutboxMessage.id == Conversation.prompt_outbox_id)
+        .where(*which)
+        .options(contains_eager(Patient.conversation))
+    )
 
     async def lock() -> bool:
         # The lock first, then the read. PostgreSQL re-reads a row it had to wait
@@ -136,20 +171,34 @@ async def patient_for_update(
         found = await session.execute(select(Patient.id).where(*which).with_for_update())
         return found.first() is not None
 
-    patient = (await session.execute(query)).scalar_one_or_none() if await lock() else None
-    if patient is None:
+    row = (await session.execute(query)).one_or_none() if await lock() else None
+    if row is None:
         insert = sqlite_insert if is_sqlite(session) else postgresql_insert
-        await session.execute(
+        created = await session.scalars(
             insert(Patient)
             .values(channel=channel, chat_id=chat_id, created_at=now, journey=new_journey())
             .on_conflict_do_nothing()
+            .returning(Patient)
         )
-        await lock()
-        patient = (await session.execute(query)).scalar_one()
+        patient = created.one_or_none()
+        if patient is not None:
+            _new_conversation(patient, now)
+            return Writing(patient, first_message=True)
+        await lock()  # their other message created it first (and has committed)
+        row = (await session.execute(query)).one()
+    patient, agreed, prompt = row
     if patient.conversation is None:
-        patient.conversation = Conversation(state="new", step=0, answers={}, updated_at=now)
-        session.add(patient.conversation)
-    return patient
+        _new_conversation(patient, now)
+    return Writing(patient, first_message=False, agreed_notice=agreed, prompt=prompt)
+
+
+def _new_conversation(patient: Patient, now: datetime) -> None:
+    conversation = Conversation(
+        patient_id=patient.id, flow="referral", state="new", step=0, answers={},
+        control=ReferralControl(), prompt_outbox_id=None, nudged_at=None, updated_at=now,
+    )  # fmt: skip
+    # As if read: the patient holds it, but nothing writes it before it is saved.
+    set_committed_value(patient, "conversation", conversation)
 
 
 async def find_patient(session: AsyncSession, channel: str, chat_id: int) -> Patient | None:
@@ -188,9 +237,14 @@ async def conversation_for_update(session: AsyncSession, patient_id: int) -> Con
 
 
 def save_conversation(
-    conversation: Conversation, result: FlowResult[ReferralControl], now: datetime
+    session: AsyncSession,
+    conversation: Conversation,
+    result: FlowResult[ReferralControl],
+    now: datetime,
 ) -> None:
-    """Keep what a flow returned. The only place a conversation's state changes."""
+    """Keep what a flow returned. The only place a conversation's state changes.
+    (A first message's conversation joins the session here: `patient_for_update`.)"""
+    session.add(conversation)
     conversation.state = result.state
     conversation.step = result.step
     conversation.answers = result.answers
@@ -216,14 +270,15 @@ def record_wellbeing(
                                case_id=case_id, **scores))  # fmt: skip
 
 
-async def agreed_notice(session: AsyncSession, patient_id: int) -> str | None:
-    """The consent notice they last agreed to (None: none)."""
-    query = (
+def _agreed_notice(patient_id: Any) -> Any:
+    """The consent notice they last agreed to (None: none), as a column of a query."""
+    return (
         select(Consent.notice_version)
         .where(Consent.patient_id == patient_id, Consent.withdrawn_at.is_(None))
         .order_by(Consent.id.desc())
+        .limit(1)
+        .scalar_subquery()
     )
-    return (await session.execute(query.limit(1))).scalar_one_or_none()
 
 
 async def baseline_of_case(session: AsyncSession, case_id: int) -> WellbeingScore | None:

@@ -26,7 +26,7 @@ from bot.app import messages_for
 from bot.patients import Inbound, PatientService
 from bot.store import Database
 from bot.store.patients import Conversation, Patient
-from flows.core import Button, Text
+from flows.core import Button, Command, Text
 from tests.fakes import FakeDirectory
 from tests.patients.helpers import SETTINGS, Chat
 
@@ -139,6 +139,43 @@ async def test_two_instances_handling_two_taps_of_one_patient_at_once_keep_both(
         "handled against the conversation as it was before the first"
     )
     assert second_waited, "the second instance did not wait for the first's lock"
+
+
+async def test_a_new_persons_first_two_messages_at_once_make_one_patient_in_order(
+    database: Database, second: Database
+) -> None:
+    """Someone new writes /start and at once taps its first button, and two instances
+    take the two: the second waits for the first's new row (nothing to lock yet), then
+    answers the question the first asked, for the one patient."""
+    earlier = Chat(database, chat_id=77)  # someone before them: the step /start leaves
+    await earlier.send("/start")
+    step = await earlier.step()
+    chat_id = 78
+    one = PatientService(database, messages_for(SETTINGS), FakeDirectory, SETTINGS)
+    two = PatientService(second, messages_for(SETTINGS), FakeDirectory, SETTINGS)
+    start = Inbound("telegram", chat_id, Command("start"), 5101, "Alex")
+    agree = Inbound("telegram", chat_id, Button(step, "agree_adult"), 5102, "Alex")
+
+    with HeldBeforeCommit(database) as held:
+        handling_one = asyncio.create_task(one.handle(start))
+        await until(held.holding.is_set, "the first instance to reach its commit")
+        handling_two = asyncio.create_task(two.handle(agree))
+        await until(
+            lambda: handling_two.done() or waiting_for_a_lock(second),
+            "the second instance to finish or wait for the first",
+        )
+        second_waited = not handling_two.done()
+        held.release()
+        await asyncio.wait_for(asyncio.gather(handling_one, handling_two), PATIENCE)
+
+    async with database.sessions() as s:
+        patients = (await s.scalars(select(Patient).where(Patient.chat_id == chat_id))).all()
+    assert len(patients) == 1
+    assert await state_of(database, chat_id) == "name", (
+        "the tap, handled against no conversation or the one before /start, "
+        "did not answer the question /start asked"
+    )
+    assert second_waited, "the second instance did not wait for the first's new patient"
 
 
 async def state_of(db: Database, chat_id: int) -> str:
