@@ -14,7 +14,7 @@ answers is lost."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -100,6 +100,25 @@ async def second(database: Database) -> Any:
     await other.close()
 
 
+async def handled_at_once(
+    database: Database, second: Database, first: Awaitable[Any], then: Awaitable[Any]
+) -> bool:
+    """`first` in one instance, held just before its commit while `then` runs in the
+    other; whether `then` had to wait for the first's lock."""
+    with HeldBeforeCommit(database) as held:
+        handling_one = asyncio.ensure_future(first)
+        await until(held.holding.is_set, "the first instance to reach its commit")
+        handling_two = asyncio.ensure_future(then)
+        await until(
+            lambda: handling_two.done() or waiting_for_a_lock(second),
+            "the second instance to finish or wait for the first",
+        )
+        second_waited = not handling_two.done()
+        held.release()
+        await asyncio.wait_for(asyncio.gather(handling_one, handling_two), PATIENCE)
+    return second_waited
+
+
 async def ticked(db: Database, chat_id: int) -> list[str]:
     async with db.sessions() as s:
         conversation = await s.scalar(
@@ -122,17 +141,7 @@ async def test_two_instances_handling_two_taps_of_one_patient_at_once_keep_both(
     first = Inbound("telegram", chat.chat_id, Button(step, "activity"), 5001, "Alex")
     then = Inbound("telegram", chat.chat_id, Button(step, "confidence"), 5002, "Alex")
 
-    with HeldBeforeCommit(database) as held:
-        handling_one = asyncio.create_task(one.handle(first))
-        await until(held.holding.is_set, "the first instance to reach its commit")
-        handling_two = asyncio.create_task(two.handle(then))
-        await until(
-            lambda: handling_two.done() or waiting_for_a_lock(second),
-            "the second instance to finish or wait for the first",
-        )
-        second_waited = not handling_two.done()
-        held.release()
-        await asyncio.wait_for(asyncio.gather(handling_one, handling_two), PATIENCE)
+    second_waited = await handled_at_once(database, second, one.handle(first), two.handle(then))
 
     assert await ticked(database, chat.chat_id) == sorted({*already, "activity", "confidence"}), (
         "one of two taps handled at once by two instances was lost: the second was "
@@ -156,17 +165,7 @@ async def test_a_new_persons_first_two_messages_at_once_make_one_patient_in_orde
     start = Inbound("telegram", chat_id, Command("start"), 5101, "Alex")
     agree = Inbound("telegram", chat_id, Button(step, "agree_adult"), 5102, "Alex")
 
-    with HeldBeforeCommit(database) as held:
-        handling_one = asyncio.create_task(one.handle(start))
-        await until(held.holding.is_set, "the first instance to reach its commit")
-        handling_two = asyncio.create_task(two.handle(agree))
-        await until(
-            lambda: handling_two.done() or waiting_for_a_lock(second),
-            "the second instance to finish or wait for the first",
-        )
-        second_waited = not handling_two.done()
-        held.release()
-        await asyncio.wait_for(asyncio.gather(handling_one, handling_two), PATIENCE)
+    second_waited = await handled_at_once(database, second, one.handle(start), two.handle(agree))
 
     async with database.sessions() as s:
         patients = (await s.scalars(select(Patient).where(Patient.chat_id == chat_id))).all()
