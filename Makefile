@@ -70,7 +70,7 @@ report-demo: $(STAMP)
 # minutes; SPBOT_BENCH_ACTIVE=2000 for a quicker look); the million-patient one runs
 # only with PostgreSQL (SPBOT_BENCH_PATIENTS=100000 for a quicker look).
 bench: $(STAMP)
-	$(BIN)/python -m pytest -q -s tests/benchmarks -p no:cacheprovider --benchmark-columns=min,median,mean,max,rounds
+	$(BIN)/python -m pytest -q -s tests/benchmarks -p no:cacheprovider --timeout=3600 --benchmark-columns=min,median,mean,max,rounds
 
 diagram: $(STAMP)
 	$(BIN)/spbot diagram --write

@@ -302,6 +302,8 @@ async def kill_after_a_fetch(api: PollWatchingStandIn, bot: BotProcess, rng: ran
 # -- the tests -------------------------------------------------------------------------
 
 
+# The full run (50 patients, 20 kills) takes several minutes.
+@pytest.mark.timeout(600 + 10 * PATIENTS * KILLS)
 async def test_no_update_is_lost_when_the_bot_is_killed(
     bot_database_url: str, tmp_path: Path
 ) -> None:

@@ -133,6 +133,8 @@ async def refer(
     return sent
 
 
+# The 200 take about 17 minutes: past the suite's 10-minute hang limit.
+@pytest.mark.timeout(600 + 10 * REFERRALS)
 async def test_two_instances_share_the_work_and_lose_or_double_nothing(
     shared_database: str, tmp_path: Path
 ) -> None:
