@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import update
@@ -14,7 +15,7 @@ from sqlalchemy import update
 from bot.staff.admin import add_worker, audit_trail, create_invite
 from bot.store.base import utcnow
 from bot.store.cases import SafetyAlert
-from tests.e2e.conftest import Running
+from tests.e2e.conftest import MovableClock, Running
 from tests.e2e.test_referral_e2e import CHAT, REFERRAL, act, handoff_message
 from tests.standin.server import BotApiStandIn
 
@@ -147,6 +148,9 @@ async def test_an_alert_nobody_takes_is_posted_again_after_the_wait(
     await team.stop()
     monkeypatch.setattr("bot.telegram.HEARTBEAT", timedelta(milliseconds=20))
     team.settings = team.settings.model_copy(update={"working_hours": "Mon-Sun 00:00-23:59"})
+    # The bot's day starts at noon, whenever the test runs: run at 23:59 by the real
+    # clock, it would be outside those hours, and rightly post nothing again.
+    team.clock = MovableClock(start=noon_today(team.settings.zone))
     await team.start()
     assert team.app is not None
     reference = await refer(team, api)
@@ -203,13 +207,17 @@ def alert_cards(api: BotApiStandIn) -> list:  # type: ignore[type-arg]
 
 
 async def announced_ago(bot: Running, minutes: int) -> None:
-    """Move the alerts' announcement back in time, as if the wait had passed (the
-    bot's clock is the real one: a message dated ahead would wait to be sent)."""
+    """Move the alerts' announcement back in time, as if the wait had passed (by the
+    bot's clock: a message dated ahead of it would wait to be sent)."""
     assert bot.app is not None
     async with bot.app.db.transaction() as session:
         await session.execute(
-            update(SafetyAlert).values(announced_at=utcnow() - timedelta(minutes=minutes))
+            update(SafetyAlert).values(announced_at=bot.clock() - timedelta(minutes=minutes))
         )
+
+
+def noon_today(zone: ZoneInfo) -> datetime:
+    return datetime.combine(datetime.now(zone).date(), time(12), zone).astimezone(UTC)
 
 
 async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
