@@ -5,9 +5,13 @@ template per test process (tests/postgres.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import io
 import os
+import sys
 import tempfile
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -53,6 +57,66 @@ async def migrated_sqlite(path: Path) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     drop_templates()
+
+
+# -- a hung test says where it hangs ---------------------------------------------------
+#: Before pytest-timeout ends a hung test (pyproject.toml), every asyncio task's stack
+#: is printed: its own dump shows only threads, and an asyncio test hangs in a task
+#: while its thread sits in `select`.
+TASKS_BEFORE_TIMEOUT = 15.0
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    marker = item.get_closest_marker("timeout")
+    limit = (
+        float(marker.args[0])
+        if marker and marker.args
+        else float(item.config.getoption("timeout", None) or item.config.getini("timeout") or 0)
+    )
+    timer = None
+    if limit > TASKS_BEFORE_TIMEOUT:
+        main = threading.main_thread()
+        timer = threading.Timer(limit - TASKS_BEFORE_TIMEOUT, _print_tasks, (item, main))
+        timer.daemon = True
+        timer.start()
+    try:
+        yield
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
+def _print_tasks(item: pytest.Item, thread: threading.Thread) -> None:
+    """Every task of the event loop running in `thread` (found on its stack), on the
+    process's own stderr (an xdist worker's reaches the terminal; what a test
+    prints is captured, and lost when the worker is ended)."""
+    frame = sys._current_frames().get(thread.ident or 0)
+    loop = None
+    while frame is not None and loop is None:
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, asyncio.AbstractEventLoop):
+            loop = candidate
+        frame = frame.f_back
+    out = io.StringIO()
+    print(f"\n{item.nodeid} is still running; its asyncio tasks:", file=out)
+    if loop is None:
+        print("  (no event loop running)", file=out)
+    else:
+        for _ in range(3):  # the set of tasks may change while it is read
+            try:
+                tasks = list(asyncio.all_tasks(loop))
+                break
+            except RuntimeError:
+                tasks = []
+        for task in tasks:
+            print(f"  {task.get_name()}:", file=out)
+            for where in _awaiting(task.get_coro()):
+                print(f"    {where}", file=out)
+    capture = item.config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:
+        capture.suspend_global_capture(in_=True)
+    os.write(2, out.getvalue().encode(errors="replace"))
 
 
 @pytest.fixture
@@ -113,3 +177,14 @@ def model_dir() -> Path:
 def meaning_screen(model_dir: Path) -> MeaningScreen:
     """The meaning-based crisis screen, loaded once per test process."""
     return MeaningScreen.load(model_dir)
+
+
+def _awaiting(coro: object) -> Iterator[str]:
+    """Where a suspended coroutine waits, outermost first: the chain of awaits (a
+    task's own stack shows only its outermost frame)."""
+    for _ in range(40):
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is None:
+            return
+        yield f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
