@@ -49,9 +49,11 @@ def pause(attempts: int) -> timedelta:
     return timedelta(seconds=min(2.0 ** (attempts - 1), 300.0))
 
 
-#: Handles one update; True when its own transaction took it out of the inbox (as
-#: handling does: bot.store.updates.first_delivery), so nobody need look again.
-Handler = Callable[[dict[str, Any]], Awaitable[bool | None]]
+#: Handles one update (what it says, and whether it came from an active link worker
+#: when it was looked for: `bot.store.inbox.Due.from_worker`); True when its own
+#: transaction took it out of the inbox (as handling does:
+#: bot.store.updates.first_delivery), so nobody need look again.
+Handler = Callable[[dict[str, Any], bool], Awaitable[bool | None]]
 #: Called once for an update given up on (with the raw update).
 GivenUp = Callable[[dict[str, Any]], Awaitable[None]]
 #: Called once a flood, with the first update of the chat's that had to wait: to
@@ -249,7 +251,9 @@ class InboxDrain:
                 self.budgets.spend(chat)
             if d.waiting > 1 or not everything:  # more may be waiting behind this one
                 self.behind.add(_lane(d))
-            self.lanes.start(_lane(d), self._lane(d.update_id, chat, payloads.get(d.update_id)))
+            self.lanes.start(
+                _lane(d), self._lane(d.update_id, chat, payloads.get(d.update_id), d.from_worker)
+            )
 
     def _wake_in(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()
@@ -286,20 +290,31 @@ class InboxDrain:
                 else await kept.payloads(session, [d.update_id for d in due])
             )
         results = await asyncio.gather(
-            *(self._one(d.update_id, payload=payloads.get(d.update_id)) for d in due)
+            *(
+                self._one(d.update_id, payload=payloads.get(d.update_id), from_worker=d.from_worker)
+                for d in due
+            )
         )
         return sum(results)
 
-    async def _lane(self, update_id: int, chat: int | None, payload: dict[str, Any] | None) -> None:
+    async def _lane(
+        self, update_id: int, chat: int | None, payload: dict[str, Any] | None, from_worker: bool
+    ) -> None:
         tell = chat is not None and chat in self.to_tell
         if tell:
             self.to_tell.discard(chat)
-        await self._one(update_id, tell=tell, payload=payload)
+        await self._one(update_id, tell=tell, payload=payload, from_worker=from_worker)
 
     async def _one(
-        self, update_id: int, *, tell: bool = False, payload: dict[str, Any] | None = None
+        self,
+        update_id: int,
+        *,
+        tell: bool = False,
+        payload: dict[str, Any] | None = None,
+        from_worker: bool = False,
     ) -> bool:
-        """`payload`: what the update says, if read already (SQLite: with the look)."""
+        """`payload`: what the update says, if read already (SQLite: with the look);
+        `from_worker`: it came from an active link worker, as of the look."""
         if update_id in self.in_hand:
             return False
         self.in_hand.add(update_id)
@@ -315,7 +330,7 @@ class InboxDrain:
                     log.warning("could not tell a chat it is sending fast (%s)", trouble(exc))
             began = time.monotonic()
             try:
-                taken_out = await self.handle(payload)
+                taken_out = await self.handle(payload, from_worker)
             except Exception as exc:
                 await self._failed(update_id, payload, exc)
                 return True

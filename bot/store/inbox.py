@@ -21,6 +21,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    exists,
     func,
     or_,
     select,
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.store.base import Base, is_sqlite, locks_rows, utcnow
 from bot.store.sealing import SealedJSON
+from bot.store.staff import LinkWorker
 
 
 class InboxUpdate(Base):
@@ -90,16 +92,22 @@ class Due(NamedTuple):
     #: How many of its chat's updates are waiting, this one included (a chat sending
     #: faster than it is answered has more than one).
     waiting: int
+    #: Whether its chat (in a group, its sender) was an active link worker's when
+    #: this was read: False spares the adapter asking before it is handled as a
+    #: patient's (True is asked again, in the staff side's own transaction).
+    from_worker: bool = False
 
 
 async def due(session: AsyncSession, now: datetime, limit: int) -> list[Due]:
     """Updates ready to handle, oldest first: in each chat only the oldest one not yet
     handled, so a chat's messages are handled in the order sent. (One window over the
     kept updates, not a look per row: a burst is read in one sorted pass whatever the
-    planner's statistics; see bot.store.outbox._in_line.)"""
+    planner's statistics; see bot.store.outbox._in_line.) Each says too whether it
+    came from an active link worker, read in the same statement."""
     rows = await session.execute(_DUE, {"now": now, "limit": limit})
     return [
-        Due(int(update_id), chat_id, int(waiting)) for update_id, chat_id, waiting in rows.all()
+        Due(int(update_id), chat_id, int(waiting), bool(worker))
+        for update_id, chat_id, waiting, worker in rows.all()
     ]
 
 
@@ -119,8 +127,9 @@ def _due() -> Any:
         .subquery()
     )
     waiting = case((kept.c.chat_id.is_(None), 1), else_=kept.c.waiting)
+    worker = exists().where(LinkWorker.telegram_id == kept.c.chat_id, LinkWorker.active.is_(True))
     return (
-        select(kept.c.update_id, kept.c.chat_id, waiting)
+        select(kept.c.update_id, kept.c.chat_id, waiting, worker)
         .where(kept.c.first, kept.c.next_attempt_at <= bindparam("now"))
         .order_by(kept.c.update_id)
         .limit(bindparam("limit"))
