@@ -340,8 +340,7 @@ class InboxDrain:
                 row = await session.get(kept.InboxUpdate, update_id)
                 return dict(row.payload) if row is not None else None
         async with self.db.transaction() as session:
-            row = await kept.lease(session, update_id, self.instance, self.clock(), LEASE)
-            return dict(row.payload) if row is not None else None
+            return await kept.lease(session, update_id, self.instance, self.clock(), LEASE)
 
     async def _failed(self, update_id: int, payload: dict[str, Any], exc: Exception) -> None:
         error = type(exc).__name__

@@ -151,20 +151,27 @@ _DUE_WITH_PAYLOADS = _due(payloads=True)
 
 async def lease(
     session: AsyncSession, update_id: int, instance: str, now: datetime, lease_for: timedelta
-) -> InboxUpdate | None:
-    """Take an update to handle, so no other instance handles it meanwhile."""
-    query = select(InboxUpdate).where(
+) -> dict[str, Any] | None:
+    """Take an update to handle, so no other instance handles it meanwhile: what it
+    says, or None if it is not due or another instance has it. One statement: the
+    row is locked (SKIP LOCKED: one being taken elsewhere is passed over, not
+    waited for), leased and read at once."""
+    due = select(InboxUpdate.update_id).where(
         InboxUpdate.update_id == update_id,
         InboxUpdate.failed_at.is_(None),
         InboxUpdate.next_attempt_at <= now,
     )
     if locks_rows(session):
-        query = query.with_for_update(skip_locked=True)
-    row = (await session.execute(query)).scalar_one_or_none()
-    if row is None:
-        return None
-    row.leased_by, row.next_attempt_at = instance, now + lease_for
-    return row
+        due = due.with_for_update(skip_locked=True)
+    taken = await session.execute(
+        update(InboxUpdate)
+        .where(InboxUpdate.update_id.in_(due.scalar_subquery()))
+        .values(leased_by=instance, next_attempt_at=now + lease_for)
+        .returning(InboxUpdate.payload)
+        .execution_options(synchronize_session=False)
+    )
+    payload = taken.scalar_one_or_none()
+    return dict(payload) if payload is not None else None
 
 
 async def handled(session: AsyncSession, update_id: int) -> None:
