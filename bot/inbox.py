@@ -49,9 +49,11 @@ def pause(attempts: int) -> timedelta:
     return timedelta(seconds=min(2.0 ** (attempts - 1), 300.0))
 
 
-#: Handles one update; True when its own transaction took it out of the inbox (as
-#: handling does: bot.store.updates.first_delivery), so nobody need look again.
-Handler = Callable[[dict[str, Any]], Awaitable[bool | None]]
+#: Handles one update (what it says, and whether it came from an active link worker
+#: when it was looked for: `bot.store.inbox.Due.from_worker`); True when its own
+#: transaction took it out of the inbox (as handling does:
+#: bot.store.updates.first_delivery), so nobody need look again.
+Handler = Callable[[dict[str, Any], bool], Awaitable[bool | None]]
 #: Called once for an update given up on (with the raw update).
 GivenUp = Callable[[dict[str, Any]], Awaitable[None]]
 #: Called once a flood, with the first update of the chat's that had to wait: to
@@ -193,17 +195,16 @@ class InboxDrain:
                 # What is kept for a chat being handled waits for its lane's end.
                 self.behind |= busy
                 async with self.db.reading() as session:
-                    due = await kept.due(session, self.clock(), BATCH)
                     # One process alone (SQLite) takes no lease: what the updates
                     # say is read with the look, not in a session of each its own.
-                    payloads = (
-                        {}
-                        if self.db.locks_rows
-                        else await kept.payloads(
-                            session, [d.update_id for d in due if _lane(d) not in busy]
-                        )
+                    due = await kept.due(
+                        session, self.clock(), BATCH, with_payloads=not self.db.locks_rows
                     )
-                self._start_lanes(due, payloads, busy_before=busy, everything=len(due) < BATCH)
+                # A lane busy as the look began may have handled its update since
+                # (gone from the inbox): what the look read of it is read again, if
+                # it is still kept, when it is taken.
+                due = [d._replace(payload=None) if _lane(d) in busy else d for d in due]
+                self._start_lanes(due, busy_before=busy, everything=len(due) < BATCH)
             except Exception as exc:
                 log.warning("inbox pass failed (%s); retrying", trouble(exc))
             self.budgets.forget_idle()
@@ -211,18 +212,11 @@ class InboxDrain:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), idle_seconds)
 
-    def _start_lanes(
-        self,
-        due: list[kept.Due],
-        payloads: dict[int, dict[str, Any]],
-        *,
-        busy_before: set[int],
-        everything: bool,
-    ) -> None:
+    def _start_lanes(self, due: list[kept.Due], *, busy_before: set[int], everything: bool) -> None:
         """Each chat's next update, in its lane; a flooding chat's waits for its pace
-        while any other chat has work waiting or under way. `payloads`: what the
-        updates say, where read already; `everything`: `due` is every chat with an
-        update waiting; `busy_before`: the lanes busy when it was read."""
+        while any other chat has work waiting or under way. `everything`: `due` is
+        every chat with an update waiting; `busy_before`: the lanes busy when it was
+        read."""
         if everything:  # a chat whose backlog is done is flooding (or hurried) no more
             still = {d.chat_id for d in due} | busy_before | set(self.lanes.busy)
             self.budgets.hurried &= still
@@ -249,7 +243,7 @@ class InboxDrain:
                 self.budgets.spend(chat)
             if d.waiting > 1 or not everything:  # more may be waiting behind this one
                 self.behind.add(_lane(d))
-            self.lanes.start(_lane(d), self._lane(d.update_id, chat, payloads.get(d.update_id)))
+            self.lanes.start(_lane(d), self._lane(d.update_id, chat, d.payload, d.from_worker))
 
     def _wake_in(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()
@@ -279,27 +273,30 @@ class InboxDrain:
         """One pass, waiting for it to end (for tests): every chat's next update.
         Returns how many were dealt with (handled or put off): 0 means none was due."""
         async with self.db.reading() as session:
-            due = await kept.due(session, self.clock(), batch)
-            payloads = (
-                {}
-                if self.db.locks_rows
-                else await kept.payloads(session, [d.update_id for d in due])
-            )
+            due = await kept.due(session, self.clock(), batch, with_payloads=not self.db.locks_rows)
         results = await asyncio.gather(
-            *(self._one(d.update_id, payload=payloads.get(d.update_id)) for d in due)
+            *(self._one(d.update_id, payload=d.payload, from_worker=d.from_worker) for d in due)
         )
         return sum(results)
 
-    async def _lane(self, update_id: int, chat: int | None, payload: dict[str, Any] | None) -> None:
+    async def _lane(
+        self, update_id: int, chat: int | None, payload: dict[str, Any] | None, from_worker: bool
+    ) -> None:
         tell = chat is not None and chat in self.to_tell
         if tell:
             self.to_tell.discard(chat)
-        await self._one(update_id, tell=tell, payload=payload)
+        await self._one(update_id, tell=tell, payload=payload, from_worker=from_worker)
 
     async def _one(
-        self, update_id: int, *, tell: bool = False, payload: dict[str, Any] | None = None
+        self,
+        update_id: int,
+        *,
+        tell: bool = False,
+        payload: dict[str, Any] | None = None,
+        from_worker: bool = False,
     ) -> bool:
-        """`payload`: what the update says, if read already (SQLite: with the look)."""
+        """`payload`: what the update says, if read already (SQLite: with the look);
+        `from_worker`: it came from an active link worker, as of the look."""
         if update_id in self.in_hand:
             return False
         self.in_hand.add(update_id)
@@ -315,7 +312,7 @@ class InboxDrain:
                     log.warning("could not tell a chat it is sending fast (%s)", trouble(exc))
             began = time.monotonic()
             try:
-                taken_out = await self.handle(payload)
+                taken_out = await self.handle(payload, from_worker)
             except Exception as exc:
                 await self._failed(update_id, payload, exc)
                 return True
@@ -343,8 +340,7 @@ class InboxDrain:
                 row = await session.get(kept.InboxUpdate, update_id)
                 return dict(row.payload) if row is not None else None
         async with self.db.transaction() as session:
-            row = await kept.lease(session, update_id, self.instance, self.clock(), LEASE)
-            return dict(row.payload) if row is not None else None
+            return await kept.lease(session, update_id, self.instance, self.clock(), LEASE)
 
     async def _failed(self, update_id: int, payload: dict[str, Any], exc: Exception) -> None:
         error = type(exc).__name__

@@ -301,12 +301,13 @@ class TelegramBot:
                 self._replying.add(reply)
                 reply.add_done_callback(self._replying.discard)
 
-    async def _handle(self, payload: dict[str, Any]) -> bool:
+    async def _handle(self, payload: dict[str, Any], from_worker: bool) -> bool:
         """Handle one kept update (raises if it could not be: it is tried again).
-        True: handling took it out of the inbox (bot/inbox.py)."""
+        True: handling took it out of the inbox (bot/inbox.py). `from_worker`: its
+        sender was an active link worker when the inbox looked (bot/inbox.py)."""
         update = Update.de_json(payload, self.api)
         try:
-            return await self.on_update(update)
+            return await self.on_update(update, from_worker=from_worker)
         except Exception:
             await self._answer_crisis_directly(update)
             raise
@@ -350,9 +351,11 @@ class TelegramBot:
             await self.app.patients.not_handled("telegram", chat.id)
             self.delivery.wake.set()
 
-    async def on_update(self, update: Update) -> bool:
+    async def on_update(self, update: Update, *, from_worker: bool | None = None) -> bool:
         """True when the update was handled in a transaction of the patient side,
-        which took it out of the inbox (bot.store.updates.first_delivery)."""
+        which took it out of the inbox (bot.store.updates.first_delivery).
+        `from_worker`: whether its sender was an active link worker a moment ago, if
+        known (the staff side asks again otherwise, and when it was)."""
         action = translate(update)
         chat, user, query = update.effective_chat, update.effective_user, update.callback_query
         if action is None or chat is None:
@@ -368,7 +371,7 @@ class TelegramBot:
                 message_id=message.message_id if message is not None else None,
                 reply_to=_reply_to(update),
             )  # fmt: skip
-            if (done := await self.app.staff.handle(staff)) is not None:
+            if (done := await self.app.staff.handle(staff, on_the_team=from_worker)) is not None:
                 self.delivery.wake.set()
                 self._answer_tap(query, done.tap_notice)
                 return False

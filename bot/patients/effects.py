@@ -223,6 +223,7 @@ async def _hand_off(
         await listener.case_updated(session, current, now)  # its card has more to show
         return current
     case = await open_case(session, patient.id, summary, now)
+    await attach_unfiled_scores(session, patient.id, case.id)  # the baseline, if any
     log.info("case opened", extra={"case_id": case.id, "patient_id": patient.id})
     await listener.case_opened(session, case, now)
     return case
@@ -252,6 +253,7 @@ async def raise_alert(
             update={"opened_because": "crisis language"}
         )
         case = await open_case(session, patient.id, summary, now)
+        await attach_unfiled_scores(session, patient.id, case.id)  # the baseline, if any
         log.info("case opened", extra={"case_id": case.id, "patient_id": patient.id})
         await listener.case_opened(session, case, now)
     case.urgent = True

@@ -130,8 +130,8 @@ class PatientService:
                 return Handled(duplicate=True)
             writing = await patient_for_update(session, inbound.channel, inbound.chat_id, now)
             patient, conversation = writing.patient, writing.conversation
-            # Someone new has no case yet to look for.
-            case = None if writing.first_message else await latest_case(session, patient.id)
+            # Their newest case, read with them (someone new has none yet).
+            case = writing.case
             if reachable_again(patient):  # they had blocked the bot; now they write
                 log.info("patient can be reached again", extra={"patient_id": patient.id})
                 if case is not None and case.status != "closed":

@@ -1,9 +1,10 @@
 """The link workers' front door: one staff update, one transaction.
 
 `StaffService.handle` first looks (a read, no write lock) whether the person is
-an active link worker. If they are not, it returns None having written nothing,
-so the adapter gives them the ordinary patient reply: nothing reveals that staff
-commands exist. If they are, it dedupes the update and does what they asked, by
+an active link worker, unless the inbox's look for updates read already that they
+are not (bot.store.inbox.Due.from_worker). If they are not, it returns None having
+written nothing, so the adapter gives them the ordinary patient reply: nothing
+reveals that staff commands exist. If they are, it dedupes the update and does what they asked, by
 the table of verbs below, writing every message (to the worker, the patient and
 the team chat) to the outbox in the same commit.
 
@@ -140,17 +141,25 @@ class StaffService:
         #: the cases themselves say whether they were flagged today).
         self._overdue_checked_on: date | None = None
 
-    async def handle(self, inbound: StaffInbound) -> StaffHandled | None:
+    async def handle(
+        self, inbound: StaffInbound, *, on_the_team: bool | None = None
+    ) -> StaffHandled | None:
         """Handle a link worker's update, or return None (having changed nothing) if
-        this is not one: the person is not an active worker, or it is not ours."""
+        this is not one: the person is not an active worker, or it is not ours.
+        `on_the_team`: whether they were an active worker a moment ago, if known (the
+        inbox reads it with its look for updates: bot.store.inbox.Due.from_worker).
+        Not on it spares a read, for everything but a staff button; on it is asked
+        again (and once more, locked, in the transaction that acts)."""
         event = inbound.event
-        async with self.db.reading() as session:
-            on_the_team = await active_worker(session, inbound.user_id) is not None
-            was_on_it = (
-                not on_the_team
-                and isinstance(event, StaffTap)
-                and (await worker_by_telegram_id(session, inbound.user_id) is not None)
-            )
+        was_on_it = False
+        if on_the_team is not False or isinstance(event, StaffTap):
+            async with self.db.reading() as session:
+                on_the_team = await active_worker(session, inbound.user_id) is not None
+                was_on_it = (
+                    not on_the_team
+                    and isinstance(event, StaffTap)
+                    and (await worker_by_telegram_id(session, inbound.user_id) is not None)
+                )
         if not on_the_team:
             if inbound.private and isinstance(event, Command) and event.name == "join":
                 return await self._join(inbound, event.args)

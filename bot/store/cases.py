@@ -19,7 +19,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.store.base import Base, locks_rows, utcnow
-from bot.store.patients import attach_unfiled_scores
 from bot.store.sealing import SealedModel, SealedText
 from flows.case import OPEN
 from flows.summary import CaseSummary
@@ -169,8 +168,9 @@ def normalise_reference(text: str) -> str:
 async def open_case(
     session: AsyncSession, patient_id: int, summary: CaseSummary, now: datetime
 ) -> Case:
-    """A new case in the queue, with a reference nobody else has. The baseline
-    measured just before the handoff is filed on it."""
+    """A new case in the queue, with a reference nobody else has. (The baseline
+    measured just before the handoff is filed on it by the patient side:
+    `bot.store.patients.attach_unfiled_scores`.)"""
     while True:
         reference = REFERENCE_PREFIX + readable_code(4)
         if await session.scalar(select(Case.id).where(Case.reference == reference)) is None:
@@ -180,7 +180,6 @@ async def open_case(
     session.add(case)
     await session.flush()
     add_entry(session, case.id, "event", "opened", now)
-    await attach_unfiled_scores(session, patient_id, case.id)
     return case
 
 

@@ -10,7 +10,7 @@ update not yet kept is still at Telegram, and one kept but not handled is here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -21,6 +21,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    exists,
     func,
     or_,
     select,
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.store.base import Base, is_sqlite, locks_rows, utcnow
 from bot.store.sealing import SealedJSON
+from bot.store.staff import LinkWorker
 
 
 class InboxUpdate(Base):
@@ -90,20 +92,33 @@ class Due(NamedTuple):
     #: How many of its chat's updates are waiting, this one included (a chat sending
     #: faster than it is answered has more than one).
     waiting: int
+    #: Whether its chat (in a group, its sender) was an active link worker's when
+    #: this was read: False spares the adapter asking before it is handled as a
+    #: patient's (True is asked again, in the staff side's own transaction).
+    from_worker: bool = False
+    #: What it says, when read with the look (`due(..., with_payloads=True)`).
+    payload: dict[str, Any] | None = None
 
 
-async def due(session: AsyncSession, now: datetime, limit: int) -> list[Due]:
+async def due(
+    session: AsyncSession, now: datetime, limit: int, *, with_payloads: bool = False
+) -> list[Due]:
     """Updates ready to handle, oldest first: in each chat only the oldest one not yet
     handled, so a chat's messages are handled in the order sent. (One window over the
     kept updates, not a look per row: a burst is read in one sorted pass whatever the
-    planner's statistics; see bot.store.outbox._in_line.)"""
-    rows = await session.execute(_DUE, {"now": now, "limit": limit})
+    planner's statistics; see bot.store.outbox._in_line.) Each says too whether it
+    came from an active link worker, read in the same statement; `with_payloads`,
+    and what each says (for one process alone, which takes no lease: not a
+    statement of its own to read them)."""
+    query = _DUE_WITH_PAYLOADS if with_payloads else _DUE
+    rows = await session.execute(query, {"now": now, "limit": limit})
     return [
-        Due(int(update_id), chat_id, int(waiting)) for update_id, chat_id, waiting in rows.all()
+        Due(int(r[0]), r[1], int(r[2]), bool(r[3]), dict(r[4]) if with_payloads else None)
+        for r in rows.all()
     ]
 
 
-def _due() -> Any:
+def _due(*, payloads: bool = False) -> Any:
     """`due`'s statement, built once (building it is most of what a look costs)."""
     me = InboxUpdate
     first = func.row_number().over(partition_by=me.chat_id, order_by=me.update_id) == 1
@@ -119,43 +134,44 @@ def _due() -> Any:
         .subquery()
     )
     waiting = case((kept.c.chat_id.is_(None), 1), else_=kept.c.waiting)
+    worker = exists().where(LinkWorker.telegram_id == kept.c.chat_id, LinkWorker.active.is_(True))
+    query = select(kept.c.update_id, kept.c.chat_id, waiting, worker)
+    if payloads:  # (joined to the few rows found, not carried through the window)
+        query = query.add_columns(me.payload).join(me, me.update_id == kept.c.update_id)
     return (
-        select(kept.c.update_id, kept.c.chat_id, waiting)
-        .where(kept.c.first, kept.c.next_attempt_at <= bindparam("now"))
+        query.where(kept.c.first, kept.c.next_attempt_at <= bindparam("now"))
         .order_by(kept.c.update_id)
         .limit(bindparam("limit"))
     )
 
 
 _DUE = _due()
-
-
-async def payloads(session: AsyncSession, update_ids: Collection[int]) -> dict[int, dict[str, Any]]:
-    """What these updates say (those still kept), to handle them."""
-    if not update_ids:
-        return {}
-    query = select(InboxUpdate.update_id, InboxUpdate.payload).where(
-        InboxUpdate.update_id.in_(list(update_ids))
-    )
-    return {update_id: dict(payload) for update_id, payload in (await session.execute(query)).all()}
+_DUE_WITH_PAYLOADS = _due(payloads=True)
 
 
 async def lease(
     session: AsyncSession, update_id: int, instance: str, now: datetime, lease_for: timedelta
-) -> InboxUpdate | None:
-    """Take an update to handle, so no other instance handles it meanwhile."""
-    query = select(InboxUpdate).where(
+) -> dict[str, Any] | None:
+    """Take an update to handle, so no other instance handles it meanwhile: what it
+    says, or None if it is not due or another instance has it. One statement: the
+    row is locked (SKIP LOCKED: one being taken elsewhere is passed over, not
+    waited for), leased and read at once."""
+    due = select(InboxUpdate.update_id).where(
         InboxUpdate.update_id == update_id,
         InboxUpdate.failed_at.is_(None),
         InboxUpdate.next_attempt_at <= now,
     )
     if locks_rows(session):
-        query = query.with_for_update(skip_locked=True)
-    row = (await session.execute(query)).scalar_one_or_none()
-    if row is None:
-        return None
-    row.leased_by, row.next_attempt_at = instance, now + lease_for
-    return row
+        due = due.with_for_update(skip_locked=True)
+    taken = await session.execute(
+        update(InboxUpdate)
+        .where(InboxUpdate.update_id.in_(due.scalar_subquery()))
+        .values(leased_by=instance, next_attempt_at=now + lease_for)
+        .returning(InboxUpdate.payload)
+        .execution_options(synchronize_session=False)
+    )
+    payload = taken.scalar_one_or_none()
+    return dict(payload) if payload is not None else None
 
 
 async def handled(session: AsyncSession, update_id: int) -> None:

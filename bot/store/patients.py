@@ -11,15 +11,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint, delete, select
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    delete,
+    func,
+    select,
+)
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, contains_eager, mapped_column, relationship
+from sqlalchemy.orm import Mapped, aliased, contains_eager, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.store.base import Base, is_sqlite, locks_rows, utcnow
+from bot.store.cases import Case
 from bot.store.milestones import new_journey
 from bot.store.outbox import OutboxMessage
 from bot.store.sealing import SealedJSON, SealedModel
@@ -133,6 +143,8 @@ class Writing:
     agreed_notice: str | None = None
     #: The question they are on (the conversation's `prompt_outbox_id`), if any.
     prompt: OutboxMessage | None = None
+    #: Their newest case (open or closed), if any: `bot.store.cases.latest_case`.
+    case: Case | None = None
 
     @property
     def conversation(self) -> Conversation:
@@ -143,7 +155,7 @@ async def patient_for_update(
     session: AsyncSession, channel: str, chat_id: int, now: datetime
 ) -> Writing:
     """The patient writing from this chat, with their conversation, the notice they
-    agreed to and the question they are on, locked for this transaction on
+    agreed to, the question they are on and their newest case, locked for this transaction on
     PostgreSQL (their next message waits its turn). Created on their first message;
     ON CONFLICT because their second message may be racing it.
 
@@ -154,9 +166,10 @@ async def patient_for_update(
     are forgotten."""
     which = (Patient.channel == channel, Patient.chat_id == chat_id)
     query = (
-        select(Patient, _agreed_notice(Patient.id), OutboxMessage)
+        select(Patient, _agreed_notice(Patient.id), OutboxMessage, Case)
         .outerjoin(Patient.conversation)
         .outerjoin(OutboxMessage, OutboxMessage.id == Conversation.prompt_outbox_id)
+        .outerjoin(Case, Case.id == _newest_case(Patient.id))
         .where(*which)
         .options(contains_eager(Patient.conversation))
     )
@@ -186,10 +199,10 @@ async def patient_for_update(
             return Writing(patient, first_message=True)
         await lock()  # their other message created it first (and has committed)
         row = (await session.execute(query)).one()
-    patient, agreed, prompt = row
+    patient, agreed, prompt, case = row
     if patient.conversation is None:
         _new_conversation(patient, now)
-    return Writing(patient, first_message=False, agreed_notice=agreed, prompt=prompt)
+    return Writing(patient, first_message=False, agreed_notice=agreed, prompt=prompt, case=case)
 
 
 def _new_conversation(patient: Patient, now: datetime) -> None:
@@ -279,6 +292,12 @@ def _agreed_notice(patient_id: Any) -> Any:
         .limit(1)
         .scalar_subquery()
     )
+
+
+def _newest_case(patient_id: Any) -> Any:
+    """The id of their newest case, as a column of a query (which may join `Case`)."""
+    theirs = aliased(Case)
+    return select(func.max(theirs.id)).where(theirs.patient_id == patient_id).scalar_subquery()
 
 
 async def baseline_of_case(session: AsyncSession, case_id: int) -> WellbeingScore | None:

@@ -43,7 +43,7 @@ async def test_a_chats_updates_are_handled_in_order_and_chats_side_by_side(
     order: list[int] = []
     slow_chat_started = asyncio.Event()
 
-    async def handle(update: dict[str, Any]) -> None:
+    async def handle(update: dict[str, Any], from_worker: bool) -> None:
         if update["chat"] == 1 and update["update_id"] == 1:
             slow_chat_started.set()
             await asyncio.sleep(0.3)  # chat 1 is slow: chat 2 must not wait for it
@@ -64,7 +64,7 @@ async def test_a_failure_is_tried_again_later_and_nothing_is_lost(database: Data
     failures = [RuntimeError("database went away")] * 2
     handled: list[int] = []
 
-    async def handle(update: dict[str, Any]) -> None:
+    async def handle(update: dict[str, Any], from_worker: bool) -> None:
         if failures:
             raise failures.pop()
         handled.append(update["update_id"])
@@ -87,7 +87,7 @@ async def test_a_message_that_keeps_failing_is_given_up_on_once_and_the_chat_goe
     told: list[int] = []
     handled: list[int] = []
 
-    async def handle(update: dict[str, Any]) -> None:
+    async def handle(update: dict[str, Any], from_worker: bool) -> None:
         if update["update_id"] == 1:
             raise ValueError("a bug")
         handled.append(update["update_id"])

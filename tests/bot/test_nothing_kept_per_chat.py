@@ -45,7 +45,7 @@ def test_ten_thousand_chats_handled_once_leave_no_pace_behind() -> None:
 
 
 async def test_an_inbox_pass_forgets_chats_whose_pace_has_recovered(database: Database) -> None:
-    async def handle(payload: dict[str, object]) -> bool:
+    async def handle(payload: dict[str, object], from_worker: bool) -> bool:
         return False
 
     drain = InboxDrain(database, handle, instance="test")

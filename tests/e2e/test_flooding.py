@@ -254,7 +254,7 @@ async def test_past_its_burst_a_chat_waits_for_everyone_else_and_is_told_once(
     told: list[int] = []
     everything = asyncio.Event()
 
-    async def handle(update: dict[str, Any]) -> None:
+    async def handle(update: dict[str, Any], from_worker: bool) -> None:
         handled.append((time.monotonic(), update["chat"]))
         # A little work; others' a little more, so that one is always under way.
         await asyncio.sleep(0.005 if update["chat"] == FLOODER else 0.06)

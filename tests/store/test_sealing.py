@@ -137,7 +137,7 @@ async def test_with_a_key_the_raw_database_holds_none_of_it_and_the_app_reads_it
         entries = (await s.execute(select(CaseEntry.text))).scalars().all()
         kept_update = await kept.lease(s, 77, "me", t.clock() + timedelta(hours=1), timedelta(1))
     assert FOLLOW_UP in entries and NOTE in entries
-    assert kept_update is not None and kept_update.payload["message"]["text"] == INBOX_WORDS
+    assert kept_update is not None and kept_update["message"]["text"] == INBOX_WORDS
 
 
 async def test_rotation_moves_everything_to_the_new_key_and_the_old_can_go(
