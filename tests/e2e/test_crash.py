@@ -104,6 +104,19 @@ class Watch:
             )
         return int(count or 0)
 
+    async def outbox(self, chat_id: int) -> str:
+        """The chat's outbox rows, for a failure message: what is still owed, and why."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT id, action, priority, attempts, created_at, next_attempt_at, "
+                    "sent_at, failed_reason, leased_by FROM outbox WHERE chat_id = :chat "
+                    "ORDER BY id"
+                ),
+                {"chat": chat_id},
+            )
+        return "\n".join(f"  {tuple(row)}" for row in rows)
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._keep_reading())
 

@@ -41,22 +41,9 @@ async def refer(api: BotApiStandIn, watch: Watch, chat: int, rng: random.Random)
                 said = [m.plain_text[:60] for m in api.messages_to(chat)[-3:]]
                 raise AssertionError(
                     f"chat {chat} got no answer to {how} {what!r}: {said}; handled: "
-                    f"{update_id in watch.handled}; its outbox:\n{await outbox_of(watch, chat)}"
+                    f"{update_id in watch.handled}; its outbox:\n{await watch.outbox(chat)}"
                 )
             await asyncio.sleep(0.05)
-
-
-async def outbox_of(watch: Watch, chat: int) -> str:
-    """The chat's outbox rows, for a failure message: what is still owed, and why."""
-    async with watch.engine.connect() as conn:
-        rows = await conn.execute(
-            text(
-                "SELECT id, action, priority, attempts, created_at, next_attempt_at, sent_at, "
-                "failed_reason, leased_by FROM outbox WHERE chat_id = :chat ORDER BY id"
-            ),
-            {"chat": chat},
-        )
-        return "\n".join(f"  {tuple(row)}" for row in rows)
 
 
 async def test_every_message_arrives_through_429s_502s_and_resets(
