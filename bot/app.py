@@ -18,6 +18,7 @@ from bot.directory.feeds import import_due_feeds
 from bot.encryption import start_encryption
 from bot.messages import Messages
 from bot.patients import PatientService
+from bot.report import reading
 from bot.safety.embedding import ModelUnavailable
 from bot.safety.meaning import MeaningScreen
 from bot.staff import CaseNotices, StaffService
@@ -75,6 +76,20 @@ class App:
         if imported:
             await self.refresh_directory()
         return imported
+
+    async def keep_report_figures(self) -> bool:
+        """Each night, the outcomes report's figures worked out ahead and kept, in a
+        process of its own (bot/report/reading.py): whether they were."""
+        settings = self.settings
+        if not await reading.due(self.db, settings.zone, settings.quiet, self.clock()):
+            return False
+        env = {"DATABASE_URL": settings.database_url, "TIMEZONE": settings.timezone}
+        code = await reading.keep_in_a_process(env)
+        if code:
+            log.warning("report figures not kept", extra={"exit_code": code})
+        else:
+            log.info("report figures kept")
+        return code == 0
 
     async def close(self) -> None:
         await self.db.close()

@@ -50,6 +50,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     report = sub.add_parser("report", help="the outcomes report for commissioners")
     report.add_argument("--format", choices=("html", "csv"), default="html")
+    report.add_argument(
+        "--now", action="store_true",
+        help="work the figures out now, not from those the bot worked out last night",
+    )  # fmt: skip
+    report.add_argument(
+        "--keep", action="store_true",
+        help="work out the figures of the report without dates and keep them, as the "
+        "running bot does each night",
+    )  # fmt: skip
     report.set_defaults(func=_report)
     events = sub.add_parser("export-events", help="social-prescribing events for GP records")
     events.add_argument("--format", choices=("csv",), required=True)

@@ -193,6 +193,7 @@ class TelegramBot:
         self.last_receive = time.monotonic()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._feeds: asyncio.Task[None] | None = None  # scheduled directory imports
+        self._figures: asyncio.Task[None] | None = None  # the report's, each night
         #: Crisis replies sent from the receiver, kept until they are done.
         self._replying: set[asyncio.Task[None]] = set()
         #: Taps being answered (answerCallbackQuery), kept until they are done.
@@ -522,6 +523,8 @@ class TelegramBot:
                 self._tasks[name].cancel()
         if self._feeds is not None:
             self._feeds.cancel()  # an import is one transaction: cancelled, nothing changes
+        if self._figures is not None:
+            self._figures.cancel()  # its process is stopped; nothing is kept half-made
         self.inbox.stopping = self.delivery.stopping = True
         self.inbox.wake.set()
         self.delivery.wake.set()
@@ -567,6 +570,14 @@ class TelegramBot:
         except Exception as exc:
             log.warning("scheduled imports failed", extra={"error": type(exc).__name__})
 
+    async def _keep_report_figures(self) -> None:
+        """The report's figures, worked out each night beside the housekeeping (at a
+        million patients it takes a while)."""
+        try:
+            await self._once("report figures", self.app.keep_report_figures)
+        except Exception as exc:
+            log.warning("keeping report figures failed", extra={"error": type(exc).__name__})
+
     async def _keep_house(self) -> None:
         """Heartbeat; let go of what dead instances held; prune old records; check-ins
         due; claim reminders; pick up directory imports made while running."""
@@ -597,6 +608,9 @@ class TelegramBot:
                     "unseen alerts", self.app.staff.remind_unseen_alerts
                 ):
                     self.delivery.wake.set()  # about every half a minute
+                if ticks % 150 == 20 and (self._figures is None or self._figures.done()):
+                    # about every five minutes: tonight's report figures, if not yet kept
+                    self._figures = asyncio.create_task(self._keep_report_figures(), name="figures")
                 if ticks % 60 == 0:  # every two minutes: retention, and deletions that waited
                     await self._once("privacy sweep", self.app.patients.privacy_sweep)
                 if ticks % 30 == 0:  # about a minute

@@ -8,6 +8,7 @@
     render.py     the HTML (messages/en/report/report.html.j2) and the CSV
     events.py     SNOMED-coded events for GP records
     periods.py    the period a report covers, and the one before it
+    reading.py    the figures from the database: worked out now, or each night and kept
     command.py    `spbot report` and `spbot export-events`
     demo.py       made-up milestones for `make report-demo`
     screenshot.py a headless Chromium screenshot of a report

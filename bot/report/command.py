@@ -1,23 +1,22 @@
 """`spbot report` and `spbot export-events`: read the milestones, work out the
 figures, write the file, and say in one line what was written.
 
-    spbot report [--from DATE] [--to DATE] [--format html|csv] [--output PATH]
+    spbot report [--from DATE] [--to DATE] [--format html|csv] [--output PATH] [--now]
+    spbot report --keep
     spbot export-events [--from DATE] [--to DATE] --format csv [--output PATH]
 
 Dates are YYYY-MM-DD in the team's time zone; --to is the day after the last
 day (see bot/report/periods.py). `--output -` writes to standard output. A
-mistake is one sentence on stderr and exit code 2.
+mistake is one sentence on stderr and exit code 2. The report without dates uses
+the figures the bot worked out last night, if there are any (bot/report/reading.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import os
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -27,13 +26,13 @@ from tqdm import tqdm
 from bot.config import SettingsError, load_settings
 from bot.report.events import GPEvent, gp_events
 from bot.report.events import to_csv as events_csv
-from bot.report.figures import CHAIN, DETAIL_STEPS, Figures, from_counts
 from bot.report.periods import Period, ReportError, choose_period
 from bot.report.published import Report, publish
-from bot.report.render import period_span, to_csv, to_html
+from bot.report.reading import Kept, keep, kept, read_figures
+from bot.report.render import long_date, period_span, to_csv, to_html
 from bot.store import Database
 from bot.store.base import utcnow
-from bot.store.milestones import between, funnel, of_cohort
+from bot.store.milestones import between
 
 
 async def make_report(
@@ -47,72 +46,41 @@ async def make_report(
 ) -> Report:
     """The report on `period` (and the one before it), as of `as_of`."""
     current, earlier = await read_figures(db, period, zone=zone, as_of=as_of, progress=progress)
+    return _published(Kept(as_of, current, earlier), period, organisation)
+
+
+def _published(figures: Kept, period: Period, organisation: str) -> Report:
     return publish(
-        current,
-        earlier,
+        figures.current,
+        figures.earlier,
         period=period,
         previous_period=period.previous(),
-        as_of=as_of,
+        as_of=figures.as_of,
         organisation=organisation,
     )
-
-
-async def read_figures(
-    db: Database,
-    period: Period,
-    *,
-    zone: ZoneInfo,
-    as_of: datetime,
-    progress: tqdm | None = None,
-) -> tuple[Figures, Figures]:
-    """The figures of `period`'s cohort and of the period before's, as of `as_of`:
-    each cohort found in the database, how far its journeys got counted there,
-    and only the milestones the other figures read brought back."""
-    figures = []
-    # One snapshot: a milestone written between the counting and the reading would
-    # make figures that do not add up (and small-number protection relies on sums).
-    async with db.reading(one_snapshot=True) as session, _no_cycle_collection():
-        for bounds, next_step in (
-            (period.bounds(zone), "Counting the period before"),
-            (period.previous().bounds(zone), "Protecting small numbers"),
-        ):
-            counted = await funnel(session, *bounds, as_of, CHAIN)
-            marks = await of_cohort(session, *bounds, as_of, DETAIL_STEPS)
-            figures.append(from_counts(counted, marks))
-            _step(progress, next_step)
-    return figures[0], figures[1]
-
-
-@asynccontextmanager
-async def _no_cycle_collection() -> AsyncIterator[None]:
-    """Python's cycle collector paused while a quarter's rows are read and counted:
-    hundreds of thousands of small objects, none in a cycle, which it would walk
-    again and again as they are made (a third of the time at a million patients).
-    Freed as usual by reference counting; the collector runs again after."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def run_report(args: argparse.Namespace) -> int:
     try:
         settings = load_settings()
         zone = settings.zone
+        if args.keep:
+            return _keep(args, settings.database_url, zone)
         period = choose_period(args.start, args.end, today=datetime.now(zone).date())
         output = _output(args.output, f"outcomes-report-{_span(period)}.{args.format}")
         with tqdm(
             total=4, desc="Counting the period", disable=None, leave=False, file=sys.stderr
         ) as progress:
 
-            async def build() -> Report:
+            async def build() -> tuple[Report, Kept | None]:
                 db = Database(settings.database_url)
                 try:
                     await db.upgrade()
-                    return await make_report(
+                    ahead = None if args.now else await kept(db, period, zone, utcnow())
+                    if ahead is not None:
+                        progress.update(2)  # counted overnight
+                        return _published(ahead, period, settings.organisation_name), ahead
+                    report = await make_report(
                         db,
                         period,
                         zone=zone,
@@ -120,10 +88,11 @@ def run_report(args: argparse.Namespace) -> int:
                         organisation=settings.organisation_name,
                         progress=progress,
                     )
+                    return report, None
                 finally:
                     await db.close()
 
-            report = asyncio.run(build())
+            report, ahead = asyncio.run(build())
             _step(progress, "Drawing the charts" if args.format == "html" else "Writing")
             text = to_html(report, zone) if args.format == "html" else to_csv(report)
             _write(output, text)
@@ -131,8 +100,45 @@ def run_report(args: argparse.Namespace) -> int:
     except (ReportError, SettingsError) as exc:
         print(f"spbot: {exc}", file=sys.stderr)
         return 2
-    print(_summary(report, output), file=sys.stderr if output is None else sys.stdout)
+    summary = _summary(report, output)
+    if ahead is not None:
+        summary += (
+            f" The figures are as at {_moment(ahead.as_of, zone)}, worked out ahead by the bot: "
+            "`spbot report --now` works them out afresh."
+        )
+    print(summary, file=sys.stderr if output is None else sys.stdout)
     return 0
+
+
+def _keep(args: argparse.Namespace, database_url: str, zone: ZoneInfo) -> int:
+    """`spbot report --keep`: the default report's figures worked out and kept."""
+    if args.start or args.end or args.now:
+        raise ReportError(
+            "--keep works out the figures of the report without dates (the last full "
+            "quarter): leave out --from, --to and --now"
+        )
+
+    async def work_out() -> Period:
+        db = Database(database_url)
+        try:
+            await db.upgrade()
+            return await keep(db, zone, now)
+        finally:
+            await db.close()
+
+    now = utcnow()
+    period = asyncio.run(work_out())
+    print(
+        f"Kept the figures of the outcomes report for {period_span(period)} (and the period "
+        f"before), as at {_moment(now, zone)}: `spbot report` uses them (`--now`: afresh)."
+    )
+    return 0
+
+
+def _moment(at: datetime, zone: ZoneInfo) -> str:
+    """14:05 on 3 December 2026, where the team is."""
+    local = at.astimezone(zone)
+    return f"{local:%H:%M} on {long_date(local.date())}"
 
 
 def run_export_events(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -163,6 +163,36 @@ class Figures:
     @property
     def referrals(self) -> int:
         return sum(a.referred for a in self.activities)
+
+    def to_json(self) -> dict[str, Any]:
+        """The figures as JSON, to be kept (bot/report/kept.py) and read back whole
+        by `from_json`: waits in whole microseconds, so nothing is rounded."""
+        return {
+            **{name: getattr(self, name) for name in _PLAIN},
+            "to_claim": [wait // _MICROSECOND for wait in self.to_claim],
+            "to_contact": [wait // _MICROSECOND for wait in self.to_contact],
+            "activities": [list(astuple(a)) for a in self.activities],
+            "wellbeing": {m: [list(pair) for pair in p.pairs] for m, p in self.wellbeing.items()},
+        }
+
+    @classmethod
+    def from_json(cls, kept: Mapping[str, Any]) -> Figures:
+        return cls(
+            **{name: kept[name] for name in _PLAIN},
+            to_claim=[kept_wait * _MICROSECOND for kept_wait in kept["to_claim"]],
+            to_contact=[kept_wait * _MICROSECOND for kept_wait in kept["to_contact"]],
+            activities=[Activity(*fields) for fields in kept["activities"]],
+            wellbeing={
+                m: Paired(m, tuple((before, after) for before, after in pairs))
+                for m, pairs in kept["wellbeing"].items()
+            },
+        )
+
+
+#: The fields of Figures that JSON holds as they are (numbers, and names to numbers).
+_PLAIN = ("reached", "declined", "under_18", "closed", "outcomes", "need_areas", "districts",
+          "modes", "answered", "answers", "barriers", "stopped_at")  # fmt: skip
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def cohort(marks: Iterable[Mark], start: datetime, end: datetime) -> set[str]:

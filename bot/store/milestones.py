@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Row, Select, String, case, exists, func, select
+from sqlalchemy import JSON, Row, Select, String, case, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
@@ -58,6 +58,24 @@ class Milestone(Base):
     #: The case's reference, for the practice's own record (export-events).
     reference: Mapped[str | None] = mapped_column(String(16), default=None)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class KeptFigures(Base):
+    """The outcomes report's figures for one period, worked out ahead so that the
+    report is ready at once (bot/report/kept.py): counts and anonymous values, as
+    the milestones they come from. One row, replaced each time."""
+
+    __tablename__ = "kept_figures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The period's bounds (its first midnight and the one after its last day).
+    starts: Mapped[datetime]
+    ends: Mapped[datetime]
+    #: The moment the figures follow the journeys to.
+    as_of: Mapped[datetime]
+    #: {"current": ..., "earlier": ...}: the period's and the period before's
+    #: (Figures.to_json).
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 def new_journey() -> str:
@@ -160,3 +178,37 @@ async def of_cohort(
     # On the session's connection: a statement of columns read through the session
     # is still handed to the ORM's loading, row by row.
     return (await (await session.connection()).execute(query)).all()
+
+
+async def keep_figures(
+    session: AsyncSession,
+    starts: datetime,
+    ends: datetime,
+    as_of: datetime,
+    figures: dict[str, Any],
+) -> None:
+    """Keep a report's figures in place of those kept before."""
+    await session.execute(delete(KeptFigures))
+    session.add(KeptFigures(starts=starts, ends=ends, as_of=as_of, figures=figures))
+
+
+async def kept_figures(
+    session: AsyncSession, starts: datetime, ends: datetime
+) -> KeptFigures | None:
+    """The newest figures kept for the period [starts, ends), if any."""
+    query = (
+        select(KeptFigures)
+        .where(KeptFigures.starts == starts, KeptFigures.ends == ends)
+        .order_by(KeptFigures.as_of.desc())
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def kept_as_of(session: AsyncSession, starts: datetime, ends: datetime) -> datetime | None:
+    """When the newest figures kept for the period [starts, ends) were made, if any
+    are (without reading them)."""
+    query = select(func.max(KeptFigures.as_of)).where(
+        KeptFigures.starts == starts, KeptFigures.ends == ends
+    )
+    return await session.scalar(query)
