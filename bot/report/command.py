@@ -46,10 +46,11 @@ async def make_report(
 ) -> Report:
     """The report on `period` (and the one before it), as of `as_of`."""
     current, earlier = await read_figures(db, period, zone=zone, as_of=as_of, progress=progress)
-    return _published(Kept(as_of, current, earlier), period, organisation)
+    return published(Kept(as_of, current, earlier), period, organisation)
 
 
-def _published(figures: Kept, period: Period, organisation: str) -> Report:
+def published(figures: Kept, period: Period, organisation: str) -> Report:
+    """The report on `period` from its figures and the period before's."""
     return publish(
         figures.current,
         figures.earlier,
@@ -79,7 +80,7 @@ def run_report(args: argparse.Namespace) -> int:
                     ahead = None if args.now else await kept(db, period, zone, utcnow())
                     if ahead is not None:
                         progress.update(2)  # counted overnight
-                        return _published(ahead, period, settings.organisation_name), ahead
+                        return published(ahead, period, settings.organisation_name), ahead
                     report = await make_report(
                         db,
                         period,

@@ -26,6 +26,8 @@ from bot.report.periods import Period
 from bot.report.stats import mean_with_interval, median, percentile_90
 from flows.wellbeing import MEASURES
 
+_HOUR = timedelta(hours=1)
+
 #: Fewer people than this: no median, mean or interval is shown, and a
 #: district, activity or organisation is counted among the "other" ones.
 MIN_PEOPLE = 5
@@ -552,11 +554,11 @@ class _Publisher:
             ):
                 values: list[timedelta] = getattr(book.figures, waits)
                 n = book.text(f"speed:{wait}")
+                hours = [v / _HOUR for v in values]  # a quarter: tens of thousands
                 for measure in measures:
                     if len(values) < MIN_PEOPLE:
                         text, number = self.words["marks"]["too_few"], None
                     else:
-                        hours = [v.total_seconds() / 3600 for v in values]
                         number = median(hours) if "median" in measure else percentile_90(hours)
                         text = self._duration(number)
                     cells.append(self.figure("speed", measure, label, text, n, number))
