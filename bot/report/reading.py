@@ -124,8 +124,9 @@ async def kept(db: Database, period: Period, zone: ZoneInfo, now: datetime) -> K
 
 async def due(db: Database, zone: ZoneInfo, quiet: tuple[time, time], now: datetime) -> bool:
     """Whether to keep the figures now: in quiet hours, when none are kept for the
-    default period or those kept are from before tonight."""
-    if not is_quiet(now, quiet, zone):
+    default period or those kept are from before tonight. A service with no quiet
+    hours ("00:00-00:00") has them kept twice a day, whenever."""
+    if quiet[0] != quiet[1] and not is_quiet(now, quiet, zone):
         return False
     async with db.reading() as session:
         made = await kept_as_of(session, *default_period(now, zone).bounds(zone))

@@ -18,7 +18,7 @@ from bot.cli import main
 from bot.config import load_settings
 from bot.report.demo import demo_milestones
 from bot.report.figures import Figures
-from bot.report.reading import KEPT_FOR, default_period, keep, kept, read_figures
+from bot.report.reading import KEPT_FOR, default_period, due, keep, kept, read_figures
 from bot.store import Database
 from bot.store.base import utcnow
 from bot.store.milestones import record
@@ -177,3 +177,12 @@ async def test_the_running_bot_keeps_the_figures_once_a_night_in_quiet_hours(
         assert await app.keep_report_figures() is False  # once a night
     finally:
         await app.close()
+
+
+async def test_with_no_quiet_hours_the_figures_are_kept_twice_a_day(database: Database) -> None:
+    never_quiet = (time(0), time(0))
+    night = hand.AS_OF
+    assert await due(database, LONDON, never_quiet, night)
+    await keep(database, LONDON, night)
+    assert not await due(database, LONDON, never_quiet, night + timedelta(hours=11))
+    assert await due(database, LONDON, never_quiet, night + timedelta(hours=12, minutes=1))
