@@ -165,7 +165,7 @@ class Figures:
         return sum(a.referred for a in self.activities)
 
     def to_json(self) -> dict[str, Any]:
-        """The figures as JSON, to be kept (bot/report/kept.py) and read back whole
+        """The figures as JSON, to be kept (bot/report/reading.py) and read back whole
         by `from_json`: waits in whole microseconds, so nothing is rounded."""
         return {
             **{name: getattr(self, name) for name in _PLAIN},

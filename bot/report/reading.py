@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import logging
 import os
 import sys
 from collections.abc import AsyncIterator, Mapping
@@ -32,8 +31,6 @@ from bot.report.periods import Period, choose_period
 from bot.store import Database
 from bot.store.milestones import funnel, keep_figures, kept_as_of, kept_figures, of_cohort
 from flows.schedule import is_quiet
-
-log = logging.getLogger(__name__)
 
 #: Kept figures older than this are not used: the night's keeping did not run.
 KEPT_FOR = timedelta(hours=36)

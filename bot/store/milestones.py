@@ -62,7 +62,7 @@ class Milestone(Base):
 
 class KeptFigures(Base):
     """The outcomes report's figures for one period, worked out ahead so that the
-    report is ready at once (bot/report/kept.py): counts and anonymous values, as
+    report is ready at once (bot/report/reading.py): counts and anonymous values, as
     the milestones they come from. One row, replaced each time."""
 
     __tablename__ = "kept_figures"

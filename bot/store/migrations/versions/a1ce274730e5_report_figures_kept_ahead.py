@@ -1,7 +1,7 @@
 """report figures kept ahead
 
 The outcomes report's figures for the default period, worked out each night by
-one running instance, so that `spbot report` is ready at once (bot/report/kept.py).
+one running instance, so that `spbot report` is ready at once (bot/report/reading.py).
 
 Revision ID: a1ce274730e5
 Revises: a7c4e9b2d1f3
