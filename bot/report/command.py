@@ -104,7 +104,7 @@ def run_report(args: argparse.Namespace) -> int:
     summary = _summary(report, output)
     if ahead is not None:
         summary += (
-            f" The figures are as at {_moment(ahead.as_of, zone)}, worked out ahead by the bot: "
+            f" The figures are as at {_moment(ahead.as_of, zone)}, worked out ahead: "
             "`spbot report --now` works them out afresh."
         )
     print(summary, file=sys.stderr if output is None else sys.stdout)
