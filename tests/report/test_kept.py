@@ -100,9 +100,7 @@ def test_the_report_uses_last_night_s_figures_and_says_so(
     assert main(["report", "--format", "csv", "--output", "-"]) == 0
     kept_report = capsys.readouterr()
     assert started(kept_report.out) == "7"
-    assert "worked out ahead: `spbot report --now` works them out afresh" in (
-        kept_report.err
-    )
+    assert "worked out ahead: `spbot report --now` works them out afresh" in (kept_report.err)
 
     assert main(["report", "--format", "csv", "--output", "-", "--now"]) == 0
     fresh = capsys.readouterr()
