@@ -123,12 +123,15 @@ def _keep(args: argparse.Namespace, database_url: str, zone: ZoneInfo) -> int:
         db = Database(database_url)
         try:
             await db.upgrade()
-            return await keep(db, zone, now)
+            return await keep(db, zone, now, progress=progress)
         finally:
             await db.close()
 
     now = utcnow()
-    period = asyncio.run(work_out())
+    with tqdm(  # shown only where someone is watching (not under the bot)
+        total=2, desc="Counting the period", disable=None, leave=False, file=sys.stderr
+    ) as progress:
+        period = asyncio.run(work_out())
     print(
         f"Kept the figures of the outcomes report for {period_span(period)} (and the period "
         f"before), as at {_moment(now, zone)}: `spbot report` uses them (`--now`: afresh)."

@@ -97,10 +97,12 @@ def default_period(now: datetime, zone: ZoneInfo) -> Period:
     return choose_period(None, None, today=now.astimezone(zone).date())
 
 
-async def keep(db: Database, zone: ZoneInfo, now: datetime) -> Period:
+async def keep(
+    db: Database, zone: ZoneInfo, now: datetime, *, progress: tqdm | None = None
+) -> Period:
     """Work out the default report's figures as of `now` and keep them."""
     period = default_period(now, zone)
-    current, earlier = await read_figures(db, period, zone=zone, as_of=now)
+    current, earlier = await read_figures(db, period, zone=zone, as_of=now, progress=progress)
     figures = {"current": current.to_json(), "earlier": earlier.to_json()}
     async with db.transaction() as session:
         await keep_figures(session, *period.bounds(zone), now, figures)
