@@ -136,16 +136,14 @@ async def keep_in_a_process(env: Mapping[str, str]) -> int:
     """`spbot report --keep` in a process of its own, with these settings added to
     this one's environment: its exit code. Stopped if it takes too long, or if
     the bot stops meanwhile."""
+    # Its stderr is the bot's, so a mistake is said where the bot logs; its stdout
+    # is only the line saying what it kept.
     child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "report",
-        "--keep",
+        sys.executable, "-m", "bot.cli", "report", "--keep",
         env={**os.environ, **env},
         stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,  # its one line: what it kept
-    )  # fmt: skip  (its stderr is the bot's: a mistake is said where the bot logs)
+        stdout=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
     try:
         async with asyncio.timeout(KEEPING_TAKES_AT_MOST.total_seconds()):
             return await child.wait()
