@@ -133,11 +133,21 @@ async def test_floods_are_told_once_handled_whole_and_hold_up_nobody_else(
 
     notices = asyncio.create_task(seconds_until_told())
 
-    # Meanwhile, other people start a referral, one after another.
+    # Meanwhile, other people start a referral, one after another, spread over the
+    # flood by how far it has got (half a second apart, a quiet machine had worked
+    # through all of it before the last of them wrote).
+    async def alex_handled() -> int:
+        return len(await entries(running, reference, "patient_message"))
+
     waits: list[float] = []
     kept_when_asked, kept_when_answered = [], []
-    for chat in OTHERS:
-        await asyncio.sleep(0.5)
+    for turn, chat in enumerate(OTHERS, start=1):
+        point = turn * FLOOD // (len(OTHERS) + 2)
+
+        async def reached(point: int = point) -> bool:
+            return await alex_handled() >= point
+
+        await until(reached, alex_handled)
         kept_when_asked.append(len(await entries(running, reference, "patient_message")))
         asked = now()
         api.send_text(chat, "/start", first_name="Bea")
