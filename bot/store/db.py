@@ -11,11 +11,14 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -195,7 +198,39 @@ def _private_file(path: str | None) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
+class _SQLiteConnection(aiosqlite.Connection):
+    """aiosqlite's connection, whose worker thread is asked to stop once only.
+
+    SQLAlchemy closes a connection it has given up on (a statement cancelled
+    halfway) politely, shielded from cancellation, and stops its thread outright if
+    that wait is cancelled too, as a stop does. The polite close then asks to stop
+    again, and aiosqlite 0.22 waits for that second request for ever: the thread has
+    already gone. Every request after the first waits for the first instead."""
+
+    _stop_asked = False
+    _stopped: asyncio.Future[Any] | None = None
+
+    def stop(self) -> asyncio.Future[Any] | None:
+        if not self._stop_asked:
+            self._stop_asked = True
+            self._stopped = super().stop()
+        return self._stopped
+
+
+def _sqlite_connection(database: str, *, iter_chunk_size: int = 64, **kwargs: Any) -> Any:
+    """What `aiosqlite.connect` makes, as a `_SQLiteConnection`; its thread a daemon,
+    as SQLAlchemy makes it, so that a connection never closed cannot keep the
+    process alive."""
+    connection = _SQLiteConnection(partial(sqlite3.connect, database, **kwargs), iter_chunk_size)
+    connection._thread.daemon = True
+    return connection
+
+
 def _sqlite_pragmas(engine: AsyncEngine, *, synchronous: str) -> None:
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+        cparams["async_creator_fn"] = _sqlite_connection
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy issue BEGIN itself so that BEGIN IMMEDIATE below takes the

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.store import Database
 from bot.store.patients import Conversation, Patient
+from tests.conftest import migrated_sqlite
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -50,3 +52,39 @@ async def test_a_transaction_that_fails_leaves_nothing(database: Database) -> No
         pass  # a transaction with nothing in it begins and ends
     async with database.reading() as s:
         assert await s.scalar(select(func.count()).select_from(Patient)) == 0
+
+
+async def test_work_cancelled_twice_while_sqlite_is_busy_leaves_nothing_waiting_for_ever(
+    tmp_path: Path,
+) -> None:
+    """A stop cancels work under way, and may cancel it again while it unwinds. On
+    SQLite a statement cancelled halfway makes SQLAlchemy give up its connection,
+    closing it politely and, when that wait is cancelled too, stopping its worker
+    thread outright; the polite close then asked to stop a thread that was already
+    gone and waited for it for ever, so the bot never finished stopping (a CI run
+    hung ten minutes in `aiosqlite` `close`)."""
+    path = tmp_path / "busy.sqlite3"
+    await migrated_sqlite(path)
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    busy = text(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000)"
+        " SELECT count(*) FROM c"
+    )
+
+    async def long_read() -> None:
+        async with database.reading() as s:
+            await s.execute(busy)
+
+    before = asyncio.all_tasks()
+    work = asyncio.create_task(long_read())
+    await asyncio.sleep(0.2)  # the statement is running in the driver's thread
+    work.cancel()
+    await asyncio.sleep(0.05)  # SQLAlchemy is closing the connection it gave up on
+    work.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await work
+    await asyncio.wait_for(database.close(), 10)
+    left = asyncio.all_tasks() - before - {asyncio.current_task()}
+    if left:
+        _, still_waiting = await asyncio.wait(left, timeout=10)
+        assert not still_waiting, "the closing of a connection given up on never ended"
