@@ -156,7 +156,8 @@ class _Protector:
         self.cap = 2 * max(self.truth, default=0) + 10
         self.guarded = [i for i, v in enumerate(self.truth) if 1 <= v <= 4]
         self.witnesses: dict[int, list[int]] = {}
-        self.rings = self._rings()
+        self._direct: list[set[int]] | None = None
+        self._rings: dict[int, list[list[int]]] = {}
 
     def run(self) -> Protection:
         shown = {key: _first_shown(count) for key, count in self.counts.items()}
@@ -176,7 +177,7 @@ class _Protector:
                 continue
             # Nothing around it can be blurred enough: its table goes, then the
             # tables of the counts it adds up with.
-            near = self.rings[target][0] if self.rings[target] else []
+            near = self.rings(target)[0] if self.rings(target) else []
             for tables in (
                 {self.counts[self.keys[target]].table},
                 {self.counts[self.keys[k]].table for k in near},
@@ -293,7 +294,7 @@ class _Protector:
         changed: list[str] = []
         freed = False
         for level in (Shown.ROUNDED, Shown.HIDDEN):
-            for ring in self.rings[target]:
+            for ring in self.rings(target):
                 for i in ring:
                     key = self.keys[i]
                     after = _blurrier(self.counts[key], trial[key], level)
@@ -329,15 +330,17 @@ class _Protector:
                 shown[key], changed = Shown.WITHHELD, True
         return changed
 
-    def _rings(self) -> dict[int, list[list[int]]]:
-        """For each count: the counts one sum away, two sums away, and so on."""
-        direct: list[set[int]] = [set() for _ in self.keys]
-        for total, parts in self.sums:
-            members = {total, *parts}
-            for i in members:
-                direct[i] |= members - {i}
-        result = {}
-        for i in range(len(self.keys)):
+    def rings(self, i: int) -> list[list[int]]:
+        """The counts one sum away from count `i`, two sums away, and so on (worked
+        out only for a count that is pinned: at scale, most reports have none)."""
+        if i not in self._rings:
+            if self._direct is None:
+                self._direct = [set() for _ in self.keys]
+                for total, parts in self.sums:
+                    members = {total, *parts}
+                    for k in members:
+                        self._direct[k] |= members - {k}
+            direct = self._direct
             seen, ring, rings = {i}, [i], []
             while True:
                 ring = sorted({n for k in ring for n in direct[k]} - seen)
@@ -345,8 +348,8 @@ class _Protector:
                     break
                 seen |= set(ring)
                 rings.append(ring)
-            result[i] = rings
-        return result
+            self._rings[i] = rings
+        return self._rings[i]
 
 
 def _first_shown(count: Count) -> Shown:

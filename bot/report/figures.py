@@ -115,7 +115,8 @@ class Paired:
         """How many moved to a better ONS band, stayed, or moved to a worse one."""
         order = _BAND_ORDER["anxiety" if self.measure == "anxiety" else "positive"]
         moved: Counter[str] = Counter({"better": 0, "same": 0, "worse": 0})
-        for before, after in self.pairs:
+        # Scores are 0-10, so a quarter's thousands of pairs are at most 121 kinds.
+        for (before, after), people in Counter(self.pairs).items():
             rank_before = order.index(band(self.measure, before) or "")
             rank_after = order.index(band(self.measure, after) or "")
             moved[
@@ -124,7 +125,7 @@ class Paired:
                 else "worse"
                 if rank_after > rank_before
                 else "same"
-            ] += 1
+            ] += people
         return moved
 
 
@@ -183,8 +184,7 @@ class Figures:
             to_contact=[kept_wait * _MICROSECOND for kept_wait in kept["to_contact"]],
             activities=[Activity(*fields) for fields in kept["activities"]],
             wellbeing={
-                m: Paired(m, tuple((before, after) for before, after in pairs))
-                for m, pairs in kept["wellbeing"].items()
+                m: Paired(m, tuple(map(tuple, pairs))) for m, pairs in kept["wellbeing"].items()
             },
         )
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import random
+import statistics
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -81,3 +84,16 @@ def test_medians_percentiles_and_intervals_by_hand() -> None:
     assert (interval.n, interval.mean) == (3, 4)
     assert interval.low == pytest.approx(-0.9683, abs=1e-4)
     assert interval.high == pytest.approx(8.9683, abs=1e-4)
+
+
+def test_an_interval_over_many_people_agrees_with_exact_arithmetic() -> None:
+    """At scale the interval is worked out in floating point: it must agree with
+    the exact sums of the statistics module to far below what is printed."""
+    rng = random.Random(2026)
+    changes = [rng.choice((-3, -1, 0, 0, 1, 2, 2, 4, 10)) for _ in range(20_000)]
+    interval = mean_with_interval(changes)
+    exact_mean = statistics.mean(changes)
+    half = t_975(len(changes) - 1) * statistics.stdev(changes) / math.sqrt(len(changes))
+    assert interval.mean == pytest.approx(float(exact_mean), abs=1e-12)
+    assert interval.low == pytest.approx(float(exact_mean) - half, abs=1e-12)
+    assert interval.high == pytest.approx(float(exact_mean) + half, abs=1e-12)
