@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     BigInteger,
     String,
+    Table,
     bindparam,
     case,
     delete,
@@ -70,7 +71,6 @@ async def keep(session: AsyncSession, updates: Sequence[Received], now: datetime
     """Keep a batch of updates (one already kept is left as it is)."""
     if not updates:
         return
-    insert = sqlite_insert if is_sqlite(session) else postgresql_insert
     rows = [
         {
             "update_id": u.update_id,
@@ -81,7 +81,13 @@ async def keep(session: AsyncSession, updates: Sequence[Received], now: datetime
         }
         for u in updates
     ]
-    await session.execute(insert(InboxUpdate).values(rows).on_conflict_do_nothing())
+    await session.execute(_KEEP_SQLITE if is_sqlite(session) else _KEEP_POSTGRESQL, rows)
+
+
+# `keep`'s statement, built once and run for each row of a batch (a multi-row VALUES
+# would be a new statement, built and compiled, for each size of batch).
+_KEEP_SQLITE = sqlite_insert(cast(Table, InboxUpdate.__table__)).on_conflict_do_nothing()
+_KEEP_POSTGRESQL = postgresql_insert(cast(Table, InboxUpdate.__table__)).on_conflict_do_nothing()
 
 
 class Due(NamedTuple):
