@@ -247,7 +247,17 @@ def _sqlite_pragmas(engine: AsyncEngine, *, synchronous: str) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         reading = conn.get_execution_options().get(READING, False)
-        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+        begin = "BEGIN" if reading else "BEGIN IMMEDIATE"
+        # Straight to the driver's connection (SQLAlchemy's documented `run_async`):
+        # a statement through SQLAlchemy costs an execution context, a cursor and
+        # three trips to the connection's thread, for a statement that returns
+        # nothing. An error is SQLAlchemy's all the same ("database is locked").
+        try:
+            conn.connection.dbapi_connection.run_async(lambda driver: driver.execute(begin))
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(
+                begin, None, exc, sqlite3.Error, hide_parameters=True, dialect=conn.dialect
+            ) from exc
 
 
 def _alembic_config() -> Config:
