@@ -326,15 +326,15 @@ def _sqlite_pragmas(engine: AsyncEngine, *, synchronous: str) -> None:
         reading = conn.get_execution_options().get(READING, False)
         begin = "BEGIN" if reading else "BEGIN IMMEDIATE"
         # Straight to the driver's connection (SQLAlchemy's documented `run_async`):
-        # a statement through SQLAlchemy costs an execution context, a cursor and
-        # three trips to the connection's thread, for a statement that returns
-        # nothing. An error is SQLAlchemy's all the same ("database is locked").
+        # through SQLAlchemy, a statement costs an execution context, its events and
+        # a cursor, for one that returns nothing.
         try:
             conn.connection.dbapi_connection.run_async(lambda driver: driver.execute(begin))
-        except sqlite3.Error as exc:
-            raise DBAPIError.instance(
-                begin, None, exc, sqlite3.Error, hide_parameters=True, dialect=conn.dialect
-            ) from exc
+        except BaseException as exc:
+            # As SQLAlchemy handles a statement's failure: wrapped in its DBAPIError
+            # ("database is locked"), the connection invalidated if the work was
+            # cancelled or the database is gone.
+            conn._handle_dbapi_exception(exc, begin, (), None, None)
 
 
 def _alembic_config() -> Config:
