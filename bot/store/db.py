@@ -216,6 +216,15 @@ class _SQLiteConnection(aiosqlite.Connection):
             self._stopped = super().stop()
         return self._stopped
 
+    async def rollback(self) -> None:
+        """sqlite3 rolls back only a transaction that is open (it asks SQLite, in
+        the connection's thread); so does this, asking here, where no statement of
+        this connection is running: the pool rolls back every connection given back
+        to it, and most (a look that committed) have nothing open."""
+        if self._connection is not None and not self._connection.in_transaction:
+            return
+        await super().rollback()
+
     def cursor(self) -> _OneTrip:  # type: ignore[override]
         """A cursor that makes one trip to the connection's thread a statement (see
         `_OneTrip`): aiosqlite's makes one for each step, four for most statements."""
