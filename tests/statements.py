@@ -17,6 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store import Database
+from bot.store.db import READING
 
 
 class StatementCounter:
@@ -36,16 +37,19 @@ class StatementCounter:
     def _statement(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if self.phase is None:
             return
-        if statement.lstrip().upper().startswith("BEGIN IMMEDIATE"):
-            self.writes[self.phase] += 1
         if statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
             return  # a transaction's edges are counted as the transaction
         self.statements[self.phase] += 1
         self.seen.setdefault(self.phase, []).append(" ".join(statement.split())[:400])
 
     def _begin(self, conn: Any) -> None:
-        if self.phase is not None:
-            self.transactions[self.phase] += 1
+        if self.phase is None:
+            return
+        self.transactions[self.phase] += 1
+        # On SQLite a transaction that does not only read begins IMMEDIATE (bot/store/db.py:
+        # sent to the driver itself, so no cursor event sees it).
+        if conn.dialect.name == "sqlite" and not conn.get_execution_options().get(READING):
+            self.writes[self.phase] += 1
 
     def __enter__(self) -> StatementCounter:
         for engine in self.engines:

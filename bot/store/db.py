@@ -216,6 +216,92 @@ class _SQLiteConnection(aiosqlite.Connection):
             self._stopped = super().stop()
         return self._stopped
 
+    async def rollback(self) -> None:
+        """sqlite3 rolls back only a transaction that is open (it asks SQLite, in
+        the connection's thread); so does this, asking here, where no statement of
+        this connection is running: the pool rolls back every connection given back
+        to it, and most (a look that committed) have nothing open."""
+        if self._connection is not None and not self._connection.in_transaction:
+            return
+        await super().rollback()
+
+    def cursor(self) -> _OneTrip:  # type: ignore[override]
+        """A cursor that makes one trip to the connection's thread a statement (see
+        `_OneTrip`): aiosqlite's makes one for each step, four for most statements."""
+        return _OneTrip(self)
+
+
+class _OneTrip:
+    """The cursor SQLAlchemy is given: a statement is run, its rows fetched and its
+    cursor closed in one trip to the connection's thread, not one trip to make the
+    cursor, one to run the statement, one to fetch and one to close (each trip a
+    queue, a thread woken and the event loop woken). SQLAlchemy fetches every row
+    of a statement at once anyway (it streams none here); what a trip found is kept
+    for it to read."""
+
+    __slots__ = ("_connection", "_rows", "arraysize", "description", "lastrowid", "rowcount")
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._connection = connection
+        self._rows: list[Any] = []
+        self.arraysize = 1
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+
+    async def __aenter__(self) -> _OneTrip:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._rows = []
+
+    def __await__(self) -> Any:  # `await connection.cursor()`, as aiosqlite's
+        return self.__aenter__().__await__()
+
+    async def execute(self, sql: str, parameters: Any = ()) -> _OneTrip:
+        connection = self._connection
+        found = await connection._execute(_run_once, connection._conn, sql, parameters, False)
+        self.description, self._rows, self.rowcount, self.lastrowid = found
+        return self
+
+    async def executemany(self, sql: str, parameters: Any) -> _OneTrip:
+        connection = self._connection
+        found = await connection._execute(_run_once, connection._conn, sql, parameters, True)
+        self.description, self._rows, self.rowcount, self.lastrowid = found
+        return self
+
+    async def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        size = size or self.arraysize
+        rows, self._rows = self._rows[:size], self._rows[size:]
+        return rows
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def close(self) -> None:
+        self._rows = []
+
+
+def _run_once(
+    connection: sqlite3.Connection, sql: str, parameters: Any, many: bool
+) -> tuple[Any, list[Any], int, int | None]:
+    """In the connection's thread: a statement run, its rows fetched, its cursor closed."""
+    cursor = connection.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, parameters)
+        else:
+            cursor.execute(sql, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description is not None else []
+        return description, rows, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
 
 def _sqlite_connection(database: str, *, iter_chunk_size: int = 64, **kwargs: Any) -> Any:
     """What `aiosqlite.connect` makes, as a `_SQLiteConnection`; its thread a daemon,
@@ -247,7 +333,17 @@ def _sqlite_pragmas(engine: AsyncEngine, *, synchronous: str) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         reading = conn.get_execution_options().get(READING, False)
-        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+        begin = "BEGIN" if reading else "BEGIN IMMEDIATE"
+        # Straight to the driver's connection (SQLAlchemy's documented `run_async`):
+        # through SQLAlchemy, a statement costs an execution context, its events and
+        # a cursor, for one that returns nothing.
+        try:
+            conn.connection.dbapi_connection.run_async(lambda driver: driver.execute(begin))
+        except BaseException as exc:
+            # As SQLAlchemy handles a statement's failure: wrapped in its DBAPIError
+            # ("database is locked"), the connection invalidated if the work was
+            # cancelled or the database is gone.
+            conn._handle_dbapi_exception(exc, begin, (), None, None)
 
 
 def _alembic_config() -> Config:

@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     BigInteger,
     String,
+    Table,
     bindparam,
     case,
     delete,
@@ -70,7 +71,6 @@ async def keep(session: AsyncSession, updates: Sequence[Received], now: datetime
     """Keep a batch of updates (one already kept is left as it is)."""
     if not updates:
         return
-    insert = sqlite_insert if is_sqlite(session) else postgresql_insert
     rows = [
         {
             "update_id": u.update_id,
@@ -81,7 +81,13 @@ async def keep(session: AsyncSession, updates: Sequence[Received], now: datetime
         }
         for u in updates
     ]
-    await session.execute(insert(InboxUpdate).values(rows).on_conflict_do_nothing())
+    await session.execute(_KEEP_SQLITE if is_sqlite(session) else _KEEP_POSTGRESQL, rows)
+
+
+# `keep`'s statement, built once and run for each row of a batch (a multi-row VALUES
+# would be a new statement, built and compiled, for each size of batch).
+_KEEP_SQLITE = sqlite_insert(cast(Table, InboxUpdate.__table__)).on_conflict_do_nothing()
+_KEEP_POSTGRESQL = postgresql_insert(cast(Table, InboxUpdate.__table__)).on_conflict_do_nothing()
 
 
 class Due(NamedTuple):
@@ -156,22 +162,38 @@ async def lease(
     says, or None if it is not due or another instance has it. One statement: the
     row is locked (SKIP LOCKED: one being taken elsewhere is passed over, not
     waited for), leased and read at once."""
-    due = select(InboxUpdate.update_id).where(
-        InboxUpdate.update_id == update_id,
-        InboxUpdate.failed_at.is_(None),
-        InboxUpdate.next_attempt_at <= now,
-    )
-    if locks_rows(session):
-        due = due.with_for_update(skip_locked=True)
+    lease = _LEASE_LOCKING if locks_rows(session) else _LEASE
     taken = await session.execute(
-        update(InboxUpdate)
-        .where(InboxUpdate.update_id.in_(due.scalar_subquery()))
-        .values(leased_by=instance, next_attempt_at=now + lease_for)
-        .returning(InboxUpdate.payload)
-        .execution_options(synchronize_session=False)
+        lease,
+        {"b_update_id": update_id, "now": now, "instance": instance, "until": now + lease_for},
     )
     payload = taken.scalar_one_or_none()
     return dict(payload) if payload is not None else None
+
+
+def _lease(*, locking: bool) -> Any:
+    """`lease`'s statement, built once."""
+    me = cast(Table, InboxUpdate.__table__)
+    due = select(me.c.update_id).where(
+        me.c.update_id == bindparam("b_update_id"),
+        me.c.failed_at.is_(None),
+        me.c.next_attempt_at <= bindparam("now", type_=me.c.next_attempt_at.type),
+    )
+    if locking:
+        due = due.with_for_update(skip_locked=True)
+    return (
+        update(me)
+        .where(me.c.update_id.in_(due.scalar_subquery()))
+        .values(
+            leased_by=bindparam("instance", type_=me.c.leased_by.type),
+            next_attempt_at=bindparam("until", type_=me.c.next_attempt_at.type),
+        )
+        .returning(me.c.payload)
+    )
+
+
+_LEASE = _lease(locking=False)
+_LEASE_LOCKING = _lease(locking=True)
 
 
 async def handled(session: AsyncSession, update_id: int) -> None:

@@ -538,16 +538,19 @@ def _claim() -> Any:
     ids = select(chosen.c.id).where(
         chosen.c.turn <= bindparam("chats"), chosen.c.place <= bindparam("per_chat")
     )
-    return (
-        update(me)
-        .where(me.id.in_(ids))
+    # A Core UPDATE ... RETURNING read as rows of the model (not the ORM's UPDATE,
+    # whose bulk machinery cost more than the statement): the same rows, leased.
+    table = cast(Table, me.__table__)
+    leasing = (
+        update(table)
+        .where(table.c.id.in_(ids))
         .values(
-            leased_by=bindparam("instance", type_=me.leased_by.type),
-            next_attempt_at=bindparam("until", type_=me.next_attempt_at.type),
+            leased_by=bindparam("instance", type_=table.c.leased_by.type),
+            next_attempt_at=bindparam("until", type_=table.c.next_attempt_at.type),
         )
-        .returning(me)
-        .execution_options(synchronize_session=False)
+        .returning(*table.c)
     )
+    return select(me).from_statement(leasing).execution_options(populate_existing=True)
 
 
 _CLAIM = _claim()

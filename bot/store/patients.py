@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    bindparam,
     delete,
     func,
     select,
@@ -164,15 +165,7 @@ async def patient_for_update(
     yet. Its conversation is kept out of the session until `save_conversation`, so
     it is written once, with where the message left them, and not at all if they
     are forgotten."""
-    which = (Patient.channel == channel, Patient.chat_id == chat_id)
-    query = (
-        select(Patient, _agreed_notice(Patient.id), OutboxMessage, Case)
-        .outerjoin(Patient.conversation)
-        .outerjoin(OutboxMessage, OutboxMessage.id == Conversation.prompt_outbox_id)
-        .outerjoin(Case, Case.id == _newest_case(Patient.id))
-        .where(*which)
-        .options(contains_eager(Patient.conversation))
-    )
+    which = {"channel": channel, "chat_id": chat_id}
 
     async def lock() -> bool:
         # The lock first, then the read. PostgreSQL re-reads a row it had to wait
@@ -181,24 +174,19 @@ async def patient_for_update(
         # (SQLite locks the whole database at BEGIN: one statement does both.)
         if not locks_rows(session):
             return True
-        found = await session.execute(select(Patient.id).where(*which).with_for_update())
+        found = await session.execute(_LOCK_PATIENT, which)
         return found.first() is not None
 
-    row = (await session.execute(query)).one_or_none() if await lock() else None
+    row = (await session.execute(_WRITING, which)).one_or_none() if await lock() else None
     if row is None:
-        insert = sqlite_insert if is_sqlite(session) else postgresql_insert
-        created = await session.scalars(
-            insert(Patient)
-            .values(channel=channel, chat_id=chat_id, created_at=now, journey=new_journey())
-            .on_conflict_do_nothing()
-            .returning(Patient)
-        )
+        create = _CREATE_PATIENT_SQLITE if is_sqlite(session) else _CREATE_PATIENT_POSTGRESQL
+        created = await session.scalars(create, {**which, "now": now, "journey": new_journey()})
         patient = created.one_or_none()
         if patient is not None:
             _new_conversation(patient, now)
             return Writing(patient, first_message=True)
         await lock()  # their other message created it first (and has committed)
-        row = (await session.execute(query)).one()
+        row = (await session.execute(_WRITING, which)).one()
     patient, agreed, prompt, case = row
     if patient.conversation is None:
         _new_conversation(patient, now)
@@ -298,6 +286,34 @@ def _newest_case(patient_id: Any) -> Any:
     """The id of their newest case, as a column of a query (which may join `Case`)."""
     theirs = aliased(Case)
     return select(func.max(theirs.id)).where(theirs.patient_id == patient_id).scalar_subquery()
+
+
+# `patient_for_update`'s statements, built once (building them cost more than running
+# them); the chat is bound at each call.
+_WHICH = (Patient.channel == bindparam("channel"), Patient.chat_id == bindparam("chat_id"))
+_WRITING = (
+    select(Patient, _agreed_notice(Patient.id), OutboxMessage, Case)
+    .outerjoin(Patient.conversation)
+    .outerjoin(OutboxMessage, OutboxMessage.id == Conversation.prompt_outbox_id)
+    .outerjoin(Case, Case.id == _newest_case(Patient.id))
+    .where(*_WHICH)
+    .options(contains_eager(Patient.conversation))
+)
+_LOCK_PATIENT = select(Patient.id).where(*_WHICH).with_for_update()
+
+
+def _create_patient(insert: Any) -> Any:
+    return (
+        insert(Patient)
+        .values(channel=bindparam("channel"), chat_id=bindparam("chat_id"),
+                created_at=bindparam("now"), journey=bindparam("journey"))
+        .on_conflict_do_nothing()
+        .returning(Patient)
+    )  # fmt: skip
+
+
+_CREATE_PATIENT_SQLITE = _create_patient(sqlite_insert)
+_CREATE_PATIENT_POSTGRESQL = _create_patient(postgresql_insert)
 
 
 async def baseline_of_case(session: AsyncSession, case_id: int) -> WellbeingScore | None:

@@ -9,8 +9,9 @@ done and committed before, and nothing happens a second time.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import BigInteger, delete
+from sqlalchemy import BigInteger, Table, bindparam, delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,11 +33,18 @@ class ProcessedUpdate(Base):
 async def first_delivery(session: AsyncSession, update_id: int, now: datetime) -> bool:
     """Record the update as handled, in the transaction that handles it (and take it
     out of the inbox there too: no second commit); False if it already was."""
-    insert = sqlite_insert if is_sqlite(session) else postgresql_insert
-    statement = insert(ProcessedUpdate).values(update_id=update_id, processed_at=now)
-    result = await session.execute(statement.on_conflict_do_nothing())
-    await session.execute(delete(InboxUpdate).where(InboxUpdate.update_id == update_id))
+    record = _RECORD_SQLITE if is_sqlite(session) else _RECORD_POSTGRESQL
+    result = await session.execute(record, {"update_id": update_id, "processed_at": now})
+    await session.execute(_TAKE_OUT, {"update_id": update_id})
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# `first_delivery`'s statements, built once (building them cost more than running them).
+_PROCESSED = cast(Table, ProcessedUpdate.__table__)
+_INBOX = cast(Table, InboxUpdate.__table__)
+_RECORD_SQLITE = sqlite_insert(_PROCESSED).on_conflict_do_nothing()
+_RECORD_POSTGRESQL = postgresql_insert(_PROCESSED).on_conflict_do_nothing()
+_TAKE_OUT = delete(_INBOX).where(_INBOX.c.update_id == bindparam("update_id"))
 
 
 async def forget_before(session: AsyncSession, before: datetime) -> int:
