@@ -237,7 +237,8 @@ class _OneTrip:
     cursor, one to run the statement, one to fetch and one to close (each trip a
     queue, a thread woken and the event loop woken). SQLAlchemy fetches every row
     of a statement at once anyway (it streams none here); what a trip found is kept
-    for it to read."""
+    for it to read. A streamed result (`stream()`, `yield_per`) would be read whole
+    too: the store uses none, and a SQLite file is read on this machine anyway."""
 
     __slots__ = ("_connection", "_rows", "arraysize", "description", "lastrowid", "rowcount")
 
