@@ -91,6 +91,9 @@ UNSUPPORTED_KINDS = ("sticker", "photo", "voice", "video", "video_note", "audio"
                      "document", "location", "venue", "contact", "poll", "dice")  # fmt: skip
 #: How long a `getUpdates` waits for something to happen (long polling).
 POLL_SECONDS = 20
+#: Updates kept as received, at most, until handled (`TelegramBot.keep`): a few
+#: getUpdates batches' worth (the rest are read from what was kept).
+KEEP_DECODED = 1000
 HEARTBEAT = timedelta(seconds=2)
 #: Due check-ins, reminders and nudges are looked for every this many heartbeats (10
 #: seconds): they fall due by the day, so seconds late is nothing, and each look
@@ -198,6 +201,8 @@ class TelegramBot:
         self._replying: set[asyncio.Task[None]] = set()
         #: Taps being answered (answerCallbackQuery), kept until they are done.
         self._answering: set[asyncio.Task[None]] = set()
+        #: Updates kept by this process, as received (`keep`), until handled.
+        self._decoded: dict[int, Update] = {}
 
     # --- receiving ----------------------------------------------------------------------
     async def _receive(self) -> None:
@@ -225,8 +230,7 @@ class TelegramBot:
                 failures = 0
                 continue
             try:
-                async with self.app.db.durable_transaction() as session:
-                    await kept.keep(session, [_received(u) for u in updates], self.app.clock())
+                await self.keep(updates)
             except Exception as exc:
                 # Not confirmed: Telegram keeps them, and gives them again. Whoever
                 # wrote crisis words hears where to get help now, all the same.
@@ -272,8 +276,7 @@ class TelegramBot:
         post it again, and crisis words are answered directly all the same."""
         update = Update.de_json(payload, self.api)
         try:
-            async with self.app.db.durable_transaction() as session:
-                await kept.keep(session, [_received(update)], self.app.clock())
+            await self.keep([update])
         except Exception as exc:
             log.warning("cannot keep an update (%s); Telegram will send it again", trouble(exc),
                         extra={"update_id": update.update_id})  # fmt: skip
@@ -283,6 +286,18 @@ class TelegramBot:
         self.inbox.wake.set()
         self._look_ahead([update])
         return True
+
+    async def keep(self, updates: Sequence[Update]) -> None:
+        """Keep updates received (a batch of getUpdates, or one posted) before
+        Telegram is told it may forget them. This process most likely handles them
+        next, and a moment later: as received, they need not be read again
+        (`_handle`)."""
+        async with self.app.db.durable_transaction() as session:
+            await kept.keep(session, [_received(u) for u in updates], self.app.clock())
+        for update in updates:
+            self._decoded[update.update_id] = update
+        while len(self._decoded) > KEEP_DECODED:  # (handled elsewhere, or failed)
+            del self._decoded[next(iter(self._decoded))]
 
     def _look_ahead(self, updates: Sequence[Update]) -> None:
         """Crisis words in a flood do not wait their turn: a chat whose updates will
@@ -306,7 +321,11 @@ class TelegramBot:
         """Handle one kept update (raises if it could not be: it is tried again).
         True: handling took it out of the inbox (bot/inbox.py). `from_worker`: its
         sender was an active link worker when the inbox looked (bot/inbox.py)."""
-        update = Update.de_json(payload, self.api)
+        # As received, if this process kept it (what it says is what was kept);
+        # read from what was kept otherwise (another instance's, or tried again).
+        update = self._decoded.pop(payload.get("update_id", -1), None)
+        if update is None:
+            update = Update.de_json(payload, self.api)
         try:
             return await self.on_update(update, from_worker=from_worker)
         except Exception:

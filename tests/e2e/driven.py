@@ -16,8 +16,7 @@ from telegram import Update
 
 from bot.app import App, build_app
 from bot.config import Settings
-from bot.store import inbox as kept
-from bot.telegram import TelegramBot, _received
+from bot.telegram import TelegramBot
 from tests.e2e.conftest import FAST
 from tests.fakes import FakeDirectory
 from tests.standin.server import BotApiStandIn
@@ -61,8 +60,7 @@ class Driven:
         update = Update.de_json(api.update(update_id), bot.api)
         calls_before = len(api.calls)
         with self.counter.counting("keep"):  # what the receiver does with a batch of one
-            async with self.app.db.durable_transaction() as session:
-                await kept.keep(session, [_received(update)], self.app.clock())
+            await bot.keep([update])
         with self.counter.counting("handle"):
             while await bot.inbox.drain():
                 pass
