@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, overload
+from typing import Any
 
 import yaml
 
@@ -554,15 +554,17 @@ class _Publisher:
             ):
                 values: list[timedelta] = getattr(book.figures, waits)
                 n = book.text(f"speed:{wait}")
-                hours = _InHours(sorted(values))
+                # Timedeltas sort far quicker than they divide: only the two or three
+                # waits read are turned into hours.
+                ordered = sorted(values)
                 for measure in measures:
                     if len(values) < MIN_PEOPLE:
                         text, number = self.words["marks"]["too_few"], None
                     else:
                         number = (
-                            median_of_sorted(hours)
+                            median_of_sorted(ordered, _in_hours)
                             if "median" in measure
-                            else percentile_90_of_sorted(hours)
+                            else percentile_90_of_sorted(ordered, _in_hours)
                         )
                         text = self._duration(number)
                     cells.append(self.figure("speed", measure, label, text, n, number))
@@ -821,22 +823,5 @@ def _ordered(found: dict[str, int], known: Sequence[str]) -> list[str]:
     return [k for k in known if k in found] + sorted(k for k in found if k not in known)
 
 
-class _InHours(Sequence[float]):
-    """Waits already in order, read in hours one at a time: a median and a 90th
-    percentile read two or three of a quarter's tens of thousands, so the rest are
-    never turned into hours (timedeltas sort far quicker than they divide)."""
-
-    def __init__(self, ordered: list[timedelta]) -> None:
-        self.ordered = ordered
-
-    def __len__(self) -> int:
-        return len(self.ordered)
-
-    @overload
-    def __getitem__(self, index: int) -> float: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[float]: ...
-    def __getitem__(self, index: int | slice) -> float | list[float]:
-        if isinstance(index, slice):
-            return [wait / _HOUR for wait in self.ordered[index]]
-        return self.ordered[index] / _HOUR
+def _in_hours(wait: timedelta) -> float:
+    return wait / _HOUR

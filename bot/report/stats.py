@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 #: Two-sided 95% critical values of Student's t (the 0.975 quantile) by degrees
 #: of freedom. Between the rows above 30 the value is interpolated in 1/df.
@@ -60,6 +61,8 @@ T_975: dict[int, float] = {
 }
 Z_975 = 1.9600  # the limit as df grows
 
+T = TypeVar("T")
+
 
 def t_975(df: int) -> float:
     """Student's t 0.975 quantile for `df` degrees of freedom (df >= 1)."""
@@ -80,27 +83,28 @@ def t_975(df: int) -> float:
 
 
 def median(values: Sequence[float]) -> float:
-    return median_of_sorted(sorted(values))
+    return median_of_sorted(sorted(values), float)
 
 
 def percentile_90(values: Sequence[float]) -> float:
     """The nearest-rank 90th percentile: the ceil(0.9 n)-th smallest value."""
-    return percentile_90_of_sorted(sorted(values))
+    return percentile_90_of_sorted(sorted(values), float)
 
 
-def median_of_sorted(ordered: Sequence[float]) -> float:
-    """The median of values already in order (it reads one or two of them)."""
+def median_of_sorted(ordered: Sequence[T], number: Callable[[T], float]) -> float:
+    """The median of values already in order, only the one or two it reads made
+    numbers by `number` (a quarter's waits: two of tens of thousands)."""
     if not ordered:
         raise statistics.StatisticsError("no median for empty data")
     middle = len(ordered) // 2
     if len(ordered) % 2:
-        return float(ordered[middle])
-    return float((ordered[middle - 1] + ordered[middle]) / 2)
+        return number(ordered[middle])
+    return (number(ordered[middle - 1]) + number(ordered[middle])) / 2
 
 
-def percentile_90_of_sorted(ordered: Sequence[float]) -> float:
+def percentile_90_of_sorted(ordered: Sequence[T], number: Callable[[T], float]) -> float:
     """The nearest-rank 90th percentile of values already in order."""
-    return float(ordered[math.ceil(0.9 * len(ordered)) - 1])
+    return number(ordered[math.ceil(0.9 * len(ordered)) - 1])
 
 
 @dataclass(frozen=True)
