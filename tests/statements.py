@@ -47,7 +47,7 @@ class StatementCounter:
             return
         self.transactions[self.phase] += 1
         # On SQLite a transaction that does not only read begins IMMEDIATE (bot/store/db.py:
-        # sent to the driver itself, so no cursor event sees it).
+        # sent with its first statement, so no cursor event sees it).
         if conn.dialect.name == "sqlite" and not conn.get_execution_options().get(READING):
             self.writes[self.phase] += 1
 

@@ -35,8 +35,10 @@ from sqlalchemy.ext.asyncio import (
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-#: An execution option marking connections that only read (see `Database.reading`).
+#: An execution option marking connections that only read (see `Database.reading`):
+#: True, or ONE_SNAPSHOT for a look whose statements must all see the same moment.
 READING = "spbot_reading"
+ONE_SNAPSHOT = "one snapshot"
 
 
 class Database:
@@ -52,11 +54,14 @@ class Database:
             **({READING: True} if self.is_sqlite else {"postgresql_readonly": True})
         )
         self._readers = async_sessionmaker(reader, expire_on_commit=False, info={"database": self})
-        # A SQLite read transaction sees one snapshot throughout already.
-        steady = (
-            reader
-            if self.is_sqlite
-            else reader.execution_options(isolation_level="REPEATABLE READ")
+        # A SQLite read transaction sees one snapshot throughout; a look without one
+        # is each statement on its own (see `_sqlite_pragmas`).
+        steady = reader.execution_options(
+            **(
+                {READING: ONE_SNAPSHOT}
+                if self.is_sqlite
+                else {"isolation_level": "REPEATABLE READ"}
+            )
         )
         self._steady_readers = async_sessionmaker(
             steady, expire_on_commit=False, info={"database": self}
@@ -209,6 +214,10 @@ class _SQLiteConnection(aiosqlite.Connection):
 
     _stop_asked = False
     _stopped: asyncio.Future[Any] | None = None
+    #: The BEGIN of a transaction SQLAlchemy has begun, sent with its first
+    #: statement (see `_sqlite_pragmas`); None when it has been sent, or for a look
+    #: whose statements each stand alone.
+    begin_with_next: str | None = None
 
     def stop(self) -> asyncio.Future[Any] | None:
         if not self._stop_asked:
@@ -216,14 +225,27 @@ class _SQLiteConnection(aiosqlite.Connection):
             self._stopped = super().stop()
         return self._stopped
 
+    async def commit(self) -> None:
+        """Commits what is open, and makes no trip to the connection's thread when
+        nothing is: a look whose statements stood alone, or a transaction that never
+        ran a statement (its BEGIN was never sent)."""
+        self.begin_with_next = None
+        if self._nothing_open():
+            return
+        await super().commit()
+
     async def rollback(self) -> None:
         """sqlite3 rolls back only a transaction that is open (it asks SQLite, in
         the connection's thread); so does this, asking here, where no statement of
         this connection is running: the pool rolls back every connection given back
         to it, and most (a look that committed) have nothing open."""
-        if self._connection is not None and not self._connection.in_transaction:
+        self.begin_with_next = None
+        if self._nothing_open():
             return
         await super().rollback()
+
+    def _nothing_open(self) -> bool:
+        return self._connection is not None and not self._connection.in_transaction
 
     def cursor(self) -> _OneTrip:  # type: ignore[override]
         """A cursor that makes one trip to the connection's thread a statement (see
@@ -242,7 +264,7 @@ class _OneTrip:
 
     __slots__ = ("_connection", "_rows", "arraysize", "description", "lastrowid", "rowcount")
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
+    def __init__(self, connection: _SQLiteConnection) -> None:
         self._connection = connection
         self._rows: list[Any] = []
         self.arraysize = 1
@@ -260,14 +282,15 @@ class _OneTrip:
         return self.__aenter__().__await__()
 
     async def execute(self, sql: str, parameters: Any = ()) -> _OneTrip:
-        connection = self._connection
-        found = await connection._execute(_run_once, connection._conn, sql, parameters, False)
-        self.description, self._rows, self.rowcount, self.lastrowid = found
-        return self
+        return await self._run(sql, parameters, False)
 
     async def executemany(self, sql: str, parameters: Any) -> _OneTrip:
+        return await self._run(sql, parameters, True)
+
+    async def _run(self, sql: str, parameters: Any, many: bool) -> _OneTrip:
         connection = self._connection
-        found = await connection._execute(_run_once, connection._conn, sql, parameters, True)
+        begin, connection.begin_with_next = connection.begin_with_next, None
+        found = await connection._execute(_run_once, connection._conn, begin, sql, parameters, many)
         self.description, self._rows, self.rowcount, self.lastrowid = found
         return self
 
@@ -288,9 +311,12 @@ class _OneTrip:
 
 
 def _run_once(
-    connection: sqlite3.Connection, sql: str, parameters: Any, many: bool
+    connection: sqlite3.Connection, begin: str | None, sql: str, parameters: Any, many: bool
 ) -> tuple[Any, list[Any], int, int | None]:
-    """In the connection's thread: a statement run, its rows fetched, its cursor closed."""
+    """In the connection's thread: the transaction begun if `begin` says so, then a
+    statement run, its rows fetched, its cursor closed."""
+    if begin is not None:
+        connection.execute(begin).close()
     cursor = connection.cursor()
     try:
         if many:
@@ -320,8 +346,9 @@ def _sqlite_pragmas(engine: AsyncEngine, *, synchronous: str) -> None:
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy issue BEGIN itself so that BEGIN IMMEDIATE below takes the
-        # write lock at the start of a transaction, not halfway through it.
+        # The driver begins no transaction of its own: BEGIN is ours (below), so
+        # that BEGIN IMMEDIATE takes the write lock at the start of a transaction,
+        # not halfway through it.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -333,18 +360,19 @@ def _sqlite_pragmas(engine: AsyncEngine, *, synchronous: str) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
+        # BEGIN goes with the transaction's first statement, in the same trip to the
+        # connection's thread (`_OneTrip`): a trip of its own cost as much as a
+        # statement. Nothing is lost by waiting: SQLAlchemy begins a transaction
+        # just before its first statement anyway, and BEGIN IMMEDIATE still takes
+        # the write lock before that statement runs. A look that needs no snapshot
+        # has no BEGIN at all: each statement is its own read, and there is
+        # nothing to commit (two trips saved).
         reading = conn.get_execution_options().get(READING, False)
-        begin = "BEGIN" if reading else "BEGIN IMMEDIATE"
-        # Straight to the driver's connection (SQLAlchemy's documented `run_async`):
-        # through SQLAlchemy, a statement costs an execution context, its events and
-        # a cursor, for one that returns nothing.
-        try:
-            conn.connection.dbapi_connection.run_async(lambda driver: driver.execute(begin))
-        except BaseException as exc:
-            # As SQLAlchemy handles a statement's failure: wrapped in its DBAPIError
-            # ("database is locked"), the connection invalidated if the work was
-            # cancelled or the database is gone.
-            conn._handle_dbapi_exception(exc, begin, (), None, None)
+        driver = conn.connection.dbapi_connection.driver_connection
+        if reading is True:
+            driver.begin_with_next = None
+        else:
+            driver.begin_with_next = "BEGIN" if reading == ONE_SNAPSHOT else "BEGIN IMMEDIATE"
 
 
 def _alembic_config() -> Config:
