@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: An execution option marking connections that only read (see `Database.reading`):
@@ -93,7 +94,7 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits on success, rolls back on any error."""
-        async with self.sessions() as session, session.begin():
+        async with _unit_of_work(self.sessions) as session:
             yield session
 
     @asynccontextmanager
@@ -103,7 +104,7 @@ class Database:
         synchronous=NORMAL: never corrupt, and a process crash loses nothing, but a
         power cut may roll back the last few); this one is, for what may not be
         lost in any case. PostgreSQL commits are always durable."""
-        async with self._durable() as session, session.begin():
+        async with _unit_of_work(self._durable) as session:
             yield session
 
     @asynccontextmanager
@@ -115,7 +116,7 @@ class Database:
         PostgreSQL REPEATABLE READ), for figures read in several statements that
         must add up."""
         readers = self._steady_readers if one_snapshot else self._readers
-        async with readers() as session, session.begin():
+        async with _unit_of_work(readers) as session:
             yield session
 
     @asynccontextmanager
@@ -177,6 +178,31 @@ class Database:
         await self.engine.dispose()
         if self._durable_engine is not None:
             await self._durable_engine.dispose()
+
+
+@asynccontextmanager
+async def _unit_of_work(
+    sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A session whose transaction begins with its first statement and is committed
+    and closed at the end, or rolled back and closed on any error (as `async with
+    sessions() as s, s.begin()` does). Each step of an async session runs in a
+    greenlet of its own, made for it: begun, committed and closed that way, a look
+    of one statement made five; here it makes two (the statement, then the end)."""
+    session = sessions()
+    try:
+        yield session
+        await session.run_sync(_commit_and_close)
+    except BaseException:
+        # Shielded, as AsyncSession's own `async with` closes: a connection given
+        # back half-way through a cancelled close would be lost to the pool.
+        await asyncio.shield(session.close())
+        raise
+
+
+def _commit_and_close(session: Session) -> None:
+    session.commit()
+    session.close()
 
 
 def _engine_options(url: str, schema: str | None, timeout: float) -> dict[str, Any]:
