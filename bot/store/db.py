@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -25,7 +26,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InvalidatePoolError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -40,6 +41,17 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 #: True, or ONE_SNAPSHOT for a look whose statements must all see the same moment.
 READING = "spbot_reading"
 ONE_SNAPSHOT = "one snapshot"
+#: Seconds a PostgreSQL connection may have sat unused in the pool and still be
+#: handed out without asking the server first. Asking (asyncpg's ping: BEGIN, an
+#: empty statement, ROLLBACK) on every checkout made nearly half the round trips
+#: an update cost on PostgreSQL, each a few system calls; yet under load each
+#: connection is given back and taken again within milliseconds, with no time to be
+#: lost unnoticed, and one the server closed meanwhile (a restart) is known closed
+#: without asking. A connection idle longer may have been lost with nothing said (a
+#: firewall that forgot it, a host gone): asked, it is replaced rather than fail the
+#: work it is handed.
+IDLE_BEFORE_PING = 2.0
+_GIVEN_BACK = "spbot_given_back"
 
 
 class Database:
@@ -79,6 +91,7 @@ class Database:
                 durable, expire_on_commit=False, info={"database": self}
             )
         else:
+            _check_out_alive(self.engine)
             self._durable_engine = None
 
     @property
@@ -217,8 +230,43 @@ def _engine_options(url: str, schema: str | None, timeout: float) -> dict[str, A
     connect: dict[str, Any] = {"timeout": timeout, "command_timeout": timeout}
     if schema:
         connect["server_settings"] = {"search_path": schema}
-    return {"pool_pre_ping": True, "pool_timeout": timeout, "connect_args": connect,
-            "hide_parameters": True}  # fmt: skip
+    # No `pool_pre_ping`: `_check_out_alive` asks only where it is worth a trip.
+    return {"pool_timeout": timeout, "connect_args": connect, "hide_parameters": True}
+
+
+def _check_out_alive(engine: AsyncEngine) -> None:
+    """PostgreSQL: never hand out a connection the server has closed. SQLAlchemy's
+    pessimistic disconnect handling ("Dealing with Disconnects"), as `pool_pre_ping`
+    does it, but asking the server only for a connection idle a while (see
+    `IDLE_BEFORE_PING`). A `DisconnectionError` raised on checkout makes the pool
+    throw the connection away and hand out a fresh one in its place. A connection
+    that dies while in use still fails its statement, is thrown away by SQLAlchemy's
+    disconnect handling (the pool's other connections with it), and the work is
+    tried again as after any database error."""
+    dialect = engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _given_back(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_GIVEN_BACK] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _taken(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        given_back = record.info.get(_GIVEN_BACK)
+        if given_back is None:
+            return  # just connected: a record's info is emptied when it reconnects
+        if dbapi_connection.driver_connection.is_closed():
+            # asyncpg has read the server hang up (a restart, an ended session).
+            raise DisconnectionError("closed by the server while pooled")
+        if time.monotonic() - given_back < IDLE_BEFORE_PING:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if not dialect.is_disconnect(exc, dbapi_connection, None):
+                raise
+            # As `pool_pre_ping` does: the server was likely lost to every pooled
+            # connection at once, so all of them are replaced, not asked in turn.
+            raise InvalidatePoolError("a ping found it gone") from exc
 
 
 def _private_file(path: str | None) -> None:

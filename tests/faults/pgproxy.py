@@ -9,6 +9,7 @@ the test switches the proxy's mode while the bot runs.
         proxy.freeze()   # connections stay open, but no byte passes either way
         proxy.forward()  # back to normal (for connections not stranded by freeze)
         proxy.cut()      # drop every open connection once, mid-stream
+        proxy.forget()   # open connections are reset when the client next speaks
 
 Freezing is the fault a timeout must catch: nothing fails, nothing arrives. A
 connection open when the proxy froze stays silent for good, even after `forward()`,
@@ -17,6 +18,11 @@ as behind a firewall that has forgotten it (only the client's own timeout, or
 through after `forward()`, as a retried SYN would. With `freeze(resume=True)` the
 open connections carry on after `forward()` instead, as TCP does when a network
 comes back before it gives up.
+
+Forgetting is the fault only asking finds: nothing arrives to say a connection is
+gone (as when a firewall or NAT forgets an idle one, or a server's host dies), and
+the client learns it only when it next sends something, and is answered with a
+reset.
 """
 
 from __future__ import annotations
@@ -88,6 +94,12 @@ class PgProxy:
             for link in self._links:
                 link.stranded = link.upstream is not None
 
+    def forget(self) -> None:
+        """Forget every open connection, silently: the next bytes its client sends
+        are not passed on, and its socket is reset (new connections go through)."""
+        for link in self._links:
+            link.forgotten = True
+
     def cut(self) -> int:
         """Drop every open connection now, mid-stream; return how many there were."""
         dropped = self._drop_all()
@@ -134,6 +146,9 @@ class PgProxy:
         """Copy one direction until EOF, holding each chunk while the proxy is frozen
         (for good once the link is stranded: only `drop()` ends the wait)."""
         while data := await reader.read(CHUNK):
+            if link.forgotten:
+                link.drop()
+                return
             await self._flowing.wait()
             if link.stranded:
                 await asyncio.Event().wait()
@@ -151,6 +166,7 @@ class _Link:
         self.upstream: asyncio.StreamWriter | None = None
         self.task = task
         self.stranded = False  # frozen for good (see PgProxy.freeze)
+        self.forgotten = False  # reset when next used (see PgProxy.forget)
 
     def drop(self) -> None:
         """Abort both sockets (a reset, not a polite close) and stop the pumps."""

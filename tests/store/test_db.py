@@ -10,10 +10,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from bot.store import Database
+from bot.store import db as db_module
 from bot.store.patients import Conversation, Patient
 from tests.conftest import migrated_sqlite
+from tests.faults.pgproxy import PgProxy
+from tests.postgres import admin
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -88,3 +93,72 @@ async def test_work_cancelled_twice_while_sqlite_is_busy_leaves_nothing_waiting_
     if left:
         _, still_waiting = await asyncio.wait(left, timeout=10)
         assert not still_waiting, "the closing of a connection given up on never ended"
+
+
+# -- PostgreSQL connections the server or the network dropped --------------------------
+
+
+async def _backend(database: Database) -> int:
+    """The server process behind the connection a unit of work is given."""
+    async with database.transaction() as s:
+        return int(await s.scalar(text("SELECT pg_backend_pid()")))
+
+
+async def test_a_connection_the_server_ended_while_pooled_is_not_handed_out(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PostgreSQL restart, or an administrator ending a session, closes the pool's
+    connections between two messages. The next message must still be handled, however
+    recently its connection was last used (under load, within milliseconds): handed a
+    dead connection, the work would fail and the update wait to be tried again."""
+    monkeypatch.setattr(db_module, "IDLE_BEFORE_PING", 3600.0)  # used "just now"
+    database = Database(postgres_url)
+    try:
+        ended = await _backend(database)
+        # Waits until the server process has gone, and with it the connection.
+        await admin(f"SELECT pg_terminate_backend({ended}, 5000)")
+        await asyncio.sleep(0.1)  # the client has read the server hang up
+        assert await _backend(database) != ended
+    finally:
+        await database.close()
+
+
+async def test_a_pooled_connection_the_network_forgot_is_replaced_after_a_pause(
+    postgres_url: str,
+) -> None:
+    """A connection that sat unused in the pool (a quiet spell) may have been lost with
+    nothing said: a firewall forgot it, the server's host went away. Asked before it is
+    handed out, it is replaced, and the first message after the quiet spell is handled."""
+    where = make_url(postgres_url)
+    async with PgProxy(where.host or "127.0.0.1", where.port or 5432) as proxy:
+        database = Database(proxy.url(where.database or "", where.username or "postgres"))
+        try:
+            first = await _backend(database)
+            await asyncio.sleep(db_module.IDLE_BEFORE_PING + 0.5)  # a quiet spell
+            proxy.forget()
+            assert await _backend(database) != first
+        finally:
+            await database.close()
+
+
+async def test_work_under_way_when_the_connections_drop_fails_and_the_next_is_handled(
+    postgres_url: str,
+) -> None:
+    """A PostgreSQL restart under load drops every connection, some mid-transaction.
+    The work under way fails (and is tried again, as after any database error); the
+    next unit of work gets a working connection, not one of the dropped ones."""
+    where = make_url(postgres_url)
+    async with PgProxy(where.host or "127.0.0.1", where.port or 5432) as proxy:
+        database = Database(proxy.url(where.database or "", where.username or "postgres"))
+        try:
+            async with database.transaction() as one, database.transaction() as two:
+                for s in (one, two):  # two connections in the pool, both used just now
+                    await s.execute(text("SELECT 1"))
+            with pytest.raises(DBAPIError):
+                async with database.transaction() as s:
+                    await s.execute(text("SELECT 1"))
+                    proxy.cut()
+                    await s.execute(text("SELECT 1"))
+            assert await _backend(database) and await _backend(database)
+        finally:
+            await database.close()
