@@ -63,19 +63,22 @@ class Database:
         self.sessions = async_sessionmaker(
             self.engine, expire_on_commit=False, info={"database": self}
         )
-        reader = self.engine.execution_options(
-            **({READING: True} if self.is_sqlite else {"postgresql_readonly": True})
-        )
+        # A look is each statement on its own, with no transaction around it (on
+        # SQLite no BEGIN, on PostgreSQL autocommit): as a transaction of read
+        # committed would see it, for two fewer trips to the database. Held to
+        # reading by `_only_reads`.
+        looks: dict[str, Any] = {READING: True}
+        # A look whose statements must add up is one transaction: on SQLite any read
+        # transaction sees one snapshot throughout (see `_sqlite_pragmas`).
+        snapshots: dict[str, Any] = {READING: ONE_SNAPSHOT}
+        if not self.is_sqlite:
+            looks["isolation_level"] = "AUTOCOMMIT"
+            snapshots.update(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        reader = self.engine.execution_options(**looks)
+        _only_reads(reader)
         self._readers = async_sessionmaker(reader, expire_on_commit=False, info={"database": self})
-        # A SQLite read transaction sees one snapshot throughout; a look without one
-        # is each statement on its own (see `_sqlite_pragmas`).
-        steady = reader.execution_options(
-            **(
-                {READING: ONE_SNAPSHOT}
-                if self.is_sqlite
-                else {"isolation_level": "REPEATABLE READ"}
-            )
-        )
+        steady = self.engine.execution_options(**snapshots)
+        _only_reads(steady)
         self._steady_readers = async_sessionmaker(
             steady, expire_on_commit=False, info={"database": self}
         )
@@ -122,11 +125,13 @@ class Database:
 
     @asynccontextmanager
     async def reading(self, *, one_snapshot: bool = False) -> AsyncIterator[AsyncSession]:
-        """A look that changes nothing. On SQLite it does not take the write lock
-        (a write transaction does, from its first statement), so many can run
-        beside one writer; on PostgreSQL the transaction is READ ONLY. With
-        `one_snapshot` every statement sees the database as the first one did (on
-        PostgreSQL REPEATABLE READ), for figures read in several statements that
+        """A look that changes nothing: a statement that would write is refused
+        (`LookWouldWrite`). It takes no lock (on SQLite the write lock is a write
+        transaction's, from its first statement), so many can run beside one
+        writer. Each statement sees the database as it is when it runs, with no
+        transaction around them; with `one_snapshot` they are one transaction, and
+        every statement sees the database as the first one did (on PostgreSQL
+        REPEATABLE READ, READ ONLY), for figures read in several statements that
         must add up."""
         readers = self._steady_readers if one_snapshot else self._readers
         async with _unit_of_work(readers) as session:
@@ -191,6 +196,27 @@ class Database:
         await self.engine.dispose()
         if self._durable_engine is not None:
             await self._durable_engine.dispose()
+
+
+class LookWouldWrite(RuntimeError):
+    """A statement that changes data, sent in a look (`Database.reading`): a fault in
+    the code, stopped before it reaches the database."""
+
+
+_READ_STATEMENTS = ("SELECT", "WITH", "PRAGMA", "EXPLAIN", "SHOW", "VALUES")
+
+
+def _only_reads(engine: AsyncEngine) -> None:
+    """Refuse any statement but a read on `engine` (a copy with its own options: the
+    listener is its own, not the whole engine's). Looks run outside a transaction,
+    where a write would be kept at once; on PostgreSQL a READ ONLY transaction used
+    to refuse them, at two round trips a look."""
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _refuse_writes(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        first = statement.lstrip()[:8].split(None, 1)
+        if not first or first[0].upper() not in _READ_STATEMENTS:
+            raise LookWouldWrite(f"a look sent {first[0] if first else 'nothing'}")
 
 
 @asynccontextmanager

@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from bot.store import Database
 from bot.store import db as db_module
+from bot.store.db import LookWouldWrite
 from bot.store.patients import Conversation, Patient
 from tests.conftest import migrated_sqlite
 from tests.faults.pgproxy import PgProxy
@@ -57,6 +58,27 @@ async def test_a_transaction_that_fails_leaves_nothing(database: Database) -> No
         pass  # a transaction with nothing in it begins and ends
     async with database.reading() as s:
         assert await s.scalar(select(func.count()).select_from(Patient)) == 0
+
+
+async def test_a_look_cannot_change_anything(database: Database) -> None:
+    """A look runs outside a transaction (each statement on its own), so a write sent
+    in one would be kept at once: it is refused before it reaches the database,
+    whether written through the ORM or as a statement, and nothing is kept."""
+    with pytest.raises(LookWouldWrite):
+        async with database.reading() as s:
+            s.add(Patient(channel="telegram", chat_id=9, created_at=NOW))
+            await s.flush()
+    for one_snapshot in (False, True):
+        with pytest.raises(LookWouldWrite):
+            async with database.reading(one_snapshot=one_snapshot) as s:
+                await s.execute(insert(Patient).values(channel="telegram", chat_id=10,
+                                                       created_at=NOW))  # fmt: skip
+    async with database.reading() as s:
+        assert await s.scalar(select(func.count()).select_from(Patient)) == 0
+    async with database.transaction() as s:  # a unit of work writes as before
+        s.add(Patient(channel="telegram", chat_id=11, created_at=NOW))
+    async with database.reading() as s:
+        assert await s.scalar(select(Patient.chat_id)) == 11
 
 
 async def test_work_cancelled_twice_while_sqlite_is_busy_leaves_nothing_waiting_for_ever(
