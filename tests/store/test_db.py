@@ -5,6 +5,8 @@ fails leaves nothing behind."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -126,6 +128,18 @@ async def _backend(database: Database) -> int:
         return int(await s.scalar(text("SELECT pg_backend_pid()")))
 
 
+@asynccontextmanager
+async def _through_a_proxy(postgres_url: str) -> AsyncIterator[tuple[PgProxy, Database]]:
+    """A Database whose connections go through a proxy the test controls."""
+    where = make_url(postgres_url)
+    async with PgProxy(where.host or "127.0.0.1", where.port or 5432) as proxy:
+        database = Database(proxy.url(where.database or "", where.username or "postgres"))
+        try:
+            yield proxy, database
+        finally:
+            await database.close()
+
+
 async def test_a_connection_the_server_ended_while_pooled_is_not_handed_out(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -151,16 +165,11 @@ async def test_a_pooled_connection_the_network_forgot_is_replaced_after_a_pause(
     """A connection that sat unused in the pool (a quiet spell) may have been lost with
     nothing said: a firewall forgot it, the server's host went away. Asked before it is
     handed out, it is replaced, and the first message after the quiet spell is handled."""
-    where = make_url(postgres_url)
-    async with PgProxy(where.host or "127.0.0.1", where.port or 5432) as proxy:
-        database = Database(proxy.url(where.database or "", where.username or "postgres"))
-        try:
-            first = await _backend(database)
-            await asyncio.sleep(db_module.IDLE_BEFORE_PING + 0.5)  # a quiet spell
-            proxy.forget()
-            assert await _backend(database) != first
-        finally:
-            await database.close()
+    async with _through_a_proxy(postgres_url) as (proxy, database):
+        first = await _backend(database)
+        await asyncio.sleep(db_module.IDLE_BEFORE_PING + 0.5)  # a quiet spell
+        proxy.forget()
+        assert await _backend(database) != first
 
 
 async def test_work_under_way_when_the_connections_drop_fails_and_the_next_is_handled(
@@ -169,18 +178,13 @@ async def test_work_under_way_when_the_connections_drop_fails_and_the_next_is_ha
     """A PostgreSQL restart under load drops every connection, some mid-transaction.
     The work under way fails (and is tried again, as after any database error); the
     next unit of work gets a working connection, not one of the dropped ones."""
-    where = make_url(postgres_url)
-    async with PgProxy(where.host or "127.0.0.1", where.port or 5432) as proxy:
-        database = Database(proxy.url(where.database or "", where.username or "postgres"))
-        try:
-            async with database.transaction() as one, database.transaction() as two:
-                for s in (one, two):  # two connections in the pool, both used just now
-                    await s.execute(text("SELECT 1"))
-            with pytest.raises(DBAPIError):
-                async with database.transaction() as s:
-                    await s.execute(text("SELECT 1"))
-                    proxy.cut()
-                    await s.execute(text("SELECT 1"))
-            assert await _backend(database) and await _backend(database)
-        finally:
-            await database.close()
+    async with _through_a_proxy(postgres_url) as (proxy, database):
+        async with database.transaction() as one, database.transaction() as two:
+            for s in (one, two):  # two connections in the pool, both used just now
+                await s.execute(text("SELECT 1"))
+        with pytest.raises(DBAPIError):
+            async with database.transaction() as s:
+                await s.execute(text("SELECT 1"))
+                proxy.cut()
+                await s.execute(text("SELECT 1"))
+        assert await _backend(database) and await _backend(database)
