@@ -214,7 +214,7 @@ def _only_reads(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
     def _refuse_writes(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        first = statement.lstrip()[:8].split(None, 1)
+        first = statement.lstrip(" \t\r\n(")[:8].split(None, 1)  # "(SELECT ...) UNION"
         if not first or first[0].upper() not in _READ_STATEMENTS:
             raise LookWouldWrite(f"a look sent {first[0] if first else 'nothing'}")
 
