@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, literal, select, text, union_all
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -81,6 +81,19 @@ async def test_a_look_cannot_change_anything(database: Database) -> None:
         s.add(Patient(channel="telegram", chat_id=11, created_at=NOW))
     async with database.reading() as s:
         assert await s.scalar(select(Patient.chat_id)) == 11
+
+
+async def test_a_look_may_read_with_a_union_of_limited_selects(postgres_url: str) -> None:
+    """SQLAlchemy writes each limited part of a UNION in brackets, so the statement
+    begins "(SELECT": still a read, and a look runs it. (PostgreSQL only: SQLite
+    does not accept such brackets.)"""
+    database = Database(postgres_url)
+    try:
+        two_parts = union_all(select(literal(1)).limit(1), select(literal(2)).limit(1))
+        async with database.reading() as s:
+            assert sorted((await s.execute(two_parts)).scalars()) == [1, 2]
+    finally:
+        await database.close()
 
 
 async def test_work_cancelled_twice_while_sqlite_is_busy_leaves_nothing_waiting_for_ever(
