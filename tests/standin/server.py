@@ -962,7 +962,12 @@ class BotApiStandIn:
         params: Params = {}
         files: dict[str, UploadedFile] = {}
         try:
-            raw, files = await _read_params(request)
+            try:
+                raw, files = await _read_params(request)
+            except ConnectionResetError:
+                # The bot hung up before it finished asking (a stopping bot can close a
+                # half-sent poll): Telegram got no request, so none is recorded or refused.
+                return web.Response(status=400)  # the connection is gone: nobody reads it
             params = dict(raw)
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")

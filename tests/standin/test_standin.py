@@ -8,6 +8,7 @@ import datetime as dtm
 import html
 import json
 import time
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -701,3 +702,27 @@ async def test_wait_for_explains_a_timeout(api: BotApiStandIn) -> None:
         await bot.send_message(CHAT, "only one")
     with pytest.raises(TimeoutError, match=r"(?s)2 bot message\(s\) in chat 4242.*sendMessage"):
         await api.wait_for_messages(CHAT, 2, timeout=0.2)
+
+
+async def test_a_bot_hanging_up_mid_request_is_not_a_refusal(api: BotApiStandIn) -> None:
+    """A bot stopping can close a poll it has only half sent. Telegram never got a request
+    to refuse, so nothing is recorded against the bot (this once failed a whole CI run)."""
+    url = urllib.parse.urlsplit(api.base_url)
+    host, port = url.hostname or "", url.port
+    body = b"timeout=10&offset=0"
+    _, writer = await asyncio.open_connection(host, port)
+    writer.write(
+        f"POST /bot{api.token}/getUpdates HTTP/1.1\r\nHost: {host}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body) * 2}\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    await asyncio.sleep(0.2)  # the stand-in is waiting for the rest of the body
+    writer.close()
+    await writer.wait_closed()
+    await asyncio.sleep(0.2)
+
+    async with api.bot() as bot:  # the stand-in still serves the next request
+        await bot.get_me()
+    api.assert_clean()
