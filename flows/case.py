@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 from transitions import Machine, MachineError
 
+from flows.core import bind_triggers
+
 STATES = ["waiting", "claimed", "in_contact", "referred", "closed"]
 #: A worker holds the case and is working on it.
 OPEN = ["claimed", "in_contact", "referred"]
@@ -138,6 +140,7 @@ MACHINE = Machine(
     auto_transitions=False,
     send_event=False,
 )
+bind_triggers(CaseLife, MACHINE)
 
 
 def decide(
@@ -146,18 +149,14 @@ def decide(
     """May `actor` do `action` to a case in `status` held by `holder_id`? Pure.
     `holder_active`: the holder is still on the team (for reopening for safety)."""
     model = CaseLife(status, holder_id, actor, holder_active)
-    MACHINE.add_model(model, initial=status)
+    trigger: Callable[[], bool] = getattr(model, action)
     try:
-        trigger: Callable[[], bool] = getattr(model, action)
-        try:
-            done = trigger()
-        except MachineError:
-            return Decision(False, status, holder_id, _wrong_state(status, holder_id, action))
-        if not done:
-            return Decision(False, status, holder_id, "not_yours")
-        return Decision(True, model.state, model.holder_id)
-    finally:
-        MACHINE.remove_model(model)
+        done = trigger()
+    except MachineError:
+        return Decision(False, status, holder_id, _wrong_state(status, holder_id, action))
+    if not done:
+        return Decision(False, status, holder_id, "not_yours")
+    return Decision(True, model.state, model.holder_id)
 
 
 def _wrong_state(status: str, holder_id: int | None, action: Action) -> Refusal:

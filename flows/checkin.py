@@ -46,6 +46,7 @@ from flows.core import (
     Text,
     Unsupported,
     WorkerTookOver,
+    bind_triggers,
 )
 from flows.directory import Directory, Profile, Suggestion
 from flows.questions import (
@@ -566,18 +567,14 @@ MACHINE = Machine(
     auto_transitions=False,
     send_event=True,
 )
+bind_triggers(CheckIn, MACHINE)
 
 
 def handle(
     current: CheckInState, event: CheckInEvent, ctx: CheckInContext
 ) -> FlowResult[CheckInControl]:
     """Run one event through a check-in. Pure: no I/O."""
-    model = CheckIn(current, ctx)
-    MACHINE.add_model(model, initial=current.state)
-    try:
-        return model.handle(event)
-    finally:
-        MACHINE.remove_model(model)
+    return CheckIn(current, ctx).handle(event)
 
 
 # --- Wellbeing, compared ---------------------------------------------------------------

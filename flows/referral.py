@@ -50,6 +50,7 @@ from flows.core import (
     Text,
     Unsupported,
     WorkerTookOver,
+    bind_triggers,
 )
 from flows.directory import FREE_TIMES, MODES, NEED_AREAS, Directory, Profile, Suggestion
 from flows.questions import (
@@ -584,7 +585,7 @@ class Referral:
     The machine is built with `send_event=True`, so every condition and callback
     is handed the `EventData` of the move being tried (most do not need it)."""
 
-    # Triggers, bound by transitions when the model is added to MACHINE.
+    # Triggers: MACHINE's events, bound to the class at import (`bind_triggers`).
     begin: Callable[[], bool]
     answer: Callable[[], bool]
     restart: Callable[[], bool]
@@ -1597,18 +1598,14 @@ MACHINE = Machine(
     auto_transitions=False,
     send_event=True,
 )
+bind_triggers(Referral, MACHINE)
 
 
 def handle(
     conversation: Conversation, event: Event | Nudge, ctx: FlowContext
 ) -> FlowResult[ReferralControl]:
     """Run one event through the referral conversation. Pure: no I/O."""
-    model = Referral(conversation, ctx)
-    MACHINE.add_model(model, initial=conversation.state)
-    try:
-        return model.handle(event)
-    finally:
-        MACHINE.remove_model(model)
+    return Referral(conversation, ctx).handle(event)
 
 
 # --- Reading the answers ------------------------------------------------------------

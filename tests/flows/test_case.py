@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from transitions import Machine
 
 from flows import case
 from flows.case import Actor, decide
+from flows.core import bind_triggers
 from flows.wellbeing import band
 
 SAM, JO = Actor(1), Actor(2)
@@ -125,3 +127,31 @@ def test_a_skipped_question_has_no_band_and_nonsense_is_refused() -> None:
         band("worthwhile", 11)
     with pytest.raises(ValueError):
         band("mood", 3)
+
+
+def test_a_flow_model_with_a_callback_method_is_refused() -> None:
+    """A flow's triggers are bound to its model class once (`bind_triggers`), so
+    nothing would ever call an `on_enter_<state>` method: the class is refused at
+    import rather than the callback being quietly skipped."""
+    machine = Machine(model=None, states=["open", "shut"], transitions=[["shut", "open", "shut"]],
+                      initial="open", auto_transitions=False)  # fmt: skip
+
+    class Door:
+        def __init__(self) -> None:
+            self.state = "open"
+            self.entered = False
+
+        def on_enter_shut(self) -> None:
+            self.entered = True
+
+    with pytest.raises(TypeError, match="on_enter_shut"):
+        bind_triggers(Door, machine)
+
+    class Gate:
+        def __init__(self) -> None:
+            self.state = "open"
+
+    bind_triggers(Gate, machine)
+    gate = Gate()
+    assert gate.shut() and gate.state == "shut"  # type: ignore[attr-defined]
+    assert machine.models == []  # nothing of the gate is kept by the machine
