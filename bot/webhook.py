@@ -101,6 +101,11 @@ class WebhookServer:
             payload = await request.json(loads=json.loads)
         except (ValueError, UnicodeDecodeError):
             return web.json_response({"ok": False, "error": "not JSON"}, status=400)
+        except ConnectionResetError:
+            # Telegram (or a proxy in front) hung up halfway: nothing came to keep,
+            # and Telegram posts it again. Not an error of ours to log as one.
+            log.info("webhook post cut off before its end")
+            return web.json_response({"ok": False}, status=400)  # nobody is there to read it
         if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
             return web.json_response({"ok": False, "error": "not an update"}, status=400)
         if not await self.keep(payload):

@@ -5,7 +5,10 @@ webhook; two instances as real processes are in test_two_instances.py."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import socket
+import urllib.parse
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -150,3 +153,30 @@ async def test_a_webhook_url_telegram_refuses_stops_start_up_with_one_sentence(
         await bot.start()
     assert bot.app is not None
     await bot.app.close()
+
+
+async def test_a_post_cut_off_midway_is_no_error_and_the_next_is_kept(
+    hooked: WebhookBot, api: BotApiStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Telegram (or a proxy in front) hanging up halfway through a post is not a
+    fault of the bot's: nothing is kept, no error is logged (Telegram posts the
+    update again), and the next post is kept as ever."""
+    body = b'{"update_id": 99002, "message": {"message_id": 1, "date": 1700000000, "text": "'
+    url = urllib.parse.urlsplit(hooked.webhook.url)
+    _, writer = await asyncio.open_connection(url.hostname, url.port)
+    writer.write(
+        f"POST {url.path} HTTP/1.1\r\nHost: {url.hostname}\r\n{SECRET_HEADER}: {SECRET}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body) * 3}\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    await asyncio.sleep(0.2)  # the bot is waiting for the rest
+    writer.close()
+    await writer.wait_closed()
+    await asyncio.sleep(0.2)
+    assert not await kept_or_handled(hooked, 99_002)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+    await hooked.handled(api.send_text(CHAT, "/start", first_name="Alex"))
+    assert api.messages_to(CHAT)[0].plain_text.startswith("Hello. I can put you in touch")
+    api.assert_clean()
