@@ -83,6 +83,14 @@ class Database:
             steady, expire_on_commit=False, info={"database": self}
         )
         self._durable = self.sessions
+        # SQLite has one writer at a time, and its waiters poll for the lock, each a
+        # little less often the longer it has waited: under a steady stream of writes
+        # (a flooding chat's lanes) the one that had waited longest was the likeliest
+        # to lose each race, and someone else's /start waited a second. This
+        # process's writers take turns here first, in the order they came, for as
+        # long as SQLite would have let one wait.
+        self._turns: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        self._turn_wait = max(timeout, 30.0)
         if self.is_sqlite:
             _sqlite_pragmas(self.engine, synchronous="NORMAL")
             # One connection that syncs every commit to disk: for keeping updates
@@ -110,7 +118,7 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits on success, rolls back on any error."""
-        async with _unit_of_work(self.sessions) as session:
+        async with self._turn(), _unit_of_work(self.sessions) as session:
             yield session
 
     @asynccontextmanager
@@ -120,8 +128,27 @@ class Database:
         synchronous=NORMAL: never corrupt, and a process crash loses nothing, but a
         power cut may roll back the last few); this one is, for what may not be
         lost in any case. PostgreSQL commits are always durable."""
-        async with _unit_of_work(self._durable) as session:
+        async with self._turn(), _unit_of_work(self._durable) as session:
             yield session
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """On SQLite, this process's turn to write (see `__init__`); on PostgreSQL
+        nothing (rows are locked, not the database). Waiting longer than SQLite would
+        have raises TimeoutError, as a write SQLite kept waiting raises its own."""
+        if not self.is_sqlite:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        if self._turns is None or self._turns[0] is not loop:
+            self._turns = (loop, asyncio.Lock())  # (a lock belongs to one event loop)
+        turn = self._turns[1]
+        async with asyncio.timeout(self._turn_wait):
+            await turn.acquire()
+        try:
+            yield
+        finally:
+            turn.release()
 
     @asynccontextmanager
     async def reading(self, *, one_snapshot: bool = False) -> AsyncIterator[AsyncSession]:

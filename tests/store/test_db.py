@@ -5,6 +5,7 @@ fails leaves nothing behind."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -60,6 +61,44 @@ async def test_a_transaction_that_fails_leaves_nothing(database: Database) -> No
         pass  # a transaction with nothing in it begins and ends
     async with database.reading() as s:
         assert await s.scalar(select(func.count()).select_from(Patient)) == 0
+
+
+async def test_a_writer_waits_its_turn_behind_writers_that_never_pause(
+    database: Database,
+) -> None:
+    """Two lanes write back to back, as a flooding chat's do; someone else's write (a
+    new message kept, their /start handled) goes after the one under way and the one
+    already waiting, not after however many a lock taken by polling lets through
+    first. (SQLite alone: its waiters poll for the write lock, each a little less
+    often the longer it has waited, so the one that had waited longest was the
+    likeliest to lose each race: 5 and 9 of the flood's went first in two of three
+    runs of this test before writers took turns.)"""
+    committed: list[str] = []
+    chats = itertools.count(100)
+    flooding = True
+    under_way = asyncio.Event()
+
+    async def lane(name: str) -> None:
+        while flooding:
+            async with database.transaction() as s:
+                s.add(Patient(channel="telegram", chat_id=next(chats), created_at=NOW))
+                await s.flush()
+                await asyncio.sleep(0.003)  # the work of handling, in the transaction
+            committed.append(name)
+            if len(committed) >= 20:
+                under_way.set()
+
+    lanes = [asyncio.create_task(lane(name)) for name in ("flood", "flood too")]
+    await under_way.wait()
+    went_first = []
+    for chat in range(1, 6):
+        before = len(committed)
+        async with database.transaction() as s:
+            s.add(Patient(channel="telegram", chat_id=chat, created_at=NOW))
+        went_first.append(len(committed) - before)
+    flooding = False
+    await asyncio.gather(*lanes)
+    assert max(went_first) <= 3, f"the flood's writes that went first, each time: {went_first}"
 
 
 async def test_a_look_cannot_change_anything(database: Database) -> None:
