@@ -3,7 +3,8 @@ source itself so that a change that breaks one fails here, not in review.
 
 - `flows/` is pure: it imports nothing from `bot` and does no I/O.
 - `bot/patients` and `bot/staff` never import each other.
-- Only `bot/store` builds SQL.
+- Only `bot/store` builds SQL, and units of work are opened only as
+  transactions or looks (`bot.store.db.Database`).
 - A conversation's state changes only in `bot.store.patients.save_conversation`
   (a check-in's in `bot.store.checkins.save_check_in`), from what a flow
   returned; a flow moves only through its table's triggers.
@@ -64,6 +65,23 @@ def test_only_the_store_builds_sql() -> None:
                 or set(names) & QUERY_BUILDERS
             ):
                 found.append((path, f"{module}: {names}"))
+    assert found == []
+
+
+def test_units_of_work_are_opened_only_as_transactions_or_looks() -> None:
+    """Outside bot/store/db.py the bot opens a unit of work only as
+    `Database.transaction`, `durable_transaction` or `reading`: on SQLite a session
+    of its own would take the write lock without waiting its turn, even to read
+    (docs/architecture.md, "SQLite's writers take turns")."""
+    found = [
+        (path, node.lineno)
+        for path, tree in modules("bot")
+        if path != "bot/store/db.py"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "sessions"  # `db.sessions()`, not an activity's sessions
+    ]
     assert found == []
 
 

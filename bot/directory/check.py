@@ -69,7 +69,7 @@ async def check_directory(
 ) -> DirectoryCheck:
     today = today or date.today()
     stale_after = timedelta(days=stale_after_days)
-    async with db.sessions() as session:
+    async with db.reading(one_snapshot=True) as session:
         activities = await active_activities(session)
         everything = await listed_activities(session, include_inactive=True)
         known = await known_postcodes(session)

@@ -185,7 +185,7 @@ async def _schedule(args: argparse.Namespace, db: Database, feed: str) -> None:
 
 
 async def _feeds(args: argparse.Namespace, db: Database) -> int:
-    async with db.sessions() as session:
+    async with db.reading() as session:
         schedules = await feed_schedules(session)
     if not schedules:
         print("No feeds are imported on a schedule (spbot directory import URL --every 1d).")
@@ -199,7 +199,7 @@ async def _feeds(args: argparse.Namespace, db: Database) -> int:
 
 
 async def _list(args: argparse.Namespace, db: Database) -> int:
-    async with db.sessions() as session:
+    async with db.reading() as session:
         activities = await listed_activities(session, include_inactive=args.all)
     for a in activities:
         checked = f"checked {a.checked_on:%d %b %Y}" if a.checked_on else "never checked"

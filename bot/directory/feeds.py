@@ -43,7 +43,7 @@ async def schedule_feed(
 async def import_due_feeds(db: Database, now: datetime) -> int:
     """Import every feed that is due (each once, whichever instance gets there
     first); how many were imported."""
-    async with db.sessions() as session:
+    async with db.reading() as session:
         due = [
             (f.feed, f.source, f.every_seconds, f.deactivate_missing, f.next_due_at)
             for f in await store.due_feeds(session, now)

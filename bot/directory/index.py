@@ -250,7 +250,7 @@ class DirectoryIndex:
 
 async def load_directory(db: Database, *, synonyms: Synonyms | None = None) -> DirectoryIndex:
     """Build the in-memory index from the active activities in the database."""
-    async with db.sessions() as session:
+    async with db.reading(one_snapshot=True) as session:
         version = await store.directory_version(session) or 0
         activities = await store.active_activities(session)
         areas = {
@@ -263,7 +263,7 @@ async def load_directory(db: Database, *, synonyms: Synonyms | None = None) -> D
 
 async def directory_version(db: Database) -> int:
     """The id of the latest import (of activities or postcodes); 0 before any."""
-    async with db.sessions() as session:
+    async with db.reading() as session:
         return await store.directory_version(session) or 0
 
 

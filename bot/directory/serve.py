@@ -61,7 +61,7 @@ class DirectoryAPI:
     async def held(self) -> _Held:
         version = await _version(self.db)
         if self._held is None or self._held.version != version:
-            async with self.db.sessions() as session:
+            async with self.db.reading(one_snapshot=True) as session:
                 activities = await store.active_activities(session)
                 areas = {area_of(p.postcode) for a in activities for p in a.locations if p.postcode}
                 centroids = await load_centroids(session, areas)
@@ -257,5 +257,5 @@ def _not_found(what: str) -> web.HTTPNotFound:
 
 
 async def _version(db: Database) -> int:
-    async with db.sessions() as session:
+    async with db.reading() as session:
         return await store.directory_version(session) or 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,9 @@ from bot.directory import (
     load_directory,
 )
 from bot.store import Database
+from bot.store.base import utcnow
 from bot.store.directory import Activity, ImportRun
+from bot.store.patients import Patient
 from tests.directory.conftest import FIXTURES
 
 
@@ -191,3 +194,16 @@ async def test_changed_child_rows_are_replaced(database: Database, tmp_path: Pat
     (activity,) = index.activities
     assert [(s.day, s.starts) for s in activity.base.sessions] == [(4, "14:00")]
     assert activity.base.address == "PR8 1ET"
+
+
+async def test_reading_the_directory_waits_for_no_writer(database: Database) -> None:
+    """The bot looks at the directory's version every minute, and loads it when it
+    changed: a look, which never waits for handling under way (on SQLite a read
+    that began as a write transaction took the one write lock, and waited for it)."""
+    await import_sample(database)
+    async with database.transaction() as s:
+        s.add(Patient(channel="telegram", chat_id=1, created_at=utcnow()))
+        await s.flush()  # handling under way: the write lock is held
+        assert await asyncio.wait_for(directory_version(database), 2) > 0
+        index = await asyncio.wait_for(load_directory(database), 5)
+        assert index.version > 0
