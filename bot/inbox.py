@@ -54,6 +54,9 @@ def pause(attempts: int) -> timedelta:
 #: transaction took it out of the inbox (as handling does:
 #: bot.store.updates.first_delivery), so nobody need look again.
 Handler = Callable[[dict[str, Any], bool], Awaitable[bool | None]]
+#: Handles one update as it arrived (`InboxDrain.at_once`): True when a patient's
+#: transaction handled it, and so kept it.
+AtOnce = Callable[[], Awaitable[bool]]
 #: Called once for an update given up on (with the raw update).
 GivenUp = Callable[[dict[str, Any]], Awaitable[None]]
 #: Called once a flood, with the first update of the chat's that had to wait: to
@@ -268,6 +271,35 @@ class InboxDrain:
     async def finish(self, within: float) -> None:
         """Let handling under way finish (after `stopping`), for up to `within` seconds."""
         await self.lanes.finish(within)
+
+    async def at_once(self, update_id: int, chat: int, handle: AtOnce) -> bool:
+        """A lone update from a private chat, handled as it arrives rather than kept
+        first and then found by a look: True when it was (its own transaction kept
+        it: `bot.patients.service.Inbound.kept`); False when it is to be kept, as
+        usual (it must wait its turn: the chat's earlier updates are kept or being
+        handled, or it is sending very fast; it is a link worker's, for the staff
+        side; or handling failed, and is tried again from the inbox). Order and
+        pace are as if it had been kept: only what could have gone at once does."""
+        if self.lanes.is_busy(chat) or self.is_flooding(chat) or self.budgets.over(chat):
+            return False
+        async with self.db.reading() as session:
+            seen = await kept.waiting(session, chat)
+        if seen.kept or seen.from_worker or self.lanes.is_busy(chat):
+            return False
+        self.budgets.spend(chat)
+        self.in_hand.add(update_id)
+        began = time.monotonic()
+        try:
+            handled = await handle()
+        except Exception as exc:
+            log.warning("handling an update as it arrived failed (%s); it is kept and tried "
+                        "again", trouble(exc), extra={"update_id": update_id})  # fmt: skip
+            return False
+        finally:
+            self.in_hand.discard(update_id)
+        if handled and self.on_handled is not None:
+            self.on_handled(time.monotonic() - began)
+        return handled
 
     async def drain(self, batch: int = 50) -> int:
         """One pass, waiting for it to end (for tests): every chat's next update.

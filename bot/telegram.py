@@ -6,7 +6,8 @@ Nothing is confirmed to Telegram before it is safe (docs/architecture.md rule 1)
 python-telegram-bot's own updater confirms an update as soon as it fetches it, so
 the bot fetches for itself, keeps each batch in the inbox (committed), and only
 then moves the `getUpdates` offset. Updates are handled from the inbox
-(bot/inbox.py). Crisis language is looked for the moment an update arrives: if the
+(bot/inbox.py); a lone update that could go at once is handled as it arrives, its
+patient's transaction keeping it, and only then is it confirmed (`_at_once`). Crisis language is looked for the moment an update arrives: if the
 database cannot keep it, the person still gets the crisis contacts at once.
 
 Conversation state lives in the database, never in python-telegram-bot's
@@ -33,6 +34,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, timedelta
+from functools import partial
 from typing import Any
 
 from telegram import Bot as TelegramApi
@@ -206,7 +208,8 @@ class TelegramBot:
 
     # --- receiving ----------------------------------------------------------------------
     async def _receive(self) -> None:
-        """Fetch updates; keep each batch; only then confirm it (the next offset)."""
+        """Fetch updates; keep each batch (or handle a lone update at once: `received`);
+        only then confirm it (the next offset)."""
         offset: int | None = None
         failures = 0
         while True:
@@ -230,7 +233,7 @@ class TelegramBot:
                 failures = 0
                 continue
             try:
-                await self.keep(updates)
+                await self.received(updates)
             except Exception as exc:
                 # Not confirmed: Telegram keeps them, and gives them again. Whoever
                 # wrote crisis words hears where to get help now, all the same.
@@ -243,8 +246,16 @@ class TelegramBot:
                 continue
             failures = 0
             offset = updates[-1].update_id + 1
-            self.inbox.wake.set()
-            self._look_ahead(updates)
+
+    async def received(self, updates: Sequence[Update]) -> None:
+        """What becomes of a batch fetched, before Telegram is told it may forget it:
+        a lone update handled at once, if it may be (`_at_once`); otherwise the
+        batch kept, for the inbox to handle (raises if it cannot be kept)."""
+        if len(updates) == 1 and await self._at_once(updates[0]):
+            return
+        await self.keep(updates)
+        self.inbox.wake.set()
+        self._look_ahead(updates)
 
     async def _tell_telegram_where(self) -> None:
         """Tell Telegram where to post (every instance says the same: the load
@@ -317,6 +328,21 @@ class TelegramBot:
                 self._replying.add(reply)
                 reply.add_done_callback(self._replying.discard)
 
+    async def _at_once(self, update: Update) -> bool:
+        """A lone update polled, from someone in a private chat: handled as it
+        arrives if it may be (bot/inbox.py `InboxDrain.at_once`), its patient's
+        transaction keeping it; True if it was. Only one process polls, so nothing
+        else keeps this chat's updates meanwhile. A tap on nothing of ours, or on a
+        staff button, goes the usual way: its answer is not given twice."""
+        chat, user, action = update.effective_chat, update.effective_user, translate(update)
+        if chat is None or chat.type != Chat.PRIVATE or user is None or user.is_bot:
+            return False
+        if action is None or isinstance(action, StaffTap):
+            return False
+        return await self.inbox.at_once(
+            update.update_id, chat.id, partial(self._handle_update, update, False, kept=False)
+        )
+
     async def _handle(self, payload: dict[str, Any], from_worker: bool) -> bool:
         """Handle one kept update (raises if it could not be: it is tried again).
         True: handling took it out of the inbox (bot/inbox.py). `from_worker`: its
@@ -326,8 +352,11 @@ class TelegramBot:
         update = self._decoded.pop(payload.get("update_id", -1), None)
         if update is None:
             update = Update.de_json(payload, self.api)
+        return await self._handle_update(update, from_worker)
+
+    async def _handle_update(self, update: Update, from_worker: bool, *, kept: bool = True) -> bool:
         try:
-            return await self.on_update(update, from_worker=from_worker)
+            return await self.on_update(update, from_worker=from_worker, kept=kept)
         except Exception:
             await self._answer_crisis_directly(update)
             raise
@@ -371,11 +400,14 @@ class TelegramBot:
             await self.app.patients.not_handled("telegram", chat.id)
             self.delivery.wake.set()
 
-    async def on_update(self, update: Update, *, from_worker: bool | None = None) -> bool:
+    async def on_update(
+        self, update: Update, *, from_worker: bool | None = None, kept: bool = True
+    ) -> bool:
         """True when the update was handled in a transaction of the patient side,
         which took it out of the inbox (bot.store.updates.first_delivery).
         `from_worker`: whether its sender was an active link worker a moment ago, if
-        known (the staff side asks again otherwise, and when it was)."""
+        known (the staff side asks again otherwise, and when it was). `kept`: it is
+        in the inbox (False: handled as it arrived, see `_at_once`)."""
         action = translate(update)
         chat, user, query = update.effective_chat, update.effective_user, update.callback_query
         if action is None or chat is None:
@@ -408,7 +440,7 @@ class TelegramBot:
             Inbound(
                 "telegram", chat.id, event, update.update_id, user.first_name if user else None,
                 written_at=_written_at(update),
-                crisis_answered=update.update_id in self.crisis_answered,
+                crisis_answered=update.update_id in self.crisis_answered, kept=kept,
             )
         )  # fmt: skip
         self.crisis_answered.discard(update.update_id)

@@ -23,14 +23,17 @@ from bot.store.db import READING
 class StatementCounter:
     def __init__(self, db: Database) -> None:
         self.engines: list[AsyncEngine] = [db.engine]
-        durable = getattr(db, "_durable_engine", None)
-        if durable is not None:
-            self.engines.append(durable)
+        self.durable_engine: AsyncEngine | None = getattr(db, "_durable_engine", None)
+        if self.durable_engine is not None:
+            self.engines.append(self.durable_engine)
         self.phase: str | None = None
         self.statements: Counter[str] = Counter()
         self.transactions: Counter[str] = Counter()
         #: Transactions that took SQLite's write lock (BEGIN IMMEDIATE).
         self.writes: Counter[str] = Counter()
+        #: Of those, the ones whose commit survives a power cut (SQLite's durable
+        #: connection: `Database.durable_transaction`).
+        self.durable: Counter[str] = Counter()
         #: The SQL of each statement, by phase (to see what a count is made of).
         self.seen: dict[str, list[str]] = {}
 
@@ -50,6 +53,8 @@ class StatementCounter:
         # sent with its first statement, so no cursor event sees it).
         if conn.dialect.name == "sqlite" and not conn.get_execution_options().get(READING):
             self.writes[self.phase] += 1
+        if self.durable_engine is not None and conn.engine is self.durable_engine.sync_engine:
+            self.durable[self.phase] += 1
 
     def __enter__(self) -> StatementCounter:
         for engine in self.engines:

@@ -84,6 +84,10 @@ class Inbound:
     written_at: datetime | None = None
     #: Their crisis reply went out already, straight away (the database was down).
     crisis_answered: bool = False
+    #: It waits in the inbox, kept when it arrived. False: it is handled as it
+    #: arrived (bot/inbox.py `InboxDrain.at_once`), so the transaction that handles
+    #: it is what keeps it, and must survive a power cut before Telegram is told.
+    kept: bool = True
 
 
 @dataclass
@@ -121,10 +125,11 @@ class PatientService:
         # Read for meaning before the transaction: it is CPU work (about 15 ms a
         # sentence) that must hold no database connection or lock.
         meaning = await self.read_meaning(_free_text(inbound.event))
-        async with self.db.transaction() as session:
+        transaction = self.db.transaction if inbound.kept else self.db.durable_transaction
+        async with transaction() as session:
             now = self.clock()
             if inbound.update_id is not None and not await first_delivery(
-                session, inbound.update_id, now
+                session, inbound.update_id, now, kept=inbound.kept
             ):
                 log.info("duplicate update", extra={"update_id": inbound.update_id})
                 return Handled(duplicate=True)

@@ -155,6 +155,30 @@ _DUE = _due()
 _DUE_WITH_PAYLOADS = _due(payloads=True)
 
 
+class Waiting(NamedTuple):
+    """What is known of a private chat before an update of its is handled as it
+    arrives, not kept first (bot/inbox.py `InboxDrain.at_once`)."""
+
+    #: Updates of its are kept and not yet handled (or given up on): a new one goes
+    #: behind them, in the inbox.
+    kept: bool
+    #: It is an active link worker's: the staff side handles it, the usual way.
+    from_worker: bool
+
+
+async def waiting(session: AsyncSession, chat_id: int) -> Waiting:
+    """Whether a private chat has updates kept and not yet handled, and whether it is
+    an active link worker's: one statement, that takes no lock."""
+    row = (await session.execute(_WAITING, {"chat_id": chat_id})).one()
+    return Waiting(bool(row[0]), bool(row[1]))
+
+
+_WAITING = select(
+    exists().where(InboxUpdate.chat_id == bindparam("chat_id"), InboxUpdate.failed_at.is_(None)),
+    exists().where(LinkWorker.telegram_id == bindparam("chat_id"), LinkWorker.active.is_(True)),
+)
+
+
 async def lease(
     session: AsyncSession, update_id: int, instance: str, now: datetime, lease_for: timedelta
 ) -> dict[str, Any] | None:

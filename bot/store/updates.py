@@ -30,12 +30,16 @@ class ProcessedUpdate(Base):
     processed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-async def first_delivery(session: AsyncSession, update_id: int, now: datetime) -> bool:
+async def first_delivery(
+    session: AsyncSession, update_id: int, now: datetime, *, kept: bool = True
+) -> bool:
     """Record the update as handled, in the transaction that handles it (and take it
-    out of the inbox there too: no second commit); False if it already was."""
+    out of the inbox there too: no second commit); False if it already was.
+    `kept`: it is in the inbox (not when handled as it arrived: bot/inbox.py)."""
     record = _RECORD_SQLITE if is_sqlite(session) else _RECORD_POSTGRESQL
     result = await session.execute(record, {"update_id": update_id, "processed_at": now})
-    await session.execute(_TAKE_OUT, {"update_id": update_id})
+    if kept:
+        await session.execute(_TAKE_OUT, {"update_id": update_id})
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 

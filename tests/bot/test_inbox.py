@@ -5,12 +5,15 @@ the person and the team told, so the chat's later messages still get through."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
-from bot.inbox import GIVE_UP_AFTER, InboxDrain, pause
+from bot.inbox import GIVE_UP_AFTER, FloodLimit, InboxDrain, pause
+from bot.staff.admin import add_worker
 from bot.store import Database
 from bot.store import inbox as kept
 
@@ -104,3 +107,76 @@ async def test_a_message_that_keeps_failing_is_given_up_on_once_and_the_chat_goe
     async with database.reading() as s:
         failed = await s.get(kept.InboxUpdate, 1)
     assert failed is not None and failed.failed_at is not None and failed.last_error == "ValueError"
+
+
+class AtOnce:
+    """What the adapter hands `InboxDrain.at_once`: handling that is counted, and
+    can be made to fail."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.fail = False
+
+    async def __call__(self) -> bool:
+        self.calls += 1
+        if self.fail:
+            raise RuntimeError("database went away")
+        return True
+
+
+async def nothing(update: dict[str, Any], from_worker: bool) -> None:
+    raise AssertionError("nothing here is handled from the inbox")
+
+
+async def test_a_lone_update_goes_at_once_only_when_nothing_of_its_chat_waits(
+    database: Database,
+) -> None:
+    times: list[float] = []
+    drain = InboxDrain(database, nothing, instance="test", on_handled=times.append)
+    handle = AtOnce()
+    assert await drain.at_once(1, 5, handle) and handle.calls == 1
+    assert len(times) == 1  # counted as handled, as one from the inbox is
+    # An update of the chat's is kept (waiting to be tried again, say): the next
+    # goes behind it, in the inbox, not ahead of it.
+    await keep(database, (2, 5))
+    assert not await drain.at_once(3, 5, handle) and handle.calls == 1
+    assert await drain.at_once(4, 6, handle)  # another chat's is not held up
+    # An update being handled from the inbox: its chat's next waits for it.
+    started, finish = asyncio.Event(), asyncio.Event()
+
+    async def busy() -> None:
+        started.set()
+        await finish.wait()
+
+    drain.lanes.start(7, busy())
+    await started.wait()
+    assert not await drain.at_once(8, 7, handle) and handle.calls == 2
+    finish.set()
+
+
+async def test_a_link_workers_update_is_not_handled_at_once(database: Database) -> None:
+    await add_worker(database, 4000, "Sam", "link_worker", NOW)
+    drain, handle = InboxDrain(database, nothing, instance="test"), AtOnce()
+    assert not await drain.at_once(1, 4000, handle) and handle.calls == 0
+
+
+async def test_a_lone_update_whose_handling_fails_is_left_to_keep(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    drain, handle = InboxDrain(database, nothing, instance="test"), AtOnce()
+    handle.fail = True
+    assert not await drain.at_once(1, 5, handle)
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "kept and tried again" in warning.getMessage()
+    assert "went away" not in warning.getMessage()  # never an exception's own words
+    handle.fail = False
+    assert await drain.at_once(2, 5, handle)  # nothing is held against the chat
+
+
+async def test_a_chat_past_its_burst_waits_its_turn_in_the_inbox(database: Database) -> None:
+    limit = FloodLimit(burst=3, per_second=0.001)
+    drain = InboxDrain(database, nothing, instance="test", flood_limit=limit)
+    handle = AtOnce()
+    went = [await drain.at_once(n, 5, handle) for n in range(1, 6)]
+    assert went == [True, True, True, False, False] and handle.calls == 3
+    assert await drain.at_once(6, 9, handle)  # someone else's goes at once

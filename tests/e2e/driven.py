@@ -36,6 +36,8 @@ class Step:
     transactions: dict[str, int] = field(default_factory=dict)
     #: Of those, the ones that wrote (on SQLite: took the write lock).
     writes: dict[str, int] = field(default_factory=dict)
+    #: Of those, the ones whose commit survives a power cut (kept an update).
+    durable: dict[str, int] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
     #: The SQL of each statement, by phase (what a count is made of).
     seen: dict[str, list[str]] = field(default_factory=dict)
@@ -50,8 +52,11 @@ class Driven:
         self.api, self.app, self.bot = api, app, bot
         self.counter = StatementCounter(app.db)
 
-    async def step(self, chat: int, how: str, what: str) -> Step:
-        """The person types or taps `what`; the bot keeps, handles and answers it."""
+    async def step(self, chat: int, how: str, what: str, *, lone: bool = False) -> Step:
+        """The person types or taps `what`; the bot keeps, handles and answers it.
+        `lone`: it is all a getUpdates brought, and goes as the receiver takes such
+        an update (handled at once if it may be: `TelegramBot.received`); otherwise
+        it is kept as part of a batch is, and handled from the inbox."""
         api, bot = self.api, self.bot
         if how == "type":
             update_id = api.send_text(chat, what, first_name="Alex")
@@ -59,8 +64,8 @@ class Driven:
             update_id = api.press(chat, what, first_name="Alex")
         update = Update.de_json(api.update(update_id), bot.api)
         calls_before = len(api.calls)
-        with self.counter.counting("keep"):  # what the receiver does with a batch of one
-            await bot.keep([update])
+        with self.counter.counting("keep"):  # what the receiver does with what it fetched
+            await (bot.received([update]) if lone else bot.keep([update]))
         with self.counter.counting("handle"):
             while await bot.inbox.drain():
                 pass
@@ -74,6 +79,7 @@ class Driven:
             step.statements[phase] = self.counter.statements.pop(phase, 0)
             step.transactions[phase] = self.counter.transactions.pop(phase, 0)
             step.writes[phase] = self.counter.writes.pop(phase, 0)
+            step.durable[phase] = self.counter.durable.pop(phase, 0)
         step.seen, self.counter.seen = self.counter.seen, {}
         for call in api.calls[calls_before:]:
             step.calls[call.method] = step.calls.get(call.method, 0) + 1

@@ -10,6 +10,7 @@ production."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,34 @@ async def test_a_referral_takes_fewer_messages(api: BotApiStandIn, tmp_path: Pat
         "✓ Weekday mornings",
     ):
         assert any(answer in t for t in texts), answer
+
+
+async def test_a_lone_update_is_handled_as_it_arrives(api: BotApiStandIn, tmp_path: Path) -> None:
+    """An update that is all a getUpdates brought, from a chat with nothing waiting,
+    is handled at once: its patient's transaction keeps it (and so must survive a
+    power cut), and nothing is written to the inbox to be looked for, read and
+    deleted again. The person sees the same conversation."""
+    async with driven(api, f"sqlite+aiosqlite:///{tmp_path / 'work.sqlite3'}") as bot:
+        kept_first = [await bot.step(CHAT, how, what) for how, what in REFERRAL]
+        at_once = [await bot.step(CHAT + 1, how, what, lone=True) for how, what in REFERRAL]
+    for step in at_once:
+        received = step.seen.get("keep", [])
+        assert not any(seen.startswith("INSERT INTO inbox_update") for seen in received)
+        # A look whether it may go at once (nothing of the chat's kept, not a link
+        # worker's), then the patient's transaction: the one write, made durable.
+        assert step.transactions["keep"] == 2, detail(step, "keep")
+        assert step.writes["keep"] == step.durable["keep"] == 1, detail(step, "keep")
+        assert step.writes["handle"] == 0, detail(step, "handle")  # the inbox has nothing
+    for before, now in zip(kept_first, at_once, strict=True):
+        # Kept first: a durable write to keep it, then a write to handle it (and take
+        # it out of the inbox). Handled at once: one write, and two statements fewer.
+        assert before.writes["keep"] + before.writes["handle"] == 2
+        spent = now.statements["keep"] + now.statements["handle"]
+        assert spent <= before.statements["keep"] + before.statements["handle"] - 2, detail(
+            now, "keep"
+        )
+
+    def shown(chat: int) -> list[str]:  # (each case has its own reference)
+        return [re.sub(r"SP-\w+", "SP-…", m.plain_text) for m in api.messages_to(chat)]
+
+    assert shown(CHAT) and shown(CHAT + 1) == shown(CHAT)
