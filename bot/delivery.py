@@ -231,6 +231,15 @@ class Marks:
                     done.set_result(None)
 
 
+@dataclass(frozen=True)
+class Claim:
+    """Rows claimed in someone else's transaction (`Delivery.claim_in`), by chat, to
+    send once it is committed; `chats`: as many chats as the claim could take."""
+
+    by_chat: dict[int, list[Claimed]]
+    chats: int
+
+
 class Delivery:
     def __init__(
         self,
@@ -302,10 +311,7 @@ class Delivery:
                 # Rows just written, and no chat busy: they are there to claim, so no
                 # look first (the look is for passes that may find nothing).
                 by_chat = await self._claim(chats, busy, look=not fresh or bool(busy))
-                for chat_id, rows in by_chat.items():
-                    if len(rows) >= self._per_chat or len(by_chat) >= chats:
-                        self.behind.add(chat_id)  # as many as a claim takes: more may wait
-                    self.lanes.start(chat_id, self._deliver_chat(rows))
+                self._start(by_chat, chats)
             except Exception as exc:
                 # The outbox is safe in the database: wait a little and look again.
                 log.warning("delivery pass failed (%s); retrying", trouble(exc))
@@ -313,6 +319,44 @@ class Delivery:
             self.last_pass = time.monotonic()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), idle_seconds)
+
+    def _start(self, by_chat: dict[int, list[Claimed]], chats: int) -> None:
+        """A lane for each chat's claimed rows (`chats`: as many as the claim could take)."""
+        for chat_id, rows in by_chat.items():
+            if len(rows) >= self._per_chat or len(by_chat) >= chats:
+                self.behind.add(chat_id)  # as many as a claim takes: more may wait
+            self.lanes.start(chat_id, self._deliver_chat(rows))
+
+    async def claim_in(self, session: AsyncSession) -> Claim | None:
+        """What is due now, claimed in the transaction that wrote it (a patient's
+        reply: bot.patients.service `handle`'s `then`), instead of in one of its own
+        a moment later; `send_claimed` sends it once that transaction is committed.
+        None when it is left to delivery's own pass: several instances share the
+        outbox (there a claim takes a lock on the whole outbox, not to be held
+        through someone else's commit), or delivery is stopping."""
+        if self.db.locks_rows or self.stopping:
+            return None
+        busy = set(self.lanes.busy)
+        self.behind |= busy  # what it wrote for a chat being sent to waits for its lane
+        chats = self.limits.chats_at_once - len(busy)
+        if chats <= 0:
+            return Claim({}, chats)
+        claimed = await claim(session, self.channel, self.instance, self.clock(), LEASE,
+                              chats=chats, per_chat=self._per_chat, skip_chats=busy)  # fmt: skip
+        by_chat: dict[int, list[Claimed]] = {}
+        for one in claimed:
+            by_chat.setdefault(one.row.chat_id, []).append(one)
+        return Claim(by_chat, chats)
+
+    def send_claimed(self, claimed: Claim) -> None:
+        """Send what `claim_in` took, its transaction committed. A chat whose lane
+        began meanwhile (it cannot: its next rows were these, and a chat's rows go
+        in order) would have them let go, to go after."""
+        starting = {c: rows for c, rows in claimed.by_chat.items() if not self.lanes.is_busy(c)}
+        for chat_id in claimed.by_chat.keys() - starting.keys():
+            self.marks.release([c.row for c in claimed.by_chat[chat_id]])
+            self.behind.add(chat_id)
+        self._start(starting, claimed.chats)
 
     async def finish(self, within: float) -> None:
         """Let sends under way finish (after `stopping`), for up to `within` seconds."""

@@ -37,6 +37,7 @@ from datetime import UTC, timedelta
 from functools import partial
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot as TelegramApi
 from telegram import (
     BotCommand,
@@ -69,7 +70,16 @@ from telegram.request import HTTPXRequest
 from bot import safety
 from bot.app import App, keep_secret
 from bot.config import SettingsError
-from bot.delivery import DEFAULT_LIMITS, Blocked, Delivery, Limits, RetryLater, Sent, Undeliverable
+from bot.delivery import (
+    DEFAULT_LIMITS,
+    Blocked,
+    Claim,
+    Delivery,
+    Limits,
+    RetryLater,
+    Sent,
+    Undeliverable,
+)
 from bot.inbox import DEFAULT_FLOOD_LIMIT, FloodLimit, InboxDrain
 from bot.lanes import settle
 from bot.metrics import Metrics
@@ -436,16 +446,27 @@ class TelegramBot:
                 self.delivery.wake.set()
             self._answer_tap(query, None)
             return False
+        claim: Claim | None = None
+
+        async def claim_the_reply(session: AsyncSession) -> None:
+            nonlocal claim
+            claim = await self.delivery.claim_in(session)
+
         handled = await self.app.patients.handle(
             Inbound(
                 "telegram", chat.id, event, update.update_id, user.first_name if user else None,
                 written_at=_written_at(update),
                 crisis_answered=update.update_id in self.crisis_answered, kept=kept,
-            )
+            ),
+            then=claim_the_reply,
         )  # fmt: skip
         self.crisis_answered.discard(update.update_id)
-        # The reply first: it is what they are waiting for.
-        if handled.outbox_ids:
+        # The reply first: it is what they are waiting for. Claimed in the transaction
+        # that wrote it (with whatever else was due: what it told the team), it goes
+        # now; otherwise delivery's pass claims it.
+        if claim is not None:
+            self.delivery.send_claimed(claim)
+        elif handled.outbox_ids:
             self.delivery.written()
         else:
             self.delivery.wake.set()  # (what it told the team, if anything)

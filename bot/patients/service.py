@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -121,7 +121,11 @@ class PatientService:
         self.checkins = CheckIns(db, messages, directory, settings, self.replies, self.listener,
                                  clock)  # fmt: skip
 
-    async def handle(self, inbound: Inbound) -> Handled:
+    async def handle(
+        self, inbound: Inbound, *, then: Callable[[AsyncSession], Awaitable[None]] | None = None
+    ) -> Handled:
+        """`then`: the adapter's work in the same transaction, once the update is
+        handled (delivery claims the reply there: bot/delivery.py `claim_in`)."""
         # Read for meaning before the transaction: it is CPU work (about 15 ms a
         # sentence) that must hold no database connection or lock.
         meaning = await self.read_meaning(_free_text(inbound.event))
@@ -162,6 +166,8 @@ class PatientService:
                     session, patient, conversation, check_in, event, now,
                     crisis_answered=inbound.crisis_answered,
                 )  # fmt: skip
+                if then is not None:
+                    await then(session)
                 return Handled(tap_notice=self._tap_notice(tap), outbox_ids=ids)
             ctx = await self._context(session, now, inbound.first_name, conversation, case, alert)
             # The question they are on, read with them (the reply closes or replaces it).
@@ -199,6 +205,8 @@ class PatientService:
             else:
                 save_conversation(session, conversation, result, now)
             notice = self._tap_notice(result.tap_notice)
+            if then is not None:
+                await then(session)
         if forgetting != "kept" or any(isinstance(e, ForgetPatient) for e in result.effects):
             await self.db.checkpoint()  # what was erased lingers nowhere on disk
         return Handled(tap_notice=notice, outbox_ids=outbox_ids)

@@ -311,3 +311,81 @@ async def test_bringing_a_team_card_up_to_date_does_not_use_up_the_groups_allowa
             Outbox(session, "telegram", TEAM_CHAT, utcnow()).edit(row, f"card v{version}", [])
         await delivery.deliver_due()
     assert delivery.per_chat.left(TEAM_CHAT) >= 1.9  # one message's worth spent, not six
+
+
+async def lanes_done(delivery: Delivery) -> None:
+    await asyncio.gather(*delivery.lanes.busy.values())
+
+
+def claims_in_transactions(database: Database) -> None:
+    if database.locks_rows:
+        pytest.skip("on PostgreSQL delivery's own pass claims every row (see the last test)")
+
+
+async def test_a_reply_claimed_in_the_transaction_that_wrote_it_goes_once(
+    database: Database,
+) -> None:
+    claims_in_transactions(database)
+    sender = RecordingSender()
+    delivery = Delivery(database, sender, "telegram", limits=FAST)
+    async with database.transaction() as session:
+        Outbox(session, "telegram", 77, utcnow()).send("the reply")
+        Outbox(session, "telegram", TEAM_CHAT, utcnow()).send("what it told the team")
+        await session.flush()
+        claim = await delivery.claim_in(session)
+    assert claim is not None and set(claim.by_chat) == {77, TEAM_CHAT}
+    assert await delivery.deliver_due() == 0  # leased: a pass takes none of it
+    delivery.send_claimed(claim)
+    await lanes_done(delivery)
+    assert sorted(t for _, t, _ in sender.sent) == ["the reply", "what it told the team"]
+    assert await delivery.deliver_due() == 0  # sent, and written down: never twice
+    async with database.reading() as session:
+        rows = (await session.execute(select(OutboxMessage))).scalars().all()
+    assert all(r.sent_at is not None and r.leased_by is None for r in rows)
+
+
+async def test_a_claim_in_a_transaction_rolled_back_holds_nothing(database: Database) -> None:
+    claims_in_transactions(database)
+    sender = RecordingSender()
+    delivery = Delivery(database, sender, "telegram", limits=FAST)
+    async with database.transaction() as session:
+        Outbox(session, "telegram", 77, utcnow()).send("the welcome")
+    with pytest.raises(RuntimeError):
+        async with database.transaction() as session:
+            Outbox(session, "telegram", 77, utcnow()).send("never written")
+            await session.flush()
+            await delivery.claim_in(session)
+            raise RuntimeError("the handling failed after all")
+    # The claim went with its transaction: the row written before is not held by it.
+    assert await delivery.deliver_due() == 1 and [t for _, t, _ in sender.sent] == ["the welcome"]
+
+
+async def test_a_chat_being_sent_to_is_not_claimed_from_under_its_lane(database: Database) -> None:
+    claims_in_transactions(database)
+    sender = RecordingSender()
+    delivery = Delivery(database, sender, "telegram", limits=FAST)
+    finish = asyncio.Event()
+
+    async def sending() -> None:
+        await finish.wait()
+
+    delivery.lanes.start(77, sending())
+    async with database.transaction() as session:
+        Outbox(session, "telegram", 77, utcnow()).send("behind what is being sent")
+        await session.flush()
+        claim = await delivery.claim_in(session)
+    assert claim is not None and claim.by_chat == {}
+    assert 77 in delivery.behind  # its lane's end looks again
+    finish.set()
+    await lanes_done(delivery)
+    assert await delivery.deliver_due() == 1 and len(sender.sent) == 1
+
+
+async def test_several_instances_leave_claims_to_delivery_s_own_pass(database: Database) -> None:
+    delivery = Delivery(database, RecordingSender(), "telegram", limits=FAST)
+    async with database.transaction() as session:
+        Outbox(session, "telegram", 77, utcnow()).send("the reply")
+        await session.flush()
+        claim = await delivery.claim_in(session)
+    # On PostgreSQL a claim locks the whole outbox: not held through a patient's commit.
+    assert (claim is None) == database.locks_rows

@@ -16,6 +16,7 @@ from telegram import Update
 
 from bot.app import App, build_app
 from bot.config import Settings
+from bot.delivery import Claim, Delivery
 from bot.telegram import TelegramBot
 from tests.e2e.conftest import FAST
 from tests.fakes import FakeDirectory
@@ -51,6 +52,19 @@ class Driven:
     def __init__(self, api: BotApiStandIn, app: App, bot: TelegramBot) -> None:
         self.api, self.app, self.bot = api, app, bot
         self.counter = StatementCounter(app.db)
+        # What handling claimed for delivery in its own transaction is sent in the
+        # deliver phase, not in the background while handling is still counted.
+        self.claims: list[Claim] = []
+        bot.delivery.send_claimed = self.claims.append  # type: ignore[method-assign]
+
+    async def deliver(self) -> None:
+        """Send what handling claimed, then whatever else is due, and wait for it."""
+        for claim in self.claims:
+            Delivery.send_claimed(self.bot.delivery, claim)
+        self.claims.clear()
+        await asyncio.gather(*self.bot.delivery.lanes.busy.values())
+        while await self.bot.delivery.deliver_due():
+            pass
 
     async def step(self, chat: int, how: str, what: str, *, lone: bool = False) -> Step:
         """The person types or taps `what`; the bot keeps, handles and answers it.
@@ -70,8 +84,7 @@ class Driven:
             while await bot.inbox.drain():
                 pass
         with self.counter.counting("deliver"):
-            while await bot.delivery.deliver_due():
-                pass
+            await self.deliver()
         if bot._answering:  # the tap is answered beside the reply
             await asyncio.gather(*bot._answering)
         step = Step(f"{how} {what}"[:40])

@@ -66,8 +66,7 @@ async def test_the_look_tells_a_worker_from_a_patient(
         assert {d.chat_id: d.from_worker for d in due} == {SAM: True, KOFI: False}
         while await bot.bot.inbox.drain():
             pass
-        while await bot.bot.delivery.deliver_due():
-            pass
+        await bot.deliver()
         assert "Waiting for a link worker" in api.messages_to(SAM)[-1].plain_text
         assert "I don't know" not in api.messages_to(SAM)[-1].plain_text
         assert api.messages_to(KOFI)  # Kofi's welcome

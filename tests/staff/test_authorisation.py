@@ -22,6 +22,7 @@ nobody has seen yet.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -44,7 +45,7 @@ from bot.store.updates import ProcessedUpdate
 from bot.taps import StaffTap, encode
 from bot.telegram import TelegramBot
 from flows.core import Command, Text
-from tests.fakes import FakeDirectory
+from tests.fakes import FAST, FakeDirectory
 from tests.staff.helpers import ADMIN_ID, JO_ID, SAM_ID, TEAM, Team, team
 from tests.standin.server import BotApiStandIn
 
@@ -167,6 +168,8 @@ class Desk:
                                      require_button=False)  # fmt: skip
         update = self.api.update(update_id)
         await self.bot.on_update(Update.de_json(update, self.bot.api))
+        # The tap is answered beside the reply (which may be on its way already).
+        await asyncio.gather(*self.bot._answering, *self.bot.delivery.lanes.busy.values())
         sent: dict[int, list[str]] = {}
         for row in await outbox_since(self.t.db, mark):
             sent.setdefault(row.chat_id, []).append(html_to_text(row.payload["text"]))
@@ -212,7 +215,7 @@ async def test_the_authorisation_table(database: Database, who: str) -> None:
         messages = messages_for(t.settings)
         app = App(t.settings, database, messages, FakeDirectory(), None,
                   CaseNotices(messages, t.settings), clock=t.clock)  # fmt: skip
-        bot = TelegramBot(app)
+        bot = TelegramBot(app, limits=FAST)  # (what it sends goes at once)
         await bot.api.initialize()
         desk = Desk(api, t, bot)
         user = WHO[who]
