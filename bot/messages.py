@@ -111,6 +111,8 @@ class Messages:
         self.env.globals.update(defaults or {})
         self._labels = _load_labels(lang)
         self._label_templates: dict[str, Template] = {}
+        #: Labels that take nothing from the moment, as rendered (`label`).
+        self._plain_labels: dict[str, str] = {}
 
     def render(self, template: str, **context: Any) -> str:
         """The HTML text of `messages/<lang>/<template>.html.j2`."""
@@ -118,13 +120,20 @@ class Messages:
         return _tidy(text)
 
     def label(self, key: str, **context: Any) -> str:
-        """A button label. Labels are plain text (Telegram does not parse HTML in them)."""
+        """A button label. Labels are plain text (Telegram does not parse HTML in them).
+        One that takes nothing from the moment is rendered once (every question's
+        buttons are labelled again each time it is asked)."""
+        if not context and key in self._plain_labels:
+            return self._plain_labels[key]
         if key not in self._label_templates:
             source = self._labels.get(key)
             if source is None:
                 raise KeyError(f"no button label {key!r} in messages/{self.lang}/buttons.yaml")
             self._label_templates[key] = self.env.from_string(source)
-        return html.unescape(self._label_templates[key].render(**context)).strip()
+        label = html.unescape(self._label_templates[key].render(**context)).strip()
+        if not context:
+            self._plain_labels[key] = label
+        return label
 
     def has_label(self, key: str) -> bool:
         return key in self._labels
