@@ -23,6 +23,7 @@ from typing import Protocol
 from aiolimiter import AsyncLimiter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import lanes
 from bot.lanes import Lanes, settle
 from bot.store import Database
 from bot.store.base import utcnow
@@ -293,11 +294,13 @@ class Delivery:
             self.behind.discard(chat)
             self.wake.set()
 
-    async def run(self, idle_seconds: float = 1.0) -> None:
+    async def run(self, idle_seconds: float | None = None) -> None:
         """Deliver until `stopping`, a lane per chat; `wake` is set after each update
-        (`written`), and when a chat's lane ends with rows perhaps left behind. An
-        idle pass each `idle_seconds` finds the rest (a lease let go, another
-        process's rows)."""
+        (`written`), when a chat's lane ends with rows perhaps left behind, and when
+        a postponed row is due. An idle pass each `idle_seconds` (by default
+        `bot.lanes.idle_seconds`) finds the rest (a lease let go, another process's
+        rows)."""
+        idle = idle_seconds if idle_seconds is not None else lanes.idle_seconds(self.db.locks_rows)
         while not self.stopping:
             # Cleared before looking, never after: a row committed while this pass
             # looks sets it again, and the next pass starts at once.
@@ -318,7 +321,7 @@ class Delivery:
             self.per_chat.forget_idle()
             self.last_pass = time.monotonic()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), idle_seconds)
+                await asyncio.wait_for(self.wake.wait(), idle)
 
     def _start(self, by_chat: dict[int, list[Claimed]], chats: int) -> None:
         """A lane for each chat's claimed rows (`chats`: as many as the claim could take)."""

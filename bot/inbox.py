@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot import lanes
 from bot.lanes import Lanes
 from bot.store import Database
 from bot.store import inbox as kept
@@ -185,11 +186,13 @@ class InboxDrain:
             self.behind.discard(chat)
             self.wake.set()
 
-    async def run(self, idle_seconds: float = 1.0) -> None:
+    async def run(self, idle_seconds: float | None = None) -> None:
         """Handle what arrives until `stopping`, a lane per chat; `wake` is set when
         the receiver keeps new updates, and when a chat's lane ends with more of its
-        updates waiting. An idle pass each `idle_seconds` finds the rest (an update
-        to try again, one another instance let go)."""
+        updates waiting, and when an update that failed is due again. An idle pass
+        each `idle_seconds` (by default `bot.lanes.idle_seconds`) finds the rest
+        (what another instance let go)."""
+        idle = idle_seconds if idle_seconds is not None else lanes.idle_seconds(self.db.locks_rows)
         while not self.stopping:
             # Cleared before looking: a wake-up that comes meanwhile is not lost.
             self.wake.clear()
@@ -213,7 +216,7 @@ class InboxDrain:
             self.budgets.forget_idle()
             self.last_pass = time.monotonic()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), idle_seconds)
+                await asyncio.wait_for(self.wake.wait(), idle)
 
     def _start_lanes(self, due: list[kept.Due], *, busy_before: set[int], everything: bool) -> None:
         """Each chat's next update, in its lane; a flooding chat's waits for its pace
@@ -382,6 +385,10 @@ class InboxDrain:
         async with self.db.transaction() as session:
             attempts = await kept.failed(session, update_id, error, self.clock(), pause)
             if attempts < GIVE_UP_AFTER:
+                # Looked for again when it is due, not at the next idle pass.
+                asyncio.get_running_loop().call_later(
+                    pause(attempts).total_seconds(), self.wake.set
+                )
                 return
             await kept.give_up(session, update_id, self.clock())
         log.error("update given up on", extra={"update_id": update_id, "error": error})

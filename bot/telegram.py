@@ -664,8 +664,11 @@ class TelegramBot:
                     self.last_receive = time.monotonic()  # Telegram posts: nothing to poll
                 async with self.app.db.transaction() as session:
                     await instances.beat(session, self.instance, now)
-                    if ticks % 5 == 0:
-                        await instances.release_the_dead(session, self.instance, now, DEAD_AFTER)
+                    if ticks % 5 == 0 and await instances.release_the_dead(
+                        session, self.instance, now, DEAD_AFTER
+                    ):
+                        self.inbox.wake.set()  # what it held is theirs to take now
+                        self.delivery.wake.set()
                 # Each job below runs in one instance at a time (Database.exclusively).
                 if ticks % 1800 == 0:  # about hourly
                     await self._once("forget handled", self._forget_handled)

@@ -180,3 +180,33 @@ async def test_a_chat_past_its_burst_waits_its_turn_in_the_inbox(database: Datab
     went = [await drain.at_once(n, 5, handle) for n in range(1, 6)]
     assert went == [True, True, True, False, False] and handle.calls == 3
     assert await drain.at_once(6, 9, handle)  # someone else's goes at once
+
+
+async def test_a_failed_update_is_tried_again_when_due_not_at_an_idle_pass(
+    database: Database,
+) -> None:
+    """One process alone looks for work nobody told it of only every few seconds
+    (bot.lanes.IDLE_ALONE): an update whose handling failed wakes the inbox itself
+    when its pause is over."""
+    handled: list[float] = []
+    done = asyncio.Event()
+    failures = [RuntimeError("database went away")]
+
+    async def handle(update: dict[str, Any], from_worker: bool) -> None:
+        if failures:
+            raise failures.pop()
+        handled.append(asyncio.get_running_loop().time())
+        done.set()
+
+    await keep(database, (1, 5))
+    drain = InboxDrain(database, handle, instance="test")  # (the real clock)
+    began = asyncio.get_running_loop().time()
+    running = asyncio.create_task(drain.run(idle_seconds=30))
+    try:
+        async with asyncio.timeout(10):
+            await done.wait()
+    finally:
+        drain.stopping = True
+        drain.wake.set()
+        await running
+    assert handled[0] - began < pause(1).total_seconds() + 2  # not 30 s later
