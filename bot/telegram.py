@@ -7,8 +7,9 @@ python-telegram-bot's own updater confirms an update as soon as it fetches it, s
 the bot fetches for itself, keeps each batch in the inbox (committed), and only
 then moves the `getUpdates` offset. Updates are handled from the inbox
 (bot/inbox.py); a lone update that could go at once is handled as it arrives, its
-patient's transaction keeping it, and only then is it confirmed (`_at_once`). Crisis language is looked for the moment an update arrives: if the
-database cannot keep it, the person still gets the crisis contacts at once.
+patient's transaction keeping it, and only then is it confirmed (`_at_once`).
+Crisis language is looked for the moment an update arrives: if the database
+cannot keep it, the person still gets the crisis contacts at once.
 
 Conversation state lives in the database, never in python-telegram-bot's
 ConversationHandler, persistence or JobQueue (rule 3), so a restart resumes every
@@ -343,7 +344,9 @@ class TelegramBot:
         arrives if it may be (bot/inbox.py `InboxDrain.at_once`), its patient's
         transaction keeping it; True if it was. Only one process polls, so nothing
         else keeps this chat's updates meanwhile. A tap on nothing of ours, or on a
-        staff button, goes the usual way: its answer is not given twice."""
+        staff button, goes the usual way: its answer is not given twice. What the
+        patient side does not handle after all (a `/join` from someone joining the
+        team) is then kept, and handled again finds itself done (`first_delivery`)."""
         chat, user, action = update.effective_chat, update.effective_user, translate(update)
         if chat is None or chat.type != Chat.PRIVATE or user is None or user.is_bot:
             return False
