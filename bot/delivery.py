@@ -353,8 +353,8 @@ class Delivery:
 
     def send_claimed(self, claimed: Claim) -> None:
         """Send what `claim_in` took, its transaction committed. A chat whose lane
-        began meanwhile (it cannot: its next rows were these, and a chat's rows go
-        in order) would have them let go, to go after."""
+        began meanwhile (delivery's pass took an alert for it, written since: an
+        alert overtakes what is less urgent) has them let go, to go after it."""
         starting = {c: rows for c, rows in claimed.by_chat.items() if not self.lanes.is_busy(c)}
         for chat_id in claimed.by_chat.keys() - starting.keys():
             self.marks.release([c.row for c in claimed.by_chat[chat_id]])

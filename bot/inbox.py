@@ -290,7 +290,6 @@ class InboxDrain:
         if seen.kept or seen.from_worker or self.lanes.is_busy(chat):
             return False
         self.budgets.spend(chat)
-        self.in_hand.add(update_id)
         began = time.monotonic()
         try:
             handled = await handle()
@@ -298,8 +297,6 @@ class InboxDrain:
             log.warning("handling an update as it arrived failed (%s); it is kept and tried "
                         "again", trouble(exc), extra={"update_id": update_id})  # fmt: skip
             return False
-        finally:
-            self.in_hand.discard(update_id)
         if handled and self.on_handled is not None:
             self.on_handled(time.monotonic() - began)
         return handled

@@ -389,3 +389,30 @@ async def test_several_instances_leave_claims_to_delivery_s_own_pass(database: D
         claim = await delivery.claim_in(session)
     # On PostgreSQL a claim locks the whole outbox: not held through a patient's commit.
     assert (claim is None) == database.locks_rows
+
+
+async def test_a_claim_whose_chat_began_sending_meanwhile_goes_after_it(
+    database: Database,
+) -> None:
+    claims_in_transactions(database)
+    sender = RecordingSender()
+    delivery = Delivery(database, sender, "telegram", limits=FAST)
+    async with database.transaction() as session:
+        Outbox(session, "telegram", 77, utcnow()).send("the reply")
+        await session.flush()
+        claim = await delivery.claim_in(session)
+    assert claim is not None and list(claim.by_chat) == [77]
+    # Before it is sent, delivery's pass starts the chat's lane (an alert written
+    # since, which overtakes the reply).
+    finish = asyncio.Event()
+
+    async def the_alert() -> None:
+        await finish.wait()
+
+    delivery.lanes.start(77, the_alert())
+    delivery.send_claimed(claim)
+    assert 77 in delivery.behind  # its lane's end looks again
+    finish.set()
+    await lanes_done(delivery)
+    await delivery.marks.writer  # the claim let go, written down
+    assert await delivery.deliver_due() == 1 and [t for _, t, _ in sender.sent] == ["the reply"]
