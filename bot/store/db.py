@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import os
 import sqlite3
 import time
@@ -52,6 +53,10 @@ ONE_SNAPSHOT = "one snapshot"
 #: work it is handed.
 IDLE_BEFORE_PING = 2.0
 _GIVEN_BACK = "spbot_given_back"
+#: Seconds closing waits for the server to see its connections off (`Database.close`).
+CLOSE_WITHIN = 2.0
+
+log = logging.getLogger(__name__)
 
 
 class Database:
@@ -220,9 +225,18 @@ class Database:
             await cursor.close()
 
     async def close(self) -> None:
-        await self.engine.dispose()
-        if self._durable_engine is not None:
-            await self._durable_engine.dispose()
+        """Close every connection, each told goodbye, for up to `CLOSE_WITHIN` seconds:
+        a server that stopped answering would hold each goodbye for the driver's
+        timeout (15 s), so what is left then is dropped (the server ends it)."""
+        for engine in (self.engine, self._durable_engine):
+            if engine is None:
+                continue
+            try:
+                async with asyncio.timeout(CLOSE_WITHIN):
+                    await engine.dispose()
+            except TimeoutError:
+                log.warning("the database did not answer while closing; connections dropped")
+                await engine.dispose(close=False)
 
 
 class LookWouldWrite(RuntimeError):

@@ -392,3 +392,26 @@ async def test_a_stop_asked_for_while_the_database_is_frozen_ends_within_seconds
     await asyncio.wait_for(bot.stop(), 60)
     took = loop.time() - began
     assert took < 10, f"the bot took {took:.1f} s to stop while its database was frozen"
+
+
+async def test_closing_while_the_database_is_frozen_takes_seconds(
+    direct: Database, proxy: PgProxy
+) -> None:
+    """The last step of a stop: connections sitting idle in the pool are closed. A
+    server that stopped answering must not hold each close for the driver's timeout."""
+    db = Database(proxy.url(make_url(direct.url).database or ""))
+    async with asyncio.TaskGroup() as group:  # several connections, all idle after
+        for _ in range(3):
+            group.create_task(db_said_hello(db))
+    proxy.freeze()
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await asyncio.wait_for(db.close(), 60)
+    took = loop.time() - began
+    assert took < 5, f"closing took {took:.1f} s while the database was frozen"
+
+
+async def db_said_hello(db: Database) -> None:
+    async with db.transaction() as session:
+        await session.execute(select(Patient.id).limit(1))
+        await asyncio.sleep(0.2)  # held a moment: each task has a connection of its own
