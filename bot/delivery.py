@@ -36,6 +36,7 @@ from bot.store.outbox import (
     OutboxMessage,
     OutboxPayload,
     claim,
+    claim_unless_busy,
     digest,
     due,
     record_attempts,
@@ -281,6 +282,9 @@ class Delivery:
         self.last_pass = time.monotonic()
         #: Set to stop after the pass under way.
         self.stopping = False
+        #: Other instances are running on this database (PostgreSQL), as the
+        #: heartbeat last saw (bot/telegram.py); taken to be until it says.
+        self.sharing = db.locks_rows
 
     def written(self) -> None:
         """Rows were just committed to the outbox: deliver them now."""
@@ -288,9 +292,9 @@ class Delivery:
         self.wake.set()
 
     def _lane_ended(self, chat: int) -> None:
-        # On PostgreSQL another instance may have written rows for this chat meanwhile,
-        # which wait for this lane's: look at once, not at the next idle pass.
-        if chat in self.behind or self.db.locks_rows:
+        # Another instance may have written rows for this chat meanwhile, which wait
+        # for this lane's: look at once, not at the next idle pass.
+        if chat in self.behind or self.sharing:
             self.behind.discard(chat)
             self.wake.set()
 
@@ -300,8 +304,8 @@ class Delivery:
         a postponed row is due. An idle pass each `idle_seconds` (by default
         `bot.lanes.idle_seconds`) finds the rest (a lease let go, another process's
         rows)."""
-        idle = idle_seconds if idle_seconds is not None else lanes.idle_seconds(self.db.locks_rows)
         while not self.stopping:
+            idle = idle_seconds if idle_seconds is not None else lanes.idle_seconds(self.sharing)
             # Cleared before looking, never after: a row committed while this pass
             # looks sets it again, and the next pass starts at once.
             self.wake.clear()
@@ -334,18 +338,22 @@ class Delivery:
         """What is due now, claimed in the transaction that wrote it (a patient's
         reply: bot.patients.service `handle`'s `then`), instead of in one of its own
         a moment later; `send_claimed` sends it once that transaction is committed.
-        None when it is left to delivery's own pass: several instances share the
-        outbox (there a claim takes a lock on the whole outbox, not to be held
-        through someone else's commit), or delivery is stopping."""
-        if self.db.locks_rows or self.stopping:
+        None when it is left to delivery's own pass: delivery is stopping, or
+        (PostgreSQL) another claim is under way (bot.store.outbox
+        `claim_unless_busy`)."""
+        if self.stopping:
             return None
         busy = set(self.lanes.busy)
-        self.behind |= busy  # what it wrote for a chat being sent to waits for its lane
         chats = self.limits.chats_at_once - len(busy)
         if chats <= 0:
+            self.behind |= busy
             return Claim({}, chats)
-        claimed = await claim(session, self.channel, self.instance, self.clock(), LEASE,
-                              chats=chats, per_chat=self._per_chat, skip_chats=busy)  # fmt: skip
+        claimed = await claim_unless_busy(session, self.channel, self.instance, self.clock(),
+                                          LEASE, chats=chats, per_chat=self._per_chat,
+                                          skip_chats=busy)  # fmt: skip
+        if claimed is None:
+            return None
+        self.behind |= busy  # what it wrote for a chat being sent to waits for its lane
         by_chat: dict[int, list[Claimed]] = {}
         for one in claimed:
             by_chat.setdefault(one.row.chat_id, []).append(one)

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot import lanes
 from bot.lanes import Lanes
 from bot.store import Database
@@ -55,9 +57,13 @@ def pause(attempts: int) -> timedelta:
 #: transaction took it out of the inbox (as handling does:
 #: bot.store.updates.first_delivery), so nobody need look again.
 Handler = Callable[[dict[str, Any], bool], Awaitable[bool | None]]
-#: Handles one update as it arrived (`InboxDrain.at_once`): True when a patient's
-#: transaction handled it, and so kept it.
-AtOnce = Callable[[], Awaitable[bool]]
+#: Whether an update may be handled as it arrived, asked first in the transaction
+#: that would handle it (`InboxDrain.at_once`): nothing of its chat's waits.
+MayGo = Callable[[AsyncSession], Awaitable[bool]]
+#: Handles one update as it arrived, given what to ask first (`MayGo`): True when a
+#: patient's transaction handled it, and so kept it; False when it may not go, or
+#: is not the patient side's (nothing written).
+AtOnce = Callable[[MayGo], Awaitable[bool]]
 #: Called once for an update given up on (with the raw update).
 GivenUp = Callable[[dict[str, Any]], Awaitable[None]]
 #: Called once a flood, with the first update of the chat's that had to wait: to
@@ -178,11 +184,14 @@ class InboxDrain:
         self.stopping = False
         #: Updates being handled by this process now.
         self.in_hand: set[int] = set()
+        #: Other instances are running on this database (PostgreSQL), as the
+        #: heartbeat last saw (bot/telegram.py); taken to be until it says.
+        self.sharing = db.locks_rows
 
     def _lane_ended(self, chat: int) -> None:
-        # On PostgreSQL another instance may have kept updates for this chat meanwhile,
-        # which wait for this lane's: look at once, not at the next idle pass.
-        if chat in self.behind or self.db.locks_rows:
+        # Another instance may have kept updates for this chat meanwhile, which wait
+        # for this lane's: look at once, not at the next idle pass.
+        if chat in self.behind or self.sharing:
             self.behind.discard(chat)
             self.wake.set()
 
@@ -192,8 +201,8 @@ class InboxDrain:
         updates waiting, and when an update that failed is due again. An idle pass
         each `idle_seconds` (by default `bot.lanes.idle_seconds`) finds the rest
         (what another instance let go)."""
-        idle = idle_seconds if idle_seconds is not None else lanes.idle_seconds(self.db.locks_rows)
         while not self.stopping:
+            idle = idle_seconds if idle_seconds is not None else lanes.idle_seconds(self.sharing)
             # Cleared before looking: a wake-up that comes meanwhile is not lost.
             self.wake.clear()
             try:
@@ -282,17 +291,22 @@ class InboxDrain:
         usual (it must wait its turn: the chat's earlier updates are kept or being
         handled, or it is sending very fast; it is a link worker's, for the staff
         side; or handling failed, and is tried again from the inbox). Order and
-        pace are as if it had been kept: only what could have gone at once does."""
+        pace are as if it had been kept: only what could have gone at once does.
+        Whether it may is asked first in the transaction that handles it, not in
+        one of its own before."""
         if self.lanes.is_busy(chat) or self.is_flooding(chat) or self.budgets.over(chat):
             return False
-        async with self.db.reading() as session:
+
+        async def may_go(session: AsyncSession) -> bool:
             seen = await kept.waiting(session, chat)
-        if seen.kept or seen.from_worker or self.lanes.is_busy(chat):
-            return False
-        self.budgets.spend(chat)
+            if seen.kept or seen.from_worker or self.lanes.is_busy(chat):
+                return False
+            self.budgets.spend(chat)
+            return True
+
         began = time.monotonic()
         try:
-            handled = await handle()
+            handled = await handle(may_go)
         except Exception as exc:
             log.warning("handling an update as it arrived failed (%s); it is kept and tried "
                         "again", trouble(exc), extra={"update_id": update_id})  # fmt: skip

@@ -17,20 +17,21 @@ log = logging.getLogger(__name__)
 
 
 #: Seconds between the idle passes that look for work nobody said was there: with
-#: several instances (PostgreSQL), what the others left or let go.
+#: several instances running on one database (PostgreSQL), what the others left or
+#: let go.
 IDLE = 1.0
-#: One process alone (SQLite) is told of nearly everything as it happens (what it
-#: receives, writes, postpones or lets go); its idle pass is a safety net, and
-#: finds what another process wrote (a command run beside the bot) within seconds.
-#: Each pass is a statement: at one a second they were a tenth of what a quiet
-#: bot spends.
+#: One process alone (on SQLite always; on PostgreSQL while no other instance is
+#: running) is told of nearly everything as it happens (what it receives, writes,
+#: postpones or lets go); its idle pass is a safety net, and finds what another
+#: process wrote (a command run beside the bot) within seconds. Each pass is a
+#: statement: at one a second they were a tenth of what a quiet bot spends.
 IDLE_ALONE = 5.0
 
 
-def idle_seconds(locks_rows: bool) -> float:
+def idle_seconds(sharing: bool) -> float:
     """How long a loop that finds work waits, with nothing to wake it, before it
-    looks again (`IDLE`, `IDLE_ALONE`)."""
-    return IDLE if locks_rows else IDLE_ALONE
+    looks again (`IDLE` while other instances share the database, `IDLE_ALONE`)."""
+    return IDLE if sharing else IDLE_ALONE
 
 
 class Lanes:

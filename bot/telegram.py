@@ -35,7 +35,6 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, timedelta
-from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -81,7 +80,7 @@ from bot.delivery import (
     Sent,
     Undeliverable,
 )
-from bot.inbox import DEFAULT_FLOOD_LIMIT, FloodLimit, InboxDrain
+from bot.inbox import DEFAULT_FLOOD_LIMIT, FloodLimit, InboxDrain, MayGo
 from bot.lanes import settle
 from bot.metrics import Metrics
 from bot.patients import Inbound
@@ -139,6 +138,11 @@ def translate(update: Update) -> Event | StaffTap | None:
         return Text(message.text)
     kind = next((k for k in UNSUPPORTED_KINDS if getattr(message, k, None)), "other")
     return Unsupported(kind, message.caption or "")
+
+
+def _joining(action: object) -> bool:
+    """`/join`: someone joining the team (the staff side's, even from someone new)."""
+    return isinstance(action, Command) and action.name == "join"
 
 
 def _reply_to(update: Update) -> int | None:
@@ -344,17 +348,19 @@ class TelegramBot:
         arrives if it may be (bot/inbox.py `InboxDrain.at_once`), its patient's
         transaction keeping it; True if it was. Only one process polls, so nothing
         else keeps this chat's updates meanwhile. A tap on nothing of ours, or on a
-        staff button, goes the usual way: its answer is not given twice. What the
-        patient side does not handle after all (a `/join` from someone joining the
-        team) is then kept, and handled again finds itself done (`first_delivery`)."""
+        staff button, goes the usual way: its answer is not given twice; so does a
+        `/join` (the staff side's, for someone joining the team). Its sender is
+        taken not to be on the team until the patient's transaction asks (`may_go`):
+        a link worker's update is then kept, for the staff side, with nothing done."""
         chat, user, action = update.effective_chat, update.effective_user, translate(update)
         if chat is None or chat.type != Chat.PRIVATE or user is None or user.is_bot:
             return False
-        if action is None or isinstance(action, StaffTap):
+        if action is None or isinstance(action, StaffTap) or _joining(action):
             return False
         return await self.inbox.at_once(
-            update.update_id, chat.id, partial(self._handle_update, update, False, kept=False)
-        )
+            update.update_id, chat.id,
+            lambda may_go: self._handle_update(update, False, kept=False, may_go=may_go),
+        )  # fmt: skip
 
     async def _handle(self, payload: dict[str, Any], from_worker: bool) -> bool:
         """Handle one kept update (raises if it could not be: it is tried again).
@@ -367,9 +373,11 @@ class TelegramBot:
             update = Update.de_json(payload, self.api)
         return await self._handle_update(update, from_worker)
 
-    async def _handle_update(self, update: Update, from_worker: bool, *, kept: bool = True) -> bool:
+    async def _handle_update(
+        self, update: Update, from_worker: bool, *, kept: bool = True, may_go: MayGo | None = None
+    ) -> bool:
         try:
-            return await self.on_update(update, from_worker=from_worker, kept=kept)
+            return await self.on_update(update, from_worker=from_worker, kept=kept, may_go=may_go)
         except Exception:
             await self._answer_crisis_directly(update)
             raise
@@ -414,13 +422,19 @@ class TelegramBot:
             self.delivery.wake.set()
 
     async def on_update(
-        self, update: Update, *, from_worker: bool | None = None, kept: bool = True
+        self,
+        update: Update,
+        *,
+        from_worker: bool | None = None,
+        kept: bool = True,
+        may_go: MayGo | None = None,
     ) -> bool:
         """True when the update was handled in a transaction of the patient side,
         which took it out of the inbox (bot.store.updates.first_delivery).
         `from_worker`: whether its sender was an active link worker a moment ago, if
         known (the staff side asks again otherwise, and when it was). `kept`: it is
-        in the inbox (False: handled as it arrived, see `_at_once`)."""
+        in the inbox (False: handled as it arrived, see `_at_once`, if `may_go` says
+        it may: False, nothing done, when it may not)."""
         action = translate(update)
         chat, user, query = update.effective_chat, update.effective_user, update.callback_query
         if action is None or chat is None:
@@ -461,8 +475,10 @@ class TelegramBot:
                 written_at=_written_at(update),
                 crisis_answered=update.update_id in self.crisis_answered, kept=kept,
             ),
-            then=claim_the_reply,
+            may_go=may_go, then=claim_the_reply,
         )  # fmt: skip
+        if handled.waiting:  # it waits its turn in the inbox: answered there
+            return False
         self.crisis_answered.discard(update.update_id)
         # The reply first: it is what they are waiting for. Claimed in the transaction
         # that wrote it (with whatever else was due: what it told the team), it goes
@@ -507,6 +523,8 @@ class TelegramBot:
             silent = None if self.app.db.is_sqlite else DEAD_AFTER
             released = await instances.release_the_dead(session, self.instance, now, silent)
             await instances.register(session, self.instance, socket.gethostname(), os.getpid(), now)
+            if silent is not None:
+                self._sharing(await instances.others_running(session, self.instance, now, silent))
         if released:
             log.info("released what a stopped instance held", extra={"count": released})
         with contextlib.suppress(NetworkError):
@@ -653,6 +671,14 @@ class TelegramBot:
         except Exception as exc:
             log.warning("keeping report figures failed", extra={"error": type(exc).__name__})
 
+    def _sharing(self, others: bool) -> None:
+        """Whether other instances run on this database now (PostgreSQL): while they
+        do, the inbox and delivery look for each other's work at every lane's end
+        and every second; alone, as on SQLite, they are told of nearly all of it."""
+        if others != self.inbox.sharing:
+            log.info("other instances running" if others else "running alone")
+        self.inbox.sharing = self.delivery.sharing = others
+
     async def _keep_house(self) -> None:
         """Heartbeat; let go of what dead instances held; prune old records; check-ins
         due; claim reminders; pick up directory imports made while running."""
@@ -667,6 +693,11 @@ class TelegramBot:
                     self.last_receive = time.monotonic()  # Telegram posts: nothing to poll
                 async with self.app.db.transaction() as session:
                     await instances.beat(session, self.instance, now)
+                    if ticks % 5 == 0 and not self.app.db.is_sqlite:
+                        others = await instances.others_running(
+                            session, self.instance, now, DEAD_AFTER
+                        )
+                        self._sharing(others)
                     if ticks % 5 == 0 and await instances.release_the_dead(
                         session, self.instance, now, DEAD_AFTER
                     ):

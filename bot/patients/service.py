@@ -93,6 +93,8 @@ class Inbound:
 @dataclass
 class Handled:
     duplicate: bool = False
+    #: Not handled now: the adapter's `may_go` said it must wait (nothing written).
+    waiting: bool = False
     #: Plain text for the tap itself (Telegram's answerCallbackQuery), if any.
     tap_notice: str | None = None
     outbox_ids: list[int] = field(default_factory=list)
@@ -122,15 +124,24 @@ class PatientService:
                                  clock)  # fmt: skip
 
     async def handle(
-        self, inbound: Inbound, *, then: Callable[[AsyncSession], Awaitable[None]] | None = None
+        self,
+        inbound: Inbound,
+        *,
+        may_go: Callable[[AsyncSession], Awaitable[bool]] | None = None,
+        then: Callable[[AsyncSession], Awaitable[None]] | None = None,
     ) -> Handled:
-        """`then`: the adapter's work in the same transaction, once the update is
-        handled (delivery claims the reply there: bot/delivery.py `claim_in`)."""
+        """`may_go`: the adapter's question, first in the transaction, whether the
+        update may be handled now (an update handled as it arrived: bot/inbox.py
+        `at_once`); if not, nothing is written. `then`: the adapter's work in the
+        same transaction, once the update is handled (delivery claims the reply
+        there: bot/delivery.py `claim_in`)."""
         # Read for meaning before the transaction: it is CPU work (about 15 ms a
         # sentence) that must hold no database connection or lock.
         meaning = await self.read_meaning(_free_text(inbound.event))
         transaction = self.db.transaction if inbound.kept else self.db.durable_transaction
         async with transaction() as session:
+            if may_go is not None and not await may_go(session):
+                return Handled(waiting=True)
             now = self.clock()
             if inbound.update_id is not None and not await first_delivery(
                 session, inbound.update_id, now, kept=inbound.kept

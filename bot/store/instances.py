@@ -39,6 +39,16 @@ async def beat(session: AsyncSession, instance: str, now: datetime) -> None:
     await session.execute(update(BotInstance).where(BotInstance.id == instance).values(seen_at=now))
 
 
+async def others_running(
+    session: AsyncSession, me: str, now: datetime, silent_for: timedelta
+) -> bool:
+    """Whether another instance has beaten its heartbeat within `silent_for`."""
+    alive = select(BotInstance.id).where(
+        BotInstance.id != me, BotInstance.seen_at >= now - silent_for
+    )
+    return (await session.execute(alive.limit(1))).first() is not None
+
+
 async def release_the_dead(
     session: AsyncSession, me: str, now: datetime, silent_for: timedelta | None
 ) -> int:

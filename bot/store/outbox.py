@@ -484,10 +484,59 @@ async def claim(
     if chats <= 0:
         return []
     if locks_rows(session):
-        database = session.info.get("database")
-        named = f"spbot:{getattr(database, 'schema', None) or ''}:outbox claim".encode()
-        key = int.from_bytes(hashlib.sha256(named).digest()[:8], "big", signed=True)
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": _claim_key(session)}
+        )
+    return await _claim_rows(
+        session, channel, instance, now, lease_for, chats, per_chat, skip_chats
+    )
+
+
+async def claim_unless_busy(
+    session: AsyncSession,
+    channel: str,
+    instance: str,
+    now: datetime,
+    lease_for: timedelta,
+    *,
+    chats: int,
+    per_chat: int,
+    skip_chats: Collection[int] = (),
+) -> list[Claimed] | None:
+    """`claim`, in a transaction that has written (a patient's), or None where another
+    claim is under way (PostgreSQL: its lock is tried, never waited for, as this
+    transaction holds row locks a claim under way may be waiting for). The lock is
+    then held until this transaction ends: claims elsewhere wait for its commit."""
+    if chats <= 0:
+        return []
+    if locks_rows(session):
+        tried = await session.execute(
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _claim_key(session)}
+        )
+        if not tried.scalar_one():
+            return None
+    return await _claim_rows(
+        session, channel, instance, now, lease_for, chats, per_chat, skip_chats
+    )
+
+
+def _claim_key(session: AsyncSession) -> int:
+    """The advisory lock claims take one at a time (one per schema: tests share a server)."""
+    database = session.info.get("database")
+    named = f"spbot:{getattr(database, 'schema', None) or ''}:outbox claim".encode()
+    return int.from_bytes(hashlib.sha256(named).digest()[:8], "big", signed=True)
+
+
+async def _claim_rows(
+    session: AsyncSession,
+    channel: str,
+    instance: str,
+    now: datetime,
+    lease_for: timedelta,
+    chats: int,
+    per_chat: int,
+    skip_chats: Collection[int],
+) -> list[Claimed]:
     params = {"on_channel": channel, "now": now, "chats": chats, "per_chat": per_chat,
               "skip": list(skip_chats), "instance": instance, "until": now + lease_for}  # fmt: skip
     rows = list((await session.execute(_CLAIM, params)).scalars())

@@ -26,7 +26,7 @@ from bot.delivery import (
 )
 from bot.store import Database
 from bot.store.base import utcnow
-from bot.store.outbox import Outbox, OutboxMessage
+from bot.store.outbox import Outbox, OutboxMessage, claim
 from bot.store.patients import Patient
 from tests.fakes import FAST, RecordingSender
 from tests.patients.helpers import Chat
@@ -196,6 +196,50 @@ async def test_a_message_written_while_delivery_looks_is_sent_at_once(tmp_path: 
         await db.close()
 
 
+class HeldSender(RecordingSender):
+    """Sends that wait until let go (a slow round trip to Telegram)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sending = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def send(self, chat_id: int, text: str, buttons: Any) -> Any:
+        self.sending.set()
+        await self.go.wait()
+        return await super().send(chat_id, text, buttons)
+
+
+async def test_what_another_instance_wrote_for_a_chat_being_sent_to_goes_after_it(
+    database: Database,
+) -> None:
+    """While other instances share the database, one of them may write a message for
+    a chat this one is sending to: it waits for this one's send (a chat's messages
+    go in order) and goes the moment that send ends, not at the next idle pass."""
+    async with database.transaction() as session:
+        Outbox(session, "telegram", 61, utcnow()).send("first")
+    sender = HeldSender()
+    delivery = Delivery(database, sender, "telegram", limits=FAST)
+    delivery.sharing = True  # (the heartbeat saw another instance)
+    running = asyncio.create_task(delivery.run(idle_seconds=30))
+    try:
+        async with asyncio.timeout(5):
+            await sender.sending.wait()
+        async with database.transaction() as session:  # the other instance's, unannounced
+            Outbox(session, "telegram", 61, utcnow()).send("second")
+        sender.go.set()
+        for _ in range(100):
+            if len(sender.sent) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert [text for _, text, _ in sender.sent] == ["first", "second"]
+    finally:
+        delivery.stopping = True
+        delivery.wake.set()
+        await running
+        await delivery.finish(5)
+
+
 class Ticking:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -317,15 +361,9 @@ async def lanes_done(delivery: Delivery) -> None:
     await asyncio.gather(*delivery.lanes.busy.values())
 
 
-def claims_in_transactions(database: Database) -> None:
-    if database.locks_rows:
-        pytest.skip("on PostgreSQL delivery's own pass claims every row (see the last test)")
-
-
 async def test_a_reply_claimed_in_the_transaction_that_wrote_it_goes_once(
     database: Database,
 ) -> None:
-    claims_in_transactions(database)
     sender = RecordingSender()
     delivery = Delivery(database, sender, "telegram", limits=FAST)
     async with database.transaction() as session:
@@ -345,7 +383,6 @@ async def test_a_reply_claimed_in_the_transaction_that_wrote_it_goes_once(
 
 
 async def test_a_claim_in_a_transaction_rolled_back_holds_nothing(database: Database) -> None:
-    claims_in_transactions(database)
     sender = RecordingSender()
     delivery = Delivery(database, sender, "telegram", limits=FAST)
     async with database.transaction() as session:
@@ -361,7 +398,6 @@ async def test_a_claim_in_a_transaction_rolled_back_holds_nothing(database: Data
 
 
 async def test_a_chat_being_sent_to_is_not_claimed_from_under_its_lane(database: Database) -> None:
-    claims_in_transactions(database)
     sender = RecordingSender()
     delivery = Delivery(database, sender, "telegram", limits=FAST)
     finish = asyncio.Event()
@@ -381,20 +417,28 @@ async def test_a_chat_being_sent_to_is_not_claimed_from_under_its_lane(database:
     assert await delivery.deliver_due() == 1 and len(sender.sent) == 1
 
 
-async def test_several_instances_leave_claims_to_delivery_s_own_pass(database: Database) -> None:
-    delivery = Delivery(database, RecordingSender(), "telegram", limits=FAST)
-    async with database.transaction() as session:
-        Outbox(session, "telegram", 77, utcnow()).send("the reply")
-        await session.flush()
-        claim = await delivery.claim_in(session)
-    # On PostgreSQL a claim locks the whole outbox: not held through a patient's commit.
-    assert (claim is None) == database.locks_rows
+async def test_a_claim_under_way_elsewhere_is_not_waited_for(database: Database) -> None:
+    """On PostgreSQL claims are taken one at a time. A patient's transaction that
+    finds another under way (another instance's pass) does not wait for it, holding
+    the patient's locks: it leaves its reply to delivery's own pass, which sends it."""
+    if not database.locks_rows:
+        pytest.skip("SQLite has one writer at a time: no claim is ever under way beside it")
+    sender = RecordingSender()
+    delivery = Delivery(database, sender, "telegram", limits=FAST)
+    async with database.transaction() as elsewhere:
+        await claim(elsewhere, "telegram", "other", utcnow(), timedelta(seconds=60),
+                    chats=10, per_chat=3)  # fmt: skip
+        async with asyncio.timeout(5), database.transaction() as session:
+            Outbox(session, "telegram", 77, utcnow()).send("the reply")
+            await session.flush()
+            claim_here = await delivery.claim_in(session)
+        assert claim_here is None
+    assert await delivery.deliver_due() == 1 and [t for _, t, _ in sender.sent] == ["the reply"]
 
 
 async def test_a_claim_whose_chat_began_sending_meanwhile_goes_after_it(
     database: Database,
 ) -> None:
-    claims_in_transactions(database)
     sender = RecordingSender()
     delivery = Delivery(database, sender, "telegram", limits=FAST)
     async with database.transaction() as session:

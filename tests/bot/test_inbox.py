@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.inbox import GIVE_UP_AFTER, FloodLimit, InboxDrain, pause
+from bot.inbox import GIVE_UP_AFTER, FloodLimit, InboxDrain, MayGo, pause
 from bot.staff.admin import add_worker
 from bot.store import Database
 from bot.store import inbox as kept
@@ -110,17 +110,22 @@ async def test_a_message_that_keeps_failing_is_given_up_on_once_and_the_chat_goe
 
 
 class AtOnce:
-    """What the adapter hands `InboxDrain.at_once`: handling that is counted, and
-    can be made to fail."""
+    """What the adapter hands `InboxDrain.at_once`: handling that asks `may_go`
+    first in its transaction, as the patient side does, counts what it handled,
+    and can be made to fail."""
 
-    def __init__(self) -> None:
+    def __init__(self, database: Database) -> None:
+        self.database = database
         self.calls = 0
         self.fail = False
 
-    async def __call__(self) -> bool:
-        self.calls += 1
-        if self.fail:
-            raise RuntimeError("database went away")
+    async def __call__(self, may_go: MayGo) -> bool:
+        async with self.database.transaction() as session:
+            if not await may_go(session):
+                return False
+            self.calls += 1
+            if self.fail:
+                raise RuntimeError("database went away")
         return True
 
 
@@ -133,7 +138,7 @@ async def test_a_lone_update_goes_at_once_only_when_nothing_of_its_chat_waits(
 ) -> None:
     times: list[float] = []
     drain = InboxDrain(database, nothing, instance="test", on_handled=times.append)
-    handle = AtOnce()
+    handle = AtOnce(database)
     assert await drain.at_once(1, 5, handle) and handle.calls == 1
     assert len(times) == 1  # counted as handled, as one from the inbox is
     # An update of the chat's is kept (waiting to be tried again, say): the next
@@ -156,14 +161,14 @@ async def test_a_lone_update_goes_at_once_only_when_nothing_of_its_chat_waits(
 
 async def test_a_link_workers_update_is_not_handled_at_once(database: Database) -> None:
     await add_worker(database, 4000, "Sam", "link_worker", NOW)
-    drain, handle = InboxDrain(database, nothing, instance="test"), AtOnce()
+    drain, handle = InboxDrain(database, nothing, instance="test"), AtOnce(database)
     assert not await drain.at_once(1, 4000, handle) and handle.calls == 0
 
 
 async def test_a_lone_update_whose_handling_fails_is_left_to_keep(
     database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    drain, handle = InboxDrain(database, nothing, instance="test"), AtOnce()
+    drain, handle = InboxDrain(database, nothing, instance="test"), AtOnce(database)
     handle.fail = True
     assert not await drain.at_once(1, 5, handle)
     (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
@@ -176,7 +181,7 @@ async def test_a_lone_update_whose_handling_fails_is_left_to_keep(
 async def test_a_chat_past_its_burst_waits_its_turn_in_the_inbox(database: Database) -> None:
     limit = FloodLimit(burst=3, per_second=0.001)
     drain = InboxDrain(database, nothing, instance="test", flood_limit=limit)
-    handle = AtOnce()
+    handle = AtOnce(database)
     went = [await drain.at_once(n, 5, handle) for n in range(1, 6)]
     assert went == [True, True, True, False, False] and handle.calls == 3
     assert await drain.at_once(6, 9, handle)  # someone else's goes at once
@@ -209,4 +214,5 @@ async def test_a_failed_update_is_tried_again_when_due_not_at_an_idle_pass(
         drain.stopping = True
         drain.wake.set()
         await running
+        await drain.finish(5)  # its lane writes down what was handled: not left mid-write
     assert handled[0] - began < pause(1).total_seconds() + 2  # not 30 s later

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.store import Database
 from bot.store import inbox as kept
-from bot.store.instances import beat, register, release_the_dead
+from bot.store.instances import beat, others_running, register, release_the_dead
 from bot.store.outbox import Outbox, claim, due
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -60,3 +60,18 @@ async def test_on_sqlite_a_new_start_lets_go_of_everything_else(database: Databa
         assert [c.row.id for c in claimed] == [message.id]
     async with database.transaction() as s:
         assert await release_the_dead(s, "now", NOW, None) == 1
+
+
+async def test_an_instance_knows_whether_others_are_running(database: Database) -> None:
+    """Alone, an instance is told of nearly all the work as it happens; while others
+    run beside it, it looks for theirs more often (bot.lanes.idle_seconds)."""
+    async with database.transaction() as s:
+        await register(s, "me", "host-a", 1, NOW)
+        assert not await others_running(s, "me", NOW, timedelta(seconds=10))
+        await register(s, "other", "host-b", 2, NOW)
+        assert await others_running(s, "me", NOW, timedelta(seconds=10))
+    later = NOW + timedelta(seconds=12)
+    async with database.transaction() as s:
+        await beat(s, "me", later)  # the other has stopped beating: it is gone
+        assert not await others_running(s, "me", later, timedelta(seconds=10))
+        assert await others_running(s, "other", later, timedelta(seconds=10))
