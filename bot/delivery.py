@@ -40,6 +40,7 @@ from bot.store.outbox import (
     digest,
     due,
     record_attempts,
+    recorded_in_one_statement,
 )
 from bot.store.patients import mark_blocked
 
@@ -466,8 +467,10 @@ class Delivery:
         self, attempts: list[tuple[OutboxMessage, Attempt]], released: list[OutboxMessage]
     ) -> None:
         """One transaction for a batch of attempts (`Marks`): what was sent, put off
-        or refused; patients who blocked the bot marked, and their link worker told."""
-        async with self.db.transaction() as session:
+        or refused; patients who blocked the bot marked, and their link worker told.
+        A message sent alone is one statement, with no transaction around it."""
+        alone = recorded_in_one_statement(attempts, released)
+        async with (self.db.one_statement if alone else self.db.transaction)() as session:
             now = self.clock()
             await record_attempts(session, attempts, released, now)
             for row, attempt in attempts:

@@ -17,7 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store import Database
-from bot.store.db import READING
+from bot.store.db import ALONE, READING
 
 
 class StatementCounter:
@@ -46,8 +46,8 @@ class StatementCounter:
         self.seen.setdefault(self.phase, []).append(" ".join(statement.split())[:400])
 
     def _begin(self, conn: Any) -> None:
-        if self.phase is None:
-            return
+        if self.phase is None or conn.get_execution_options().get(ALONE):
+            return  # (a write of one statement: no transaction is sent)
         self.transactions[self.phase] += 1
         # On SQLite a transaction that does not only read begins IMMEDIATE (bot/store/db.py:
         # sent with its first statement, so no cursor event sees it).

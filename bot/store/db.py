@@ -41,6 +41,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 #: An execution option marking connections that only read (see `Database.reading`):
 #: True, or ONE_SNAPSHOT for a look whose statements must all see the same moment.
 READING = "spbot_reading"
+#: Execution option of a write of one statement, with no transaction around it
+#: (`Database.one_statement`).
+ALONE = "spbot_alone"
 ONE_SNAPSHOT = "one snapshot"
 #: Seconds a PostgreSQL connection may have sat unused in the pool and still be
 #: handed out without asking the server first. Asking (asyncpg's ping: BEGIN, an
@@ -88,6 +91,14 @@ class Database:
             steady, expire_on_commit=False, info={"database": self}
         )
         self._durable = self.sessions
+        # A write of one statement needs no transaction around it: the statement is
+        # all or nothing by itself (on SQLite no BEGIN, on PostgreSQL autocommit).
+        alone: dict[str, Any] = {ALONE: True}
+        if not self.is_sqlite:
+            alone["isolation_level"] = "AUTOCOMMIT"
+        self._alone = async_sessionmaker(
+            self.engine.execution_options(**alone), expire_on_commit=False, info={"database": self}
+        )
         # SQLite has one writer at a time, and its waiters poll for the lock, each a
         # little less often the longer it has waited: under a steady stream of writes
         # (a flooding chat's lanes) the one that had waited longest was the likeliest
@@ -134,6 +145,15 @@ class Database:
         power cut may roll back the last few); this one is, for what may not be
         lost in any case. PostgreSQL commits are always durable."""
         async with self._turn(), _unit_of_work(self._durable) as session:
+            yield session
+
+    @asynccontextmanager
+    async def one_statement(self) -> AsyncIterator[AsyncSession]:
+        """A write of one statement, kept as it runs: no transaction around it, so no
+        BEGIN and no COMMIT (two trips to PostgreSQL fewer, one to SQLite's thread).
+        Only for work that is one statement: more would each be kept on its own, not
+        together (use `transaction`)."""
+        async with self._turn(), _unit_of_work(self._alone) as session:
             yield session
 
     @asynccontextmanager
@@ -507,10 +527,11 @@ def _sqlite_pragmas(engine: AsyncEngine, *, synchronous: str) -> None:
         # just before its first statement anyway, and BEGIN IMMEDIATE still takes
         # the write lock before that statement runs. A look that needs no snapshot
         # has no BEGIN at all: each statement is its own read, and there is
-        # nothing to commit (two trips saved).
-        reading = conn.get_execution_options().get(READING, False)
+        # nothing to commit (two trips saved); nor has a write of one statement.
+        options = conn.get_execution_options()
+        reading = options.get(READING, False)
         driver = conn.connection.dbapi_connection.driver_connection
-        if reading is True:
+        if reading is True or options.get(ALONE):
             driver.begin_with_next = None
         else:
             driver.begin_with_next = "BEGIN" if reading == ONE_SNAPSHOT else "BEGIN IMMEDIATE"

@@ -632,6 +632,19 @@ async def record_attempts(
         await session.execute(_recording(columns), rows)
 
 
+def recorded_in_one_statement(
+    attempts: Sequence[tuple[OutboxMessage, Attempt]], released: Sequence[OutboxMessage] = ()
+) -> bool:
+    """Whether `record_attempts` writes these in one statement: one attempt, let
+    alone nothing, that changes no other row (as a sent edit changes its original)
+    and calls for nothing more (a refusal: bot.delivery `_write_marks`)."""
+    if released or len(attempts) != 1:
+        return False
+    row, attempt = attempts[0]
+    sent_edit = row.action == "edit" and attempt.sent_at is not None and row.target_id is not None
+    return not sent_edit and attempt.failed_reason is None
+
+
 @functools.cache
 def _recording(columns: tuple[str, ...]) -> Any:
     """The UPDATE of these columns of a row found by its id, built once for each kind

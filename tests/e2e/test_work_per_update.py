@@ -98,9 +98,11 @@ async def test_delivering_takes_rows_in_batches(api: BotApiStandIn, tmp_path: Pa
     # record: 88 for the 44 messages then); then a look (no lock), a claim of a
     # chat's next few rows, and their attempts written down together (at most 140
     # statements, 1.75 writes a message). Now a reply is claimed in the transaction
-    # that wrote it: what is left is writing down how each send went.
+    # that wrote it: what is left is writing down how each send went, and a message
+    # sent alone is one statement with no transaction around it (29 write
+    # transactions for 30 messages before; 11 now, for replies of two or more).
     assert statements <= 65, f"{statements} statements to deliver {messages} messages"
-    assert writes <= messages, f"{writes} writes to deliver {messages} messages"
+    assert writes <= messages // 2, f"{writes} write transactions to deliver {messages} messages"
 
 
 async def test_a_referral_takes_fewer_messages(api: BotApiStandIn, tmp_path: Path) -> None:

@@ -12,13 +12,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, literal, select, text, union_all
+from sqlalchemy import func, insert, literal, select, text, union_all, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from bot.store import Database
 from bot.store import db as db_module
+from bot.store.base import utcnow
 from bot.store.db import LookWouldWrite
+from bot.store.outbox import Outbox, OutboxMessage
 from bot.store.patients import Conversation, Patient
 from tests.conftest import migrated_sqlite
 from tests.faults.pgproxy import PgProxy
@@ -245,3 +247,24 @@ async def test_work_under_way_when_the_connections_drop_fails_and_the_next_is_ha
                 proxy.cut()
                 await s.execute(text("SELECT 1"))
         assert await _backend(database) and await _backend(database)
+
+
+async def test_a_write_of_one_statement_is_kept_with_no_transaction(database: Database) -> None:
+    """`Database.one_statement` (how a message's send is written down): kept the
+    moment it runs, with no transaction around it to begin and commit."""
+    async with database.transaction() as session:
+        row = Outbox(session, "telegram", 5, utcnow()).send("hello")
+    async with database.one_statement() as session:
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == row.id).values(attempts=1)
+        )
+        async with database.reading() as elsewhere:  # before this unit of work ends
+            kept = await elsewhere.get(OutboxMessage, row.id)
+            assert kept is not None and kept.attempts == 1
+    async with database.transaction() as session:  # as a transaction would not be
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == row.id).values(attempts=2)
+        )
+        async with database.reading() as elsewhere:
+            kept = await elsewhere.get(OutboxMessage, row.id, populate_existing=True)
+            assert kept is not None and kept.attempts == 1
