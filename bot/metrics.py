@@ -49,6 +49,11 @@ class Metrics:
         self.unseen_alerts = Gauge(
             "spbot_alerts_unseen", "Safety alerts nobody has marked Seen", registry=registry
         )
+        self.other_instances = Gauge(
+            "spbot_other_instances_running",
+            "1 if this instance's heartbeat saw others running on its database",
+            registry=registry,
+        )
 
     def handled(self, seconds: float) -> None:
         self.updates_handled.inc()

@@ -678,6 +678,7 @@ class TelegramBot:
         if others != self.inbox.sharing:
             log.info("other instances running" if others else "running alone")
         self.inbox.sharing = self.delivery.sharing = others
+        self.metrics.other_instances.set(int(others))
 
     async def _keep_house(self) -> None:
         """Heartbeat; let go of what dead instances held; prune old records; check-ins

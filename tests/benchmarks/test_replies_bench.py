@@ -15,7 +15,10 @@ Each bot first handles 30 /starts, not counted (warming up). Reported, per bot
   typed at the consent question (the question closed, the next one asked), at 5
   a second;
 - at 5 a second, the bot process's CPU time per update (Linux: /proc);
-- saturation: 300 updates at once, whole replies per second.
+- saturation: 300 updates at once, whole replies per second;
+- for spbot, its CPU per update against the paced echo bot's with both offered 5
+  a second at the same moment (`side_by_side`), the fair ratio on a machine whose
+  speed drifts.
 Then what a whole referral costs spbot, counted (tests/e2e/driven.py, in this
 process): SQL statements and transactions per update handled (kept first, and a
 lone update handled as it arrives) and per message delivered, and Bot API calls.
@@ -48,6 +51,8 @@ SECONDS = float(os.environ.get("SPBOT_BENCH_SECONDS", "15"))
 SATURATION = int(os.environ.get("SPBOT_BENCH_SATURATION", "300"))
 #: Updates each bot handles before anything is measured (not counted).
 WARM_UP = 30
+#: Rounds of spbot and the paced echo bot offered updates at the same moment.
+ROUNDS = int(os.environ.get("SPBOT_BENCH_ROUNDS", "3"))
 
 
 class Timed(PollWatchingStandIn):
@@ -227,10 +232,45 @@ async def test_replies_against_python_telegram_bots_ceiling(
             pid = bot.proc.pid if bot.proc is not None else None
             report += await measure(api, f"spbot ({backend}, {whole} message(s) a /start)", whole,
                                     pid, conversation=True)  # fmt: skip
+            report += await side_by_side(api, pid, whole)
         finally:
             await bot.close()
     report += await work_per_referral(tmp_path)
     print("\n" + "\n".join(report))
+
+
+async def side_by_side(spbot_api: Timed, spbot_pid: int | None, whole: int) -> list[str]:
+    """CPU per update, spbot's against the paced echo bot's, both offered 5 a second
+    at the same moment (`ROUNDS` rounds): a shared machine's speed drifts within a
+    minute, and then hits both alike. Phases run one after the other can differ by a
+    third from it."""
+    async with Timed() as echo_api:
+        echo = await echo_process(echo_api, paced=True)
+        try:
+            await offer(echo_api, 10, WARM_UP / 10, 500_000, 1)  # warmed up, as spbot was
+            ratios: list[float] = []
+            cpu: dict[str, list[float]] = {"spbot": [], "echo": []}
+            for r in range(ROUNDS):
+                lines = await asyncio.gather(
+                    offer(spbot_api, 5, SECONDS, 5_000_000 + r * 100_000, whole, spbot_pid),
+                    offer(echo_api, 5, SECONDS, 5_000_000 + r * 100_000, 1, echo.pid),
+                )
+                spent = [float(line.split("CPU ")[1].split(" ms")[0]) for line in lines]
+                cpu["spbot"].append(spent[0])
+                cpu["echo"].append(spent[1])
+                ratios.append(spent[0] / spent[1])
+        finally:
+            echo.terminate()
+            await echo.wait()
+    return [
+        f"side by side at 5/s, {ROUNDS} rounds of {SECONDS:g} s (CPU per update): spbot "
+        + ", ".join(f"{c:.1f}" for c in cpu["spbot"])
+        + " ms; paced echo "
+        + ", ".join(f"{c:.1f}" for c in cpu["echo"])
+        + " ms; spbot/echo "
+        + ", ".join(f"{x:.2f}" for x in ratios)
+        + f" (median {statistics.median(ratios):.2f})"
+    ]
 
 
 async def work_per_referral(tmp_path: Path) -> list[str]:

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -108,6 +109,16 @@ def busiest_minute(api: PollWatchingStandIn, chat_id: int) -> int:
     return max((sum(t <= u < t + 60 for u in times) for t in times), default=0)
 
 
+async def all_see_each_other(ports: list[int]) -> bool:
+    """Whether every instance's /metrics says others are running beside it."""
+    async with aiohttp.ClientSession() as http:
+        for port in ports:
+            async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+                if "spbot_other_instances_running 1.0" not in await response.text():
+                    return False
+    return True
+
+
 async def refer(
     api: PollWatchingStandIn, watch: Watch, chat: int, rng: random.Random, waits: list[float]
 ) -> list[int]:
@@ -160,6 +171,12 @@ async def test_two_instances_share_the_work_and_lose_or_double_nothing(
             await bots[0].cli("directory", "import", "--sample")
             for bot in bots:
                 await bot.start()
+            # Each knows from its heartbeat that the other is running (the first within
+            # a few heartbeats), and so looks for the other's work every second.
+            seeing_by = time.monotonic() + 30
+            while not await all_see_each_other(ports):
+                assert time.monotonic() < seeing_by, "the instances never saw each other"
+                await asyncio.sleep(0.5)
             watch.start()
             rng = random.Random(16)
             chats = [8001 + n for n in range(REFERRALS)]

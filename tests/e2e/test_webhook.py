@@ -128,6 +128,7 @@ async def test_health_and_metrics_say_how_the_bot_is(
     for gauge in ("spbot_outbox_backlog", "spbot_inbox_waiting", "spbot_check_ins_due",
                   "spbot_alerts_unseen", "spbot_outbox_oldest_unsent_seconds"):  # fmt: skip
         assert gauge in values
+    assert values["spbot_other_instances_running"] == 0  # one instance, alone
     assert "Alex" not in metrics
 
 
