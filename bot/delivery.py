@@ -36,11 +36,11 @@ from bot.store.outbox import (
     OutboxMessage,
     OutboxPayload,
     claim,
-    claim_unless_busy,
     digest,
     due,
     record_attempts,
     recorded_in_one_statement,
+    try_turn,
 )
 from bot.store.patients import mark_blocked
 
@@ -340,8 +340,7 @@ class Delivery:
         reply: bot.patients.service `handle`'s `then`), instead of in one of its own
         a moment later; `send_claimed` sends it once that transaction is committed.
         None when it is left to delivery's own pass: delivery is stopping, or
-        (PostgreSQL) another claim is under way (bot.store.outbox
-        `claim_unless_busy`)."""
+        (PostgreSQL) another claim is under way (bot.store.outbox `try_turn`)."""
         if self.stopping:
             return None
         busy = set(self.lanes.busy)
@@ -349,11 +348,11 @@ class Delivery:
         if chats <= 0:
             self.behind |= busy
             return Claim({}, chats)
-        claimed = await claim_unless_busy(session, self.channel, self.instance, self.clock(),
-                                          LEASE, chats=chats, per_chat=self._per_chat,
-                                          skip_chats=busy)  # fmt: skip
-        if claimed is None:
+        if not await try_turn(session):
             return None
+        claimed = await claim(session, self.channel, self.instance, self.clock(), LEASE,
+                              chats=chats, per_chat=self._per_chat, skip_chats=busy,
+                              take_turn=False)  # fmt: skip
         self.behind |= busy  # what it wrote for a chat being sent to waits for its lane
         by_chat: dict[int, list[Claimed]] = {}
         for one in claimed:

@@ -470,6 +470,7 @@ async def claim(
     chats: int,
     per_chat: int,
     skip_chats: Collection[int] = (),
+    take_turn: bool = True,
 ) -> list[Claimed]:
     """Take the next rows to deliver, in one statement: for up to `chats` chats (most
     urgent first, then oldest), each chat's next `per_chat` rows in the order they go
@@ -479,64 +480,15 @@ async def claim(
     it back, so a chat's messages arrive in the order they were written, and an edit
     after what it edits; an alert still overtakes notices. `skip_chats`: chats this
     instance is sending to now. On PostgreSQL claims are taken one at a time (a
-    transaction-level advisory lock): two instances never split one chat's rows.
+    transaction-level advisory lock, waited for): two instances never split one
+    chat's rows. `take_turn=False`: this transaction has it already (`try_turn`).
     Returned in the order they go, chat by chat."""
     if chats <= 0:
         return []
-    if locks_rows(session):
+    if take_turn and locks_rows(session):
         await session.execute(
             text("SELECT pg_advisory_xact_lock(:key)"), {"key": _claim_key(session)}
         )
-    return await _claim_rows(
-        session, channel, instance, now, lease_for, chats, per_chat, skip_chats
-    )
-
-
-async def claim_unless_busy(
-    session: AsyncSession,
-    channel: str,
-    instance: str,
-    now: datetime,
-    lease_for: timedelta,
-    *,
-    chats: int,
-    per_chat: int,
-    skip_chats: Collection[int] = (),
-) -> list[Claimed] | None:
-    """`claim`, in a transaction that has written (a patient's), or None where another
-    claim is under way (PostgreSQL: its lock is tried, never waited for, as this
-    transaction holds row locks a claim under way may be waiting for). The lock is
-    then held until this transaction ends: claims elsewhere wait for its commit."""
-    if chats <= 0:
-        return []
-    if locks_rows(session):
-        tried = await session.execute(
-            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _claim_key(session)}
-        )
-        if not tried.scalar_one():
-            return None
-    return await _claim_rows(
-        session, channel, instance, now, lease_for, chats, per_chat, skip_chats
-    )
-
-
-def _claim_key(session: AsyncSession) -> int:
-    """The advisory lock claims take one at a time (one per schema: tests share a server)."""
-    database = session.info.get("database")
-    named = f"spbot:{getattr(database, 'schema', None) or ''}:outbox claim".encode()
-    return int.from_bytes(hashlib.sha256(named).digest()[:8], "big", signed=True)
-
-
-async def _claim_rows(
-    session: AsyncSession,
-    channel: str,
-    instance: str,
-    now: datetime,
-    lease_for: timedelta,
-    chats: int,
-    per_chat: int,
-    skip_chats: Collection[int],
-) -> list[Claimed]:
     params = {"on_channel": channel, "now": now, "chats": chats, "per_chat": per_chat,
               "skip": list(skip_chats), "instance": instance, "until": now + lease_for}  # fmt: skip
     rows = list((await session.execute(_CLAIM, params)).scalars())
@@ -555,6 +507,27 @@ async def _claim_rows(
         else Claimed(r)
         for r in rows
     ]  # fmt: skip
+
+
+async def try_turn(session: AsyncSession) -> bool:
+    """Take the claims' turn (`claim`) for this transaction, unless another claim is
+    under way: on PostgreSQL the lock is tried, never waited for, as fits a
+    transaction that holds row locks a claim under way may be waiting for (a
+    patient's). Held until this transaction ends: claims elsewhere wait for its
+    commit. Always True on SQLite (one writer at a time)."""
+    if not locks_rows(session):
+        return True
+    tried = await session.execute(
+        text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _claim_key(session)}
+    )
+    return bool(tried.scalar_one())
+
+
+def _claim_key(session: AsyncSession) -> int:
+    """The advisory lock claims take one at a time (one per schema: tests share a server)."""
+    database = session.info.get("database")
+    named = f"spbot:{getattr(database, 'schema', None) or ''}:outbox claim".encode()
+    return int.from_bytes(hashlib.sha256(named).digest()[:8], "big", signed=True)
 
 
 def _claim() -> Any:
