@@ -354,10 +354,7 @@ class Delivery:
                               chats=chats, per_chat=self._per_chat, skip_chats=busy,
                               take_turn=False)  # fmt: skip
         self.behind |= busy  # what it wrote for a chat being sent to waits for its lane
-        by_chat: dict[int, list[Claimed]] = {}
-        for one in claimed:
-            by_chat.setdefault(one.row.chat_id, []).append(one)
-        return Claim(by_chat, chats)
+        return Claim(_by_chat(claimed), chats)
 
     def send_claimed(self, claimed: Claim) -> None:
         """Send what `claim_in` took, its transaction committed. A chat whose lane
@@ -407,10 +404,7 @@ class Delivery:
             claimed = await claim(session, self.channel, self.instance, self.clock(), LEASE,
                                   chats=chats, per_chat=self._per_chat,
                                   skip_chats=busy)  # fmt: skip
-        by_chat: dict[int, list[Claimed]] = {}
-        for one in claimed:
-            by_chat.setdefault(one.row.chat_id, []).append(one)
-        return by_chat
+        return _by_chat(claimed)
 
     async def _deliver_chat(self, rows: list[Claimed]) -> int:
         """A chat's claimed rows, one after another, in order; each attempt is written
@@ -561,3 +555,11 @@ class Delivery:
         self.per_chat.spend(chat_id)
         async with self.overall:
             return
+
+
+def _by_chat(claimed: list[Claimed]) -> dict[int, list[Claimed]]:
+    """Claimed rows by chat, each chat's in the order they go (as claimed)."""
+    by_chat: dict[int, list[Claimed]] = {}
+    for one in claimed:
+        by_chat.setdefault(one.row.chat_id, []).append(one)
+    return by_chat

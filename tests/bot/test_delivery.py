@@ -20,6 +20,7 @@ from bot.delivery import (
     MAX_ATTEMPTS,
     Blocked,
     ChatBuckets,
+    Claim,
     Delivery,
     RetryLater,
     Undeliverable,
@@ -361,16 +362,25 @@ async def lanes_done(delivery: Delivery) -> None:
     await asyncio.gather(*delivery.lanes.busy.values())
 
 
+async def written_and_claimed(
+    database: Database, delivery: Delivery, *messages: tuple[int, str]
+) -> Claim | None:
+    """Messages written in one transaction, and claimed in it (as a patient's reply is)."""
+    async with database.transaction() as session:
+        for chat, text in messages:
+            Outbox(session, "telegram", chat, utcnow()).send(text)
+        await session.flush()
+        return await delivery.claim_in(session)
+
+
 async def test_a_reply_claimed_in_the_transaction_that_wrote_it_goes_once(
     database: Database,
 ) -> None:
     sender = RecordingSender()
     delivery = Delivery(database, sender, "telegram", limits=FAST)
-    async with database.transaction() as session:
-        Outbox(session, "telegram", 77, utcnow()).send("the reply")
-        Outbox(session, "telegram", TEAM_CHAT, utcnow()).send("what it told the team")
-        await session.flush()
-        claim = await delivery.claim_in(session)
+    claim = await written_and_claimed(
+        database, delivery, (77, "the reply"), (TEAM_CHAT, "what it told the team")
+    )
     assert claim is not None and set(claim.by_chat) == {77, TEAM_CHAT}
     assert await delivery.deliver_due() == 0  # leased: a pass takes none of it
     delivery.send_claimed(claim)
@@ -406,10 +416,7 @@ async def test_a_chat_being_sent_to_is_not_claimed_from_under_its_lane(database:
         await finish.wait()
 
     delivery.lanes.start(77, sending())
-    async with database.transaction() as session:
-        Outbox(session, "telegram", 77, utcnow()).send("behind what is being sent")
-        await session.flush()
-        claim = await delivery.claim_in(session)
+    claim = await written_and_claimed(database, delivery, (77, "behind what is being sent"))
     assert claim is not None and claim.by_chat == {}
     assert 77 in delivery.behind  # its lane's end looks again
     finish.set()
@@ -428,10 +435,8 @@ async def test_a_claim_under_way_elsewhere_is_not_waited_for(database: Database)
     async with database.transaction() as elsewhere:
         await claim(elsewhere, "telegram", "other", utcnow(), timedelta(seconds=60),
                     chats=10, per_chat=3)  # fmt: skip
-        async with asyncio.timeout(5), database.transaction() as session:
-            Outbox(session, "telegram", 77, utcnow()).send("the reply")
-            await session.flush()
-            claim_here = await delivery.claim_in(session)
+        async with asyncio.timeout(5):
+            claim_here = await written_and_claimed(database, delivery, (77, "the reply"))
         assert claim_here is None
     assert await delivery.deliver_due() == 1 and [t for _, t, _ in sender.sent] == ["the reply"]
 
@@ -441,10 +446,7 @@ async def test_a_claim_whose_chat_began_sending_meanwhile_goes_after_it(
 ) -> None:
     sender = RecordingSender()
     delivery = Delivery(database, sender, "telegram", limits=FAST)
-    async with database.transaction() as session:
-        Outbox(session, "telegram", 77, utcnow()).send("the reply")
-        await session.flush()
-        claim = await delivery.claim_in(session)
+    claim = await written_and_claimed(database, delivery, (77, "the reply"))
     assert claim is not None and list(claim.by_chat) == [77]
     # Before it is sent, delivery's pass starts the chat's lane (an alert written
     # since, which overtakes the reply).
