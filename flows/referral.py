@@ -1015,7 +1015,11 @@ class Referral:
 
     def _answer(self, event: Text | Button) -> None:
         ask = QUESTIONS[self.state]
-        if isinstance(event, Text) and ask.kind != "note" and self._not_for_this_question(event):
+        if (
+            isinstance(event, Text)
+            and ask.kind != "note"
+            and self._not_for_this_question(ask, event)
+        ):
             return
         outcome = READERS[ask.kind](self, ask, event)
         if outcome is None:  # handled in place (a tick in a multi-select)
@@ -1055,11 +1059,12 @@ class Referral:
             return any(v is not None and v <= 4 for v in low) or (anxious or 0) >= 6
         return False
 
-    def _not_for_this_question(self, event: Text) -> bool:
+    def _not_for_this_question(self, ask: Ask, event: Text) -> bool:
         """Typed words that were not written for the question they are on: sent
         before it appeared (our messages crossed), or the same words as their last
-        answer (sent twice, or answered on a repeated question). They are not taken
-        as its answer; the same words sent again on purpose are."""
+        answer (sent twice, or answered on a repeated question) where they could
+        answer this one too (elsewhere the usual hint says what it takes). They are
+        not taken as its answer; the same words sent again on purpose are."""
         ctx, text = self.ctx, event.text.strip()
         early = (
             ctx.written_at is not None
@@ -1070,6 +1075,10 @@ class Referral:
             self._say("referral/crossed")
             return True
         if text and text == self.control.last_typed and self.control.same_again_at != self.step:
+            if ask.kind in READ_WITHOUT_CHANGE and isinstance(
+                READERS[ask.kind](self, ask, event), Invalid
+            ):
+                return False
             self._set_control(same_again_at=self.step)
             self._say("referral/sent_twice", text=text)
             return True
@@ -1589,6 +1598,11 @@ READERS: dict[str, Callable[[Referral, Ask, Text | Button], Outcome]] = {
     "note": _read_note,
     "crisis_check": _read_crisis_check,
 }
+
+#: Question kinds whose reading changes nothing (a tick, a page of suggestions, a
+#: note or words kept for the team happen as they are read): read to ask whether
+#: words could answer it at all.
+READ_WITHOUT_CHANGE = frozenset(READERS) - {"multi", "suggestions", "note", "crisis_check"}
 
 MACHINE = Machine(
     model=None,

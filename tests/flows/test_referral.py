@@ -758,6 +758,17 @@ def test_the_same_number_on_two_scales_is_checked_once() -> None:
     assert p.answers["anxiety"] == 1
 
 
+def test_the_same_number_where_it_cannot_be_an_answer_gets_the_usual_hint() -> None:
+    """Asking "is that your answer to this question too?" makes sense only where it
+    could be: at a yes-or-no question a number gets the hint and the question again.
+    (Found by test_referral_properties: "7" typed after tapping 7 on anxiety.)"""
+    p = Patient()
+    walk_to(p, "wait_safety")  # anxiety tapped as 7 on the way
+    p.send("7")
+    assert p.templates()[-1] == "referral/safety_question"
+    assert "referral/sent_twice" not in p.templates() and p.state == "wait_safety"
+
+
 def test_the_same_choice_typed_twice_is_simply_taken() -> None:
     """Typed choices ("yes", "no") repeat all the time; only their own words and
     numbers are checked."""
