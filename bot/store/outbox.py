@@ -486,9 +486,7 @@ async def claim(
     if chats <= 0:
         return []
     if take_turn and locks_rows(session):
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(:key)"), {"key": _claim_key(session)}
-        )
+        await session.execute(_WAIT_FOR_TURN, {"key": _claim_key(session)})
     params = {"on_channel": channel, "now": now, "chats": chats, "per_chat": per_chat,
               "skip": list(skip_chats), "instance": instance, "until": now + lease_for}  # fmt: skip
     rows = list((await session.execute(_CLAIM, params)).scalars())
@@ -517,16 +515,23 @@ async def try_turn(session: AsyncSession) -> bool:
     commit. Always True on SQLite (one writer at a time)."""
     if not locks_rows(session):
         return True
-    tried = await session.execute(
-        text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _claim_key(session)}
-    )
+    tried = await session.execute(_TRY_FOR_TURN, {"key": _claim_key(session)})
     return bool(tried.scalar_one())
+
+
+# The claims' turn, waited for (`claim`) or tried (`try_turn`): built once.
+_WAIT_FOR_TURN = text("SELECT pg_advisory_xact_lock(:key)")
+_TRY_FOR_TURN = text("SELECT pg_try_advisory_xact_lock(:key)")
 
 
 def _claim_key(session: AsyncSession) -> int:
     """The advisory lock claims take one at a time (one per schema: tests share a server)."""
-    database = session.info.get("database")
-    named = f"spbot:{getattr(database, 'schema', None) or ''}:outbox claim".encode()
+    return _claim_key_of(getattr(session.info.get("database"), "schema", None) or "")
+
+
+@functools.cache
+def _claim_key_of(schema: str) -> int:
+    named = f"spbot:{schema}:outbox claim".encode()
     return int.from_bytes(hashlib.sha256(named).digest()[:8], "big", signed=True)
 
 
