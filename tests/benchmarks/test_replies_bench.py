@@ -14,7 +14,7 @@ Each bot first handles 30 /starts, not counted (warming up). Reported, per bot
 - the gap between the first and second message of a reply: spbot's to "I agree"
   typed at the consent question (the question closed, the next one asked), at 5
   a second;
-- at 5 a second, the bot process's CPU time per update (Linux: /proc);
+- at 5 a second, the bot process's CPU time per update (Linux: its CPU clock);
 - saturation: 300 updates at once, whole replies per second;
 - for spbot, its CPU per update against the paced echo bot's with both offered 5
   a second at the same moment (`side_by_side`), the fair ratio on a machine whose
