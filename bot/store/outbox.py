@@ -30,6 +30,7 @@ from sqlalchemy import (
     case,
     delete,
     func,
+    literal_column,
     or_,
     select,
     text,
@@ -489,22 +490,14 @@ async def claim(
         await session.execute(_WAIT_FOR_TURN, {"key": _claim_key(session)})
     params = {"on_channel": channel, "now": now, "chats": chats, "per_chat": per_chat,
               "skip": list(skip_chats), "instance": instance, "until": now + lease_for}  # fmt: skip
-    rows = list((await session.execute(_CLAIM, params)).scalars())
-    rows.sort(key=lambda r: (r.chat_id, r.priority, r.id))
-    in_batch = {r.id for r in rows}
-    targets = {r.target_id for r in rows if r.target_id is not None} - in_batch
-    shown: dict[int, tuple[int | None, str | None]] = {}
-    if targets:
-        me = OutboxMessage
-        found = await session.execute(
-            select(me.id, me.message_id, me.delivered_digest).where(me.id.in_(targets))
-        )
-        shown = {row_id: (message_id, d) for row_id, message_id, d in found.all()}
+    claimed = sorted((await session.execute(_CLAIM, params)).all(),
+                     key=lambda c: (c[0].chat_id, c[0].priority, c[0].id))  # fmt: skip
+    in_batch = {row.id for row, _, _ in claimed}
+    # A target claimed in this batch is not sent yet: what it shows is known once it is.
     return [
-        Claimed(r, *shown.get(r.target_id, (None, None))) if r.target_id is not None
-        else Claimed(r)
-        for r in rows
-    ]  # fmt: skip
+        Claimed(row, message_id, digest) if row.target_id not in in_batch else Claimed(row)
+        for row, message_id, digest in claimed
+    ]
 
 
 async def try_turn(session: AsyncSession) -> bool:
@@ -568,6 +561,18 @@ def _claim() -> Any:
     # A Core UPDATE ... RETURNING read as rows of the model (not the ORM's UPDATE,
     # whose bulk machinery cost more than the statement): the same rows, leased.
     table = cast(Table, me.__table__)
+    # What the message an edit or delete changes shows now, read in the same
+    # statement: a look of its own was one more trip on most answers (the question
+    # answered is closed, or replaced in place). Written out, because SQLAlchemy's
+    # SQLite compiler drops table names throughout RETURNING, subqueries included,
+    # which would match the target to itself.
+    showing = [
+        literal_column(
+            f"(SELECT target.{name} FROM {table.name} AS target "
+            f"WHERE target.id = {table.name}.target_id)", type_=table.c[name].type,
+        ).label(f"target_{name}")
+        for name in ("message_id", "delivered_digest")
+    ]  # fmt: skip
     leasing = (
         update(table)
         .where(table.c.id.in_(ids))
@@ -575,9 +580,9 @@ def _claim() -> Any:
             leased_by=bindparam("instance", type_=table.c.leased_by.type),
             next_attempt_at=bindparam("until", type_=table.c.next_attempt_at.type),
         )
-        .returning(*table.c)
+        .returning(*table.c, *showing)
     )
-    return select(me).from_statement(leasing).execution_options(populate_existing=True)
+    return select(me, *showing).from_statement(leasing).execution_options(populate_existing=True)
 
 
 _CLAIM = _claim()
