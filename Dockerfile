@@ -3,8 +3,11 @@
 #   docker run --env-file .env spbot                 # long polling, one instance
 #   docker run --env-file .env -p 8080:8080 spbot spbot run --webhook
 # compose.yaml runs PostgreSQL, two webhook instances and a proxy in front of them.
+# Where Docker Hub cannot be reached, name a Python 3.11 image from your own registry:
+#   docker build --build-arg PYTHON_IMAGE=registry.example.nhs.uk/python:3.11-slim -t spbot .
 
-FROM python:3.11-slim AS build
+ARG PYTHON_IMAGE=python:3.11-slim
+FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY bot ./bot
@@ -12,7 +15,7 @@ COPY flows ./flows
 COPY messages ./messages
 RUN python -m pip wheel --no-deps -w /dist .
 
-FROM python:3.11-slim
+FROM ${PYTHON_IMAGE}
 # MALLOC_ARENA_MAX=2: with SQLite each database connection is a thread (aiosqlite),
 # and glibc keeps a malloc arena per thread: a burst of answers left 25 MB more
 # resident with the default number (README, "At scale: memory, and a million patients").
