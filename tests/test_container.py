@@ -185,7 +185,8 @@ async def test_the_image_makes_its_tables_and_answers_a_patient_over_its_webhook
 ) -> None:
     """As compose runs it: `spbot db upgrade` on an empty database (the migrate
     service), then `spbot run --webhook` answers what Telegram posts, says it is
-    healthy, and stops cleanly on SIGTERM (docker stop)."""
+    healthy (to compose's own health check too), and stops cleanly on SIGTERM
+    (docker stop)."""
     url, volume = empty_database
     port = free_port()
     async with PollWatchingStandIn() as api:
@@ -207,6 +208,13 @@ async def test_the_image_makes_its_tables_and_answers_a_patient_over_its_webhook
             assert said and said[0].startswith("Hello. I can put you in touch"), bot.log_tail()
             health = await healthy(port)
             assert health["database"] == "ok"
+            # compose.yaml's own health check, run inside the container as Docker would.
+            check = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]["bot1"]
+            cmd, *argv = check["healthcheck"]["test"]
+            assert cmd == "CMD"
+            argv = [arg.replace("127.0.0.1:8080", f"127.0.0.1:{port}") for arg in argv]
+            checked = docker("exec", bot.containers[-1], *argv)
+            assert checked.returncode == 0, checked.stderr[-1000:]
             assert await bot.terminate(timeout=30) == 0, bot.log_tail()
             api.assert_clean()
         finally:
