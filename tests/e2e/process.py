@@ -90,6 +90,29 @@ def answers_health(port: int) -> Callable[[], Awaitable[bool]]:
     return ready
 
 
+def webhook_instances(
+    api: PollWatchingStandIn,
+    workdir: Path,
+    *,
+    database_url: str,
+    ports: Sequence[int],
+    settings: Mapping[str, str],
+) -> list[BotProcess]:
+    """`spbot run --webhook` listening on each of `ports`, all on one database, each
+    ready once it answers its health check (start them with `start()`)."""
+    return [
+        BotProcess(
+            api,
+            workdir / f"bot{n}",
+            database_url=database_url,
+            command=("run", "--webhook"),
+            ready=answers_health(port),
+            env={**settings, "WEBHOOK_LISTEN": f"127.0.0.1:{port}"},
+        )
+        for n, port in enumerate(ports)
+    ]
+
+
 class BotProcess:
     """One bot, started and stopped as a separate process as often as a test likes."""
 

@@ -92,6 +92,14 @@ class Watch:
             self.handled = {int(row[0]) for row in handled}
             self.owed = {int(row[0]) for row in owed}
 
+    async def handled_in_order(self) -> list[int]:
+        """Every update handled, in the order it was (by when, then by id)."""
+        async with self.engine.connect() as conn:
+            handled = await conn.execute(
+                text("SELECT update_id FROM processed_update ORDER BY processed_at, update_id")
+            )
+            return [int(row[0]) for row in handled]
+
     async def unsent(self, chat_id: int) -> int:
         """Messages (not edits) still owed to the chat."""
         async with self.engine.connect() as conn:

@@ -23,7 +23,7 @@ import pytest
 import yaml
 from sqlalchemy import text
 
-from tests.e2e.process import PROJECT, BotProcess, PollWatchingStandIn, answers_health
+from tests.e2e.process import PROJECT, PollWatchingStandIn, answers_health, webhook_instances
 from tests.e2e.test_crash import Watch
 from tests.e2e.test_referral_e2e import REFERRAL
 from tests.e2e.test_webhook import SECRET, free_port
@@ -118,17 +118,9 @@ async def test_behind_the_proxy_an_instance_killed_loses_no_patient_nothing_doub
         api.webhook_targets = [proxy_url]  # Telegram knows only the proxy
         settings = {"WEBHOOK_URL": proxy_url, "WEBHOOK_SECRET": SECRET, "LOG_LEVEL": "WARNING",
                     "MEANING_SCREEN": "false"}  # fmt: skip
-        bots = [
-            BotProcess(
-                api,
-                tmp_path / f"bot{n}",
-                database_url=shared_database,
-                command=("run", "--webhook"),
-                ready=answers_health(port),
-                env={**settings, "WEBHOOK_LISTEN": f"127.0.0.1:{port}"},
-            )
-            for n, port in enumerate(ports)
-        ]
+        bots = webhook_instances(
+            api, tmp_path, database_url=shared_database, ports=ports, settings=settings
+        )
         assert NGINX is not None
         proxy = await asyncio.create_subprocess_exec(
             NGINX, "-p", str(conf.parent), "-c", str(conf), "-e", str(conf.parent / "error.log"),
@@ -163,10 +155,7 @@ async def test_behind_the_proxy_an_instance_killed_loses_no_patient_nothing_doub
                 assert await bot.terminate(timeout=15) == 0, bot.log_tail()
             await watch.stop()
 
-            async with watch.engine.connect() as conn:
-                handled = (await conn.execute(text(
-                    "SELECT update_id FROM processed_update ORDER BY processed_at, update_id"
-                ))).scalars().all()  # fmt: skip
+            handled = await watch.handled_in_order()
             everything = [u for sent in first + then for u in sent]
             assert sorted(handled) == sorted(everything), "an update lost or handled twice"
             for chat, before, after in zip(chats, first, then, strict=True):

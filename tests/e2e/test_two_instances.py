@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from bot.store.cases import Case, Referral
 from bot.store.checkins import add_check_in
 from bot.store.patients import Conversation
-from tests.e2e.process import STAFF_CHAT, BotProcess, PollWatchingStandIn, answers_health
+from tests.e2e.process import STAFF_CHAT, PollWatchingStandIn, webhook_instances
 from tests.e2e.test_crash import Watch, until
 from tests.e2e.test_referral_e2e import REFERRAL
 from tests.e2e.test_webhook import SECRET, free_port
@@ -155,17 +155,9 @@ async def test_two_instances_share_the_work_and_lose_or_double_nothing(
         settings = {"WEBHOOK_URL": api.webhook_targets[0], "WEBHOOK_SECRET": SECRET,
                     "LOG_LEVEL": "WARNING", "QUIET_HOURS": quiet_hours_far_from_now(),
                     "MEANING_SCREEN": "false"}  # fmt: skip
-        bots = [
-            BotProcess(
-                api,
-                tmp_path / f"bot{n}",
-                database_url=shared_database,
-                command=("run", "--webhook"),
-                ready=answers_health(port),
-                env={**settings, "WEBHOOK_LISTEN": f"127.0.0.1:{port}"},
-            )
-            for n, port in enumerate(ports)
-        ]
+        bots = webhook_instances(
+            api, tmp_path, database_url=shared_database, ports=ports, settings=settings
+        )
         watch = Watch(shared_database)
         try:
             await bots[0].cli("directory", "import", "--sample")
@@ -203,10 +195,8 @@ async def test_two_instances_share_the_work_and_lose_or_double_nothing(
                 assert await bot.terminate(timeout=15) == 0, bot.log_tail()
             await watch.stop()
 
+            handled = await watch.handled_in_order()
             async with watch.engine.connect() as conn:
-                handled = (await conn.execute(text(
-                    "SELECT update_id FROM processed_update ORDER BY processed_at, update_id"
-                ))).scalars().all()  # fmt: skip
                 sends = (await conn.execute(text(
                     "SELECT chat_id, count(*), count(sent_at), count(DISTINCT message_id) "
                     "FROM outbox WHERE action = 'send' GROUP BY chat_id"
