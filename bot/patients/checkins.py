@@ -162,7 +162,7 @@ class CheckIns:
             add_entry(session, case.id, "check_in",
                       self._entry("sent", activity=ctx.activity, weeks=weeks, kind=check_in.kind),
                       now)  # fmt: skip
-            milestones.record(session, patient.journey, "checkin_sent", now,
+            await milestones.record(session, patient.journey, "checkin_sent", now,
                               reference=case.reference, activity_id=referral_row.activity_id,
                               weeks=weeks)  # fmt: skip
             started.add(patient.id)
@@ -211,7 +211,7 @@ class CheckIns:
                 add_entry(session, case.id, "check_in", self._entry("unanswered"), now)
                 journey = await _journey(session, case)
                 referral_row = await referral_by_id(session, check_in.referral_id)
-                milestones.record(session, journey, "checkin_unanswered", now,
+                await milestones.record(session, journey, "checkin_unanswered", now,
                                   reference=case.reference,
                                   activity_id=referral_row.activity_id if referral_row else None)  # fmt: skip
             log.info("check-in unanswered", extra={"check_in_id": check_in.id})
@@ -242,7 +242,7 @@ class CheckIns:
             save_conversation(session, conversation, result, now)
             conversation.nudged_at = now
             # Where they stopped: the drop-off per question (a state's name only).
-            milestones.record(session, patient.journey, "nudged", now, stopped_at=stopped_at)
+            await milestones.record(session, patient.journey, "nudged", now, stopped_at=stopped_at)
             written += len(ids)
             log.info("stalled referral nudged", extra={"patient_id": patient.id})
         return written
@@ -343,7 +343,7 @@ class CheckIns:
                     if referral_row is not None:
                         went = ("attended", "not_for_them")  # "not for me" went, too
                         if attendance in went and referral_row.attendance not in went:
-                            milestones.record(session, patient.journey, "attended", now,
+                            await milestones.record(session, patient.journey, "attended", now,
                                               reference=case.reference,
                                               activity_id=activity.id, activity=activity.name,
                                               organisation=activity.organisation,
@@ -351,7 +351,7 @@ class CheckIns:
                         referral_row.attendance = attendance
                 case RecordWellbeing(context=context, scores=scores):
                     record_wellbeing(session, patient.id, context, scores, now, case_id=case.id)
-                    milestones.record(session, patient.journey, "wellbeing", now,
+                    await milestones.record(session, patient.journey, "wellbeing", now,
                                       context=context, scores=scores)  # fmt: skip
                 case AskForLinkWorker(why=why, activity=picked):
                     await self._back_to_a_link_worker(session, case, why, picked, now)
@@ -362,7 +362,7 @@ class CheckIns:
                         referral_row.checkins_paused_until = until
                         await postpone_pending(session, referral_row.id, until)
                     add_entry(session, case.id, "check_in", self._entry("paused", days=days), now)
-                    milestones.record(session, patient.journey, "checkins_paused", now)
+                    await milestones.record(session, patient.journey, "checkins_paused", now)
                 case StopCheckIns(reason=reason):
                     if referral_row is not None:
                         referral_row.checkins_stopped_at = now
@@ -370,7 +370,7 @@ class CheckIns:
                         await cancel_pending(session, referral_row.id)
                     add_entry(session, case.id, "check_in",
                               self._entry("stopped", words=reason), now)  # fmt: skip
-                    milestones.record(session, patient.journey, "checkins_stopped", now)
+                    await milestones.record(session, patient.journey, "checkins_stopped", now)
                 case CheckInSooner(days=days):
                     await self._sooner(session, case, referral_row, days, now)
                 case FinishCheckIn(outcome=outcome):
@@ -378,7 +378,7 @@ class CheckIns:
                     check_in.answered_at = check_in.answered_at or now
                     if check_in.status in ("sent", "reminded"):
                         check_in.status = "answered"
-                    milestones.record(session, patient.journey, "checkin_answered", now,
+                    await milestones.record(session, patient.journey, "checkin_answered", now,
                                       reference=case.reference, went=outcome,
                                       activity_id=activity.id, activity=activity.name,
                                       organisation=activity.organisation,

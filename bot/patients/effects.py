@@ -95,10 +95,10 @@ async def record_effects(
                 patient.conversation.nudged_at = now
             case RecordConsent(notice_version=version):
                 record_consent(session, patient.id, version, now)
-                milestones.record(session, patient.journey, "consented", now)
+                await milestones.record(session, patient.journey, "consented", now)
             case RecordWellbeing(context=context, scores=scores):
                 await _file_baseline(session, patient, context, scores, result, now)
-                milestones.record(session, patient.journey, "wellbeing", now,
+                await milestones.record(session, patient.journey, "wellbeing", now,
                                   context=context, scores=scores)  # fmt: skip
             case RecordBeforeYouPhone(details=details):
                 await _file_before_you_phone(session, patient, details, result)
@@ -107,8 +107,8 @@ async def record_effects(
                 _remember_case(result, opened)
                 about = summary.about_the_person
                 if not await milestones.reached(session, patient.journey, "finished"):
-                    milestones.record(session, patient.journey, "finished", now)
-                milestones.record(session, patient.journey, "handed_off", now,
+                    await milestones.record(session, patient.journey, "finished", now)
+                await milestones.record(session, patient.journey, "handed_off", now,
                                   reference=opened.reference,
                                   need_areas=list(summary.needs.need_areas),
                                   district=about.district, mode=about.takes_part.mode)  # fmt: skip
@@ -143,7 +143,7 @@ async def record_effects(
                     log.info("answers forgotten on restart", extra={"patient_id": patient.id})
                 else:
                     forgotten = "forget"
-                    milestones.record(session, patient.journey, reason, now)
+                    await milestones.record(session, patient.journey, reason, now)
                     log.info(
                         "patient forgotten", extra={"patient_id": patient.id, "reason": reason}
                     )

@@ -244,11 +244,11 @@ class PatientService:
         """How far their journey went, for the outcomes report (anonymous): started,
         and finished (every question answered, whether or not they wanted contact)."""
         if before == "new" and result.state != "new":
-            milestones.record(session, patient.journey, "started", now)
+            await milestones.record(session, patient.journey, "started", now)
         # (A handoff records it with the case: bot/patients/effects.py.)
         finished = result.state == "finished" and before != "finished"
         if finished and not await milestones.reached(session, patient.journey, "finished"):
-            milestones.record(session, patient.journey, "finished", now)
+            await milestones.record(session, patient.journey, "finished", now)
 
     async def read_meaning(self, text: str | None) -> Meaning | None:
         """What the meaning screen reads in `text` (None: no text, no screen, or it

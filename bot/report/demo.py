@@ -305,7 +305,7 @@ async def seed(database_url: str) -> int:
         await db.upgrade()
         async with db.transaction() as session:
             for m in marks:
-                record(session, m.journey, m.step, m.at, reference=m.reference, **m.detail)
+                await record(session, m.journey, m.step, m.at, reference=m.reference, **m.detail)
     finally:
         await db.close()
     return len(marks)

@@ -187,7 +187,7 @@ class Act:
             return
         if once and await milestones.reached(self.session, patient.journey, step, case.reference):
             return
-        milestones.record(self.session, patient.journey, step, self.now,
+        await milestones.record(self.session, patient.journey, step, self.now,
                           reference=case.reference, **detail)  # fmt: skip
 
     # --- cases --------------------------------------------------------------------------

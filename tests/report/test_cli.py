@@ -30,7 +30,9 @@ def database_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
         async with db.transaction() as session:
             for m in hand.milestones():
                 if m.at < hand.AS_OF:  # the report runs now, after the December answer
-                    record(session, m.journey, m.step, m.at, reference=m.reference, **m.detail)
+                    await record(
+                        session, m.journey, m.step, m.at, reference=m.reference, **m.detail
+                    )
         await db.close()
 
     asyncio.run(seed())

@@ -21,7 +21,7 @@ async def test_the_stored_milestones_give_the_same_report(
 ) -> None:
     async with database.transaction() as session:
         for m in hand.milestones():
-            record(session, m.journey, m.step, m.at, reference=m.reference, **m.detail)
+            await record(session, m.journey, m.step, m.at, reference=m.reference, **m.detail)
     stored = await make_report(
         database, period, zone=LONDON, as_of=hand.AS_OF, organisation="Sefton Social Prescribing"
     )
@@ -53,7 +53,7 @@ async def test_the_database_finds_each_cohort_as_the_figures_do(database: Databa
     marks.sort(key=lambda m: m.at)
     async with database.transaction() as session:
         for m in marks:
-            record(session, m.journey, m.step, m.at, reference=m.reference, **m.detail)
+            await record(session, m.journey, m.step, m.at, reference=m.reference, **m.detail)
     quarter = choose_period(DEMO_FROM, DEMO_TO, today=hand.AS_OF.date())
 
     stored = await read_figures(database, quarter, zone=LONDON, as_of=hand.AS_OF)
@@ -72,14 +72,14 @@ async def test_the_report_reads_one_snapshot_while_the_bot_writes(database: Data
     not add up (and the protection of small numbers relies on their sums)."""
     july = datetime(2026, 7, 20, 9, 0, tzinfo=UTC)
     async with database.transaction() as session:
-        record(session, "first", "started", july)
-        record(session, "first", "consented", july)
+        await record(session, "first", "started", july)
+        await record(session, "first", "consented", july)
     bounds = (datetime(2026, 7, 1, tzinfo=UTC), datetime(2026, 8, 1, tzinfo=UTC))
     async with database.reading(one_snapshot=True) as reading:
         counted = await funnel(reading, *bounds, hand.AS_OF, CHAIN)
         async with database.transaction() as session:  # the bot, meanwhile
-            record(session, "second", "started", july)
-            record(session, "second", "consented", july)
+            await record(session, "second", "started", july)
+            await record(session, "second", "consented", july)
         marks = await of_cohort(reading, *bounds, hand.AS_OF, DETAIL_STEPS)
     assert counted == [(CHAIN.index("consented"), 0, 0, 1)]
     assert [m.journey for m in marks] == ["first"]

@@ -39,7 +39,7 @@ async def test_the_night_s_figures_are_the_report_s_and_are_used_for_a_day_and_a
 ) -> None:
     async with database.transaction() as session:
         for m in demo_milestones(seed=5):
-            record(session, m.journey, m.step, m.at, reference=m.reference, **m.detail)
+            await record(session, m.journey, m.step, m.at, reference=m.reference, **m.detail)
     night = hand.AS_OF  # the demo's quarter is the last full one before it
 
     quarter = await keep(database, LONDON, night)
@@ -74,7 +74,7 @@ async def _started(url: str, people: int, day: date, *, tag: str = "") -> None:
     start = datetime.combine(day, time(12), tzinfo=LONDON).astimezone(UTC)
     async with db.transaction() as session:
         for n in range(people):
-            record(session, f"{tag}{day}-{n}", "started", start + timedelta(days=n))
+            await record(session, f"{tag}{day}-{n}", "started", start + timedelta(days=n))
     await db.close()
 
 
