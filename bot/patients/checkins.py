@@ -350,7 +350,9 @@ class CheckIns:
                                               liked=attendance == "attended")  # fmt: skip
                         referral_row.attendance = attendance
                 case RecordWellbeing(context=context, scores=scores):
-                    record_wellbeing(session, patient.id, context, scores, now, case_id=case.id)
+                    await record_wellbeing(
+                        session, patient.id, context, scores, now, case_id=case.id
+                    )
                     await milestones.record(session, patient.journey, "wellbeing", now,
                                       context=context, scores=scores)  # fmt: skip
                 case AskForLinkWorker(why=why, activity=picked):

@@ -94,7 +94,7 @@ async def record_effects(
                 await stop_contact(session, patient, now)
                 patient.conversation.nudged_at = now
             case RecordConsent(notice_version=version):
-                record_consent(session, patient.id, version, now)
+                await record_consent(session, patient.id, version, now)
                 await milestones.record(session, patient.journey, "consented", now)
             case RecordWellbeing(context=context, scores=scores):
                 await _file_baseline(session, patient, context, scores, result, now)
@@ -162,9 +162,9 @@ async def _file_baseline(
     handoff: it is filed on their case, and the case summary shows it."""
     current = await latest_case(session, patient.id) if result.control.case_reference else None
     if current is None or current.reference != result.control.case_reference:
-        record_wellbeing(session, patient.id, context, scores, now)
+        await record_wellbeing(session, patient.id, context, scores, now)
         return
-    record_wellbeing(session, patient.id, context, scores, now, case_id=current.id)
+    await record_wellbeing(session, patient.id, context, scores, now, case_id=current.id)
     outcomes = current.summary.outcomes.model_copy(update={"wellbeing_baseline": dict(scores)})
     current.summary = current.summary.model_copy(update={"outcomes": outcomes})
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    insert,
     select,
 )
 from sqlalchemy import update as sql_update
@@ -274,13 +275,16 @@ def save_conversation(
     conversation.updated_at = now
 
 
-def record_consent(
+async def record_consent(
     session: AsyncSession, patient_id: int, notice_version: str, now: datetime
 ) -> None:
-    session.add(Consent(patient_id=patient_id, notice_version=notice_version, given_at=now))
+    """Written as it is recorded, by a plain INSERT (nothing reads the row back; see
+    `bot.store.milestones.record`)."""
+    values = {"patient_id": patient_id, "notice_version": notice_version, "given_at": now}
+    await session.execute(_RECORD_CONSENT, values)
 
 
-def record_wellbeing(
+async def record_wellbeing(
     session: AsyncSession,
     patient_id: int,
     context: str,
@@ -288,8 +292,15 @@ def record_wellbeing(
     now: datetime,
     case_id: int | None = None,
 ) -> None:
-    session.add(WellbeingScore(patient_id=patient_id, context=context, measured_at=now,
-                               case_id=case_id, **scores))  # fmt: skip
+    """A plain INSERT, as `record_consent`."""
+    values = {"patient_id": patient_id, "context": context, "measured_at": now,
+              "case_id": case_id, **scores}  # fmt: skip
+    await session.execute(_RECORD_WELLBEING, values)
+
+
+# The two records' statements, built once.
+_RECORD_CONSENT = insert(cast(Table, Consent.__table__))
+_RECORD_WELLBEING = insert(cast(Table, WellbeingScore.__table__))
 
 
 def _agreed_notice(patient_id: Any) -> Any:
