@@ -163,8 +163,8 @@ class CheckIns:
                       self._entry("sent", activity=ctx.activity, weeks=weeks, kind=check_in.kind),
                       now)  # fmt: skip
             await milestones.record(session, patient.journey, "checkin_sent", now,
-                              reference=case.reference, activity_id=referral_row.activity_id,
-                              weeks=weeks)  # fmt: skip
+                                    reference=case.reference, activity_id=referral_row.activity_id,
+                                    weeks=weeks)  # fmt: skip
             started.add(patient.id)
             log.info("check-in sent", extra={"check_in_id": check_in.id, "case_id": case.id})
         return written
@@ -212,8 +212,8 @@ class CheckIns:
                 journey = await _journey(session, case)
                 referral_row = await referral_by_id(session, check_in.referral_id)
                 await milestones.record(session, journey, "checkin_unanswered", now,
-                                  reference=case.reference,
-                                  activity_id=referral_row.activity_id if referral_row else None)  # fmt: skip
+                                        reference=case.reference,
+                                        activity_id=referral_row.activity_id if referral_row else None)  # fmt: skip
             log.info("check-in unanswered", extra={"check_in_id": check_in.id})
         for check_in in await stale_answers(session, now - wait, limit):
             result = checkin.handle(self._state(check_in, None), checkin.TimedOut(),
@@ -344,17 +344,17 @@ class CheckIns:
                         went = ("attended", "not_for_them")  # "not for me" went, too
                         if attendance in went and referral_row.attendance not in went:
                             await milestones.record(session, patient.journey, "attended", now,
-                                              reference=case.reference,
-                                              activity_id=activity.id, activity=activity.name,
-                                              organisation=activity.organisation,
-                                              liked=attendance == "attended")  # fmt: skip
+                                                    reference=case.reference,
+                                                    activity_id=activity.id, activity=activity.name,
+                                                    organisation=activity.organisation,
+                                                    liked=attendance == "attended")  # fmt: skip
                         referral_row.attendance = attendance
                 case RecordWellbeing(context=context, scores=scores):
                     await record_wellbeing(
                         session, patient.id, context, scores, now, case_id=case.id
                     )
                     await milestones.record(session, patient.journey, "wellbeing", now,
-                                      context=context, scores=scores)  # fmt: skip
+                                            context=context, scores=scores)  # fmt: skip
                 case AskForLinkWorker(why=why, activity=picked):
                     await self._back_to_a_link_worker(session, case, why, picked, now)
                 case PauseCheckIns(days=days):
@@ -381,10 +381,10 @@ class CheckIns:
                     if check_in.status in ("sent", "reminded"):
                         check_in.status = "answered"
                     await milestones.record(session, patient.journey, "checkin_answered", now,
-                                      reference=case.reference, went=outcome,
-                                      activity_id=activity.id, activity=activity.name,
-                                      organisation=activity.organisation,
-                                      **_barrier(result.answers))  # fmt: skip
+                                            reference=case.reference, went=outcome,
+                                            activity_id=activity.id, activity=activity.name,
+                                            organisation=activity.organisation,
+                                            **_barrier(result.answers))  # fmt: skip
                 case RaiseSafetyAlert(category=category, text=text, reasons=reasons):
                     await raise_alert(session, patient, {}, category, text, reasons,
                                       self.settings, self.listener, now)  # fmt: skip

@@ -99,7 +99,7 @@ async def record_effects(
             case RecordWellbeing(context=context, scores=scores):
                 await _file_baseline(session, patient, context, scores, result, now)
                 await milestones.record(session, patient.journey, "wellbeing", now,
-                                  context=context, scores=scores)  # fmt: skip
+                                        context=context, scores=scores)  # fmt: skip
             case RecordBeforeYouPhone(details=details):
                 await _file_before_you_phone(session, patient, details, result)
             case OpenCase(summary=summary):
@@ -109,9 +109,9 @@ async def record_effects(
                 if not await milestones.reached(session, patient.journey, "finished"):
                     await milestones.record(session, patient.journey, "finished", now)
                 await milestones.record(session, patient.journey, "handed_off", now,
-                                  reference=opened.reference,
-                                  need_areas=list(summary.needs.need_areas),
-                                  district=about.district, mode=about.takes_part.mode)  # fmt: skip
+                                        reference=opened.reference,
+                                        need_areas=list(summary.needs.need_areas),
+                                        district=about.district, mode=about.takes_part.mode)  # fmt: skip
             case AddToCase(text=text, edited=edited, kept_already=kept_already):
                 current = await latest_case(session, patient.id)
                 if current is not None:

@@ -188,7 +188,7 @@ class Act:
         if once and await milestones.reached(self.session, patient.journey, step, case.reference):
             return
         await milestones.record(self.session, patient.journey, step, self.now,
-                          reference=case.reference, **detail)  # fmt: skip
+                                reference=case.reference, **detail)  # fmt: skip
 
     # --- cases --------------------------------------------------------------------------
     async def find(self, reference: str) -> Case | None:
