@@ -181,7 +181,9 @@ def meaning_screen(settings: Settings) -> MeaningScreen | None:
 
 
 #: Libraries that, below WARNING, log SQL parameters or Bot API payloads, which
-#: hold what patients wrote. They stay at WARNING whatever LOG_LEVEL says.
+#: hold what patients wrote; and the state machine library, whose INFO is three
+#: lines of bookkeeping an update that would bury the bot's own one. They stay at
+#: WARNING whatever LOG_LEVEL says.
 CHATTY_LIBRARIES = (
     "aiosqlite",
     "asyncpg",
@@ -190,6 +192,7 @@ CHATTY_LIBRARIES = (
     "httpcore",
     "telegram",
     "alembic",
+    "transitions",
 )
 
 #: A bot token wherever it is written: in a Bot API URL (`.../bot123:ABC/getMe`), and

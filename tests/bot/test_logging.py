@@ -59,6 +59,22 @@ async def test_no_words_names_or_numbers_reach_the_logs(
         assert secret not in logged, f"{secret!r} reached the logs"
 
 
+async def test_at_info_a_conversation_logs_the_bots_own_events_only(
+    database: Database, caplog: pytest.LogCaptureFixture, logging_restored: None
+) -> None:
+    """At the default level an operator reads one line an update, the bot's own (an
+    id and what happened), not three more of the state machine library's
+    bookkeeping ("Finished processing state consent enter callbacks.") for each."""
+    configure_logging("INFO")
+    logging.getLogger().addHandler(caplog.handler)
+    chat = Chat(database)
+    await chat.walk_to("end")
+    names = {record.name for record in caplog.records}
+    assert "bot.patients.service" in names  # the bot's own events are there
+    chatter = sorted(name for name in names if not name.startswith("bot."))
+    assert chatter == [], f"logged at INFO by {chatter}"
+
+
 # --- The bot token, end to end -------------------------------------------------------------
 
 #: Shaped like the tokens @BotFather gives (digits, a colon, 35 characters).
