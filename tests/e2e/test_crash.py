@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tests.e2e.process import BotProcess, PollWatchingStandIn
 from tests.postgres import POSTGRES_URL, SKIP_REASON, template
-from tests.standin.server import ApiError, SentMessage
+from tests.standin.server import ApiError, BotApiStandIn, SentMessage
 
 pytestmark = pytest.mark.e2e
 
@@ -111,6 +111,26 @@ class Watch:
                 {"chat": chat_id},
             )
         return int(count or 0)
+
+    def answered(self, update_id: int, chat_id: int) -> bool:
+        """Whether the update is handled and the chat owed nothing more: its whole
+        answer has gone."""
+        return update_id in self.handled and chat_id not in self.owed
+
+    async def until_answered(
+        self, api: BotApiStandIn, chat_id: int, update_id: int, *, within: float, what: str = ""
+    ) -> None:
+        """Wait for the chat's whole answer to an update (`what` it was, for a failure),
+        or fail saying what the chat last got and what its outbox still holds."""
+        deadline = time.monotonic() + within
+        while not self.answered(update_id, chat_id):
+            if time.monotonic() > deadline:
+                said = [m.plain_text[:60] for m in api.messages_to(chat_id)[-3:]]
+                raise AssertionError(
+                    f"chat {chat_id} got no answer to {what or update_id}: {said}; handled: "
+                    f"{update_id in self.handled}; its outbox:\n{await self.outbox(chat_id)}"
+                )
+            await asyncio.sleep(0.05)
 
     async def outbox(self, chat_id: int) -> str:
         """The chat's outbox rows, for a failure message: what is still owed, and why."""
@@ -197,15 +217,12 @@ class Patient:
         self.acted_at.append(time.monotonic())
         return update_id
 
-    def answered(self, update_id: int) -> bool:
-        return update_id in self.watch.handled and self.chat_id not in self.watch.owed
-
     async def talk(self, until: asyncio.Event) -> None:
         await asyncio.sleep(self.rng.uniform(0, 0.5))
         while not until.is_set():
             update_id = self.act()
             deadline = time.monotonic() + PATIENCE
-            while not self.answered(update_id) and time.monotonic() < deadline:
+            while not self.watch.answered(update_id, self.chat_id) and time.monotonic() < deadline:
                 if until.is_set():
                     return
                 await asyncio.sleep(0.05)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 
 import pytest
 from sqlalchemy import text
@@ -35,15 +34,7 @@ async def refer(api: BotApiStandIn, watch: Watch, chat: int, rng: random.Random)
             if how == "type"
             else api.press(chat, what, first_name="Alex")
         )
-        deadline = time.monotonic() + PATIENCE
-        while not (update_id in watch.handled and chat not in watch.owed):
-            if time.monotonic() > deadline:
-                said = [m.plain_text[:60] for m in api.messages_to(chat)[-3:]]
-                raise AssertionError(
-                    f"chat {chat} got no answer to {how} {what!r}: {said}; handled: "
-                    f"{update_id in watch.handled}; its outbox:\n{await watch.outbox(chat)}"
-                )
-            await asyncio.sleep(0.05)
+        await watch.until_answered(api, chat, update_id, within=PATIENCE, what=f"{how} {what!r}")
 
 
 async def test_every_message_arrives_through_429s_502s_and_resets(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import random
 import shutil
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -66,15 +65,6 @@ def proxy_config(where: Path, listen: int, ports: list[int]) -> Path:
     return conf
 
 
-async def answers(chat: int, update_id: int, api: PollWatchingStandIn, watch: Watch) -> None:
-    deadline = time.monotonic() + PATIENCE
-    while not (update_id in watch.handled and chat not in watch.owed):
-        if time.monotonic() > deadline:
-            said = [m.plain_text[:60] for m in api.messages_to(chat)[-2:]]
-            raise AssertionError(f"chat {chat} got no answer to update {update_id}: {said}")
-        await asyncio.sleep(0.05)
-
-
 async def talk(
     api: PollWatchingStandIn, watch: Watch, chat: int, steps: list[tuple[str, str]], seed: int
 ) -> list[int]:
@@ -86,7 +76,7 @@ async def talk(
             sent.append(api.send_text(chat, what, first_name="Alex"))
         else:
             sent.append(api.press(chat, what, first_name="Alex"))
-        await answers(chat, sent[-1], api, watch)
+        await watch.until_answered(api, chat, sent[-1], within=PATIENCE, what=f"{how} {what!r}")
     return sent
 
 

@@ -133,12 +133,7 @@ async def refer(
             update_id = api.press(chat, what, first_name="Alex")
         sent.append(update_id)
         asked = time.monotonic()
-        deadline = asked + PATIENCE
-        while not (update_id in watch.handled and chat not in watch.owed):
-            if time.monotonic() > deadline:
-                said = [m.plain_text[:60] for m in api.messages_to(chat)[-3:]]
-                raise AssertionError(f"chat {chat} got no answer to {how} {what!r}: {said}")
-            await asyncio.sleep(0.05)
+        await watch.until_answered(api, chat, update_id, within=PATIENCE, what=f"{how} {what!r}")
         waits.append(time.monotonic() - asked)
         await asyncio.sleep(rng.uniform(0.05, 0.2))  # reading it
     return sent
