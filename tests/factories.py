@@ -39,7 +39,7 @@ async def referred_patient(
     async with db.transaction() as session:
         patient = (await patient_for_update(session, channel, chat_id, now)).patient
         await record_effects(session, patient, result, settings, listener, now)
-        save_conversation(session, patient.conversation, result, now)
+        await save_conversation(session, patient.conversation, result, now)
         case = await latest_case(session, patient.id)
         assert case is not None
         return case

@@ -239,8 +239,8 @@ class CheckIns:
                 session, patient.channel, patient.chat_id, conversation, result.replies,
                 reference=result.control.case_reference, now=now, priority=CHECK_IN,
             )  # fmt: skip
-            save_conversation(session, conversation, result, now)
             conversation.nudged_at = now
+            await save_conversation(session, conversation, result, now)
             # Where they stopped: the drop-off per question (a state's name only).
             await milestones.record(session, patient.journey, "nudged", now, stopped_at=stopped_at)
             written += len(ids)

@@ -214,7 +214,7 @@ class PatientService:
                 # urgent case is kept: vital interests come before consent.)
                 await delete_patient(session, patient)
             else:
-                save_conversation(session, conversation, result, now)
+                await save_conversation(session, conversation, result, now)
             notice = self._tap_notice(result.tap_notice)
             if then is not None:
                 await then(session)
@@ -276,7 +276,7 @@ class PatientService:
         result = referral.handle(stored(conversation), WorkerTookOver(), ctx)
         if (result.state, result.step) != (conversation.state, conversation.step):
             log.info("link worker took over", extra={"patient_id": patient_id})
-            save_conversation(session, conversation, result, now)
+            await save_conversation(session, conversation, result, now)
 
     async def where_they_are(self, channel: str, chat_id: int) -> str:
         """The state of their referral conversation ("new" when nothing is held)."""

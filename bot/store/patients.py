@@ -22,6 +22,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    inspect,
     select,
 )
 from sqlalchemy import update as sql_update
@@ -32,6 +33,7 @@ from sqlalchemy.orm import (
     Mapped,
     aliased,
     contains_eager,
+    make_transient,
     make_transient_to_detached,
     mapped_column,
     relationship,
@@ -259,20 +261,33 @@ async def conversation_for_update(session: AsyncSession, patient_id: int) -> Con
 # --- Changing them ---------------------------------------------------------------------
 
 
-def save_conversation(
+async def save_conversation(
     session: AsyncSession,
     conversation: Conversation,
     result: FlowResult[ReferralControl],
     now: datetime,
 ) -> None:
     """Keep what a flow returned. The only place a conversation's state changes.
-    (A first message's conversation joins the session here: `patient_for_update`.)"""
-    session.add(conversation)
+
+    Written at once by one plain statement, with every column (what else changed
+    since it was read, the question asked, is written too): an INSERT for a first
+    message's conversation, kept out of the session until now (`patient_for_update`),
+    or an UPDATE. It is then held by the session as if read back, with nothing left
+    for the ORM's flush to write: the unit of work cost twice the statement."""
     conversation.state = result.state
     conversation.step = result.step
     conversation.answers = result.answers
     conversation.control = result.control
     conversation.updated_at = now
+    values = {f"b_{column}": getattr(conversation, column) for column in _CONVERSATION_COLUMNS}
+    new = inspect(conversation).transient
+    # Not flushed first, as any statement is: this one writes what the flush would.
+    with session.no_autoflush:
+        await session.execute(_INSERT_CONVERSATION if new else _UPDATE_CONVERSATION, values)
+    if not new:
+        make_transient(conversation)  # (out of the session, keeping what it holds)
+    make_transient_to_detached(conversation)
+    session.add(conversation)
 
 
 async def record_consent(
@@ -297,6 +312,18 @@ async def record_wellbeing(
               "case_id": case_id, **scores}  # fmt: skip
     await session.execute(_RECORD_WELLBEING, values)
 
+
+# `save_conversation`'s statements, built once.
+_CONVERSATION = cast(Table, Conversation.__table__)
+_CONVERSATION_COLUMNS = tuple(_CONVERSATION.c.keys())
+_CONVERSATION_VALUES = {c: bindparam(f"b_{c}", type_=_CONVERSATION.c[c].type)
+                        for c in _CONVERSATION_COLUMNS}  # fmt: skip
+_INSERT_CONVERSATION = insert(_CONVERSATION).values(_CONVERSATION_VALUES)
+_UPDATE_CONVERSATION = (
+    sql_update(_CONVERSATION)
+    .where(_CONVERSATION.c.patient_id == _CONVERSATION_VALUES["patient_id"])
+    .values({c: v for c, v in _CONVERSATION_VALUES.items() if c != "patient_id"})
+)
 
 # The two records' statements, built once.
 _RECORD_CONSENT = insert(cast(Table, Consent.__table__))
