@@ -2,31 +2,23 @@
 
 python-telegram-bot sends its requests through a `BaseRequest` (its documented
 way to change the networking library); its own, `HTTPXRequest`, uses httpx. Over
-httpx a sendMessage cost 0.9 ms of CPU, and over aiohttp 0.44 ms (2,000 each, to
-the Bot API stand-in in a process of its own): every update costs a
+httpx a sendMessage cost 0.8-0.9 ms of CPU, and over aiohttp 0.4 ms (2,000 each,
+to the Bot API stand-in in a process of its own): every update costs a
 getUpdates and at least one send, so that was 0.9 ms of the bot's 10 an update
 (issue 16). aiohttp already serves the webhook (bot/webhook.py).
 
 What python-telegram-bot expects of a request is kept: timeouts raise `TimedOut`,
 every other failure to get an answer `NetworkError` (delivery and the receiver
-retry both: bot/delivery.py, bot/telegram.py), a file goes as multipart, no
-redirect is followed, and a proxy named in `HTTPS_PROXY` or `HTTP_PROXY` (with
-`NO_PROXY`) is used, as httpx does.
+retry both: bot/delivery.py, bot/telegram.py), and a file goes as multipart.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 import aiohttp
+from telegram._utils.defaultvalue import DefaultValue
+from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
-
-if TYPE_CHECKING:
-    from telegram._utils.types import ODVInput
-
-#: What python-telegram-bot passes for a timeout the caller left to the request.
-_LEFT_TO_US = type(BaseRequest.DEFAULT_NONE)
 
 
 class AiohttpRequest(BaseRequest):
@@ -57,7 +49,7 @@ class AiohttpRequest(BaseRequest):
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._pool_size)
             self._session = aiohttp.ClientSession(
-                connector=connector, headers={"User-Agent": self.USER_AGENT}, trust_env=True
+                connector=connector, headers={"User-Agent": self.USER_AGENT}
             )
 
     async def shutdown(self) -> None:
@@ -76,10 +68,10 @@ class AiohttpRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         if self._session is None or self._session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
-        read = _chosen(read_timeout, self._read)
-        write = _chosen(write_timeout, self._write)
-        connect = _chosen(connect_timeout, self._connect)
-        pool = _chosen(pool_timeout, self._pool)
+        read = self._read if isinstance(read_timeout, DefaultValue) else read_timeout
+        write = self._write if isinstance(write_timeout, DefaultValue) else write_timeout
+        connect = self._connect if isinstance(connect_timeout, DefaultValue) else connect_timeout
+        pool = self._pool if isinstance(pool_timeout, DefaultValue) else pool_timeout
         # aiohttp's `connect` is the wait for a pooled connection and the connecting.
         waits = (pool, connect)
         timeout = aiohttp.ClientTimeout(
@@ -90,7 +82,7 @@ class AiohttpRequest(BaseRequest):
         )
         try:
             async with self._session.request(
-                method, url, data=_body(request_data), timeout=timeout, allow_redirects=False
+                method, url, data=_body(request_data), timeout=timeout
             ) as response:
                 return response.status, await response.read()
         except TimeoutError as err:
@@ -98,11 +90,6 @@ class AiohttpRequest(BaseRequest):
         except aiohttp.ClientError as err:
             # The class named, as HTTPXRequest does: many of aiohttp's say nothing else.
             raise NetworkError(f"aiohttp.{err.__class__.__name__}: {err}") from err
-
-
-def _chosen(given: ODVInput[float], ours: float | None) -> float | None:
-    """A timeout the caller gave, or ours where it left it to the request."""
-    return ours if isinstance(given, _LEFT_TO_US) else cast(float | None, given)
 
 
 def _sum(*seconds: float | None) -> float | None:

@@ -1,8 +1,6 @@
 """The baseline for tests/benchmarks/test_replies_bench.py: a bare python-telegram-bot
-echo bot, long polling. `python -m tests.benchmarks.echo_bot TOKEN BASE_URL [paced]
-[aiohttp]`; `paced`: with PTB's AIORateLimiter (Telegram's limits, as a fair
-baseline); `aiohttp`: its requests over aiohttp, as spbot's (bot/aiohttp_request.py),
-not httpx (python-telegram-bot as shipped)."""
+echo bot, long polling. `python -m tests.benchmarks.echo_bot TOKEN BASE_URL [paced]`;
+`paced`: with PTB's AIORateLimiter (Telegram's limits, as a fair baseline)."""
 
 from __future__ import annotations
 
@@ -11,26 +9,20 @@ import sys
 from telegram import Update
 from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
-from bot.aiohttp_request import AiohttpRequest
-
 
 async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if update.message is not None and update.message.text is not None:
         await update.message.reply_text(update.message.text)
 
 
-def main(token: str, base_url: str, paced: bool, over_aiohttp: bool) -> None:
+def main(token: str, base_url: str, paced: bool) -> None:
     builder = ApplicationBuilder().token(token).base_url(base_url)
     if paced:
         builder = builder.rate_limiter(AIORateLimiter())
-    if over_aiohttp:
-        # The pool python-telegram-bot's own request would have (256 connections).
-        builder = builder.request(AiohttpRequest(connection_pool_size=256))
-        builder = builder.get_updates_request(AiohttpRequest())
     app = builder.build()
     app.add_handler(MessageHandler(filters.TEXT, echo))
     app.run_polling(poll_interval=0, timeout=20)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], "paced" in sys.argv[3:], "aiohttp" in sys.argv[3:])
+    main(sys.argv[1], sys.argv[2], len(sys.argv) > 3 and sys.argv[3] == "paced")

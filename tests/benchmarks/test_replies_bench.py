@@ -18,8 +18,7 @@ Each bot first handles 30 /starts, not counted (warming up). Reported, per bot
 - saturation: 300 updates at once, whole replies per second;
 - for spbot, its CPU per update against the paced echo bot's with both offered 5
   a second at the same moment (`side_by_side`), the fair ratio on a machine whose
-  speed drifts; and against the paced echo bot with its requests over aiohttp, as
-  spbot's are (bot/aiohttp_request.py): what spbot does beyond the framework.
+  speed drifts.
 Then what a whole referral costs spbot, counted (tests/e2e/driven.py, in this
 process): SQL statements and transactions per update handled (kept first, and a
 lone update handled as it arrives) and per message delivered, and Bot API calls.
@@ -201,13 +200,11 @@ async def measure(
     return lines
 
 
-async def echo_process(
-    api: Timed, paced: bool, *, over_aiohttp: bool = False
-) -> asyncio.subprocess.Process:
+async def echo_process(api: Timed, paced: bool) -> asyncio.subprocess.Process:
     polls = api.polls_started
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.benchmarks.echo_bot", api.token, api.base_url,
-        *(["paced"] if paced else []), *(["aiohttp"] if over_aiohttp else []), cwd=PROJECT,
+        *(["paced"] if paced else []), cwd=PROJECT,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     await api.wait_for(lambda: api.polls_started > polls, timeout=30)
@@ -251,46 +248,36 @@ async def test_replies_against_python_telegram_bots_ceiling(
 
 
 async def side_by_side(spbot_api: Timed, spbot_pid: int | None, whole: int) -> list[str]:
-    """CPU per update, spbot's against the paced echo bot's, all offered 5 a second
+    """CPU per update, spbot's against the paced echo bot's, both offered 5 a second
     at the same moment (`ROUNDS` rounds): a shared machine's speed drifts within a
-    minute, and then hits all alike. Phases run one after the other can differ by a
-    third from it. Two paced echo bots: python-telegram-bot as shipped (the
-    baseline), and the same with its requests over aiohttp, as spbot's are, so
-    what the transport is worth shows apart from what spbot does beyond it."""
-    async with Timed() as echo_api, Timed() as same_api:
+    minute, and then hits both alike. Phases run one after the other can differ by a
+    third from it."""
+    async with Timed() as echo_api:
         echo = await echo_process(echo_api, paced=True)
-        same = await echo_process(same_api, paced=True, over_aiohttp=True)
         try:
-            for api in (echo_api, same_api):  # warmed up, as spbot was
-                await offer(api, 10, WARM_UP / 10, 500_000, 1)
-            cpu: dict[str, list[float]] = {"spbot": [], "echo": [], "same": []}
+            await offer(echo_api, 10, WARM_UP / 10, 500_000, 1)  # warmed up, as spbot was
+            ratios: list[float] = []
+            cpu: dict[str, list[float]] = {"spbot": [], "echo": []}
             for r in range(ROUNDS):
-                first = 5_000_000 + r * 100_000
                 lines = await asyncio.gather(
-                    offer(spbot_api, 5, SECONDS, first, whole, spbot_pid),
-                    offer(echo_api, 5, SECONDS, first, 1, echo.pid),
-                    offer(same_api, 5, SECONDS, first, 1, same.pid),
+                    offer(spbot_api, 5, SECONDS, 5_000_000 + r * 100_000, whole, spbot_pid),
+                    offer(echo_api, 5, SECONDS, 5_000_000 + r * 100_000, 1, echo.pid),
                 )
-                for who, line in zip(cpu, lines, strict=True):
-                    cpu[who].append(float(line.split("CPU ")[1].split(" ms")[0]))
+                spent = [float(line.split("CPU ")[1].split(" ms")[0]) for line in lines]
+                cpu["spbot"].append(spent[0])
+                cpu["echo"].append(spent[1])
+                ratios.append(spent[0] / spent[1])
         finally:
-            for proc in (echo, same):
-                proc.terminate()
-                await proc.wait()
-
-    def listed(values: list[float]) -> str:
-        return ", ".join(f"{v:.2f}" for v in values)
-
-    def against(baseline: str) -> str:
-        ratios = [s / e for s, e in zip(cpu["spbot"], cpu[baseline], strict=True)]
-        return f"{listed(ratios)} (median {statistics.median(ratios):.2f})"
-
+            echo.terminate()
+            await echo.wait()
     return [
         f"side by side at 5/s, {ROUNDS} rounds of {SECONDS:g} s (CPU per update): spbot "
-        f"{listed(cpu['spbot'])} ms; paced echo {listed(cpu['echo'])} ms; spbot/echo "
-        f"{against('echo')}",
-        f"  paced echo over aiohttp (as spbot's requests) {listed(cpu['same'])} ms; "
-        f"spbot/that {against('same')}",
+        + ", ".join(f"{c:.2f}" for c in cpu["spbot"])
+        + " ms; paced echo "
+        + ", ".join(f"{c:.2f}" for c in cpu["echo"])
+        + " ms; spbot/echo "
+        + ", ".join(f"{x:.2f}" for x in ratios)
+        + f" (median {statistics.median(ratios):.2f})"
     ]
 
 

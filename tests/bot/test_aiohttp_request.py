@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import BadRequest, NetworkError, TimedOut
 
@@ -92,32 +91,3 @@ async def test_nothing_listening_is_a_network_error() -> None:
         assert "aiohttp.ClientConnectorError" in str(failed.value)
     finally:
         await request.shutdown()
-
-
-async def test_a_proxy_named_in_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    """As httpx (python-telegram-bot's own request) does: a network that reaches
-    Telegram only through a proxy says so in HTTPS_PROXY or HTTP_PROXY."""
-    asked: list[str] = []
-
-    async def proxy(request: web.Request) -> web.Response:
-        asked.append(str(request.url))  # a proxy is asked for the whole URL
-        me = {"id": 1, "is_bot": True, "first_name": "Bot", "username": "a_bot"}
-        return web.json_response({"ok": True, "result": me})
-
-    app = web.Application()
-    app.router.add_route("*", "/{anything:.*}", proxy)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
-    try:
-        base = "http://api.telegram.invalid/bot"  # only the proxy can reach it
-        async with Bot("1:A", base_url=base, request=AiohttpRequest()) as bot:
-            assert bot.username == "a_bot"
-    finally:
-        await runner.cleanup()
-    assert asked == ["http://api.telegram.invalid/bot1:A/getMe"]
