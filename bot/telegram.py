@@ -65,9 +65,9 @@ from telegram.error import (
     RetryAfter,
     TimedOut,
 )
+from telegram.request import HTTPXRequest
 
 from bot import safety
-from bot.aiohttp_request import AiohttpRequest
 from bot.app import App, keep_secret
 from bot.config import SettingsError
 from bot.delivery import (
@@ -181,11 +181,11 @@ class TelegramBot:
         self.api = TelegramApi(
             token,
             base_url=app.settings.telegram_api_url,
-            request=AiohttpRequest(
+            request=HTTPXRequest(
                 connection_pool_size=limits.chats_at_once + 8, connect_timeout=timeout,
                 read_timeout=timeout, write_timeout=timeout, pool_timeout=timeout,
             ),
-            get_updates_request=AiohttpRequest(connect_timeout=timeout, read_timeout=timeout),
+            get_updates_request=HTTPXRequest(connect_timeout=timeout, read_timeout=timeout),
         )  # fmt: skip
         self.instance = uuid.uuid4().hex
         self.poll_seconds = poll_seconds
