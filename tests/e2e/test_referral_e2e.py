@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import func, select
 
+from bot.messages import html_to_text
 from bot.store.cases import Case, CaseEntry
 from bot.store.patients import Conversation
 from tests.e2e.conftest import Running
@@ -211,3 +214,25 @@ async def test_in_a_group_the_bot_asks_people_to_message_privately(
     assert "message me directly" in api.messages_to(-100123)[0].plain_text
     async with running.app.db.sessions() as s:  # type: ignore[union-attr]
         assert await s.scalar(select(func.count()).select_from(Conversation)) == 0
+
+
+async def test_mydata_through_telegram_gives_them_the_file(
+    running: Running, api: BotApiStandIn
+) -> None:
+    """/mydata: a summary in the chat, then all we hold as a file they can keep,
+    through python-telegram-bot's sendDocument (a multipart upload)."""
+    for how, what in TO_HANDOFF:
+        await act(running, api, how, what)
+    await act(running, api, "type", "/mydata")
+    await api.wait_for(lambda: any(c.method == "sendDocument" and c.ok for c in api.calls),
+                       what="their data sent as a file")  # fmt: skip
+    upload = next(c for c in api.calls if c.method == "sendDocument")
+    assert upload.params["chat_id"] == CHAT
+    (sent,) = upload.files.values()
+    assert sent.filename.startswith("my-data-SP-") and sent.filename.endswith(".json")
+    held = json.loads(sent.data)
+    answers = json.dumps(held["conversation"]["answers"], ensure_ascii=False)
+    assert "+447911123456" in answers and "lonely since my wife died" in answers
+    assert held["consent"] and held["cases"][0]["reference"] in handoff_message(api)
+    caption = upload.response["result"]["caption"]
+    assert caption == html_to_text(running.app.messages.render("referral/your_data_file"))

@@ -367,6 +367,7 @@ class BotApiStandIn:
             "getMyCommands": self._get_my_commands,
             "deleteMyCommands": self._delete_my_commands,
             "sendMessage": self._send_message,
+            "sendDocument": self._send_document,
             "editMessageText": self._edit_message_text,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
             "deleteMessage": self._delete_message,
@@ -1282,6 +1283,31 @@ class BotApiStandIn:
         message = self._message_json(chat_id, sent.message_id)
         if reply_to is not None:
             message["reply_to_message"] = reply_to
+        return message
+
+    def _send_document(self, params: Params) -> dict[str, Any]:
+        """A file, with its caption (the upload itself is in the call's `files`)."""
+        caption = params.get("caption") or ""
+        formatted = (
+            self._format_text(caption, params.get("parse_mode"), params.get("caption_entities"))
+            if caption
+            else FormattedText("", ())
+        )
+        if len(formatted.text) > 1024:
+            raise bad_request("message caption is too long")
+        chat_id = self._resolve_chat(params["chat_id"])
+        file_id, unique_id = self._new_file("documents", b"", "json")
+        message: dict[str, Any] = {
+            "message_id": next(self._message_counter(chat_id)),
+            "from": dict(self.bot_user),
+            "chat": dict(self._chats[chat_id]),
+            "date": self._now(),
+            "document": {"file_id": file_id, "file_unique_id": unique_id},
+        }
+        if formatted.text:
+            message["caption"] = formatted.text
+        if formatted.entities:
+            message["caption_entities"] = copy.deepcopy(list(formatted.entities))
         return message
 
     def _edit_message_text(self, params: Params) -> dict[str, Any]:
