@@ -228,6 +228,9 @@ async def test_mydata_through_telegram_gives_them_the_file(
                        what="their data sent as a file")  # fmt: skip
     upload = next(c for c in api.calls if c.method == "sendDocument")
     assert upload.params["chat_id"] == CHAT
+    summary = [m.plain_text for m in api.messages_to(CHAT)
+               if m.plain_text.startswith("Here's what we hold about you")]  # fmt: skip
+    assert len(summary) == 1 and "SP-" in summary[0]
     (sent,) = upload.files.values()
     assert sent.filename.startswith("my-data-SP-") and sent.filename.endswith(".json")
     held = json.loads(sent.data)
