@@ -41,7 +41,7 @@ from telegram.ext import (
 )
 
 from tests.standin import BotApiStandIn
-from tests.standin.spec import DEFAULT_SPEC_PATH
+from tests.standin.spec import DEFAULT_SPEC_PATH, FALLBACK_SPEC_PATH
 
 pytestmark = pytest.mark.e2e
 
@@ -726,3 +726,22 @@ async def test_a_bot_hanging_up_mid_request_is_not_a_refusal(api: BotApiStandIn)
     async with api.bot() as bot:  # the stand-in still serves the next request
         await bot.get_me()
     api.assert_clean()
+
+
+@pytest.mark.skipif(
+    not DEFAULT_SPEC_PATH.exists(),
+    reason=f"comparing with api.json needs the shared Bot API spec at {DEFAULT_SPEC_PATH}",
+)
+def test_the_fallback_spec_has_every_method_served_as_api_json_has_it() -> None:
+    """Without api.json (a fresh clone) the stand-in reads requests by the fallback:
+    a method served but missing there had its ids read as text (sendDocument's
+    chat_id was "5001", a chat not found)."""
+    served = {name for name, _ in BotApiStandIn()._handlers.values()}
+    fallback = json.loads(FALLBACK_SPEC_PATH.read_text("utf-8"))["methods"]
+    published = json.loads(DEFAULT_SPEC_PATH.read_text("utf-8"))["methods"]
+    assert served <= set(fallback)
+    for name, method in fallback.items():
+        assert method["fields"] == [
+            {k: field[k] for k in ("name", "types", "required")}
+            for field in published[name].get("fields", [])
+        ], name
