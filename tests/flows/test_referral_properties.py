@@ -3,11 +3,12 @@ never loses an answer it had already stored."""
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from flows import referral
 from flows.core import Button, Command, Edited, Text, Unsupported
+from flows.questions import simplify
 from tests.flows.harness import HAPPY_PATH, Patient, walk_to
 
 STATES = sorted({at for at, _ in HAPPY_PATH} | {"handed_off"})
@@ -78,6 +79,7 @@ typed = st.one_of(
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(state=st.sampled_from(sorted(set(STATES) - {"handed_off"})), words=typed)
+@example(state="suggestions", words="0:NEXT")  # found in a fresh clone's make test
 def test_typed_words_are_an_option_free_text_where_it_is_asked_or_a_hint(
     state: str, words: str
 ) -> None:
@@ -102,5 +104,12 @@ def test_typed_words_are_an_option_free_text_where_it_is_asked_or_a_hint(
         offered = {c.value for c in ask.choices} | {float(c.value) for c in ask.choices
                                                      if c.value.isdigit()}  # fmt: skip
         assert changed[ask.key] in offered, (state, words, changed)
-    if not changed and p.state == state:  # not taken: told why, and asked again
+    asks_for_more = state == "suggestions" and {"others", "more", "next"} & set(
+        simplify(words).split()
+    )
+    if not changed and p.state == state and asks_for_more:
+        # More asked for on the last page: told there is none, and the long page
+        # is not sent again unasked (tests/flows/test_referral.py).
+        assert p.templates() == ["referral/no_more_suggestions"]
+    elif not changed and p.state == state:  # not taken: told why, and asked again
         assert p.templates()[-1] == ask.template and len(p.templates()) >= 2
