@@ -231,6 +231,9 @@ async def test_mydata_through_telegram_gives_them_the_file(
     summary = [m.plain_text for m in api.messages_to(CHAT)
                if m.plain_text.startswith("Here's what we hold about you")]  # fmt: skip
     assert len(summary) == 1 and "SP-" in summary[0]
+    # One line for each thing held.
+    bullets = [line for line in summary[0].splitlines() if line.startswith("•")]
+    assert len(bullets) == 4 and all(line.count("•") == 1 for line in bullets), summary[0]
     (sent,) = upload.files.values()
     assert sent.filename.startswith("my-data-SP-") and sent.filename.endswith(".json")
     held = json.loads(sent.data)
