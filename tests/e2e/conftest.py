@@ -21,6 +21,7 @@ from bot.app import App, build_app
 from bot.config import Settings
 from bot.delivery import Limits
 from bot.store.base import utcnow
+from bot.store.cases import Case, CaseEntry
 from bot.store.outbox import OutboxMessage
 from bot.store.updates import ProcessedUpdate
 from bot.telegram import TelegramBot
@@ -100,6 +101,20 @@ class Running:
                 return
             await asyncio.sleep(0.01)
         raise TimeoutError(f"update {update_id} not handled and delivered within {timeout}s")
+
+    async def entries_on(self, reference: str, kind: str) -> int:
+        """How many entries of one kind the case has: counted, not read (reading and
+        unsealing hundreds, on a busy machine, took long enough for dozens more to be
+        handled between a count and what it is compared with)."""
+        assert self.app is not None
+        async with self.app.db.sessions() as s:
+            counted = await s.scalar(
+                select(func.count())
+                .select_from(CaseEntry)
+                .join(Case, Case.id == CaseEntry.case_id)
+                .where(Case.reference == reference, CaseEntry.kind == kind)
+            )
+        return int(counted or 0)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

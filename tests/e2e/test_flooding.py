@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.delivery import DEFAULT_LIMITS
 from bot.inbox import FloodLimit, InboxDrain
@@ -53,23 +53,6 @@ SHARE_OF_BACKLOG_MEANWHILE = 0.25
 
 def now() -> float:
     return asyncio.get_running_loop().time()
-
-
-async def how_many(bot: Running, reference: str, kind: str) -> int:
-    """How many entries of one kind the case has: counted, not read (reading and
-    unsealing hundreds took long enough, on a busy machine, for dozens more to be
-    handled between a count and what it is compared with)."""
-    assert bot.app is not None
-    async with bot.app.db.sessions() as s:
-        return int(
-            await s.scalar(
-                select(func.count())
-                .select_from(CaseEntry)
-                .join(Case, Case.id == CaseEntry.case_id)
-                .where(Case.reference == reference, CaseEntry.kind == kind)
-            )
-            or 0
-        )
 
 
 async def entries(bot: Running, reference: str, kind: str) -> list[str]:
@@ -154,7 +137,7 @@ async def test_floods_are_told_once_handled_whole_and_hold_up_nobody_else(
     # flood by how far it has got (half a second apart, a quiet machine had worked
     # through all of it before the last of them wrote).
     async def alex_handled() -> int:
-        return await how_many(running, reference, "patient_message")
+        return await running.entries_on(reference, "patient_message")
 
     waits: list[float] = []
     kept_when_asked, kept_when_answered = [], []
